@@ -1,0 +1,214 @@
+/**
+ * TLS ClientHello parser: pure bytes → fields, in place over `(buf, off, len)`.
+ *
+ * Wire format (RFC 8446 §4.1.2, same layout in RFC 5246 §7.4.1.2):
+ *   msg_type(1)=1 | length(3) | legacy_version(2) | random(32) | legacy_session_id<0..32>
+ *   | cipher_suites<2..2^16-2> | legacy_compression_methods<1..2^8-1> | extensions<0..2^16-1>
+ * The extensions block may be absent in pre-TLS-1.2 hellos (RFC 5246 §7.4.1.2 "extensions
+ * present" rule). Extension bodies used here:
+ *   server_name (0)              RFC 6066 §3
+ *   signature_algorithms (13)    RFC 8446 §4.2.3
+ *   ALPN (16)                    RFC 7301 §3.1
+ *   supported_versions (43)      RFC 8446 §4.2.1
+ *   encrypted_client_hello (0xfe0d) draft-ietf-tls-esni-22 §5
+ *   encrypted_server_name (0xffce)  draft-ietf-tls-esni-02 (presence only)
+ *
+ * Reports everything and decides nothing; GREASE values (RFC 8701) are kept so callers (JA4)
+ * can drop them where their method says so. Malformed input returns a reason, never throws.
+ */
+import { classifyEch } from './ech.js';
+
+export interface ClientHello {
+  /** legacy_version, e.g. 0x0303. */
+  legacyVersion: number;
+  /** Cipher suites in wire order, GREASE included. */
+  cipherSuites: number[];
+  /** Extension types in wire order, GREASE included. */
+  extensions: number[];
+  /** First host_name of server_name, as sent (non-printable bytes escaped as \xHH). */
+  sni?: string;
+  /** Every host_name entry (of this hello; the flow state appends later hellos' names). */
+  sniAll: string[];
+  /** ALPN protocol names in order (non-printable bytes escaped as \xHH). */
+  alpn: string[];
+  /** supported_versions entries, GREASE included. */
+  supportedVersions: number[];
+  /** signature_algorithms in wire order. */
+  signatureAlgorithms: number[];
+  /** encrypted_client_hello present; see ech.ts for the grease/real rule. */
+  ech?: 'grease' | 'real' | 'unknown';
+  /** encrypted_server_name (draft ESNI, 0xffce) present. */
+  esni: boolean;
+}
+
+export type HelloParse = { ok: true; hello: ClientHello } | { ok: false; reason: string };
+
+/** Handshake header: msg_type + uint24 length (RFC 8446 §4). */
+export const HANDSHAKE_HEADER_LEN = 4;
+/** Bytes before the session id: version(2) + random(32). */
+const FIXED_PREFIX = 34;
+
+export const EXT_SERVER_NAME = 0x0000;
+export const EXT_SIGNATURE_ALGORITHMS = 0x000d;
+export const EXT_ALPN = 0x0010;
+export const EXT_SUPPORTED_VERSIONS = 0x002b;
+export const EXT_ECH = 0xfe0d;
+export const EXT_ESNI = 0xffce;
+
+/** RFC 8701 §2: GREASE values are 0x?A?A with both bytes equal. */
+export function isGrease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
+}
+
+function fail(reason: string): HelloParse {
+  return { ok: false, reason };
+}
+
+function u16(buf: Buffer, i: number): number {
+  return ((buf[i] ?? 0) << 8) | (buf[i + 1] ?? 0);
+}
+
+/** Text of a name as sent: printable ASCII kept, anything else escaped (no log injection). */
+export function printable(buf: Buffer, start: number, end: number): string {
+  let plain = true;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] ?? 0;
+    if (c < 0x21 || c > 0x7e || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return buf.toString('latin1', start, end);
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = buf[i] ?? 0;
+    s += c < 0x21 || c > 0x7e || c === 0x5c ? `\\x${c.toString(16).padStart(2, '0')}` : String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * Parse one ClientHello handshake message. `buf[off]` is msg_type (must be 1), then the uint24
+ * length, then the body. `len` bytes from `off` are available; the message must fit in them.
+ */
+export function parseClientHello(buf: Buffer, off: number, len: number): HelloParse {
+  if (off < 0 || len < 0 || off + len > buf.length) return fail('tls.bad_bounds');
+  if (len < HANDSHAKE_HEADER_LEN) return fail('tls.hello_truncated');
+  if (buf[off] !== 1) return fail('tls.not_client_hello');
+  const bodyLen = ((buf[off + 1] ?? 0) << 16) | u16(buf, off + 2);
+  if (bodyLen > len - HANDSHAKE_HEADER_LEN) return fail('tls.hello_truncated');
+  let p = off + HANDSHAKE_HEADER_LEN;
+  const end = p + bodyLen;
+
+  if (end - p < FIXED_PREFIX + 1) return fail('tls.hello_malformed');
+  const legacyVersion = u16(buf, p);
+  p += FIXED_PREFIX;
+  const sidLen = buf[p] ?? 0;
+  if (sidLen > 32) return fail('tls.hello_malformed');
+  p += 1 + sidLen;
+
+  if (p + 2 > end) return fail('tls.hello_malformed');
+  const csLen = u16(buf, p);
+  p += 2;
+  if (csLen % 2 !== 0 || p + csLen > end) return fail('tls.hello_malformed');
+  const cipherSuites: number[] = [];
+  for (let i = p; i < p + csLen; i += 2) cipherSuites.push(u16(buf, i));
+  p += csLen;
+
+  if (p + 1 > end) return fail('tls.hello_malformed');
+  const compLen = buf[p] ?? 0;
+  p += 1 + compLen;
+  if (p > end) return fail('tls.hello_malformed');
+
+  const hello: ClientHello = {
+    legacyVersion,
+    cipherSuites,
+    extensions: [],
+    sniAll: [],
+    alpn: [],
+    supportedVersions: [],
+    signatureAlgorithms: [],
+    esni: false,
+  };
+  if (p === end) return { ok: true, hello }; // no extensions block (RFC 5246 §7.4.1.2)
+
+  if (p + 2 > end) return fail('tls.hello_malformed');
+  const extLen = u16(buf, p);
+  p += 2;
+  if (p + extLen > end) return fail('tls.hello_malformed');
+  const extEnd = p + extLen;
+  while (p < extEnd) {
+    if (p + 4 > extEnd) return fail('tls.ext_malformed');
+    const type = u16(buf, p);
+    const elen = u16(buf, p + 2);
+    p += 4;
+    if (p + elen > extEnd) return fail('tls.ext_malformed');
+    hello.extensions.push(type);
+    const r = parseExtension(hello, type, buf, p, p + elen);
+    if (r !== null) return fail(r);
+    p += elen;
+  }
+  return { ok: true, hello };
+}
+
+/** Fill `hello` from one extension body `[s, e)`; returns a reason on malformed bodies. */
+function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number, e: number): string | null {
+  switch (type) {
+    case EXT_SERVER_NAME: {
+      // An empty body is legal in a ServerHello only, but clients sending it are tolerated.
+      if (e === s) return null;
+      if (s + 2 > e) return 'tls.sni_malformed';
+      const listEnd = s + 2 + u16(buf, s);
+      if (listEnd > e) return 'tls.sni_malformed';
+      for (let p = s + 2; p < listEnd; ) {
+        if (p + 3 > listEnd) return 'tls.sni_malformed';
+        const nameType = buf[p] ?? 0;
+        const nlen = u16(buf, p + 1);
+        p += 3;
+        if (p + nlen > listEnd) return 'tls.sni_malformed';
+        if (nameType === 0) {
+          const name = printable(buf, p, p + nlen);
+          if (hello.sni === undefined) hello.sni = name;
+          hello.sniAll.push(name);
+        }
+        p += nlen;
+      }
+      return null;
+    }
+    case EXT_ALPN: {
+      if (s + 2 > e) return 'tls.alpn_malformed';
+      const listEnd = s + 2 + u16(buf, s);
+      if (listEnd > e) return 'tls.alpn_malformed';
+      for (let p = s + 2; p < listEnd; ) {
+        const plen = buf[p] ?? 0;
+        p += 1;
+        if (p + plen > listEnd) return 'tls.alpn_malformed';
+        hello.alpn.push(printable(buf, p, p + plen));
+        p += plen;
+      }
+      return null;
+    }
+    case EXT_SUPPORTED_VERSIONS: {
+      if (s + 1 > e) return 'tls.versions_malformed';
+      const vlen = buf[s] ?? 0;
+      if (vlen % 2 !== 0 || s + 1 + vlen > e) return 'tls.versions_malformed';
+      for (let p = s + 1; p < s + 1 + vlen; p += 2) hello.supportedVersions.push(u16(buf, p));
+      return null;
+    }
+    case EXT_SIGNATURE_ALGORITHMS: {
+      if (s + 2 > e) return 'tls.sigalgs_malformed';
+      const slen = u16(buf, s);
+      if (slen % 2 !== 0 || s + 2 + slen > e) return 'tls.sigalgs_malformed';
+      for (let p = s + 2; p < s + 2 + slen; p += 2) hello.signatureAlgorithms.push(u16(buf, p));
+      return null;
+    }
+    case EXT_ECH:
+      hello.ech = classifyEch(buf, s, e);
+      return null;
+    case EXT_ESNI:
+      hello.esni = true;
+      return null;
+    default:
+      return null;
+  }
+}
