@@ -1,0 +1,48 @@
+/**
+ * Counter names of the dissect stage, `<layer>.<reason>` in snake case. Each is a metric
+ * label (`llmtap_dissect_events_total{reason=...}`) and a test expectation. Outcomes that are
+ * not failures (`tls.hello_parsed`) are counted the same way so ratios can be computed.
+ */
+export const TLS_REASONS = {
+  /** A ClientHello was parsed (first one of a flow). */
+  helloParsed: 'tls.hello_parsed',
+  /** A further ClientHello in the same flow (duplicate, or after HelloRetryRequest). */
+  helloDuplicate: 'tls.hello_duplicate',
+  /** The ClientHello needed reassembly across TCP segments. */
+  helloMultiSegment: 'tls.hello_multi_segment',
+  /** The ClientHello spanned several TLS records. */
+  helloMultiRecord: 'tls.hello_multi_record',
+  /** Flow ended (or inspection budget ran out) before the hello was complete, no hole seen. */
+  helloIncomplete: 'tls.hello_incomplete',
+  /** A client segment of the hello is missing (hole in sequence space, or server ACKed unseen data). */
+  gap: 'tls.gap',
+  /** A TLS record longer than 2^14 bytes (RFC 8446 §5.1) in the client's first flight. */
+  recordTooLarge: 'tls.record_too_large',
+  /** The hello is larger than maxHelloBytes. */
+  helloTooLarge: 'tls.hello_too_large',
+  /** More out-of-order pieces than maxSegments. */
+  tooManySegments: 'tls.too_many_segments',
+  /** The client stream does not start with a TLS handshake record (within the scan budget). */
+  notTls: 'tls.not_tls',
+  /** The first handshake message is not a ClientHello. */
+  notClientHello: 'tls.not_client_hello',
+  /** A TLS handshake record was found after a plaintext prefix (STARTTLS, SOCKS, SSLRequest, CONNECT). */
+  afterPlaintext: 'tls.after_plaintext',
+  /** An SSLv2-compatible hello (RFC 5246 Appendix E.2). */
+  sslv2Hello: 'tls.sslv2_hello',
+  /** Segments repeating bytes already held (retransmissions, overlaps). */
+  retransmit: 'tls.retransmit',
+  /** Something escaped the dissector (a bug); the flow is bypassed. */
+  internalError: 'dissect.internal_error',
+} as const;
+
+export type TlsReason = (typeof TLS_REASONS)[keyof typeof TLS_REASONS];
+
+/** Router-level counters. */
+export const DISSECT_REASONS = {
+  bypassOther: 'dissect.bypass_other',
+  quicCandidate: 'dissect.quic_candidate',
+  dnsTcp: 'dissect.dns_tcp',
+  dnsUdp: 'dissect.dns_udp',
+  inspectBudget: 'dissect.inspect_budget',
+} as const;
