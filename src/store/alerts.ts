@@ -1,0 +1,142 @@
+/**
+ * Alerts and their append-only change log. Every create or update of an alert appends one row
+ * to `alert_changes`; its AUTOINCREMENT key is the alert's new `seq`. AUTOINCREMENT (not plain
+ * rowid) guarantees a seq is never reused, even after retention deletes the newest rows, so a
+ * SIEM cursor (`afterSeq`) never skips or repeats a change.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import type { Alert, AlertStatus, Heuristic, Severity } from '../records.js';
+
+export interface AlertChangeQuery {
+  afterSeq: number;
+  limit: number;
+  severity?: Severity;
+  heuristic?: Heuristic;
+}
+
+/** One open alert per (tenant, heuristic, device, process, provider); H7 keys on the hash. */
+export function alertDedupKey(a: Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr' | 'processName' | 'provider' | 'sha256'> & {
+  binHash?: string;
+}): string {
+  const device = a.deviceId !== undefined ? `dev:${a.deviceId}` : a.clientAddr !== undefined ? `addr:${a.clientAddr}` : '-';
+  const proc = a.heuristic === 'h7' ? `hash:${a.binHash ?? a.sha256 ?? '-'}` : (a.processName ?? '-').toLowerCase();
+  return [a.heuristic, device, proc, a.provider ?? '-'].join('|');
+}
+
+interface AlertRow {
+  seq: number;
+  body: string;
+}
+
+function bodyOf(a: Alert): string {
+  const { seq: _seq, ...rest } = a;
+  return JSON.stringify(rest);
+}
+
+function parse(row: AlertRow): Alert {
+  const a = JSON.parse(row.body) as Alert;
+  a.seq = row.seq;
+  return a;
+}
+
+export class AlertTable {
+  private readonly insChange: Statement;
+  private readonly upsert: Statement;
+  private readonly byId: Statement;
+  private readonly byKey: Statement;
+  private readonly byHash: Statement;
+  private readonly keyOf: Statement;
+  private readonly changesAll: Statement;
+  private readonly changesSev: Statement;
+  private readonly changesHeur: Statement;
+  private readonly changesBoth: Statement;
+
+  constructor(db: Database) {
+    this.insChange = db.prepare(
+      'INSERT INTO alert_changes (tenant, alert_id, heuristic, severity, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.upsert = db.prepare(
+      `INSERT INTO alerts (id, tenant, heuristic, severity, status, dedup_key, bin_hash, first_seen_us, last_seen_us, seq, body)
+       VALUES (@id, @tenant, @heuristic, @severity, @status, @dedupKey, @binHash, @first, @last, @seq, @body)
+       ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, status = excluded.status,
+         bin_hash = excluded.bin_hash, first_seen_us = excluded.first_seen_us,
+         last_seen_us = excluded.last_seen_us, seq = excluded.seq, body = excluded.body`,
+    );
+    this.byId = db.prepare('SELECT seq, body FROM alerts WHERE tenant = ? AND id = ?');
+    this.keyOf = db.prepare('SELECT tenant, dedup_key AS k FROM alerts WHERE id = ?');
+    this.byKey = db.prepare(
+      "SELECT seq, body FROM alerts WHERE tenant = ? AND dedup_key = ? AND status <> 'closed' ORDER BY first_seen_us DESC LIMIT 1",
+    );
+    this.byHash = db.prepare(
+      'SELECT id FROM alerts WHERE tenant = ? AND bin_hash = ? AND heuristic = ? ORDER BY first_seen_us LIMIT ?',
+    );
+    const base = 'SELECT seq, body FROM alert_changes WHERE tenant = ? AND seq > ?';
+    this.changesAll = db.prepare(`${base} ORDER BY seq LIMIT ?`);
+    this.changesSev = db.prepare(`${base} AND severity = ? ORDER BY seq LIMIT ?`);
+    this.changesHeur = db.prepare(`${base} AND heuristic = ? ORDER BY seq LIMIT ?`);
+    this.changesBoth = db.prepare(`${base} AND severity = ? AND heuristic = ? ORDER BY seq LIMIT ?`);
+  }
+
+  /** Insert or update by id; appends a change row and returns the alert with its new seq. */
+  upsertAlert(a: Alert, dedupKey?: string): Alert {
+    const existing = this.keyOf.get(a.id) as { tenant: string; k: string } | undefined;
+    if (existing && existing.tenant !== a.tenant) throw new Error(`alert id ${a.id} belongs to another tenant`);
+    const existingKey = existing?.k;
+    const body = bodyOf(a);
+    const info = this.insChange.run(a.tenant, a.id, a.heuristic, a.severity, body);
+    const seq = Number(info.lastInsertRowid);
+    const binHash = a.sha256 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
+    const key = dedupKey ?? existingKey ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
+    this.upsert.run({
+      id: a.id,
+      tenant: a.tenant,
+      heuristic: a.heuristic,
+      severity: a.severity,
+      status: a.status,
+      dedupKey: key,
+      binHash: binHash ?? null,
+      first: a.firstSeenUs,
+      last: a.lastSeenUs,
+      seq,
+      body,
+    });
+    return { ...a, seq };
+  }
+
+  getAlert(tenant: string, id: string): Alert | undefined {
+    const row = this.byId.get(tenant, id) as AlertRow | undefined;
+    return row ? parse(row) : undefined;
+  }
+
+  /** The alert a new hit with this dedup key should update (not closed), if any. */
+  openByKey(tenant: string, dedupKey: string): Alert | undefined {
+    const row = this.byKey.get(tenant, dedupKey) as AlertRow | undefined;
+    return row ? parse(row) : undefined;
+  }
+
+  idsByHash(tenant: string, hash: string, heuristic: Heuristic, limit: number): string[] {
+    return (this.byHash.all(tenant, hash, heuristic, limit) as { id: string }[]).map((r) => r.id);
+  }
+
+  setStatus(tenant: string, id: string, status: AlertStatus): Alert | undefined {
+    const a = this.getAlert(tenant, id);
+    if (!a) return undefined;
+    if (a.status === status) return a;
+    return this.upsertAlert({ ...a, status });
+  }
+
+  listChanges(tenant: string, q: AlertChangeQuery): Alert[] {
+    const limit = Math.max(0, Math.min(q.limit, 10_000));
+    let rows: AlertRow[];
+    if (q.severity !== undefined && q.heuristic !== undefined) {
+      rows = this.changesBoth.all(tenant, q.afterSeq, q.severity, q.heuristic, limit) as AlertRow[];
+    } else if (q.severity !== undefined) {
+      rows = this.changesSev.all(tenant, q.afterSeq, q.severity, limit) as AlertRow[];
+    } else if (q.heuristic !== undefined) {
+      rows = this.changesHeur.all(tenant, q.afterSeq, q.heuristic, limit) as AlertRow[];
+    } else {
+      rows = this.changesAll.all(tenant, q.afterSeq, limit) as AlertRow[];
+    }
+    return rows.map(parse);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Schema and migrations. Each migration runs once, in order, inside a transaction, and is
+ * recorded in `migrations`; a database written by a newer llmtap (unknown version) is refused
+ * rather than guessed at.
+ *
+ * Privacy: there is deliberately no column for payload bytes, prompt or response text,
+ * command lines, process paths, user names or SIDs (test/store/privacy.test.ts checks this).
+ * Alert bodies are serialized `Alert` records, which have no such fields either.
+ */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    heuristic TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    bin_hash TEXT,
+    first_seen_us REAL NOT NULL,
+    last_seen_us REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX alerts_dedup ON alerts(tenant, dedup_key) WHERE status <> 'closed';
+  CREATE INDEX alerts_hash ON alerts(tenant, bin_hash) WHERE bin_hash IS NOT NULL;
+  CREATE INDEX alerts_last ON alerts(last_seen_us);
+
+  -- Append-only: one row per create or update of an alert; seq is the SIEM cursor.
+  CREATE TABLE alert_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    heuristic TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX alert_changes_tenant ON alert_changes(tenant, seq);
+  CREATE INDEX alert_changes_alert ON alert_changes(alert_id);
+
+  -- Which observation already counted toward which alert or candidate (idempotent re-runs).
+  CREATE TABLE contributions (
+    scope TEXT NOT NULL,
+    obs_id TEXT NOT NULL,
+    ts_us REAL NOT NULL,
+    PRIMARY KEY (scope, obs_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX contributions_ts ON contributions(ts_us);
+
+  CREATE TABLE observations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    obs_id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts_us REAL NOT NULL,
+    last_ts_us REAL NOT NULL,
+    device_id TEXT,
+    device_name TEXT,
+    client_addr TEXT NOT NULL,
+    server_addr TEXT NOT NULL,
+    server_port INTEGER NOT NULL,
+    proto INTEGER NOT NULL,
+    host TEXT,
+    host_source TEXT NOT NULL,
+    process_name TEXT,
+    sha256 TEXT,
+    sha1 TEXT,
+    parent_name TEXT,
+    lineage_hash TEXT,
+    category TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    sanctioned INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL,
+    flow_id INTEGER,
+    community_id TEXT,
+    payload_entropy REAL,
+    h1 INTEGER NOT NULL
+  );
+  CREATE INDEX observations_tenant ON observations(tenant, seq);
+  CREATE INDEX observations_ts ON observations(ts_us);
+
+  -- H1 rate per day survives observation retention; counted once per obs_id.
+  CREATE TABLE h1_daily (
+    tenant TEXT NOT NULL,
+    day TEXT NOT NULL,
+    h1 INTEGER NOT NULL,
+    observations INTEGER NOT NULL,
+    PRIMARY KEY (tenant, day)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE allowlist (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    process_name TEXT NOT NULL,
+    binary_hash TEXT,
+    device_group TEXT,
+    provider TEXT,
+    category TEXT,
+    justification TEXT NOT NULL,
+    expires_at_ms INTEGER,
+    created_at_ms INTEGER NOT NULL,
+    origin TEXT NOT NULL
+  );
+  CREATE INDEX allowlist_name ON allowlist(tenant, process_name);
+
+  CREATE TABLE candidates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    process_name TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    category TEXT NOT NULL,
+    devices TEXT NOT NULL,
+    device_count INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen_us REAL NOT NULL,
+    last_seen_us REAL NOT NULL,
+    status TEXT NOT NULL,
+    UNIQUE (tenant, process_name, provider)
+  );
+
+  -- Known process inventory: earliest sighting per binary hash (imports carry 0).
+  CREATE TABLE inventory (
+    tenant TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    first_seen_us REAL NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (tenant, hash)
+  ) WITHOUT ROWID;
+
+  -- Lineage hashes seen per process name (unexpected-parent signal).
+  CREATE TABLE lineage (
+    tenant TEXT NOT NULL,
+    process_name TEXT NOT NULL,
+    lineage_hash TEXT NOT NULL,
+    first_seen_us REAL NOT NULL,
+    PRIMARY KEY (tenant, process_name, lineage_hash)
+  ) WITHOUT ROWID;
+
+  -- Capture time of each tenant's first observation (warm-up clock).
+  CREATE TABLE tenant_state (
+    tenant TEXT PRIMARY KEY,
+    first_obs_us REAL NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SchemaError extends Error {
+  readonly code = 'LLMTAP_ERR_STORE_SCHEMA';
+}
+
+/** Applies pending migrations; returns the version the database is now at. */
+export function migrate(db: Database, nowMs: number): number {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
+  const row = db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  if (current > MIGRATIONS.length) {
+    throw new SchemaError(`database schema version ${current} is newer than this llmtap (${MIGRATIONS.length})`);
+  }
+  const record = db.prepare('INSERT INTO migrations (version, applied_at_ms) VALUES (?, ?)');
+  for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+    const sql = MIGRATIONS[v - 1] ?? '';
+    db.transaction(() => {
+      db.exec(sql);
+      record.run(v, nowMs);
+    })();
+  }
+  return MIGRATIONS.length;
+}

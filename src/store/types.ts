@@ -1,0 +1,101 @@
+/**
+ * Rows the store returns to the API and takes from detect. Only metadata: no column or field
+ * for payload bytes, prompt text, command lines, user names or SIDs exists anywhere here.
+ */
+import type { AiCategory, HostSource } from '../records.js';
+
+/** One AI observation as stored (the subset of `Observation` the schema keeps). */
+export interface ObservationRow {
+  /** Change sequence: grows on every insert or update of the row (paging cursor). */
+  seq: number;
+  obsId: string;
+  tenant: string;
+  kind: 'flow' | 'edr-only';
+  tsUs: number;
+  lastTsUs: number;
+  deviceId?: string;
+  deviceName?: string;
+  clientAddr: string;
+  serverAddr: string;
+  serverPort: number;
+  proto: number;
+  host?: string;
+  hostSource: HostSource;
+  processName?: string;
+  sha256?: string;
+  sha1?: string;
+  parentName?: string;
+  lineageHash?: string;
+  category: AiCategory;
+  provider: string;
+  ruleId: string;
+  sanctioned: boolean;
+  bytesOut: number;
+  bytesIn: number;
+  flowId?: number;
+  communityId?: string;
+  /** Present only when the tenant opted in to payload entropy. */
+  payloadEntropy?: number;
+  /** H1 fired (or would have, during warm-up a learning alert) for this observation. */
+  h1: boolean;
+}
+
+/** What an allowlist entry may be pinned to; every present pin must match. */
+export interface NewAllowlistEntry {
+  /** Process name, matched case-insensitively (stored lower-case). */
+  processName: string;
+  /** Pin to one binary (SHA-256 or, without one, SHA-1), lower-case hex. */
+  binaryHash?: string;
+  /** Pin to a device group named in the tenant config. */
+  deviceGroup?: string;
+  provider?: string;
+  category?: AiCategory;
+  justification: string;
+  /** Entry stops matching at this time (ms since the epoch, compared with capture time). */
+  expiresAtMs?: number;
+}
+
+export interface AllowlistEntry extends NewAllowlistEntry {
+  id: number;
+  tenant: string;
+  createdAtMs: number;
+  /** `manual` (API) or `candidate` (approved from warm-up learning). */
+  origin: 'manual' | 'candidate';
+}
+
+/** A process H1 would have flagged during warm-up (or since), waiting for a decision. */
+export interface Candidate {
+  id: number;
+  tenant: string;
+  processName: string;
+  provider: string;
+  category: AiCategory;
+  /** Distinct devices seen (bounded list, see `deviceCount` for the total). */
+  devices: string[];
+  deviceCount: number;
+  count: number;
+  firstSeenUs: number;
+  lastSeenUs: number;
+  status: 'pending' | 'approved';
+}
+
+/** Facts an allowlist check needs about one connection. */
+export interface AllowQuery {
+  processName: string;
+  binaryHash?: string;
+  deviceGroups: string[];
+  provider: string;
+  category: AiCategory;
+  /** Capture time, ms since the epoch (for expiry). */
+  atMs: number;
+}
+
+/** What detect hands the store for a candidate sighting. */
+export interface CandidateSighting {
+  processName: string;
+  provider: string;
+  category: AiCategory;
+  deviceId: string;
+  obsId: string;
+  tsUs: number;
+}
