@@ -1,0 +1,382 @@
+/**
+ * Bidirectional flow table in typed arrays (no per-packet object; one FlowMeta object per flow).
+ *
+ * Key: (VLAN ids, IP version, protocol, endpoint A, endpoint B) where A is the smaller
+ * (address, port) — so both directions find the same slot. Open addressing with linear probing
+ * over an Int32Array index (slot + 1, 0 = empty), backward-shift deletion (no tombstones).
+ * Counters are kept per key direction (A→B, B→A) and mapped to orig/resp when emitted.
+ *
+ * Orientation (who is `orig`): the sender of a SYN without ACK (`syn`); the receiver of a
+ * SYN+ACK (`synack`); otherwise, when the first packet comes from a service port (< 1024 or a
+ * known service port) to an ephemeral one, its receiver (`port`) — so a one-sided mirror or a
+ * capture that starts mid-flow does not make the server the client; else the sender of the
+ * first packet (`first`).
+ *
+ * Expiry runs on packet time: idle timeouts per class (TCP open, TCP closed, other), an active
+ * timeout, and LRU eviction when `maxFlows` is reached. Every flow is emitted exactly once
+ * (reasons fin, rst, idle, active, evicted, eof) — evicted flows are emitted, never lost.
+ */
+import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
+import { u32 } from '../decode/bytes.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
+import { emitRecord } from './emit.js';
+import { FlowLists, LIST_OTHER, LIST_TCP_CLOSED, LIST_TCP_OPEN } from './lists.js';
+
+export interface FlowTableOptions {
+  /** Memory bound: flows kept at once; the least recently active is evicted (and emitted). */
+  maxFlows: number;
+  /** Idle timeouts in seconds (packet time). */
+  tcpIdleS: number;
+  tcpClosedS: number;
+  otherIdleS: number;
+  /** A flow longer than this is emitted (`active`) and continues as a new record. */
+  activeS: number;
+  /** A SYN on a closed TCP flow starts a new flow (port reuse). */
+  splitOnReuse: boolean;
+}
+
+export const defaultFlowTableOptions: FlowTableOptions = {
+  maxFlows: 262144,
+  tcpIdleS: 300,
+  tcpClosedS: 5,
+  otherIdleS: 60,
+  activeS: 1800,
+  splitOnReuse: true,
+};
+
+/** Options that reproduce tshark 4.0's conversation table: no timeouts, no split on reuse. */
+export const conversationTableOptions: Partial<FlowTableOptions> = {
+  tcpIdleS: Infinity,
+  tcpClosedS: Infinity,
+  otherIdleS: Infinity,
+  activeS: Infinity,
+  splitOnReuse: false,
+};
+
+/** Service ports that mark the responder when a flow starts without a handshake. */
+const SERVICE_PORTS = new Set([443, 8443, 853, 993, 995, 465, 587, 1080, 3128, 8080, 8000, 5000, 11434, 1883, 8883, 5222, 5228, 3478, 4433, 1443, 15432, 5432, 3306]);
+function isServicePort(p: number): boolean {
+  return p < 1024 || SERVICE_PORTS.has(p);
+}
+
+const KW = 11; // key words per slot: A addr (4), B addr (4), ports, proto/version, vlans
+const ST_FIN_A = 1;
+const ST_FIN_B = 2;
+const ST_RST = 4;
+const ORIG_BY = ['syn', 'synack', 'port', 'first'] as const;
+
+export type FlowSink = (rec: FlowRecord, meta: FlowMeta) => void;
+
+export class FlowTable {
+  readonly opts: FlowTableOptions;
+  private readonly cap: number;
+  private readonly mask: number;
+  private readonly index: Int32Array;
+  readonly keyW: Uint32Array;
+  private readonly hashOf: Uint32Array;
+  readonly pkts: Float64Array;
+  readonly wire: Float64Array;
+  readonly capB: Float64Array;
+  readonly ipB: Float64Array;
+  readonly payB: Float64Array;
+  readonly first: Float64Array;
+  readonly last: Float64Array;
+  readonly flags: Uint8Array;
+  readonly origIsA: Uint8Array;
+  readonly origBy: Uint8Array;
+  private readonly state: Uint8Array;
+  readonly ifIdx: Uint16Array;
+  readonly meta: (FlowMeta | undefined)[];
+  private readonly free: Int32Array;
+  private freeTop: number;
+  private readonly lists: FlowLists;
+  private readonly k = new Uint32Array(KW);
+  private nextFlowId = 1;
+  private readonly fragMap = new Map<string, { slot: number; flowId: number }>();
+  active = 0;
+  readonly ended: Record<FlowEndReason, number> = { fin: 0, rst: 0, idle: 0, active: 0, evicted: 0, eof: 0 };
+  fragmentsOrphaned = 0;
+
+  constructor(
+    opts: Partial<FlowTableOptions>,
+    private readonly sink: FlowSink,
+  ) {
+    this.opts = { ...defaultFlowTableOptions, ...opts };
+    const cap = Math.max(16, this.opts.maxFlows | 0);
+    this.cap = cap;
+    let size = 1;
+    while (size < cap * 2) size <<= 1;
+    this.mask = size - 1;
+    this.index = new Int32Array(size);
+    this.keyW = new Uint32Array(cap * KW);
+    this.hashOf = new Uint32Array(cap);
+    this.pkts = new Float64Array(cap * 2);
+    this.wire = new Float64Array(cap * 2);
+    this.capB = new Float64Array(cap * 2);
+    this.ipB = new Float64Array(cap * 2);
+    this.payB = new Float64Array(cap * 2);
+    this.first = new Float64Array(cap);
+    this.last = new Float64Array(cap);
+    this.flags = new Uint8Array(cap * 2);
+    this.origIsA = new Uint8Array(cap);
+    this.origBy = new Uint8Array(cap);
+    this.state = new Uint8Array(cap);
+    this.ifIdx = new Uint16Array(cap);
+    this.meta = new Array<FlowMeta | undefined>(cap).fill(undefined);
+    this.free = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
+    this.freeTop = cap;
+    this.lists = new FlowLists(cap);
+  }
+
+  /**
+   * Account one decoded packet. Sets v.flowSlot / v.fromOrig and returns the slot, or -1 when the
+   * packet could not be keyed (orphan fragment).
+   */
+  update(v: PacketView): number {
+    if (v.l4Off === 0 && v.fragment && !v.fragFirst) return this.fragment(v);
+    const k = this.k;
+    const b = v.buf;
+    // fill the key with the packet's src as A; swap below when src > dst
+    let swap = false;
+    if (v.ipVersion === 4) {
+      const s = v.src4;
+      const d = v.dst4;
+      swap = s > d || (s === d && v.srcPort > v.dstPort);
+      k[0] = swap ? d : s;
+      k[1] = 0; k[2] = 0; k[3] = 0;
+      k[4] = swap ? s : d;
+      k[5] = 0; k[6] = 0; k[7] = 0;
+    } else {
+      const so = v.src6Off;
+      const dO = v.dst6Off;
+      let cmp = 0;
+      for (let i = 0; i < 16 && cmp === 0; i += 4) {
+        const x = u32(b, so + i);
+        const y = u32(b, dO + i);
+        cmp = x < y ? -1 : x > y ? 1 : 0;
+      }
+      swap = cmp > 0 || (cmp === 0 && v.srcPort > v.dstPort);
+      const ao = swap ? dO : so;
+      const bo = swap ? so : dO;
+      k[0] = u32(b, ao); k[1] = u32(b, ao + 4); k[2] = u32(b, ao + 8); k[3] = u32(b, ao + 12);
+      k[4] = u32(b, bo); k[5] = u32(b, bo + 4); k[6] = u32(b, bo + 8); k[7] = u32(b, bo + 12);
+    }
+    k[8] = swap ? ((v.dstPort << 16) | v.srcPort) >>> 0 : ((v.srcPort << 16) | v.dstPort) >>> 0;
+    k[9] = (v.ipVersion << 8) | v.proto;
+    k[10] = ((v.vlan0 << 12) | v.vlan1) >>> 0;
+    let h = 0x9e3779b9;
+    for (let i = 0; i < KW; i++) {
+      h = Math.imul(h ^ k[i]!, 0x85ebca6b);
+      h ^= h >>> 13;
+    }
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) >>> 0;
+    const fromA = !swap;
+    let slot = this.find(h);
+    const ts = v.tsUs;
+    const tcpFlags = v.proto === 6 ? v.tcpFlags : 0;
+    if (slot >= 0) {
+      // port reuse after close, and the active timeout, both start a new record
+      const st = this.state[slot]!;
+      const closed = (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
+      if (
+        (closed && this.opts.splitOnReuse && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) ||
+        ts - this.first[slot]! > this.opts.activeS * 1e6
+      ) {
+        this.emit(slot, closed ? ((st & ST_RST) !== 0 ? 'rst' : 'fin') : 'active');
+        slot = -1;
+      }
+    }
+    if (slot < 0) slot = this.create(h, v, fromA, tcpFlags);
+    const dir = fromA ? 0 : 1;
+    const j = slot * 2 + dir;
+    this.pkts[j]!++;
+    this.wire[j]! += v.wireLen;
+    this.capB[j]! += v.capLen;
+    this.ipB[j]! += v.outerIpLen;
+    this.payB[j]! += v.payloadWireLen;
+    this.flags[j]! |= tcpFlags;
+    if (ts > this.last[slot]!) this.last[slot] = ts;
+    if (tcpFlags & (TCP_FIN | TCP_RST)) {
+      let st = this.state[slot]!;
+      if (tcpFlags & TCP_RST) st |= ST_RST;
+      if (tcpFlags & TCP_FIN) st |= fromA ? ST_FIN_A : ST_FIN_B;
+      this.state[slot] = st;
+      if ((st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B)) {
+        this.lists.move(slot, LIST_TCP_CLOSED);
+      }
+    }
+    this.lists.touch(slot);
+    if (v.fragment && v.fragFirst) this.rememberFragment(v, slot);
+    v.flowSlot = slot;
+    v.fromOrig = (this.origIsA[slot] === 1) === fromA;
+    return slot;
+  }
+
+  private find(h: number): number {
+    const mask = this.mask;
+    const k = this.k;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = this.index[i]!;
+      if (e === 0) return -1;
+      const s = e - 1;
+      if (this.hashOf[s] === h) {
+        const o = s * KW;
+        const w = this.keyW;
+        if (w[o] === k[0] && w[o + 4] === k[4] && w[o + 8] === k[8] && w[o + 9] === k[9] && w[o + 10] === k[10] &&
+          w[o + 1] === k[1] && w[o + 2] === k[2] && w[o + 3] === k[3] && w[o + 5] === k[5] && w[o + 6] === k[6] && w[o + 7] === k[7]) {
+          return s;
+        }
+      }
+    }
+  }
+
+  private create(h: number, v: PacketView, fromA: boolean, tcpFlags: number): number {
+    if (this.freeTop === 0) this.evictOne();
+    const slot = this.free[--this.freeTop]!;
+    this.keyW.set(this.k, slot * KW);
+    this.hashOf[slot] = h;
+    const mask = this.mask;
+    let i = h & mask;
+    while (this.index[i] !== 0) i = (i + 1) & mask;
+    this.index[i] = slot + 1;
+    const j = slot * 2;
+    this.pkts[j] = 0; this.pkts[j + 1] = 0;
+    this.wire[j] = 0; this.wire[j + 1] = 0;
+    this.capB[j] = 0; this.capB[j + 1] = 0;
+    this.ipB[j] = 0; this.ipB[j + 1] = 0;
+    this.payB[j] = 0; this.payB[j + 1] = 0;
+    this.flags[j] = 0; this.flags[j + 1] = 0;
+    this.first[slot] = v.tsUs;
+    this.last[slot] = v.tsUs;
+    this.state[slot] = 0;
+    this.ifIdx[slot] = v.ifIndex;
+    // orientation
+    let senderIsOrig: boolean;
+    let by: number;
+    if ((tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      senderIsOrig = true;
+      by = 0;
+    } else if ((tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
+      senderIsOrig = false;
+      by = 1;
+    } else if (isServicePort(v.srcPort) && !isServicePort(v.dstPort)) {
+      senderIsOrig = false;
+      by = 2;
+    } else {
+      senderIsOrig = true;
+      by = 3;
+    }
+    this.origIsA[slot] = senderIsOrig === fromA ? 1 : 0;
+    this.origBy[slot] = by;
+    const origPort = senderIsOrig ? v.srcPort : v.dstPort;
+    const respPort = senderIsOrig ? v.dstPort : v.srcPort;
+    this.meta[slot] = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: true };
+    this.lists.push(slot, v.proto === 6 ? LIST_TCP_OPEN : LIST_OTHER);
+    this.active++;
+    return slot;
+  }
+
+  private removeIndex(slot: number): void {
+    const mask = this.mask;
+    let i = this.hashOf[slot]! & mask;
+    while (this.index[i] !== slot + 1) i = (i + 1) & mask;
+    // backward-shift deletion
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = this.index[j]!;
+      if (e === 0) break;
+      const home = this.hashOf[e - 1]! & mask;
+      const between = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!between) {
+        this.index[i] = e;
+        i = j;
+      }
+    }
+    this.index[i] = 0;
+  }
+
+  /** Emit the flow in `slot` with `reason` and free the slot. */
+  emit(slot: number, reason: FlowEndReason): void {
+    const meta = this.meta[slot]!;
+    const rec = emitRecord(this, slot, reason, meta, ORIG_BY[this.origBy[slot]!]!);
+    this.removeIndex(slot);
+    this.lists.remove(slot);
+    this.meta[slot] = undefined;
+    this.free[this.freeTop++] = slot;
+    this.active--;
+    this.ended[reason]++;
+    this.sink(rec, meta);
+  }
+
+  private evictOne(): void {
+    const slot = this.lists.oldest(this.last);
+    if (slot >= 0) this.emit(slot, 'evicted');
+  }
+
+  /** Expire idle flows as of packet time `nowUs`. */
+  expire(nowUs: number): void {
+    const o = this.opts;
+    this.expireList(LIST_TCP_CLOSED, nowUs - o.tcpClosedS * 1e6, null);
+    this.expireList(LIST_TCP_OPEN, nowUs - o.tcpIdleS * 1e6, 'idle');
+    this.expireList(LIST_OTHER, nowUs - o.otherIdleS * 1e6, 'idle');
+  }
+
+  private expireList(list: number, before: number, reason: FlowEndReason | null): void {
+    if (!Number.isFinite(before)) return;
+    for (let s = this.lists.tail(list); s >= 0 && this.last[s]! < before; s = this.lists.tail(list)) {
+      const st = this.state[s]!;
+      this.emit(s, reason ?? ((st & ST_RST) !== 0 ? 'rst' : 'fin'));
+    }
+  }
+
+  /** End of input: emit every open flow (closed TCP flows keep their fin/rst reason). */
+  flushAll(): void {
+    for (const list of [LIST_TCP_CLOSED, LIST_TCP_OPEN, LIST_OTHER]) {
+      for (let s = this.lists.tail(list); s >= 0; s = this.lists.tail(list)) {
+        const st = this.state[s]!;
+        const closed = (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
+        this.emit(s, closed ? ((st & ST_RST) !== 0 ? 'rst' : 'fin') : 'eof');
+      }
+    }
+  }
+
+  /** Non-first IP fragments join the flow of their first fragment (same src, dst, id, proto). */
+  private fragKey(v: PacketView): string {
+    const b = v.buf;
+    return v.ipVersion === 4
+      ? `4|${v.src4}|${v.dst4}|${v.fragId}|${v.proto}|${v.vlan0}`
+      : `6|${b.toString('hex', v.src6Off, v.src6Off + 16)}|${b.toString('hex', v.dst6Off, v.dst6Off + 16)}|${v.fragId}|${v.vlan0}`;
+  }
+
+  private rememberFragment(v: PacketView, slot: number): void {
+    if (this.fragMap.size >= 8192) {
+      const oldest = this.fragMap.keys().next();
+      if (!oldest.done) this.fragMap.delete(oldest.value);
+    }
+    this.fragMap.set(this.fragKey(v), { slot, flowId: this.meta[slot]!.flowId });
+  }
+
+  private fragment(v: PacketView): number {
+    const e = this.fragMap.get(this.fragKey(v));
+    if (e === undefined || this.meta[e.slot]?.flowId !== e.flowId) {
+      this.fragmentsOrphaned++;
+      return -1;
+    }
+    const slot = e.slot;
+    // direction: is the fragment's source endpoint A of the key?
+    const o = slot * KW;
+    const fromA = v.ipVersion === 4 ? this.keyW[o] === v.src4 : this.keyW[o] === u32(v.buf, v.src6Off) && this.keyW[o + 3] === u32(v.buf, v.src6Off + 12);
+    const j = slot * 2 + (fromA ? 0 : 1);
+    this.pkts[j]!++;
+    this.wire[j]! += v.wireLen;
+    this.capB[j]! += v.capLen;
+    this.ipB[j]! += v.outerIpLen;
+    if (v.tsUs > this.last[slot]!) this.last[slot] = v.tsUs;
+    this.lists.touch(slot);
+    v.flowSlot = slot;
+    v.fromOrig = (this.origIsA[slot] === 1) === fromA;
+    return slot;
+  }
+}
