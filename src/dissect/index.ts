@@ -1,0 +1,164 @@
+/**
+ * The dissect stage's router: the pipeline hands it every packet of a flow that carries
+ * transport payload (or a TCP SYN/FIN/RST) while `meta.inspect` is true. It picks the
+ * dissector by transport and content, never by port alone for TLS:
+ *
+ *   TCP, port 53 on either side        → DNS over TCP
+ *   other TCP                          → TLS ClientHello by content (any port)
+ *   UDP, port 53 / 5353 / 5355         → DNS / mDNS / LLMNR
+ *   other UDP with a QUIC long header  → QUIC Initial
+ *   anything else                      → bypass (`inspect = false`)
+ *
+ * Handshake-then-bypass: a dissector finishing a flow sets `inspect = false` and drops
+ * `meta.dissectState`; from then on the flow costs only flow-table counters. One try/catch at
+ * this stage boundary turns anything that escapes into a counted `dissect.internal_error` and
+ * a bypassed flow, never a crash.
+ */
+import type { PacketView } from '../decode/view.js';
+import type { DnsAnswer, FlowMeta } from '../records.js';
+import { QuicDissector } from './quic/index.js';
+import { DISSECT_REASONS as D, TLS_REASONS as R } from './reasons.js';
+import { TlsFlowState } from './tls/state.js';
+
+export interface DissectOptions {
+  /** Largest ClientHello (and first client flight) reassembled per flow, bytes. */
+  maxHelloBytes: number;
+  /** Most disjoint out-of-order pieces held per flow before giving up. */
+  maxSegments: number;
+  /** Client payload packets inspected per flow before the flow is bypassed. */
+  maxInspectPackets: number;
+  /** Opt-in: Shannon entropy of the first client application data (one number, no bytes). */
+  payloadEntropy: boolean;
+}
+
+export const defaultDissectOptions: DissectOptions = {
+  // A post-quantum Chromium hello is ~1.9–2 KB; the largest public one (nDPI's huge-ch) 11 KB.
+  maxHelloBytes: 32 * 1024,
+  maxSegments: 64,
+  maxInspectPackets: 32,
+  payloadEntropy: false,
+};
+
+/** The shape both sub-dissectors share (DNS and QUIC are built the same way). */
+export interface SubDissector {
+  onPacket(view: PacketView, meta: FlowMeta): void;
+  onFlowEnd(meta: FlowMeta): void;
+}
+
+export interface DissectDeps {
+  onDns: (a: DnsAnswer) => void;
+  /**
+   * Builds the DNS dissector (`src/dissect/dns/index.ts`, `new DnsDissector({ onDns, count })`).
+   * Without one, DNS flows are bypassed and counted as `dissect.dns_*`.
+   */
+  makeDns?: (deps: { onDns: (a: DnsAnswer) => void; count(reason: string): void }) => SubDissector;
+}
+
+const PROTO_TCP = 6;
+const PROTO_UDP = 17;
+const TCP_SYN = 0x02;
+const TCP_FIN = 0x01;
+const TCP_RST = 0x04;
+
+function isDnsUdpPort(p: number): boolean {
+  return p === 53 || p === 5353 || p === 5355;
+}
+
+export class Dissector {
+  private readonly counts = new Map<string, number>();
+  private readonly count = (reason: string): void => {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+  };
+  private readonly tlsDeps = { count: this.count };
+  private readonly quic: SubDissector;
+  private readonly dns: SubDissector | null;
+  private readonly opts: DissectOptions;
+
+  constructor(opts: DissectOptions, deps: DissectDeps) {
+    this.opts = { ...opts };
+    this.quic = new QuicDissector({ maxCryptoBytes: Math.max(opts.maxHelloBytes, 64 * 1024) }, { count: this.count });
+    this.dns = deps.makeDns !== undefined ? deps.makeDns({ onDns: deps.onDns, count: this.count }) : null;
+  }
+
+  onPacket(view: PacketView, meta: FlowMeta): void {
+    if (!meta.inspect) return;
+    try {
+      if (meta.proto === PROTO_TCP) this.tcp(view, meta);
+      else if (meta.proto === PROTO_UDP) this.udp(view, meta);
+      else this.bypass(meta, D.bypassOther);
+    } catch {
+      this.count(R.internalError);
+      meta.inspect = false;
+      meta.dissectState = undefined;
+    }
+  }
+
+  onFlowEnd(meta: FlowMeta): void {
+    try {
+      const st = meta.dissectState;
+      if (st instanceof TlsFlowState) {
+        if (meta.inspect) st.end(meta);
+        else st.release();
+      } else if (st !== undefined) {
+        if (meta.proto === PROTO_UDP && !this.isDnsFlow(meta)) this.quic.onFlowEnd(meta);
+        else if (this.dns !== null) this.dns.onFlowEnd(meta);
+      }
+    } catch {
+      this.count(R.internalError);
+    }
+    meta.dissectState = undefined;
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.counts) out[k] = v;
+    return out;
+  }
+
+  private isDnsFlow(meta: FlowMeta): boolean {
+    if (meta.proto === PROTO_TCP) return meta.respPort === 53 || meta.origPort === 53;
+    return isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort);
+  }
+
+  private tcp(view: PacketView, meta: FlowMeta): void {
+    if (meta.respPort === 53 || meta.origPort === 53) {
+      if (this.dns === null) return this.bypass(meta, D.dnsTcp);
+      this.dns.onPacket(view, meta);
+      return;
+    }
+    let st = meta.dissectState;
+    if (!(st instanceof TlsFlowState)) {
+      // Nothing to learn from a flow whose first packet we see is a FIN/RST without data.
+      if (view.payloadLen === 0 && (view.tcpFlags & TCP_SYN) === 0 && (view.tcpFlags & (TCP_FIN | TCP_RST)) !== 0) {
+        meta.inspect = false;
+        return;
+      }
+      st = new TlsFlowState(this.opts, this.tlsDeps);
+      meta.dissectState = st;
+    }
+    if ((st as TlsFlowState).onPacket(view, meta)) {
+      meta.inspect = false;
+      meta.dissectState = undefined;
+    }
+  }
+
+  private udp(view: PacketView, meta: FlowMeta): void {
+    if (isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort)) {
+      if (this.dns === null) return this.bypass(meta, D.dnsUdp);
+      this.dns.onPacket(view, meta);
+      return;
+    }
+    if (meta.dissectState === undefined) {
+      const first = view.payloadLen > 0 ? (view.buf[view.payloadOff] ?? 0) : 0;
+      if ((first & 0x80) === 0 || view.payloadLen < 7) return this.bypass(meta, D.bypassOther);
+      this.count(D.quicCandidate);
+    }
+    this.quic.onPacket(view, meta);
+  }
+
+  private bypass(meta: FlowMeta, reason: string): void {
+    this.count(reason);
+    meta.inspect = false;
+    meta.dissectState = undefined;
+  }
+}
