@@ -1,0 +1,158 @@
+/**
+ * The API factory: `buildApp(opts, deps)` returns a ready-to-listen fastify instance.
+ *
+ * Layout (fastify encapsulation): the root carries the error handler, swagger and the
+ * unauthenticated health/metrics routes; a `/v1` child context adds the tenant bearer hook and
+ * registers the data routes under it, so authentication guards exactly those routes. Every
+ * route has JSON Schemas for query/params/body and responses; responses serialize only listed
+ * fields (the privacy guard), and every error leaves as `{ error: { code, message } }`.
+ */
+import { createHash } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { makeTenantAuth } from './auth.js';
+import type { TenantCredential } from './auth.js';
+import { CursorCodec } from './cursor.js';
+import type { ApiDeps } from './deps.js';
+import { ApiError, errorBody } from './errors.js';
+import type { ApiErrorCode } from './errors.js';
+import { alertRoutes } from './routes/alerts.js';
+import { allowlistRoutes } from './routes/allowlist.js';
+import type { RouteContext } from './routes/context.js';
+import { edrRoutes } from './routes/edr.js';
+import type { EdrRouteOptions } from './routes/edr.js';
+import { healthRoutes } from './routes/health.js';
+import { observationRoutes } from './routes/observations.js';
+import { ruleRoutes } from './routes/rules.js';
+
+export interface ApiOptions {
+  tenants: readonly TenantCredential[];
+  /**
+   * HMAC key of paging cursors (≥ 16 bytes). Keep it stable across restarts or pollers'
+   * cursors become invalid; when absent it is derived from the tenants' token hashes.
+   */
+  cursorKey?: Buffer;
+  /** Reported in OCSF metadata.product.version. */
+  version?: string;
+  /** Body limit of JSON routes, bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** EDR ingest limits (defaults: 16 MiB on the wire, 64 MiB inflated, 120 requests/min/tenant). */
+  edr?: Partial<EdrRouteOptions>;
+  /** pino logger; none by default. */
+  logger?: FastifyBaseLogger;
+  /** TLS: serve HTTPS with this key and certificate (PEM). */
+  https?: { key: Buffer | string; cert: Buffer | string };
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_EDR: EdrRouteOptions = {
+  bodyLimitBytes: 16 * 1024 * 1024,
+  inflatedLimitBytes: 64 * 1024 * 1024,
+  rateMax: 120,
+  rateWindowMs: 60_000,
+};
+
+function deriveCursorKey(tenants: readonly TenantCredential[]): Buffer {
+  const h = createHash('sha256').update('llmtap cursor key v1');
+  for (const t of [...tenants].sort((a, b) => (a.tenant < b.tenant ? -1 : 1))) {
+    h.update(`\u0000${t.tenant}\u0000${t.tokenSha256}`);
+  }
+  return h.digest();
+}
+
+/** Maps whatever a handler, hook, parser or validator threw to one coded error. */
+function classify(err: FastifyError | ApiError): { code: ApiErrorCode; detail?: string } {
+  if (err instanceof ApiError) return err.detail === undefined ? { code: err.code } : { code: err.code, detail: err.detail };
+  const fe = err as FastifyError;
+  if (fe.validation !== undefined) {
+    const where = fe.validationContext;
+    const code: ApiErrorCode = where === 'body' ? 'LLMTAP_ERR_BAD_BODY' : 'LLMTAP_ERR_BAD_QUERY';
+    // ajv messages name the field and the constraint, never the value sent.
+    return { code, detail: fe.message };
+  }
+  switch (fe.statusCode) {
+    case 413:
+      return { code: 'LLMTAP_ERR_BODY_TOO_LARGE' };
+    case 415:
+      return { code: 'LLMTAP_ERR_UNSUPPORTED_MEDIA_TYPE' };
+    case 429:
+      return { code: 'LLMTAP_ERR_RATE_LIMITED' };
+    case 404:
+      return { code: 'LLMTAP_ERR_NO_ROUTE' };
+    default:
+      break;
+  }
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) return { code: 'LLMTAP_ERR_BAD_BODY' };
+  return { code: 'LLMTAP_ERR_INTERNAL' };
+}
+
+export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<FastifyInstance> {
+  const base = {
+    bodyLimit: opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
+    ...(opts.logger !== undefined ? { loggerInstance: opts.logger } : { logger: false }),
+  };
+  // fastify's HTTPS overload returns an instance typed over https.Server; the routes only use
+  // the common surface, so both are handled as the default instance type.
+  const app = (opts.https !== undefined
+    ? Fastify({ ...base, https: { key: opts.https.key, cert: opts.https.cert } })
+    : Fastify(base)) as unknown as FastifyInstance;
+
+  const ctx: RouteContext = {
+    deps,
+    cursors: new CursorCodec(opts.cursorKey ?? deriveCursorKey(opts.tenants)),
+    version: opts.version ?? '0.0.0',
+  };
+  const tenantAuth = makeTenantAuth(opts.tenants);
+  const edr: EdrRouteOptions = { ...DEFAULT_EDR, ...opts.edr };
+
+  app.decorateRequest('tenant', '');
+  const apiRequests = deps.apiRequests;
+  if (apiRequests !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      // The route template (bounded), never the raw URL with ids or query values.
+      apiRequests.inc({ route: request.routeOptions.url ?? 'unmatched', code: String(reply.statusCode) });
+    });
+  }
+
+  app.setErrorHandler<FastifyError | ApiError>((err, request, reply) => {
+    const { code, detail } = classify(err);
+    const body = errorBody(code, detail);
+    if (code === 'LLMTAP_ERR_INTERNAL') request.log.error({ err }, 'api: internal error');
+    void reply.code(statusFor(code)).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).type('application/json').send(errorBody('LLMTAP_ERR_NO_ROUTE'));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'llmtap API', version: ctx.version, description: 'Alerts, observations, rules and EDR ingest of an llmtap sensor' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  await app.register(healthRoutes(ctx));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', tenantAuth);
+      await v1.register(alertRoutes(ctx));
+      await v1.register(observationRoutes(ctx));
+      await v1.register(allowlistRoutes(ctx));
+      await v1.register(ruleRoutes(ctx));
+      await v1.register(edrRoutes(ctx, edr));
+    },
+    { prefix: '/v1' },
+  );
+
+  return app;
+}
+
+function statusFor(code: ApiErrorCode): number {
+  return new ApiError(code).statusCode;
+}

@@ -1,0 +1,147 @@
+/**
+ * The narrow, structural view the API has of the stages it serves. The lead passes the real
+ * `Store`, `Classifier` and EDR ingest bound to their sinks; tests pass small fakes. Nothing here
+ * imports another stage: the shapes are declared where they are used.
+ */
+import type { Registry } from 'prom-client';
+import type {
+  AiCategory,
+  Alert,
+  AlertStatus,
+  Heuristic,
+  HostSource,
+  Severity,
+  Verdict,
+} from '../records.js';
+
+/** A page request on a change-ordered list: rows with `seq > afterSeq`, ascending, at most `limit`. */
+export interface ChangePage {
+  afterSeq: number;
+  limit: number;
+}
+
+export interface AlertFilter extends ChangePage {
+  severity?: Severity;
+  heuristic?: Heuristic;
+}
+
+export interface ObservationFilter extends ChangePage {
+  provider?: string;
+  category?: AiCategory;
+  deviceId?: string;
+}
+
+/** One observation as the store keeps it (a flow summary; never payload). */
+export interface ObservationRow {
+  seq: number;
+  obsId: string;
+  kind: 'flow' | 'edr-only';
+  tsUs: number;
+  lastTsUs: number;
+  host?: string;
+  hostSource: HostSource;
+  category?: AiCategory;
+  provider?: string;
+  ruleId?: string;
+  deviceId?: string;
+  deviceName?: string;
+  processName?: string;
+  sha256?: string;
+  clientAddr: string;
+  serverAddr: string;
+  serverPort: number;
+  proto: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface AllowlistEntry {
+  id: string;
+  /** What the entry matches; at least one of sha256 / processName is present. */
+  sha256?: string;
+  processName?: string;
+  provider?: string;
+  note?: string;
+  createdUs: number;
+}
+
+export type NewAllowlistEntry = Omit<AllowlistEntry, 'id' | 'createdUs'>;
+
+/** A process the warm-up saw talking to AI services, proposed for the allowlist. */
+export interface Candidate {
+  id: string;
+  sha256?: string;
+  processName?: string;
+  provider?: string;
+  devices: number;
+  count: number;
+  firstSeenUs: number;
+  lastSeenUs: number;
+}
+
+export interface InventoryItem {
+  sha256: string;
+  name?: string;
+}
+
+export interface ApiStore {
+  listAlertChanges(tenant: string, filter: AlertFilter): Alert[];
+  getAlert(tenant: string, id: string): Alert | undefined;
+  /** Returns the updated alert, or undefined when the id is not this tenant's. */
+  setAlertStatus(tenant: string, id: string, status: AlertStatus): Alert | undefined;
+  listObservations(tenant: string, filter: ObservationFilter): ObservationRow[];
+  listAllowlist(tenant: string): AllowlistEntry[];
+  addAllowlist(tenant: string, entry: NewAllowlistEntry): AllowlistEntry;
+  /** False when the id is not this tenant's. */
+  removeAllowlist(tenant: string, id: string): boolean;
+  listCandidates(tenant: string): Candidate[];
+  /** The allowlist entry created, or undefined when the id is not this tenant's. */
+  approveCandidate(tenant: string, id: string): AllowlistEntry | undefined;
+  /** Number of hashes newly added. */
+  importInventory(tenant: string, items: InventoryItem[]): number;
+  writable(): boolean;
+}
+
+export interface ExplainQuery {
+  tenant: string;
+  host: string;
+  process?: string;
+  port?: number;
+}
+
+export interface ExplainStep {
+  ruleId: string;
+  matched: boolean;
+  reason: string;
+}
+
+export interface ExplainResult {
+  verdict?: Verdict;
+  steps: ExplainStep[];
+}
+
+export interface ApiClassifier {
+  explain(q: ExplainQuery): ExplainResult;
+  /** The rule set as the document endpoint agents load (rules are data, not tenant data). */
+  exportDocument(): Record<string, unknown>;
+  reload(): Promise<{ rules: number }> | { rules: number };
+}
+
+export interface EdrIngestResult {
+  accepted: number;
+  rejected: number;
+  byFormat: Record<string, number>;
+}
+
+export interface ApiDeps {
+  store: ApiStore;
+  classifier: ApiClassifier;
+  /** The EDR ingest bound to its sink; `body` is already decompressed (identity). */
+  ingestEdr(tenant: string, body: Buffer): Promise<EdrIngestResult> | EdrIngestResult;
+  /** Whether live capture or a replay is running (readiness). */
+  captureRunning(): boolean;
+  /** The Prometheus registry served at /metrics. */
+  registry: Registry;
+  /** Counts requests by route template and status code (`createMetrics().apiRequests`). */
+  apiRequests?: { inc(labels: { route: string; code: string }): void };
+}

@@ -1,0 +1,100 @@
+/**
+ * Records → the API's snake_case JSON. These build plain objects; the response schemas decide
+ * what actually leaves (fields not listed there are dropped by the serializer).
+ */
+import type { Alert } from '../records.js';
+import type { AllowlistEntry, Candidate, ObservationRow } from './deps.js';
+
+const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
+
+/** Copies `value` under `key` only when defined (exactOptionalPropertyTypes-friendly). */
+function put(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== undefined) o[key] = value;
+}
+
+export function presentAlert(a: Alert): Record<string, unknown> {
+  const evidence: Record<string, unknown> = {
+    flow_ids: a.evidence.flowIds,
+    community_ids: a.evidence.communityIds,
+    obs_ids: a.evidence.obsIds,
+    bytes_out: a.evidence.bytesOut,
+    bytes_in: a.evidence.bytesIn,
+    detail: a.evidence.detail,
+  };
+  put(evidence, 'host', a.evidence.host);
+  put(evidence, 'host_source', a.evidence.hostSource);
+  put(evidence, 'rule_id', a.evidence.ruleId);
+  const o: Record<string, unknown> = {
+    id: a.id,
+    heuristic: a.heuristic,
+    severity: a.severity,
+    status: a.status,
+    title: a.title,
+    count: a.count,
+    first_seen: iso(a.firstSeenUs),
+    last_seen: iso(a.lastSeenUs),
+    first_seen_us: a.firstSeenUs,
+    last_seen_us: a.lastSeenUs,
+    evidence,
+  };
+  put(o, 'seq', a.seq);
+  put(o, 'device_id', a.deviceId);
+  put(o, 'device_name', a.deviceName);
+  put(o, 'client_addr', a.clientAddr);
+  put(o, 'process_name', a.processName);
+  put(o, 'sha256', a.sha256);
+  put(o, 'provider', a.provider);
+  put(o, 'category', a.category);
+  put(o, 'host', a.host);
+  put(o, 'related', a.related);
+  return o;
+}
+
+export function presentObservation(r: ObservationRow): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    seq: r.seq,
+    obs_id: r.obsId,
+    kind: r.kind,
+    ts: iso(r.tsUs),
+    last_ts: iso(r.lastTsUs),
+    host_source: r.hostSource,
+    client_addr: r.clientAddr,
+    server_addr: r.serverAddr,
+    server_port: r.serverPort,
+    proto: r.proto,
+    bytes_out: r.bytesOut,
+    bytes_in: r.bytesIn,
+  };
+  put(o, 'host', r.host);
+  put(o, 'category', r.category);
+  put(o, 'provider', r.provider);
+  put(o, 'rule_id', r.ruleId);
+  put(o, 'device_id', r.deviceId);
+  put(o, 'device_name', r.deviceName);
+  put(o, 'process_name', r.processName);
+  put(o, 'sha256', r.sha256);
+  return o;
+}
+
+export function presentAllowlist(e: AllowlistEntry): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: e.id, created: iso(e.createdUs) };
+  put(o, 'sha256', e.sha256);
+  put(o, 'process_name', e.processName);
+  put(o, 'provider', e.provider);
+  put(o, 'note', e.note);
+  return o;
+}
+
+export function presentCandidate(c: Candidate): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    id: c.id,
+    devices: c.devices,
+    count: c.count,
+    first_seen: iso(c.firstSeenUs),
+    last_seen: iso(c.lastSeenUs),
+  };
+  put(o, 'sha256', c.sha256);
+  put(o, 'process_name', c.processName);
+  put(o, 'provider', c.provider);
+  return o;
+}

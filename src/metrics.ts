@@ -1,0 +1,278 @@
+/**
+ * Every Prometheus metric llmtap exports, defined once. Stages keep plain numeric counters and
+ * expose them through getters; nothing here is touched on the packet path. At scrape time each
+ * metric's `collect()` reads its getter and sets the series (counters are reset and re-set to
+ * the stage's running total, so `rate()` works and a restarted stage shows as a counter reset).
+ *
+ * Naming: `llmtap_<stage>_<what>_<unit>`, counters end in `_total`, times in seconds. Labels
+ * are bounded: reasons, enums and provider ids from the rule set. A label value that does not
+ * look like one (e.g. an address or a host name) is folded into `other`, and each metric keeps
+ * at most MAX_SERIES distinct label sets, so a bug upstream cannot explode cardinality.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Flat counters keyed by name, e.g. `{ 'decode.ipv4_truncated': 3 }`. */
+export type CountMap = Readonly<Record<string, number>>;
+/** Two-level counters, e.g. format → outcome → n. */
+export type CountMap2 = Readonly<Record<string, CountMap>>;
+
+export interface SourceCounters {
+  packets: number;
+  wireBytes: number;
+  capBytes: number;
+  truncatedRecords: number;
+  /** Live only. */
+  kernelReceived?: number;
+  kernelDropped?: number;
+  ifDropped?: number;
+}
+
+export interface FlowCounters {
+  active: number;
+  /** FlowEndReason → flows ended. */
+  ended: CountMap;
+  evicted: number;
+}
+
+export interface DissectCounters {
+  /** transport (`tls`, `quic`, `gquic`) → ClientHellos parsed. */
+  handshakes: CountMap;
+  /** `<layer>.<reason>` → handshakes/messages that failed or were cut (e.g. `tls.gap`). */
+  failed: CountMap;
+  quicDecrypted: number;
+}
+
+export interface NamesCounters {
+  dnsAnswers: number;
+  passiveDnsEntries: number;
+}
+
+export interface JoinCounters {
+  /** Flows offered to the EDR join, and those that got a per-connection attribution. */
+  flows: number;
+  joined: number;
+}
+
+export interface ClassifyCounters {
+  /** category → provider → classified connections. */
+  classifications: CountMap2;
+  /** provider → client-sent / client-received wire bytes of classified connections. */
+  bytesOut: CountMap;
+  bytesIn: CountMap;
+}
+
+/**
+ * Getters the lead wires to the stages' `stats()`. Every getter is optional; an absent one
+ * leaves its metrics without series. Getters must be cheap and must not throw (a throwing
+ * getter is skipped for that scrape and counted in `llmtap_metrics_collect_errors_total`).
+ */
+export interface MetricSources {
+  source?: () => SourceCounters;
+  /** `decode.<reason>` → malformed/truncated packets. */
+  decode?: () => CountMap;
+  flow?: () => FlowCounters;
+  dissect?: () => DissectCounters;
+  names?: () => NamesCounters;
+  /** EDR format → outcome (`accepted`, `rejected`, `duplicate`, …) → records. */
+  edr?: () => CountMap2;
+  join?: () => JoinCounters;
+  classify?: () => ClassifyCounters;
+  /** heuristic → severity → alerts raised (creations, not updates). */
+  alerts?: () => CountMap2;
+  /** Capture time of the newest packet vs. wall clock, seconds (0 when idle or in replay). */
+  pipelineLagSeconds?: () => number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  /** API requests by route template and status class; observed by the API's onResponse hook. */
+  apiRequests: Counter<'route' | 'code'>;
+}
+
+/** Most distinct label sets one metric keeps; the rest fold into `other`. */
+export const MAX_SERIES = 200;
+
+const ENUM_VALUE = /^[a-z0-9_-]{1,40}$/;
+const REASON_VALUE = /^[a-z0-9_]{1,24}\.[a-z0-9_]{1,48}$/;
+
+/** Provider / category / heuristic / format / outcome: short lower-case ids, never dotted names. */
+export function boundedLabel(v: string): string {
+  return ENUM_VALUE.test(v) ? v : 'other';
+}
+
+export function reasonLabel(v: string): string {
+  return REASON_VALUE.test(v) ? v : 'other';
+}
+
+type Labels = Record<string, string>;
+
+/** Accumulates label sets → values, folding beyond MAX_SERIES. */
+class SeriesSet {
+  readonly rows = new Map<string, { labels: Labels; value: number }>();
+  add(labels: Labels, value: number): void {
+    if (!Number.isFinite(value) || value < 0) return;
+    let key = JSON.stringify(labels);
+    let l = labels;
+    if (!this.rows.has(key) && this.rows.size >= MAX_SERIES) {
+      l = Object.fromEntries(Object.keys(labels).map((k) => [k, 'other']));
+      key = JSON.stringify(l);
+    }
+    const row = this.rows.get(key);
+    if (row === undefined) this.rows.set(key, { labels: l, value });
+    else row.value += value;
+  }
+}
+
+export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const collectErrors = new Counter({
+    name: 'llmtap_metrics_collect_errors_total',
+    help: 'Scrapes where a stage getter threw (its metrics were skipped)',
+    labelNames: ['stage'] as const,
+    registers: [registry],
+  });
+
+  /** Reads a getter; a throw is counted, never propagated into the scrape. */
+  function read<T>(stage: string, get: (() => T) | undefined): T | undefined {
+    if (get === undefined) return undefined;
+    try {
+      return get();
+    } catch {
+      collectErrors.inc({ stage });
+      return undefined;
+    }
+  }
+
+  function counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (s: SeriesSet) => void,
+  ): Counter<L> {
+    return new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        const s = new SeriesSet();
+        fill(s);
+        this.reset();
+        for (const { labels, value } of s.rows.values()) this.inc(labels as Partial<Record<L, string>>, value);
+      },
+    });
+  }
+
+  function gauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: (s: SeriesSet) => void): Gauge<L> {
+    return new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        const s = new SeriesSet();
+        fill(s);
+        this.reset();
+        for (const { labels, value } of s.rows.values()) this.set(labels as Partial<Record<L, string>>, value);
+      },
+    });
+  }
+
+  const one = (s: SeriesSet, v: number | undefined): void => {
+    if (v !== undefined) s.add({}, v);
+  };
+  const flat = (s: SeriesSet, m: CountMap | undefined, label: string, norm: (v: string) => string): void => {
+    if (m === undefined) return;
+    for (const [k, v] of Object.entries(m)) s.add({ [label]: norm(k) }, v);
+  };
+  const nested = (s: SeriesSet, m: CountMap2 | undefined, l1: string, l2: string): void => {
+    if (m === undefined) return;
+    for (const [a, inner] of Object.entries(m)) {
+      for (const [b, v] of Object.entries(inner)) s.add({ [l1]: boundedLabel(a), [l2]: boundedLabel(b) }, v);
+    }
+  };
+
+  // ── source ──
+  counter('llmtap_source_packets_total', 'Packets received from the capture source', [], (s) => one(s, read('source', sources.source)?.packets));
+  counter('llmtap_source_wire_bytes_total', 'Original frame bytes received', [], (s) => one(s, read('source', sources.source)?.wireBytes));
+  counter('llmtap_source_captured_bytes_total', 'Captured bytes received (after snaplen)', [], (s) => one(s, read('source', sources.source)?.capBytes));
+  counter('llmtap_source_truncated_records_total', 'Capture-file records cut by the end of the file', [], (s) =>
+    one(s, read('source', sources.source)?.truncatedRecords),
+  );
+  counter('llmtap_source_kernel_dropped_packets_total', 'Packets the kernel dropped (libpcap ps_drop; 0 for files)', [], (s) => {
+    const st = read('source', sources.source);
+    if (st !== undefined) s.add({}, st.kernelDropped ?? 0);
+  });
+  counter('llmtap_source_interface_dropped_packets_total', 'Packets the interface/driver dropped (libpcap ps_ifdrop)', [], (s) => {
+    const st = read('source', sources.source);
+    if (st !== undefined) s.add({}, st.ifDropped ?? 0);
+  });
+
+  // ── decode ──
+  counter('llmtap_decode_errors_total', 'Malformed or truncated packets by reason', ['reason'], (s) =>
+    flat(s, read('decode', sources.decode), 'reason', reasonLabel),
+  );
+
+  // ── flow ──
+  gauge('llmtap_flow_active_flows', 'Flows currently in the flow table', [], (s) => one(s, read('flow', sources.flow)?.active));
+  counter('llmtap_flow_ended_total', 'Flow records emitted by end reason', ['reason'], (s) =>
+    flat(s, read('flow', sources.flow)?.ended, 'reason', boundedLabel),
+  );
+  counter('llmtap_flow_evicted_total', 'Flows evicted because the table was full', [], (s) => one(s, read('flow', sources.flow)?.evicted));
+
+  // ── dissect ──
+  counter('llmtap_dissect_handshakes_total', 'ClientHellos parsed by transport', ['transport'], (s) =>
+    flat(s, read('dissect', sources.dissect)?.handshakes, 'transport', boundedLabel),
+  );
+  counter('llmtap_dissect_failures_total', 'Handshakes that failed to parse, by reason', ['reason'], (s) =>
+    flat(s, read('dissect', sources.dissect)?.failed, 'reason', reasonLabel),
+  );
+  counter('llmtap_dissect_quic_decrypted_total', 'QUIC Initial packets decrypted', [], (s) =>
+    one(s, read('dissect', sources.dissect)?.quicDecrypted),
+  );
+
+  // ── names ──
+  counter('llmtap_dns_answers_total', 'DNS responses parsed', [], (s) => one(s, read('names', sources.names)?.dnsAnswers));
+  gauge('llmtap_names_passive_dns_entries', 'Entries held by passive DNS', [], (s) => one(s, read('names', sources.names)?.passiveDnsEntries));
+
+  // ── attribute ──
+  counter('llmtap_edr_records_total', 'EDR connection records by source format and outcome', ['format', 'outcome'], (s) =>
+    nested(s, read('edr', sources.edr), 'format', 'outcome'),
+  );
+  counter('llmtap_attribute_flows_total', 'Flows offered to the EDR join', [], (s) => one(s, read('join', sources.join)?.flows));
+  counter('llmtap_attribute_joined_flows_total', 'Flows attributed to a process by an EDR record', [], (s) =>
+    one(s, read('join', sources.join)?.joined),
+  );
+
+  // ── classify ──
+  counter('llmtap_classify_classifications_total', 'Connections classified as AI, by category and provider', ['category', 'provider'], (s) =>
+    nested(s, read('classify', sources.classify)?.classifications, 'category', 'provider'),
+  );
+  counter('llmtap_classify_ai_bytes_total', 'Wire bytes of AI connections by provider and direction (out = client sent)', ['provider', 'direction'], (s) => {
+    const c = read('classify', sources.classify);
+    if (c === undefined) return;
+    for (const [p, v] of Object.entries(c.bytesOut)) s.add({ provider: boundedLabel(p), direction: 'out' }, v);
+    for (const [p, v] of Object.entries(c.bytesIn)) s.add({ provider: boundedLabel(p), direction: 'in' }, v);
+  });
+
+  // ── detect ──
+  counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) =>
+    nested(s, read('detect', sources.alerts), 'heuristic', 'severity'),
+  );
+
+  // ── pipeline ──
+  gauge('llmtap_pipeline_lag_seconds', 'Wall clock minus capture time of the newest packet processed', [], (s) =>
+    one(s, read('pipeline', sources.pipelineLagSeconds)),
+  );
+
+  const apiRequests = new Counter({
+    name: 'llmtap_api_requests_total',
+    help: 'API requests by route template and status code',
+    labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
+
+  return { registry, apiRequests };
+}

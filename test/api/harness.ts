@@ -1,0 +1,75 @@
+/** Builds an app over fakes (or given deps) with two tenants, for inject-based tests. */
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.js';
+import type { ApiOptions } from '../../src/api/app.js';
+import { hashToken } from '../../src/api/auth.js';
+import type { ApiDeps, EdrIngestResult } from '../../src/api/deps.js';
+import { createMetrics } from '../../src/metrics.js';
+import { FakeClassifier, FakeStore } from './fakes.js';
+
+export const TOKENS = { t1: 'token-of-tenant-one-0123456789', t2: 'token-of-tenant-two-9876543210' } as const;
+export const auth = (t: keyof typeof TOKENS): Record<string, string> => ({ authorization: `Bearer ${TOKENS[t]}` });
+
+export interface Harness {
+  app: FastifyInstance;
+  store: FakeStore;
+  classifier: FakeClassifier;
+  ingested: Array<{ tenant: string; body: Buffer }>;
+  deps: ApiDeps;
+}
+
+/** A line-oriented fake ingest: each line (or array element) that parses as an object with `v: 1` is accepted. */
+export function fakeIngest(ingested: Harness['ingested']) {
+  return (tenant: string, body: Buffer): EdrIngestResult => {
+    ingested.push({ tenant, body });
+    const text = body.toString('utf8').trim();
+    let records: unknown[];
+    if (text.startsWith('[')) {
+      try {
+        records = JSON.parse(text) as unknown[];
+      } catch {
+        return { accepted: 0, rejected: 1, byFormat: {} };
+      }
+    } else {
+      records = text.split('\n').map((l) => {
+        try {
+          return JSON.parse(l) as unknown;
+        } catch {
+          return undefined;
+        }
+      });
+    }
+    let accepted = 0;
+    for (const r of records) if (typeof r === 'object' && r !== null && (r as { v?: unknown }).v === 1) accepted++;
+    return { accepted, rejected: records.length - accepted, byFormat: accepted > 0 ? { llmtap: accepted } : {} };
+  };
+}
+
+export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverrides: Partial<ApiDeps> = {}): Promise<Harness> {
+  const store = new FakeStore();
+  const classifier = new FakeClassifier();
+  const ingested: Harness['ingested'] = [];
+  const metrics = createMetrics({}, { defaultMetrics: false });
+  const deps: ApiDeps = {
+    store,
+    classifier,
+    ingestEdr: fakeIngest(ingested),
+    captureRunning: () => true,
+    registry: metrics.registry,
+    apiRequests: metrics.apiRequests,
+    ...depOverrides,
+  };
+  const app = await buildApp(
+    {
+      tenants: [
+        { tenant: 't1', tokenSha256: hashToken(TOKENS.t1) },
+        { tenant: 't2', tokenSha256: hashToken(TOKENS.t2) },
+      ],
+      version: '0.1.0-test',
+      ...overrides,
+    },
+    deps,
+  );
+  await app.ready();
+  return { app, store, classifier, ingested, deps };
+}
