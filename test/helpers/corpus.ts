@@ -1,0 +1,36 @@
+/**
+ * Where the public capture corpus lives: LLMTAP_CORPUS, else ../shared/corpus beside the repo.
+ * Under CI=true a missing corpus is a failure, not a skip.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function corpusDir(): string | undefined {
+  const dir = process.env['LLMTAP_CORPUS'] ?? join(repoRoot, '..', 'shared', 'corpus');
+  if (existsSync(join(dir, 'pcaps'))) return dir;
+  if (process.env['CI'] === 'true') throw new Error(`capture corpus not found at ${dir} (set LLMTAP_CORPUS)`);
+  return undefined;
+}
+
+export interface CorpusEntry {
+  name: string;
+  pcap: string;
+  expected: Record<string, unknown>;
+}
+
+export function corpusEntries(dir: string): CorpusEntry[] {
+  return readdirSync(join(dir, 'pcaps'))
+    .filter((f) => /\.(pcap|pcapng)$/.test(f))
+    .sort()
+    .map((f) => {
+      const name = f.replace(/\.(pcap|pcapng)$/, '');
+      return {
+        name,
+        pcap: join(dir, 'pcaps', f),
+        expected: JSON.parse(readFileSync(join(dir, 'expected', `${name}.json`), 'utf8')) as Record<string, unknown>,
+      };
+    });
+}
