@@ -1,0 +1,181 @@
+/**
+ * The compiled matcher. Per query: one memo lookup for the host (hash lookups over the host's
+ * labels, walked right to left, on a miss), one map lookup for the port and the process, then
+ * the first candidate in precedence order whose other conditions hold. No regular expression
+ * runs unless the host lies under a pattern's fixed suffix.
+ */
+import type { Verdict } from '../records.js';
+import type { CompiledIndex, CompiledRule, Hit } from './compile.js';
+import { compareRank } from './precedence.js';
+import type { HostProblem } from './normalize.js';
+import { normalizeHost, normalizeProcess } from './normalize.js';
+import type { ClassifyQuery } from './types.js';
+
+export interface HostEntry {
+  name: string | undefined;
+  loopback: boolean;
+  problem: HostProblem | undefined;
+  /** Every host rule entry matching the name, best first. */
+  hits: readonly Hit[];
+}
+
+/** Why a candidate's other conditions failed; undefined when they hold. */
+export type Unmet = 'tenant' | 'loopback' | 'port' | 'process' | undefined;
+
+export interface MatchContext {
+  port: number | undefined;
+  proc1: string;
+  proc2: string;
+  loopback: boolean;
+  tenant: string | undefined;
+}
+
+const NO_HITS: readonly Hit[] = Object.freeze([]);
+const NO_HOST: HostEntry = Object.freeze({ name: undefined, loopback: false, problem: undefined, hits: NO_HITS });
+
+export function unmet(rule: CompiledRule, ctx: MatchContext): Unmet {
+  if (rule.tenant !== undefined && rule.tenant !== ctx.tenant) return 'tenant';
+  if (rule.localhostOnly && !ctx.loopback) return 'loopback';
+  if (rule.ports !== undefined && (ctx.port === undefined || !rule.ports.has(ctx.port))) return 'port';
+  if (rule.processes !== undefined && !rule.processes.has(ctx.proc1) && !rule.processes.has(ctx.proc2)) return 'process';
+  return undefined;
+}
+
+export class Matcher {
+  readonly index: CompiledIndex;
+  private readonly hostMemo = new Map<string, HostEntry>();
+  private readonly procMemo = new Map<string, string>();
+  private readonly memoMax: number;
+  // Counters for stats(); plain numbers on the hot path.
+  queries = 0;
+  verdicts = 0;
+  memoHits = 0;
+  memoMisses = 0;
+  memoEvictions = 0;
+  badHosts = 0;
+  readonly byCategory: Record<string, number> = {};
+  // Scratch for one classify call (single-threaded; avoids a per-call object).
+  private readonly ctx: MatchContext = { port: undefined, proc1: '', proc2: '', loopback: false, tenant: undefined };
+  private best: Hit | undefined;
+  private bestSanctioned: Hit | undefined;
+  private wantSanctioned = false;
+
+  constructor(index: CompiledIndex, memoMax = 65_536) {
+    this.index = index;
+    this.memoMax = memoMax;
+  }
+
+  /** Memoised host lookup; the memo is bounded (oldest entry evicted first). */
+  host(raw: string): HostEntry {
+    const memo = this.hostMemo.get(raw);
+    if (memo !== undefined) {
+      this.memoHits++;
+      return memo;
+    }
+    this.memoMisses++;
+    const entry = this.lookupHost(raw);
+    if (entry.problem !== undefined) this.badHosts++;
+    if (this.hostMemo.size >= this.memoMax) {
+      const oldest = this.hostMemo.keys().next();
+      if (oldest.done !== true) this.hostMemo.delete(oldest.value);
+      this.memoEvictions++;
+    }
+    this.hostMemo.set(raw, entry);
+    return entry;
+  }
+
+  /** Unmemoised: normalise, then hash lookups over the name's suffixes, right to left. */
+  lookupHost(raw: string): HostEntry {
+    const n = normalizeHost(raw);
+    const name = n.name;
+    if (name === undefined) return { name: undefined, loopback: n.loopback, problem: n.problem, hits: NO_HITS };
+    let hits: Hit[] | undefined;
+    const add = (list: readonly Hit[] | undefined): void => {
+      if (list !== undefined) (hits ??= []).push(...list);
+    };
+    add(this.index.exact.get(name));
+    // Suffixes from the last label leftwards: "com", "azure.com", "openai.azure.com", ...
+    let pos = name.length;
+    while (pos > 0) {
+      const dot = name.lastIndexOf('.', pos - 1);
+      const suffix = name.slice(dot + 1);
+      add(this.index.suffix.get(suffix));
+      const bucket = this.index.patterns.get(suffix);
+      if (bucket !== undefined && dot >= 0) {
+        for (const p of bucket) if (p.re.test(name)) add([p.hit]);
+      }
+      pos = dot;
+    }
+    if (hits === undefined) return { name, loopback: n.loopback, problem: undefined, hits: NO_HITS };
+    hits.sort(compareRank);
+    return { name, loopback: n.loopback, problem: undefined, hits };
+  }
+
+  process(raw: string | undefined): string {
+    if (raw === undefined) return '';
+    let p = this.procMemo.get(raw);
+    if (p === undefined) {
+      p = normalizeProcess(raw);
+      if (this.procMemo.size >= 4096) this.procMemo.clear();
+      this.procMemo.set(raw, p);
+    }
+    return p;
+  }
+
+  context(q: ClassifyQuery, h: HostEntry): MatchContext {
+    const c = this.ctx;
+    c.port = q.port;
+    c.proc1 = this.process(q.processName);
+    c.proc2 = this.process(q.serverProcessName);
+    c.loopback = q.loopback === true || h.loopback;
+    c.tenant = q.tenant;
+    return c;
+  }
+
+  classify(q: ClassifyQuery): Verdict | undefined {
+    this.queries++;
+    const h = q.host === undefined ? NO_HOST : this.host(q.host);
+    const ctx = this.context(q, h);
+    this.wantSanctioned = ctx.tenant !== undefined && this.index.sanctionedTenants.has(ctx.tenant);
+    this.best = undefined;
+    this.bestSanctioned = undefined;
+    if (h.hits.length > 0) this.scan(h.hits, ctx);
+    if (ctx.port !== undefined) this.scan(this.index.byPort.get(ctx.port), ctx);
+    if (ctx.proc1 !== '') this.scan(this.index.byProcess.get(ctx.proc1), ctx);
+    if (ctx.proc2 !== '') this.scan(this.index.byProcess.get(ctx.proc2), ctx);
+    const best = this.best as Hit | undefined;
+    const bestSanctioned = this.bestSanctioned as Hit | undefined;
+    const decider = best ?? bestSanctioned;
+    if (decider === undefined) return undefined;
+    this.verdicts++;
+    this.byCategory[decider.category] = (this.byCategory[decider.category] ?? 0) + 1;
+    return bestSanctioned !== undefined ? decider.rule.verdictSanctioned : decider.rule.verdict;
+  }
+
+  /**
+   * Folds one candidate list (sorted best first) into `best` / `bestSanctioned`. Without
+   * sanctioned rules in play it stops at the first candidate that holds or cannot win.
+   */
+  private scan(list: readonly Hit[] | undefined, ctx: MatchContext): void {
+    if (list === undefined) return;
+    for (const hit of list) {
+      if (!this.wantSanctioned && this.best !== undefined && compareRank(hit, this.best) >= 0) return;
+      if (unmet(hit.rule, ctx) !== undefined) continue;
+      if (hit.rule.sanctioned) {
+        if (this.bestSanctioned === undefined || compareRank(hit, this.bestSanctioned) < 0) this.bestSanctioned = hit;
+      } else {
+        if (this.best === undefined || compareRank(hit, this.best) < 0) this.best = hit;
+        if (!this.wantSanctioned) return;
+      }
+    }
+  }
+
+  clearMemo(): void {
+    this.hostMemo.clear();
+    this.procMemo.clear();
+  }
+
+  memoSize(): number {
+    return this.hostMemo.size;
+  }
+}

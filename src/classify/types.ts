@@ -1,0 +1,69 @@
+/**
+ * Rule data as written in `config/rules/*.yaml` (format `llmtap-rules/1`) and as exported for
+ * endpoint agents. The compiled form lives in matcher.ts.
+ */
+import type { AiCategory } from '../records.js';
+
+/** Precedence of categories, strongest first: one connection, one category. */
+export const CATEGORY_ORDER: readonly AiCategory[] = ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'];
+
+export type Confidence = 'high' | 'medium' | 'low';
+export type Signal = 'host' | 'port' | 'process';
+
+export interface RuleMatch {
+  hosts?: string[];
+  suffixes?: string[];
+  patterns?: string[];
+  ports?: number[];
+  processes?: string[];
+  localhost_only?: boolean;
+  /** Signals that must match besides the port (mandatory for colliding ports). */
+  requires?: Array<'host' | 'process'>;
+}
+
+export interface RuleSpec {
+  id: string;
+  category: AiCategory;
+  provider: string;
+  match: RuleMatch;
+  source: string;
+  note?: string;
+  verify?: boolean;
+  confidence?: Confidence;
+  /** Tenant rules only. */
+  sanctioned?: boolean;
+  examples?: { match?: string[]; nomatch?: string[] };
+}
+
+export interface ExcludedHost {
+  host: string;
+  reason: string;
+  source?: string;
+}
+
+export interface TenantRules {
+  tenant: string;
+  rules: RuleSpec[];
+}
+
+/** A whole, validated rule set: the default rules plus every tenant's rules. */
+export interface RuleSet {
+  rules: RuleSpec[];
+  excluded: ExcludedHost[];
+  tenants: TenantRules[];
+}
+
+/** What a caller asks the classifier about one connection. */
+export interface ClassifyQuery {
+  /** Destination host name (SNI, DNS or EDR hint) or an address literal. */
+  host?: string;
+  /** Destination (responder) port. */
+  port?: number;
+  /** Process name of the client side (from the EDR join); path and `.exe` are ignored. */
+  processName?: string;
+  /** Process name of the listening side when known (loopback EDR records of local runtimes). */
+  serverProcessName?: string;
+  /** The connection is on a loopback interface (EDR feed). */
+  loopback?: boolean;
+  tenant?: string;
+}
