@@ -1,0 +1,119 @@
+/**
+ * What every adapter shares: the tenant, the lineage key, the long-lived tables, and one
+ * builder that turns canonical fields into an `EdrConnection` (or a drop reason). The builder
+ * is the privacy boundary: it copies only the fields of the normalized record, so whatever
+ * else a source carries (command lines, users, SIDs, `Message`) never leaves the adapter.
+ */
+import type { EdrConnection, EdrSourceFormat } from '../../records.js';
+import { addrScope, canonPath, basename, str } from '../normalize.js';
+import { lineageHash } from '../lineage.js';
+import { DnsHints, ProcessTable } from './process-table.js';
+
+/** Per-tenant state that outlives a batch (process start events may be days old). */
+export interface IngestState {
+  procs: ProcessTable;
+  dns: DnsHints;
+}
+
+export function createIngestState(maxProcesses = 200_000): IngestState {
+  return { procs: new ProcessTable(maxProcesses), dns: new DnsHints() };
+}
+
+export interface FeedContext {
+  tenant: string;
+  lineageKey: string;
+  receivedAtMs: number;
+  state: IngestState;
+}
+
+/** An adapter returns a record, or the reason the input record produced none. */
+export type FeedOutcome = EdrConnection | string;
+
+/** Canonical fields an adapter has extracted (addresses already through canonIp). */
+export interface ConnFields {
+  source: EdrSourceFormat;
+  sourceEventId?: string | undefined;
+  tsMs: number | undefined;
+  tsKind: EdrConnection['tsKind'];
+  deviceId: string | undefined;
+  deviceName?: string | undefined;
+  localAddr: string | undefined;
+  localPort: number;
+  remoteAddr: string | undefined;
+  remotePort: number;
+  transport: EdrConnection['transport'] | undefined;
+  direction: EdrConnection['direction'];
+  pid?: number | undefined;
+  processKey?: string | undefined;
+  processStartMs?: number | undefined;
+  /** Raw image path or name; redacted and split here. */
+  image?: string | undefined;
+  processName?: string | undefined;
+  sha256?: string | undefined;
+  sha1?: string | undefined;
+  fileId?: string | undefined;
+  parentName?: string | undefined;
+  ancestors?: string[] | undefined;
+  remoteNameHint?: string | undefined;
+}
+
+/**
+ * Validate and build. Order of checks is the order of the reasons in README.md: device, time,
+ * transport, endpoints, then the early noise drop (link-local, multicast, broadcast —
+ * FORMATS.md §8.2.1). Loopback is kept: it becomes an edr-only observation (local runtimes).
+ */
+export function buildConnection(ctx: FeedContext, f: ConnFields): FeedOutcome {
+  const fmt = f.source;
+  if (f.deviceId === undefined || f.deviceId === '') return `${fmt}.no_device`;
+  if (f.tsMs === undefined || !Number.isFinite(f.tsMs)) return `${fmt}.bad_time`;
+  if (f.transport === undefined) return `${fmt}.bad_transport`;
+  if (f.transport !== 'tcp' && f.transport !== 'udp') return 'edr.not_tcp_udp';
+  const la = f.localAddr;
+  const ra = f.remoteAddr;
+  if (la === undefined || ra === undefined || f.localPort === 0 || f.remotePort === 0) return 'edr.unknown_endpoint';
+  const ls = addrScope(la);
+  const rs = addrScope(ra);
+  if (ls === 'unspecified' || rs === 'unspecified') return 'edr.unknown_endpoint';
+  if (ls === 'link-local' || rs === 'link-local') return 'edr.link_local';
+  if (ls === 'multicast' || rs === 'multicast') return 'edr.multicast';
+  if (ls === 'broadcast' || rs === 'broadcast') return 'edr.broadcast';
+  if ((ls === 'loopback') !== (rs === 'loopback')) return 'edr.loopback_mismatch';
+
+  const rec: EdrConnection = {
+    v: 1,
+    tenant: ctx.tenant,
+    source: fmt,
+    tsMs: f.tsMs,
+    tsKind: f.tsKind,
+    receivedAtMs: ctx.receivedAtMs,
+    deviceId: f.deviceId.toLowerCase(),
+    localAddr: la,
+    localPort: f.localPort,
+    remoteAddr: ra,
+    remotePort: f.remotePort,
+    transport: f.transport,
+    direction: f.direction,
+    hashUnknown: f.sha256 === undefined,
+  };
+  if (f.sourceEventId !== undefined) rec.sourceEventId = f.sourceEventId;
+  const dn = str(f.deviceName);
+  if (dn !== undefined) rec.deviceName = dn.toLowerCase();
+  if (f.pid !== undefined) rec.pid = f.pid;
+  if (f.processKey !== undefined) rec.processKey = f.processKey;
+  if (f.processStartMs !== undefined) rec.processStartMs = f.processStartMs;
+  const path = canonPath(f.image);
+  if (path !== undefined && (path.includes('\\') || path.includes('/'))) rec.processPath = path;
+  const name = basename(f.processName) ?? basename(f.image);
+  if (name !== undefined) rec.processName = name;
+  if (f.sha256 !== undefined) rec.sha256 = f.sha256;
+  if (f.sha1 !== undefined) rec.sha1 = f.sha1;
+  if (f.fileId !== undefined) rec.fileId = f.fileId;
+  const parent = basename(f.parentName);
+  if (parent !== undefined) rec.parentName = parent;
+  const anc = f.ancestors ?? (parent !== undefined ? [parent] : []);
+  const lh = lineageHash(ctx.tenant, ctx.lineageKey, anc);
+  if (lh !== undefined) rec.lineageHash = lh;
+  const hint = str(f.remoteNameHint);
+  if (hint !== undefined) rec.remoteNameHint = hint.toLowerCase();
+  return rec;
+}

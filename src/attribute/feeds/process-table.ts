@@ -1,0 +1,97 @@
+/**
+ * Long-lived process table: (device, process key) → image, hashes, parent. Start events
+ * (Sysmon EID 1, FDR ProcessRollup2, Tetragon process_exec, Elastic process events) are
+ * emitted once per process, so the table must outlive any event window (FORMATS.md §2.2,
+ * pitfall §11.3). Bounded by entry count (oldest inserted evicted first, counted).
+ */
+import { basename } from '../normalize.js';
+import { LINEAGE_DEPTH } from '../lineage.js';
+
+export interface ProcessInfo {
+  pid?: number;
+  image?: string;
+  name?: string;
+  sha256?: string;
+  sha1?: string;
+  startMs?: number;
+  parentKey?: string;
+  parentImage?: string;
+  /** Set by a terminate event; the entry stays until evicted. */
+  endedMs?: number;
+}
+
+export class ProcessTable {
+  private readonly map = new Map<string, ProcessInfo>();
+  evicted = 0;
+  constructor(private readonly maxEntries = 200_000) {}
+
+  private static k(device: string, key: string): string {
+    return `${device}\u0000${key.toLowerCase()}`;
+  }
+
+  set(device: string, key: string, info: ProcessInfo): void {
+    const k = ProcessTable.k(device, key);
+    this.map.delete(k);
+    this.map.set(k, info);
+    while (this.map.size > this.maxEntries) {
+      const first = this.map.keys().next();
+      if (first.done === true) break;
+      this.map.delete(first.value);
+      this.evicted++;
+    }
+  }
+
+  get(device: string, key: string): ProcessInfo | undefined {
+    return this.map.get(ProcessTable.k(device, key));
+  }
+
+  delete(device: string, key: string): void {
+    this.map.delete(ProcessTable.k(device, key));
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /**
+   * Ancestor basenames nearest first: the known parent image, then the parent chain through
+   * the table, bounded by LINEAGE_DEPTH (and by cycles).
+   */
+  ancestors(device: string, info: ProcessInfo | undefined, parentName?: string): string[] {
+    const out: string[] = [];
+    const first = basename(info?.parentImage) ?? parentName;
+    if (first !== undefined) out.push(first);
+    let key = info?.parentKey;
+    const seen = new Set<string>();
+    while (key !== undefined && out.length < LINEAGE_DEPTH && !seen.has(key)) {
+      seen.add(key);
+      const p = this.get(device, key);
+      if (p === undefined) break;
+      const gp = basename(p.parentImage);
+      if (gp === undefined) break;
+      out.push(gp);
+      key = p.parentKey;
+    }
+    return out;
+  }
+}
+
+/** Names by (device, process key, address) from DNS events (Sysmon EID 22): name hints. */
+export class DnsHints {
+  private readonly map = new Map<string, string>();
+  constructor(private readonly maxEntries = 50_000) {}
+
+  set(device: string, addr: string, name: string): void {
+    const k = `${device}\u0000${addr}`;
+    this.map.delete(k);
+    this.map.set(k, name);
+    if (this.map.size > this.maxEntries) {
+      const first = this.map.keys().next();
+      if (first.done !== true) this.map.delete(first.value);
+    }
+  }
+
+  get(device: string, addr: string): string | undefined {
+    return this.map.get(`${device}\u0000${addr}`);
+  }
+}
