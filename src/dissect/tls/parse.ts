@@ -14,7 +14,8 @@
  *   encrypted_server_name (0xffce)  draft-ietf-tls-esni-02 (presence only)
  *
  * Reports everything and decides nothing; GREASE values (RFC 8701) are kept so callers (JA4)
- * can drop them where their method says so. Malformed input returns a reason, never throws.
+ * can drop them where their method says so. A malformed header returns a reason; a malformed
+ * extension stops the walk and sets `malformed`, keeping what came before. Never throws.
  */
 import { classifyEch } from './ech.js';
 
@@ -39,6 +40,11 @@ export interface ClientHello {
   ech?: 'grease' | 'real' | 'unknown';
   /** encrypted_server_name (draft ESNI, 0xffce) present. */
   esni: boolean;
+  /**
+   * Set when an extension was malformed: parsing stopped there and the fields before it are
+   * kept (a reason such as `tls.alpn_malformed`), as a lenient dissector reports what it saw.
+   */
+  malformed?: string;
 }
 
 export type HelloParse = { ok: true; hello: ClientHello } | { ok: false; reason: string };
@@ -132,20 +138,35 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
   };
   if (p === end) return { ok: true, hello }; // no extensions block (RFC 5246 §7.4.1.2)
 
-  if (p + 2 > end) return fail('tls.hello_malformed');
+  if (p + 2 > end) {
+    hello.malformed = 'tls.ext_malformed';
+    return { ok: true, hello };
+  }
   const extLen = u16(buf, p);
   p += 2;
-  if (p + extLen > end) return fail('tls.hello_malformed');
-  const extEnd = p + extLen;
+  let extEnd = p + extLen;
+  if (extEnd > end) {
+    hello.malformed = 'tls.ext_malformed';
+    extEnd = end;
+  }
   while (p < extEnd) {
-    if (p + 4 > extEnd) return fail('tls.ext_malformed');
+    if (p + 4 > extEnd) {
+      hello.malformed = 'tls.ext_malformed';
+      break;
+    }
     const type = u16(buf, p);
     const elen = u16(buf, p + 2);
     p += 4;
-    if (p + elen > extEnd) return fail('tls.ext_malformed');
     hello.extensions.push(type);
+    if (p + elen > extEnd) {
+      hello.malformed = 'tls.ext_malformed';
+      break;
+    }
     const r = parseExtension(hello, type, buf, p, p + elen);
-    if (r !== null) return fail(r);
+    if (r !== null) {
+      hello.malformed = r;
+      break;
+    }
     p += elen;
   }
   return { ok: true, hello };

@@ -155,6 +155,7 @@ export class TlsFlowState {
       }
       this.deps.count(R.afterPlaintext);
       this.phase = 'hello';
+      this.helloPkts = 0;
       this.base = seq;
       this.baseKnown = true;
       this.release();
@@ -342,6 +343,7 @@ export class TlsFlowState {
       return false;
     }
     const hello = parsed.hello;
+    if (hello.malformed !== undefined) this.deps.count(hello.malformed);
     if (this.first === null) {
       this.first = hello;
       this.deps.count(R.helloParsed);
