@@ -2,7 +2,10 @@
 import { createCipheriv } from 'node:crypto';
 import { PacketView } from '../../src/decode/view.js';
 import type { FlowMeta } from '../../src/records.js';
-import { clientInitialKeys, versionProfile } from '../../src/dissect/quic/keys.js';
+import { clientInitialKeys, versionProfile, QUIC_V1 } from '../../src/dissect/quic/keys.js';
+import { decryptInitial, initialLayout, parseFrames, parseLongHeader } from '../../src/dissect/quic/parse.js';
+import type { CryptoFrag } from '../../src/dissect/quic/parse.js';
+import { RFC_DCID, RFC9001_CLIENT_INITIAL } from './rfc-vectors.js';
 
 export function varint(v: number): Buffer {
   if (v < 0x40) return Buffer.of(v);
@@ -77,3 +80,22 @@ export function viewOf(payload: Buffer, fromOrig = true): PacketView {
   v.fromOrig = fromOrig;
   return v;
 }
+
+/** The ClientHello bytes of the RFC 9001 A.2 packet, decrypted by the code under test. */
+export function rfcHello(): Buffer {
+  const pkt = Buffer.from(RFC9001_CLIENT_INITIAL, 'hex');
+  const h = parseLongHeader(pkt, 0, pkt.length);
+  if (!h.ok) throw new Error(h.reason);
+  const lay = initialLayout(pkt, h.value, pkt.length);
+  if (!lay.ok) throw new Error(lay.reason);
+  const profile = versionProfile(QUIC_V1);
+  if (profile === undefined) throw new Error('v1');
+  const dec = decryptInitial(pkt, 0, lay.value, clientInitialKeys(profile, Buffer.from(RFC_DCID, 'hex')), -1);
+  if (!dec.ok) throw new Error(dec.reason);
+  const frags: CryptoFrag[] = [];
+  if (parseFrames(dec.value.plaintext, frags) !== undefined) throw new Error('frames');
+  const f = frags[0];
+  if (f === undefined) throw new Error('no crypto');
+  return Buffer.from(dec.value.plaintext.subarray(f.start, f.end));
+}
+

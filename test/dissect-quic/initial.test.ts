@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clientInitialKeys, versionProfile, QUIC_V1, QUIC_V2 } from '../../src/dissect/quic/keys.js';
-import { decryptInitial, initialLayout, parseFrames, parseLongHeader } from '../../src/dissect/quic/parse.js';
-import type { CryptoFrag } from '../../src/dissect/quic/parse.js';
 import { QuicDissector } from '../../src/dissect/quic/index.js';
 import { RFC_DCID, RFC9001_CLIENT_INITIAL, RFC9369_CLIENT_INITIAL } from './rfc-vectors.js';
-import { clientInitial, cryptoFrame, newMeta, retry, viewOf } from './helpers.js';
+import { clientInitial, cryptoFrame, newMeta, retry, rfcHello, viewOf } from './helpers.js';
 
 const dcid = Buffer.from(RFC_DCID, 'hex');
 
@@ -12,24 +10,6 @@ function dissector(): { d: QuicDissector; counts: Map<string, number> } {
   const counts = new Map<string, number>();
   const d = new QuicDissector({ maxCryptoBytes: 65536 }, { count: (r) => counts.set(r, (counts.get(r) ?? 0) + 1) });
   return { d, counts };
-}
-
-/** The ClientHello bytes of the RFC 9001 A.2 packet, decrypted by the code under test. */
-function rfcHello(): Buffer {
-  const pkt = Buffer.from(RFC9001_CLIENT_INITIAL, 'hex');
-  const h = parseLongHeader(pkt, 0, pkt.length);
-  if (!h.ok) throw new Error(h.reason);
-  const lay = initialLayout(pkt, h.value, pkt.length);
-  if (!lay.ok) throw new Error(lay.reason);
-  const profile = versionProfile(QUIC_V1);
-  if (profile === undefined) throw new Error('v1');
-  const dec = decryptInitial(pkt, 0, lay.value, clientInitialKeys(profile, dcid), -1);
-  if (!dec.ok) throw new Error(dec.reason);
-  const frags: CryptoFrag[] = [];
-  expect(parseFrames(dec.value.plaintext, frags)).toBeUndefined();
-  const f = frags[0];
-  if (f === undefined) throw new Error('no crypto');
-  return Buffer.from(dec.value.plaintext.subarray(f.start, f.end));
 }
 
 describe('Initial keys (RFC 9001 A.1, RFC 9369 A.1)', () => {
@@ -158,4 +138,3 @@ describe('QuicDissector on the RFC client Initials', () => {
   });
 });
 
-export { rfcHello };
