@@ -6,7 +6,7 @@
  * chunk boundary is copied to the front of a carry buffer. Memory is bounded by the chunk size,
  * whatever the file size.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { PacketBatch, SourceStats } from '../records.js';
@@ -54,15 +54,73 @@ function detect(file: string, head: Buffer): Format {
   throw new CaptureFileError(file, 0, `not a pcap or pcapng file (magic 0x${head.readUInt32BE(0).toString(16).padStart(8, '0')})`);
 }
 
-async function openStream(file: string, chunkBytes: number): Promise<{ stream: Readable; compressed: boolean }> {
+async function openStream(file: string, chunkBytes: number): Promise<{ stream: Readable | undefined; compressed: boolean }> {
   const probe = createReadStream(file, { start: 0, end: 1 });
   let magic = Buffer.alloc(0);
   for await (const c of probe) magic = Buffer.concat([magic, c as Buffer]);
-  const raw = createReadStream(file, { highWaterMark: chunkBytes });
   if (magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+    const raw = createReadStream(file, { highWaterMark: chunkBytes });
     return { stream: raw.pipe(createGunzip({ chunkSize: chunkBytes })), compressed: true };
   }
-  return { stream: raw, compressed: false };
+  return { stream: undefined, compressed: false };
+}
+
+interface Chunk {
+  buf: Buffer;
+  /** true: a new Buffer from a stream (the carry is prepended); false: the reusable read buffer */
+  fresh: boolean;
+  read: number;
+  /** reusable buffer only: bytes from `stop` on are moved to the front for the next read */
+  keep(stop: number): void;
+  /** stop reading (corruption) */
+  stop(): void;
+}
+
+/**
+ * Plain files are read with positioned reads into one reusable buffer (no allocation per chunk;
+ * a partial record is moved to the front with copyWithin); gzip comes through zlib's stream.
+ */
+async function* chunks(file: string, stream: Readable | undefined, chunkBytes: number): AsyncGenerator<Chunk> {
+  const noop = (): void => undefined;
+  if (stream !== undefined) {
+    for await (const c of stream) {
+      const b = c as Buffer;
+      yield { buf: b, fresh: true, read: b.length, keep: noop, stop: noop };
+    }
+    return;
+  }
+  // Synchronous positioned reads: an async read per chunk measured ~1.5 ms of idle hand-off per
+  // 4 MiB on this path; a page-cache read of 4 MiB blocks the loop for well under a millisecond.
+  const fd = openSync(file, 'r');
+  try {
+    // room for one chunk plus a carried partial record (≤ 16 MiB pcapng block bound)
+    const big = Buffer.allocUnsafe(chunkBytes + 16 * 1024 * 1024 + 64);
+    let have = 0;
+    let filePos = 0;
+    let stopped = false;
+    while (!stopped) {
+      const bytesRead = readSync(fd, big, have, Math.min(chunkBytes, big.length - have), filePos);
+      if (bytesRead === 0) return;
+      filePos += bytesRead;
+      const view = big.subarray(0, have + bytesRead);
+      let kept = view.length;
+      yield {
+        buf: view,
+        fresh: false,
+        read: bytesRead,
+        keep: (stop: number) => {
+          kept = view.length - stop;
+          if (stop > 0) big.copyWithin(0, stop, view.length);
+        },
+        stop: () => {
+          stopped = true;
+        },
+      };
+      have = kept;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -86,16 +144,17 @@ export async function readCaptureFile(
   const stats: SourceStats = { packets: 0, capBytes: 0, wireBytes: 0, fileBytes: 0, truncatedRecords: 0 };
 
   let fmt: Format | undefined;
-  let carry = Buffer.alloc(0); // unconsumed bytes from the previous chunk (a partial record)
-  let pos = 0; // file (uncompressed) offset of carry[0] / chunk start
+  let carry = Buffer.alloc(0); // stream mode: unconsumed bytes of the previous chunk
+  let leftover = 0; // bytes not consumed after the last chunk (a partial record)
+  let pos = 0; // (uncompressed) file offset of buf[0]
   let error: FileReadResult['error'];
 
   const flush = (buf: Buffer): void => {
     if (batch.count === 0) return;
     batch.buf = buf;
     for (let i = 0; i < batch.count; i++) {
-      stats.capBytes += batch.capLen[i] ?? 0;
-      stats.wireBytes += batch.wireLen[i] ?? 0;
+      stats.capBytes += batch.capLen[i]!;
+      stats.wireBytes += batch.wireLen[i]!;
     }
     stats.packets += batch.count;
     onBatch(batch);
@@ -103,63 +162,54 @@ export async function readCaptureFile(
   };
 
   /** Walk buf[off..end); returns the offset of the first unconsumed byte, or -1 on corruption. */
-  const walk = (buf: Buffer, off: number, end: number): number => {
+  const walk = (f: Format, buf: Buffer, off: number, end: number): number => {
     let p = off;
     for (;;) {
-      if (fmt === undefined) return p;
-      const r =
-        fmt.kind === 'pcap'
-          ? walkPcapRecords(fmt.h, buf, p, end, batch)
-          : walkPcapngBlocks(fmt.st, buf, p, end, batch, count);
+      const r = f.kind === 'pcap' ? walkPcapRecords(f.h, buf, p, end, batch) : walkPcapngBlocks(f.st, buf, p, end, batch, count);
       p += r.consumed;
+      const full = batch.count === batch.offset.length;
       flush(buf);
       if (!r.ok) {
         count(r.reason);
         const at = pos + r.at;
-        const detail = 'detail' in r ? r.detail : 'record length beyond 262144 bytes';
+        const detail = 'detail' in r ? r.detail : `record length beyond ${262144} bytes`;
         error = { reason: r.reason, offset: at, message: `${file}: byte offset ${at}: ${detail}` };
         return -1;
       }
-      // batch full → keep walking; otherwise we stopped at a partial record
-      if (batch.count === 0 && r.consumed === 0) return p;
+      if (!full) return p;
     }
   };
 
-  let done = false;
-  for await (const chunkAny of stream) {
-    if (done) break;
-    const chunk = chunkAny as Buffer;
-    let buf: Buffer;
-    if (carry.length > 0) {
-      buf = Buffer.concat([carry, chunk]);
-    } else {
-      buf = chunk;
-    }
+  for await (const chunk of chunks(file, stream, chunkBytes)) {
+    const buf = chunk.fresh && carry.length > 0 ? Buffer.concat([carry, chunk.buf]) : chunk.buf;
+    stats.fileBytes += chunk.read;
     let off = 0;
     if (fmt === undefined) {
-      if (buf.length < 24) {
-        carry = Buffer.from(buf);
+      if (buf.length < 24 && chunk.read > 0) {
+        if (chunk.fresh) carry = Buffer.from(buf);
+        else chunk.keep(0);
+        leftover = buf.length;
         continue;
       }
       fmt = detect(file, buf);
       if (fmt.kind === 'pcap') off = 24;
     }
-    // `pos` is the (uncompressed) file offset of buf[0]; error offsets are pos + index
-    const stop = walk(buf, off, buf.length);
+    const stop = walk(fmt, buf, off, buf.length);
     if (stop < 0) {
-      done = true;
+      stream?.destroy();
+      chunk.stop();
       break;
     }
     pos += stop;
-    carry = stop < buf.length ? Buffer.from(buf.subarray(stop)) : Buffer.alloc(0);
-    stats.fileBytes += chunk.length;
+    leftover = buf.length - stop;
+    if (chunk.fresh) carry = leftover > 0 ? Buffer.from(buf.subarray(stop)) : Buffer.alloc(0);
+    else chunk.keep(stop);
     if (opts.onProgress) opts.onProgress(stats.fileBytes, compressed ? 0 : totalBytes);
   }
-  if (done) stream.destroy();
   if (fmt === undefined) {
-    throw new CaptureFileError(file, 0, `file too short for a capture header (${carry.length} bytes)`);
+    throw new CaptureFileError(file, 0, `file too short for a capture header (${leftover} bytes)`);
   }
-  if (!done && carry.length > 0) {
+  if (error === undefined && leftover > 0) {
     // a partial record at the end of the file: counted, everything before kept
     stats.truncatedRecords++;
     count('source.truncated_record');
