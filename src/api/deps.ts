@@ -35,53 +35,60 @@ export interface ObservationFilter extends ChangePage {
 export interface ObservationRow {
   seq: number;
   obsId: string;
+  tenant: string;
   kind: 'flow' | 'edr-only';
   tsUs: number;
   lastTsUs: number;
-  host?: string;
-  hostSource: HostSource;
-  category?: AiCategory;
-  provider?: string;
-  ruleId?: string;
   deviceId?: string;
   deviceName?: string;
-  processName?: string;
-  sha256?: string;
   clientAddr: string;
   serverAddr: string;
   serverPort: number;
   proto: number;
+  host?: string;
+  hostSource: HostSource;
+  processName?: string;
+  sha256?: string;
+  category: AiCategory;
+  provider: string;
+  ruleId: string;
+  sanctioned: boolean;
   bytesOut: number;
   bytesIn: number;
+  communityId?: string;
 }
 
-export interface AllowlistEntry {
-  id: string;
-  /** What the entry matches; at least one of sha256 / processName is present. */
-  sha256?: string;
-  processName?: string;
+/** What an allowlist entry is pinned to; every present pin must match. */
+export interface NewAllowlistEntry {
+  processName: string;
+  binaryHash?: string;
+  deviceGroup?: string;
   provider?: string;
-  note?: string;
-  createdUs: number;
+  category?: AiCategory;
+  justification: string;
+  expiresAtMs?: number;
 }
 
-export type NewAllowlistEntry = Omit<AllowlistEntry, 'id' | 'createdUs'>;
+export interface AllowlistEntry extends NewAllowlistEntry {
+  id: number;
+  tenant: string;
+  createdAtMs: number;
+  origin: 'manual' | 'candidate';
+}
 
 /** A process the warm-up saw talking to AI services, proposed for the allowlist. */
 export interface Candidate {
-  id: string;
-  sha256?: string;
-  processName?: string;
-  provider?: string;
-  devices: number;
+  id: number;
+  tenant: string;
+  processName: string;
+  provider: string;
+  category: AiCategory;
+  devices: string[];
+  deviceCount: number;
   count: number;
   firstSeenUs: number;
   lastSeenUs: number;
-}
-
-export interface InventoryItem {
-  sha256: string;
-  name?: string;
+  status: 'pending' | 'approved';
 }
 
 export interface ApiStore {
@@ -93,12 +100,12 @@ export interface ApiStore {
   listAllowlist(tenant: string): AllowlistEntry[];
   addAllowlist(tenant: string, entry: NewAllowlistEntry): AllowlistEntry;
   /** False when the id is not this tenant's. */
-  removeAllowlist(tenant: string, id: string): boolean;
+  removeAllowlist(tenant: string, id: number): boolean;
   listCandidates(tenant: string): Candidate[];
   /** The allowlist entry created, or undefined when the id is not this tenant's. */
-  approveCandidate(tenant: string, id: string): AllowlistEntry | undefined;
-  /** Number of hashes newly added. */
-  importInventory(tenant: string, items: InventoryItem[]): number;
+  approveCandidate(tenant: string, id: number, justification: string): AllowlistEntry | undefined;
+  /** Adds hashes (SHA-256 or SHA-1 hex) to the known inventory; returns how many were valid. */
+  importInventory(tenant: string, hashes: string[], source: string): number;
   writable(): boolean;
 }
 

@@ -58,6 +58,10 @@ export function presentObservation(r: ObservationRow): Record<string, unknown> {
     ts: iso(r.tsUs),
     last_ts: iso(r.lastTsUs),
     host_source: r.hostSource,
+    category: r.category,
+    provider: r.provider,
+    rule_id: r.ruleId,
+    sanctioned: r.sanctioned,
     client_addr: r.clientAddr,
     server_addr: r.serverAddr,
     server_port: r.serverPort,
@@ -66,9 +70,7 @@ export function presentObservation(r: ObservationRow): Record<string, unknown> {
     bytes_in: r.bytesIn,
   };
   put(o, 'host', r.host);
-  put(o, 'category', r.category);
-  put(o, 'provider', r.provider);
-  put(o, 'rule_id', r.ruleId);
+  put(o, 'community_id', r.communityId);
   put(o, 'device_id', r.deviceId);
   put(o, 'device_name', r.deviceName);
   put(o, 'process_name', r.processName);
@@ -77,24 +79,31 @@ export function presentObservation(r: ObservationRow): Record<string, unknown> {
 }
 
 export function presentAllowlist(e: AllowlistEntry): Record<string, unknown> {
-  const o: Record<string, unknown> = { id: e.id, created: iso(e.createdUs) };
-  put(o, 'sha256', e.sha256);
-  put(o, 'process_name', e.processName);
+  const o: Record<string, unknown> = {
+    id: String(e.id),
+    process_name: e.processName,
+    justification: e.justification,
+    origin: e.origin,
+    created: new Date(e.createdAtMs).toISOString(),
+  };
+  put(o, 'binary_hash', e.binaryHash);
+  put(o, 'device_group', e.deviceGroup);
   put(o, 'provider', e.provider);
-  put(o, 'note', e.note);
+  put(o, 'category', e.category);
+  if (e.expiresAtMs !== undefined) o['expires'] = new Date(e.expiresAtMs).toISOString();
   return o;
 }
 
 export function presentCandidate(c: Candidate): Record<string, unknown> {
-  const o: Record<string, unknown> = {
-    id: c.id,
-    devices: c.devices,
+  return {
+    id: String(c.id),
+    process_name: c.processName,
+    provider: c.provider,
+    category: c.category,
+    device_count: c.deviceCount,
     count: c.count,
+    status: c.status,
     first_seen: iso(c.firstSeenUs),
     last_seen: iso(c.lastSeenUs),
   };
-  put(o, 'sha256', c.sha256);
-  put(o, 'process_name', c.processName);
-  put(o, 'provider', c.provider);
-  return o;
 }

@@ -5,14 +5,19 @@ import type { ApiOptions } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
 import type { ApiDeps, EdrIngestResult } from '../../src/api/deps.js';
 import { createMetrics } from '../../src/metrics.js';
-import { FakeClassifier, FakeStore } from './fakes.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../../src/store/store.js';
+import { FakeClassifier } from './fakes.js';
 
 export const TOKENS = { t1: 'token-of-tenant-one-0123456789', t2: 'token-of-tenant-two-9876543210' } as const;
 export const auth = (t: keyof typeof TOKENS): Record<string, string> => ({ authorization: `Bearer ${TOKENS[t]}` });
 
 export interface Harness {
   app: FastifyInstance;
-  store: FakeStore;
+  store: Store;
+  close(): Promise<void>;
   classifier: FakeClassifier;
   ingested: Array<{ tenant: string; body: Buffer }>;
   deps: ApiDeps;
@@ -46,7 +51,8 @@ export function fakeIngest(ingested: Harness['ingested']) {
 }
 
 export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverrides: Partial<ApiDeps> = {}): Promise<Harness> {
-  const store = new FakeStore();
+  const dir = mkdtempSync(join(tmpdir(), 'llmtap-api-'));
+  const store = Store.open(join(dir, 'llmtap.db'), { flushIntervalMs: 0 });
   const classifier = new FakeClassifier();
   const ingested: Harness['ingested'] = [];
   const metrics = createMetrics({}, { defaultMetrics: false });
@@ -71,5 +77,10 @@ export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverri
     deps,
   );
   await app.ready();
-  return { app, store, classifier, ingested, deps };
+  const close = async (): Promise<void> => {
+    await app.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { app, store, classifier, ingested, deps, close };
 }

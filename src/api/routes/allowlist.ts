@@ -1,9 +1,11 @@
 /** Allowlist entries, warm-up candidates and the known-process inventory of the tenant. */
 import type { FastifyPluginAsync } from 'fastify';
+import type { AiCategory } from '../../records.js';
 import { ApiError } from '../errors.js';
 import type { NewAllowlistEntry } from '../deps.js';
 import { presentAllowlist, presentCandidate } from '../present.js';
 import {
+  approveBody,
   allowlistAddBody,
   allowlistEntrySchema,
   allowlistListSchema,
@@ -15,14 +17,26 @@ import { idParams, withErrors } from '../schemas/common.js';
 import type { RouteContext } from './context.js';
 
 interface AddBody {
-  sha256?: string;
-  process_name?: string;
+  process_name: string;
+  binary_hash?: string;
+  device_group?: string;
   provider?: string;
-  note?: string;
+  category?: AiCategory;
+  justification: string;
+  expires?: string;
 }
 
 interface InventoryBody {
-  items: Array<{ sha256: string; name?: string }>;
+  hashes: string[];
+  source?: string;
+}
+
+/** Store ids are positive integers; anything else cannot name a row of this tenant. */
+function rowId(text: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text)) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
+  return n;
 }
 
 const deletedSchema = {
@@ -47,7 +61,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       '/allowlist',
       {
         schema: {
-          summary: 'Add an allowlist entry (binary hash and/or process name, optionally one provider)',
+          summary: 'Add an allowlist entry (a process, optionally pinned to a binary hash, device group, provider, category; with a justification)',
           body: allowlistAddBody,
           response: withErrors({ 201: allowlistEntrySchema }),
         },
@@ -55,11 +69,12 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       async (request, reply) => {
         requireWritable();
         const b = request.body;
-        const entry: NewAllowlistEntry = {};
-        if (b.sha256 !== undefined) entry.sha256 = b.sha256;
-        if (b.process_name !== undefined) entry.processName = b.process_name;
+        const entry: NewAllowlistEntry = { processName: b.process_name, justification: b.justification };
+        if (b.binary_hash !== undefined) entry.binaryHash = b.binary_hash.toLowerCase();
+        if (b.device_group !== undefined) entry.deviceGroup = b.device_group;
         if (b.provider !== undefined) entry.provider = b.provider;
-        if (b.note !== undefined) entry.note = b.note;
+        if (b.category !== undefined) entry.category = b.category;
+        if (b.expires !== undefined) entry.expiresAtMs = Date.parse(b.expires);
         const saved = store.addAllowlist(request.tenant, entry);
         reply.code(201);
         return presentAllowlist(saved);
@@ -71,7 +86,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       { schema: { summary: 'Remove an allowlist entry', params: idParams, response: withErrors({ 200: deletedSchema }) } },
       async (request) => {
         requireWritable();
-        if (!store.removeAllowlist(request.tenant, request.params.id)) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
+        if (!store.removeAllowlist(request.tenant, rowId(request.params.id))) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return { deleted: true };
       },
     );
@@ -82,18 +97,19 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       async (request) => ({ items: store.listCandidates(request.tenant).map(presentCandidate) }),
     );
 
-    app.post<{ Params: { id: string } }>(
+    app.post<{ Params: { id: string }; Body: { justification: string } }>(
       '/candidates/:id/approve',
       {
         schema: {
           summary: 'Approve a candidate onto the allowlist',
           params: idParams,
+          body: approveBody,
           response: withErrors({ 200: allowlistEntrySchema }),
         },
       },
       async (request) => {
         requireWritable();
-        const entry = store.approveCandidate(request.tenant, request.params.id);
+        const entry = store.approveCandidate(request.tenant, rowId(request.params.id), request.body.justification);
         if (entry === undefined) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return presentAllowlist(entry);
       },
@@ -103,16 +119,16 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       '/inventory',
       {
         schema: {
-          summary: 'Import known binary hashes (the known process inventory H7 consults)',
+          summary: 'Import known binary hashes (SHA-256 or SHA-1; the known process inventory H7 consults)',
           body: inventoryBody,
           response: withErrors({ 200: inventoryResultSchema }),
         },
       },
       async (request) => {
         requireWritable();
-        const items = request.body.items.map((i) => (i.name !== undefined ? { sha256: i.sha256, name: i.name } : { sha256: i.sha256 }));
-        const added = store.importInventory(request.tenant, items);
-        return { received: items.length, added };
+        const hashes = request.body.hashes.map((h) => h.toLowerCase());
+        const imported = store.importInventory(request.tenant, hashes, request.body.source ?? 'api');
+        return { received: hashes.length, imported };
       },
     );
   };

@@ -26,6 +26,8 @@ export const observationSchema = {
     category: { type: 'string', enum: CATEGORIES },
     provider: { type: 'string' },
     rule_id: { type: 'string' },
+    sanctioned: { type: 'boolean' },
+    community_id: { type: 'string' },
     device_id: { type: 'string' },
     device_name: { type: 'string' },
     process_name: { type: 'string' },
@@ -37,7 +39,7 @@ export const observationSchema = {
     bytes_out: { type: 'integer' },
     bytes_in: { type: 'integer' },
   },
-  required: ['seq', 'obs_id', 'kind', 'ts', 'host_source', 'client_addr', 'server_addr', 'bytes_out', 'bytes_in'],
+  required: ['seq', 'obs_id', 'kind', 'ts', 'host_source', 'category', 'provider', 'client_addr', 'server_addr', 'bytes_out', 'bytes_in'],
 } as const;
 
 export const observationPageSchema = {
