@@ -1,0 +1,122 @@
+/**
+ * Deduplication: one open (not closed) alert per (tenant, heuristic, device, process,
+ * provider) — H7 per binary hash. A repeat updates count, last seen and evidence instead of
+ * creating an alert. Counting is by observation: the store's `contributions` table remembers
+ * which obsId already counted toward which alert, so a late-join update or a replay of the
+ * same input after a crash never counts twice.
+ *
+ * Alert ids are stable: a hash of tenant, dedup key and the first triggering observation's
+ * capture time, so a replay recreates the same id.
+ */
+import { createHash } from 'node:crypto';
+import type { Alert, Observation, Severity } from '../records.js';
+import { alertDedupKey } from '../store/alerts.js';
+import type { Store } from '../store/store.js';
+import { refOf, type EvidenceRef, type Hit } from './rule.js';
+
+/** Evidence lists keep the most recent entries only. */
+export const EVIDENCE_MAX = 32;
+const RELATED_MAX = 64;
+
+const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+export function maxSeverity(a: Severity, b: Severity): Severity {
+  return SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b;
+}
+
+export function stableAlertId(tenant: string, dedupKey: string, firstSeenUs: number, salt = ''): string {
+  const h = createHash('sha256').update(`${tenant}\0${dedupKey}\0${firstSeenUs}\0${salt}`).digest('hex');
+  return `al_${h.slice(0, 24)}`;
+}
+
+function pushBounded<T>(list: T[], v: T): void {
+  if (list.includes(v)) return;
+  list.push(v);
+  if (list.length > EVIDENCE_MAX) list.splice(0, list.length - EVIDENCE_MAX);
+}
+
+/** Builds the alert skeleton a hit describes for the observation that triggered it. */
+function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert {
+  const c = obs.client;
+  const v = obs.verdict;
+  const a: Alert = {
+    id,
+    tenant,
+    heuristic: hit.heuristic,
+    severity: hit.severity,
+    status: 'open',
+    title: hit.title,
+    count: 0,
+    firstSeenUs: obs.tsUs,
+    lastSeenUs: obs.tsUs,
+    evidence: { flowIds: [], communityIds: [], obsIds: [], hostSource: obs.hostSource, bytesOut: 0, bytesIn: 0, detail: {} },
+  };
+  if (!hit.fleet) {
+    if (c?.deviceId !== undefined) a.deviceId = c.deviceId;
+    if (c?.deviceName !== undefined) a.deviceName = c.deviceName;
+    a.clientAddr = obs.clientAddr;
+  }
+  if (c?.processName !== undefined) a.processName = c.processName;
+  if (c?.sha256 !== undefined) a.sha256 = c.sha256.toLowerCase();
+  if (v) {
+    a.provider = v.provider;
+    a.category = v.category;
+    a.evidence.ruleId = v.ruleId;
+  }
+  if (obs.host !== undefined) {
+    a.host = obs.host;
+    a.evidence.host = obs.host;
+  }
+  return a;
+}
+
+export class Deduper {
+  constructor(private readonly store: Store) {}
+
+  /** Creates or updates the alert for `hit`; undefined when the observation(s) already counted. */
+  emit(tenant: string, obs: Observation, hit: Hit): { alert: Alert; created: boolean } | undefined {
+    const probe = skeleton(tenant, obs, hit, '');
+    const keyFields = hit.binHash !== undefined ? { ...probe, binHash: hit.binHash } : probe;
+    const key = alertDedupKey(keyFields);
+    const refs: EvidenceRef[] = [...(hit.window ?? []).filter((r) => r.obsId !== obs.obsId), refOf(obs)];
+
+    let alert = this.store.openAlertByKey(tenant, key);
+    let created = false;
+    if (!alert) {
+      let id = stableAlertId(tenant, key, obs.tsUs);
+      const clash = this.store.peekAlert(tenant, id);
+      if (clash) {
+        // A closed alert with the same key and first sighting: this is a replay of what it
+        // already counted, unless the observation is new to it.
+        if (this.store.hasContributed(id, obs.obsId)) return undefined;
+        id = stableAlertId(tenant, key, obs.tsUs, obs.obsId);
+        if (this.store.peekAlert(tenant, id)) return undefined;
+      }
+      alert = skeleton(tenant, obs, hit, id);
+      created = true;
+    }
+
+    let added = 0;
+    const ev = alert.evidence;
+    for (const r of refs) {
+      if (!this.store.contribute(alert.id, r.obsId, r.tsUs)) continue;
+      added++;
+      ev.bytesOut += r.bytesOut;
+      ev.bytesIn += r.bytesIn;
+      pushBounded(ev.obsIds, r.obsId);
+      if (r.flowId !== undefined) pushBounded(ev.flowIds, r.flowId);
+      if (r.communityId !== undefined) pushBounded(ev.communityIds, r.communityId);
+      if (r.tsUs < alert.firstSeenUs) alert.firstSeenUs = r.tsUs;
+      if (r.tsUs > alert.lastSeenUs) alert.lastSeenUs = r.tsUs;
+    }
+    if (added === 0 && !created) return undefined;
+    alert.count += added;
+    alert.severity = maxSeverity(alert.severity, hit.severity);
+    alert.title = hit.title;
+    ev.detail = { ...ev.detail, ...hit.detail };
+    if (hit.related && hit.related.length > 0) {
+      alert.related = [...new Set([...(alert.related ?? []), ...hit.related])].slice(0, RELATED_MAX);
+    }
+    return { alert: this.store.upsertAlert(alert, key), created };
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * detect: heuristics over classified, attributed observations, per tenant, written through the
+ * store. Order per observation: tenant (and its privacy switch) → warm-up clock → inventory
+ * learning → each rule (fail-open, one try/catch per rule) → the observation row.
+ *
+ * Privacy switch: a tenant with `ai_threat_telemetry_enabled: false` is dropped before
+ * anything is written — no alerts, observations, candidates, inventory or lineage rows.
+ * Fail-open: an exception in one rule is caught per observation, counted (`detect.error`,
+ * `detect.error.<rule>`) and logged at most once per `ERROR_LOG_INTERVAL_MS` per rule; the
+ * other rules and later observations carry on. Store failures are counted as
+ * `detect.store_error` the same way.
+ */
+import type { Logger } from 'pino';
+import type { Observation } from '../records.js';
+import type { Store } from '../store/store.js';
+import { Beacon } from './beacon.js';
+import { Deduper } from './dedup.js';
+import { H1Allowlist } from './h1-allowlist.js';
+import { H7Spread } from './h7-spread.js';
+import { Parent } from './parent.js';
+import type { Hit, Rule, RuleContext } from './rule.js';
+import { binHash } from './rule.js';
+import { ShadowVolume } from './shadow-volume.js';
+import type { TenantConfig, TenantResolver } from './tenants.js';
+import { Upload } from './upload.js';
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+const US_PER_DAY = 86_400_000_000;
+/** Retention runs at most this often, in capture time. */
+const RETENTION_EVERY_US = 3_600_000_000;
+const INVENTORY_CACHE_MAX = 200_000;
+
+export function defaultRules(): Rule[] {
+  // H1 before H7 so the H1 alert of the device that completes a spread exists to be linked.
+  return [new H1Allowlist(), new H7Spread(), new Beacon(), new Upload(), new Parent(), new ShadowVolume()];
+}
+
+export interface DetectorDeps {
+  store: Store;
+  log?: Logger;
+  /** Rules appended to the defaults (tests inject a failing one; sites may add their own). */
+  extraRules?: Rule[];
+}
+
+export class Detector {
+  private readonly tenants: TenantResolver;
+  private readonly store: Store;
+  private readonly log: Logger | undefined;
+  private readonly rules: Rule[];
+  private readonly dedup: Deduper;
+  private readonly counters = new Map<string, number>();
+  private readonly firstObs = new Map<string, number>();
+  private readonly inventory = new Map<string, number>();
+  private readonly lastErrorLog = new Map<string, number>();
+  private readonly suppressed = new Map<string, number>();
+  private lastRetentionUs = 0;
+
+  constructor(opts: { tenants: TenantResolver; rules?: Rule[] }, deps: DetectorDeps) {
+    this.tenants = opts.tenants;
+    this.store = deps.store;
+    this.log = deps.log;
+    this.rules = [...(opts.rules ?? defaultRules()), ...(deps.extraRules ?? [])];
+    this.dedup = new Deduper(deps.store);
+  }
+
+  private count(name: string, n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  private failed(where: string, err: unknown, obsId: string): void {
+    const name = where === 'store' ? 'detect.store_error' : 'detect.error';
+    this.count(name);
+    this.count(`${name}.${where}`);
+    if (!this.log) return;
+    const now = Date.now();
+    const last = this.lastErrorLog.get(where) ?? 0;
+    if (now - last < ERROR_LOG_INTERVAL_MS) {
+      this.suppressed.set(where, (this.suppressed.get(where) ?? 0) + 1);
+      return;
+    }
+    this.lastErrorLog.set(where, now);
+    const suppressed = this.suppressed.get(where) ?? 0;
+    this.suppressed.set(where, 0);
+    const msg = err instanceof Error ? err.message : String(err);
+    this.log.warn({ rule: where, obsId, err: msg, suppressed }, 'detect: rule failed (fail-open)');
+  }
+
+  /** The tenant an observation belongs to: its own id when configured, else via EDR tenant
+   * ids, else by client address and VLAN. */
+  tenantOf(obs: Observation): TenantConfig {
+    if (this.tenants.has(obs.tenant)) return this.tenants.get(obs.tenant);
+    const viaEdr = this.tenants.ofEdrTenant(obs.tenant);
+    if (viaEdr !== 'default' || obs.tenant === 'default') return this.tenants.get(viaEdr);
+    return this.tenants.get(this.tenants.ofAddress(obs.clientAddr, obs.flow?.vlan ?? []));
+  }
+
+  /** Idempotent per obsId: a late-join update re-runs detection without double counting. */
+  onObservation(obs: Observation): void {
+    const tenant = this.tenantOf(obs);
+    if (!tenant.ai_threat_telemetry_enabled) {
+      this.count('detect.telemetry_disabled');
+      return;
+    }
+    this.count('detect.observations');
+    let warm = false;
+    try {
+      warm = obs.tsUs >= this.warmupStart(tenant.id, obs.tsUs) + tenant.warmup_days * US_PER_DAY;
+      this.learnInventory(tenant.id, obs);
+    } catch (err) {
+      this.failed('store', err, obs.obsId);
+    }
+    if (!obs.verdict) return;
+    this.count('detect.observations_ai');
+    const marks = { h1: false };
+    const ctx: RuleContext = {
+      tenant,
+      obs,
+      warm,
+      store: this.store,
+      marks,
+      emit: (hit: Hit) => {
+        const r = this.dedup.emit(tenant.id, obs, hit);
+        if (!r) return undefined;
+        this.count(r.created ? `alerts.${hit.heuristic}.${r.alert.severity}` : `alert_updates.${hit.heuristic}`);
+        return r.alert;
+      },
+      count: (name: string) => this.count(`detect.${name}`),
+    };
+    for (const rule of this.rules) {
+      try {
+        rule.observe(ctx);
+      } catch (err) {
+        this.failed(rule.name, err, obs.obsId);
+      }
+    }
+    try {
+      this.store.insertObservation(obs, { h1: marks.h1, keepEntropy: tenant.payload_entropy });
+    } catch (err) {
+      this.failed('store', err, obs.obsId);
+    }
+    this.countDaily(tenant.id, obs.tsUs, marks.h1);
+  }
+
+  /** Capture time of the tenant's first observation (persisted: warm-up survives restarts). */
+  private warmupStart(tenant: string, tsUs: number): number {
+    let first = this.firstObs.get(tenant);
+    if (first === undefined) first = this.store.tenantFirstObs(tenant);
+    if (first === undefined || tsUs < first) {
+      first = tsUs;
+      this.store.setTenantFirstObs(tenant, tsUs);
+    }
+    this.firstObs.set(tenant, first);
+    return first;
+  }
+
+  /** Every EDR-seen hash joins the inventory with its earliest sighting (H7's "known"). */
+  private learnInventory(tenant: string, obs: Observation): void {
+    const h = binHash(obs);
+    if (!h) return;
+    const key = `${tenant}\0${h.hash}`;
+    let first = this.inventory.get(key);
+    if (first === undefined) first = this.store.inventoryFirstSeen(tenant, h.hash);
+    if (first === undefined || obs.tsUs < first) {
+      first = obs.tsUs;
+      this.store.addInventory(tenant, h.hash, obs.tsUs, 'edr');
+    }
+    if (this.inventory.size >= INVENTORY_CACHE_MAX) this.inventory.clear();
+    this.inventory.set(key, first);
+  }
+
+  private countDaily(tenant: string, tsUs: number, h1: boolean): void {
+    const day = new Date(Math.floor(tsUs / 1000)).toISOString().slice(0, 10);
+    this.count(`h1_per_day.${tenant}.${day}.observations`);
+    if (h1) this.count(`h1_per_day.${tenant}.${day}.h1`);
+  }
+
+  /** Windows and retention, by capture time. */
+  tick(nowUs: number): void {
+    for (const rule of this.rules) {
+      try {
+        rule.tick?.(nowUs);
+      } catch (err) {
+        this.failed(rule.name, err, '');
+      }
+    }
+    try {
+      if (nowUs - this.lastRetentionUs >= RETENTION_EVERY_US) {
+        this.lastRetentionUs = nowUs;
+        const ttl: Record<string, number> = {};
+        for (const id of this.tenants.ids()) ttl[id] = this.tenants.get(id).alert_ttl_hours;
+        this.count('detect.retention_deleted', this.store.runRetention(nowUs / 1000, ttl));
+      }
+      this.store.flush();
+    } catch (err) {
+      this.failed('store', err, '');
+    }
+  }
+
+  /** Counters: `alerts.<heuristic>.<severity>` (created), `alert_updates.<heuristic>`,
+   * `detect.error[.<rule>]`, `detect.store_error`, `detect.telemetry_disabled`,
+   * `h1_per_day.<tenant>.<day>.{h1,observations}` (this run; the store keeps the history). */
+  stats(): Record<string, number> {
+    return Object.fromEntries(this.counters);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The shape every heuristic has: it looks at one classified, attributed observation of one
+ * tenant and may emit hits; the detector turns hits into deduplicated alerts. A rule keeps
+ * its own windows (keyed by tenant first, so nothing is correlated across tenants) and prunes
+ * them on `tick`.
+ */
+import type { Alert, Heuristic, Observation, Severity } from '../records.js';
+import type { Store } from '../store/store.js';
+import type { TenantConfig } from './tenants.js';
+
+/** One observation as evidence: ids and byte counts, never content. */
+export interface EvidenceRef {
+  obsId: string;
+  tsUs: number;
+  flowId?: number;
+  communityId?: string;
+  /** EDR device id of the client, when attributed. */
+  deviceId?: string;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface Hit {
+  heuristic: Heuristic;
+  severity: Severity;
+  title: string;
+  /** Heuristic-specific numbers for the analyst. */
+  detail: Record<string, number | string | string[] | boolean>;
+  /** Earlier observations of the window that led to the hit (the current one is implied). */
+  window?: EvidenceRef[];
+  /** Fleet-wide alert (H7): no device or client address in the alert or its dedup key. */
+  fleet?: boolean;
+  /** Hash the alert is about when only SHA-1 is known (H7 dedup key). */
+  binHash?: string;
+  related?: string[];
+}
+
+export interface RuleContext {
+  tenant: TenantConfig;
+  obs: Observation;
+  /** The tenant's warm-up period is over at this observation's capture time. */
+  warm: boolean;
+  store: Store;
+  /** Marks set by rules for the stored observation row. */
+  marks: { h1: boolean };
+  /** Turns a hit into a created or updated alert (deduplicated); undefined when nothing changed. */
+  emit(hit: Hit): Alert | undefined;
+  /** Counts a named event in the detector's stats. */
+  count(name: string): void;
+}
+
+export interface Rule {
+  readonly name: string;
+  observe(ctx: RuleContext): void;
+  /** Drop window state older than its window, relative to capture time `nowUs`. */
+  tick?(nowUs: number): void;
+}
+
+export function refOf(obs: Observation): EvidenceRef {
+  const r: EvidenceRef = { obsId: obs.obsId, tsUs: obs.tsUs, bytesOut: obs.bytesOut, bytesIn: obs.bytesIn };
+  if (obs.flow) {
+    r.flowId = obs.flow.flowId;
+    r.communityId = obs.flow.communityId;
+  }
+  if (obs.client?.deviceId !== undefined) r.deviceId = obs.client.deviceId;
+  return r;
+}
+
+/** The device key rules use: EDR device id, else the client address. */
+export function deviceKey(obs: Observation): string {
+  return obs.client?.deviceId !== undefined ? `dev:${obs.client.deviceId}` : `addr:${obs.clientAddr}`;
+}
+
+/** Binary hash for correlation: SHA-256, else SHA-1 (lower-case hex). */
+export function binHash(obs: Observation): { hash: string; kind: 'sha256' | 'sha1' } | undefined {
+  const c = obs.client;
+  if (c?.sha256) return { hash: c.sha256.toLowerCase(), kind: 'sha256' };
+  if (c?.sha1) return { hash: c.sha1.toLowerCase(), kind: 'sha1' };
+  return undefined;
+}
+
+/** True when the client side was matched to a per-connection EDR record. */
+export function hasEdr(obs: Observation): boolean {
+  return obs.client?.method === 'edr';
+}
+
+/**
+ * A small time-ordered window of evidence refs per key, unique by obsId (a late-join update
+ * replaces its earlier entry instead of counting twice). Bounded per key and in keys.
+ */
+export class RefWindow {
+  private readonly m = new Map<string, EvidenceRef[]>();
+  constructor(private readonly maxPerKey = 256, private readonly maxKeys = 100_000) {}
+
+  /** Adds (or replaces) `ref`, drops refs older than `sinceUs`; returns the key's refs. */
+  add(key: string, ref: EvidenceRef, sinceUs: number): EvidenceRef[] {
+    let list = this.m.get(key);
+    if (!list) {
+      if (this.m.size >= this.maxKeys) {
+        const oldest = this.m.keys().next();
+        if (!oldest.done) this.m.delete(oldest.value);
+      }
+      list = [];
+      this.m.set(key, list);
+    }
+    const i = list.findIndex((r) => r.obsId === ref.obsId);
+    if (i >= 0) list.splice(i, 1);
+    list.push(ref);
+    list.sort((a, b) => a.tsUs - b.tsUs);
+    const keep = list.filter((r) => r.tsUs >= sinceUs).slice(-this.maxPerKey);
+    this.m.set(key, keep);
+    return keep;
+  }
+
+  /** Removes refs older than `sinceUs` and empty keys. */
+  prune(sinceUs: number): void {
+    for (const [k, list] of this.m) {
+      const keep = list.filter((r) => r.tsUs >= sinceUs);
+      if (keep.length === 0) this.m.delete(k);
+      else if (keep.length !== list.length) this.m.set(k, keep);
+    }
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+}
