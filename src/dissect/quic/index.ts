@@ -8,7 +8,7 @@ import type { Handshake, FlowMeta } from '../../records.js';
 import type { PacketView } from '../../decode/view.js';
 import { parseClientHello } from '../tls/parse.js';
 import { toHandshake } from '../ja4.js';
-import { versionProfile } from './keys.js';
+import { clientInitialKeys, RESERVED_PROFILES, versionProfile } from './keys.js';
 import { chloSni, GQUIC_Q046, isGoogleQVersion } from './gquic.js';
 import { decryptInitial, initialLayout, longPacketEnd, parseFrames, parseLongHeader } from './parse.js';
 import type { CryptoFrag } from './parse.js';
@@ -61,10 +61,12 @@ export class QuicDissector {
       if (fromClient && st.clientConfirmed) return this.giveUp(meta, this.incompleteReason(st));
       return;
     }
+    if (end - start < 5) return this.giveUp(meta, 'quic.truncated');
+    const version = buf.readUInt32BE(start + 1);
+    if (version === 0) return; // Version Negotiation (server → client), RFC 9000 §17.2.1
+    if (fromClient && version === GQUIC_Q046) return this.gquic(view, meta, start, end);
     const hdr = parseLongHeader(buf, start, end);
     if (!hdr.ok) return this.giveUp(meta, hdr.reason);
-    const version = hdr.value.version;
-    if (version === 0) return; // Version Negotiation (server → client), RFC 9000 §17.2.1
 
     if (!fromClient) {
       const prof = st.profile;
@@ -74,7 +76,6 @@ export class QuicDissector {
       return;
     }
 
-    if (version === GQUIC_Q046) return this.gquic(view, meta, start, end);
     if (isGoogleQVersion(version)) return this.giveUp(meta, 'quic.gquic_unparsed');
     if (st.profile === undefined || st.version !== version) {
       const profile = versionProfile(version);
@@ -120,9 +121,21 @@ export class QuicDissector {
         this.deps.count(lay.reason);
         break;
       }
-      const keys = st.keysFor(buf, hdr.dcidOff, hdr.dcidLen);
+      let keys = st.keysFor(buf, hdr.dcidOff, hdr.dcidLen);
       if (keys === undefined) return 'quic.unsupported_version';
-      const dec = decryptInitial(buf, p, lay.value, keys, st.largestPn);
+      let dec = decryptInitial(buf, p, lay.value, keys, st.largestPn);
+      // A reserved version: try the other plausible key schedules before calling it a failure.
+      for (let i = 1; !dec.ok && profile.reserved && !st.clientConfirmed && i < RESERVED_PROFILES.length; i++) {
+        const alt = RESERVED_PROFILES[i];
+        if (alt === undefined) break;
+        const altKeys = clientInitialKeys(alt, buf.subarray(hdr.dcidOff, hdr.dcidOff + hdr.dcidLen));
+        const altDec = decryptInitial(buf, p, lay.value, altKeys, st.largestPn);
+        if (altDec.ok) {
+          st.profile = alt;
+          keys = altKeys;
+          dec = altDec;
+        }
+      }
       if (!dec.ok) {
         const reason = dec.reason === 'quic.decrypt_failed' && profile.reserved ? 'quic.reserved_version' : dec.reason;
         // Counted once per flow; a flow where nothing decrypts is given up after a few tries.
@@ -139,7 +152,7 @@ export class QuicDissector {
       if (dec.value.pn > st.largestPn) st.largestPn = dec.value.pn;
       const frags: CryptoFrag[] = [];
       const plain = dec.value.plaintext;
-      const bad = parseFrames(plain, frags);
+      const bad = parseFrames(plain, frags, profile.gquicFrames);
       if (bad !== undefined) this.deps.count(bad);
       for (const f of frags) {
         const r = st.crypto.add(f.offset, plain, f.start, f.end);

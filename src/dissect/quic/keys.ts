@@ -40,9 +40,18 @@ export interface VersionProfile {
   retryType: number;
   /** A reserved (greased) version encrypted like v1: an answer is a bonus, not a promise. */
   reserved: boolean;
+  /** Google T05x: Google's frame types (CRYPTO is 0x08, PING 0x07), not RFC 9000's. */
+  gquicFrames: boolean;
 }
 
-const V1: VersionProfile = { salt: SALT_V1, label: 'quic', initialType: 0, retryType: 3, reserved: false };
+const V1: VersionProfile = {
+  salt: SALT_V1,
+  label: 'quic',
+  initialType: 0,
+  retryType: 3,
+  reserved: false,
+  gquicFrames: false,
+};
 
 /** True for the reserved versions 0x?a?a?a?a used to force version negotiation (RFC 9000 §15). */
 export function isReservedVersion(v: number): boolean {
@@ -52,7 +61,7 @@ export function isReservedVersion(v: number): boolean {
 /** The profile of a QUIC version, or undefined when it is not one llmtap can decrypt. */
 export function versionProfile(v: number): VersionProfile | undefined {
   if (v === QUIC_V1) return V1;
-  if (v === QUIC_V2) return { salt: SALT_V2, label: 'quicv2', initialType: 1, retryType: 0, reserved: false };
+  if (v === QUIC_V2) return { ...V1, salt: SALT_V2, label: 'quicv2', initialType: 1, retryType: 0 };
   if (v >>> 8 === 0xff0000) {
     const draft = v & 0xff;
     if (draft >= 33 && draft <= 34) return V1;
@@ -60,11 +69,21 @@ export function versionProfile(v: number): VersionProfile | undefined {
     if (draft >= 27 && draft <= 28) return { ...V1, salt: SALT_D23 };
     return undefined;
   }
-  if (v === GQUIC_T051) return { ...V1, salt: SALT_T051 };
-  if (v === GQUIC_T050) return { ...V1, salt: SALT_T050 };
-  if (isReservedVersion(v)) return { ...V1, reserved: true };
+  if (v === GQUIC_T051) return { ...V1, salt: SALT_T051, gquicFrames: true };
+  if (v === GQUIC_T050) return { ...V1, salt: SALT_T050, gquicFrames: true };
+  if (isReservedVersion(v)) return RESERVED_PROFILES[0];
   return undefined;
 }
+
+/**
+ * A reserved version says nothing about the keys: clients that force version negotiation
+ * encrypt with the version they prefer. Tried in order: v1, then draft-29 (the QUIC interop
+ * runner's clients of 2020–2021 did this).
+ */
+export const RESERVED_PROFILES: readonly VersionProfile[] = [
+  { ...V1, reserved: true },
+  { ...V1, salt: SALT_D29, reserved: true },
+];
 
 /** HKDF-Extract (RFC 5869 §2.2) with SHA-256. */
 function extract(salt: Buffer, ikm: Buffer): Buffer {

@@ -209,7 +209,8 @@ export interface CryptoFrag {
  * sender misbehaves; an unknown type stops the walk (its length cannot be known) and is
  * reported, keeping the CRYPTO frames read before it.
  */
-export function parseFrames(p0: Buffer, frags: CryptoFrag[]): string | undefined {
+export function parseFrames(p0: Buffer, frags: CryptoFrag[], gquic = false): string | undefined {
+  if (gquic) return parseGoogleFrames(p0, frags);
   const end = p0.length;
   const v: Varint = { value: 0, len: 0 };
   let p = 0;
@@ -317,3 +318,31 @@ const FIXED_VARINTS: Record<number, number> = {
   0x17: 1, // STREAMS_BLOCKED (uni)
   0x19: 1, // RETIRE_CONNECTION_ID
 };
+
+/**
+ * Google QUIC T05x frames inside a decrypted Initial: PADDING 0x00, PING 0x07 and
+ * CRYPTO 0x08 { Offset (i), Length (i), Data } (the IETF layout under Google's type number).
+ * Anything else ends the walk quietly: Google's other frames are not needed for the hello.
+ */
+function parseGoogleFrames(p0: Buffer, frags: CryptoFrag[]): string | undefined {
+  const end = p0.length;
+  const v: Varint = { value: 0, len: 0 };
+  let p = 0;
+  while (p < end) {
+    const t = p0[p] ?? 0;
+    p++;
+    if (t === 0x00 || t === 0x07) continue;
+    if (t !== 0x08) return undefined;
+    readVarint(p0, p, end, v);
+    if (v.len === 0) return 'quic.frame_truncated';
+    p += v.len;
+    const offset = v.value;
+    readVarint(p0, p, end, v);
+    if (v.len === 0) return 'quic.frame_truncated';
+    p += v.len;
+    if (v.value > end - p) return 'quic.frame_truncated';
+    frags.push({ offset, start: p, end: p + v.value });
+    p += v.value;
+  }
+  return undefined;
+}
