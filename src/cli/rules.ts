@@ -1,0 +1,191 @@
+/**
+ * `llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
+ *                            [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]`
+ * `llmtap rules export [--out FILE] [--rules FILE] [--tenant-dir DIR]`
+ * `llmtap rules check FILE [--rules FILE]`   (a tenant file is checked together with the rules)
+ *
+ * Exit codes: 0 ok, 1 invalid rules, 2 usage error.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isLlmtapError, LlmtapError } from '../errors.js';
+import { canonicalJson } from '../classify/export.js';
+import type { Explanation, ExplainedMatch } from '../classify/index.js';
+import { Classifier, DEFAULT_RULES_PATH, parseRuleFile } from '../classify/index.js';
+import type { RuleFile } from '../classify/load.js';
+import { buildRuleSet } from '../classify/load.js';
+import { CATEGORY_ORDER } from '../classify/types.js';
+
+const USAGE = `usage:
+  llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
+                            [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]
+  llmtap rules export [--out FILE] [--rules FILE] [--tenant-dir DIR]
+  llmtap rules check FILE [--rules FILE]
+`;
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+function err(s: string): void {
+  process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+function load(values: { rules?: string | undefined; 'tenant-dir'?: string | undefined }): Classifier {
+  const paths: { rules: string; tenantDir?: string } = { rules: values.rules ?? DEFAULT_RULES_PATH };
+  if (values['tenant-dir'] !== undefined) paths.tenantDir = values['tenant-dir'];
+  return Classifier.fromFiles(paths);
+}
+
+function matchText(m: ExplainedMatch): string {
+  const by: string[] = [];
+  if (m.matchedBy.hostEntry !== undefined) by.push(`${m.matchedBy.hostKind} ${m.matchedBy.hostEntry}`);
+  if (m.matchedBy.port !== undefined) by.push(`port ${m.matchedBy.port}`);
+  if (m.matchedBy.process !== undefined) by.push(`process ${m.matchedBy.process}`);
+  if (m.matchedBy.loopback === true) by.push('loopback');
+  const flags = [m.tenant === undefined ? '' : `tenant ${m.tenant}`, m.sanctioned ? 'sanctioned' : '', m.verify ? 'verify' : '', m.confidence !== 'high' ? `confidence ${m.confidence}` : '']
+    .filter((x) => x !== '')
+    .join(', ');
+  return `${m.ruleId}  ${m.category} / ${m.provider}  by ${by.join(' + ')}${flags === '' ? '' : `  (${flags})`}\n      source: ${m.source}`;
+}
+
+export function explanationText(e: Explanation): string {
+  const q = e.query;
+  const lines: string[] = [];
+  const what = [q.normalizedHost ?? q.host ?? '(no host)', q.port === undefined ? '' : `port ${q.port}`, q.processName === undefined ? '' : `process ${q.processName}`, q.serverProcessName === undefined ? '' : `server process ${q.serverProcessName}`, q.loopback ? 'loopback' : '', q.tenant === undefined ? '' : `tenant ${q.tenant}`]
+    .filter((x) => x !== '')
+    .join(', ');
+  lines.push(`query:    ${what}`);
+  if (q.hostProblem !== undefined) lines.push(`host:     not a valid name (${q.hostProblem})`);
+  if (e.verdict === null || e.decidingRule === null) lines.push('verdict:  not AI traffic by these rules');
+  else {
+    const v = e.verdict;
+    lines.push(`verdict:  ${v.category} / ${v.provider}${v.sanctioned ? ' (sanctioned)' : ''}${v.verify === true ? ' (verify)' : ''}`);
+    lines.push(`decided:  ${matchText(e.decidingRule)}`);
+  }
+  for (const o of e.otherMatches) lines.push(`also:     ${matchText(o)}`);
+  for (const u of e.unmet) lines.push(`partial:  ${u.ruleId} (needs ${u.failed})`);
+  for (const r of e.reasons) lines.push(`why:      ${r}`);
+  if (e.excluded !== undefined) lines.push(`excluded: ${e.excluded.host}: ${e.excluded.reason}`);
+  lines.push(`rules:    ${e.rulesVersion}`);
+  return lines.join('\n');
+}
+
+function explain(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      process: { type: 'string' },
+      'server-process': { type: 'string' },
+      port: { type: 'string' },
+      loopback: { type: 'boolean' },
+      tenant: { type: 'string' },
+      rules: { type: 'string' },
+      'tenant-dir': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const host = positionals[0];
+  if (host === undefined || positionals.length > 1) throw new LlmtapError('LLMTAP_ERR_USAGE', 'explain takes one HOST');
+  const q: Parameters<Classifier['explain']>[0] = { host };
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LlmtapError('LLMTAP_ERR_USAGE', `--port ${values.port} is not a port number`);
+    q.port = port;
+  }
+  if (values.process !== undefined) q.processName = values.process;
+  if (values['server-process'] !== undefined) q.serverProcessName = values['server-process'];
+  if (values.loopback === true) q.loopback = true;
+  if (values.tenant !== undefined) q.tenant = values.tenant;
+  const e = load(values).explain(q);
+  out(values.json === true ? JSON.stringify(e, null, 2) : explanationText(e));
+  return 0;
+}
+
+function exportCmd(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, rules: { type: 'string' }, 'tenant-dir': { type: 'string' } },
+  });
+  if (positionals.length > 0) throw new LlmtapError('LLMTAP_ERR_USAGE', 'export takes no positional arguments');
+  const c = load(values);
+  const text = `${canonicalJson(c.exportDocument())}\n`;
+  if (values.out === undefined) out(text);
+  else {
+    const tmp = `${values.out}.tmp`;
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, values.out);
+    } catch (e) {
+      throw new LlmtapError('LLMTAP_ERR_IO', `${values.out}: cannot write`, { cause: e });
+    }
+    err(`wrote ${values.out} (${c.version}, ${c.ruleCount} rules)`);
+  }
+  return 0;
+}
+
+function check(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { rules: { type: 'string' } } });
+  const file = positionals[0];
+  if (file === undefined || positionals.length > 1) throw new LlmtapError('LLMTAP_ERR_USAGE', 'check takes one FILE');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new LlmtapError('LLMTAP_ERR_IO', `${file}: cannot read`, { cause: e });
+  }
+  const parsed = parseRuleFile(text, file);
+  if (!parsed.ok) {
+    out(`${file}: INVALID (${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'})`);
+    for (const p of parsed.problems) out(`  error: ${p}`);
+    return 1;
+  }
+  const f: RuleFile = parsed.file;
+  let main = { name: basename(file), file: f };
+  const tenants: Array<{ name: string; file: RuleFile }> = [];
+  if (f.tenant !== undefined) {
+    const mainPath = values.rules ?? DEFAULT_RULES_PATH;
+    const m = parseRuleFile(readFileSync(mainPath, 'utf8'), mainPath);
+    if (!m.ok) throw new LlmtapError('LLMTAP_ERR_RULES', m.problems.join('; '));
+    main = { name: basename(mainPath), file: m.file };
+    tenants.push({ name: basename(file), file: f });
+  }
+  const loaded = buildRuleSet(main, tenants);
+  const counts = CATEGORY_ORDER.map((c) => `${c} ${f.rules.filter((r) => r.category === c).length}`).join(', ');
+  const verify = f.rules.filter((r) => r.verify === true).length;
+  const c = Classifier.fromRuleSet(loaded.set);
+  out(`${file}: OK, ${f.rules.length} rules (${counts}), ${verify} marked verify${f.tenant === undefined ? '' : `, tenant ${f.tenant}`}`);
+  out(`  version: ${c.version}`);
+  for (const w of loaded.warnings) out(`  warning: ${w}`);
+  return 0;
+}
+
+export async function rulesCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case 'explain':
+        return explain(rest);
+      case 'export':
+        return exportCmd(rest);
+      case 'check':
+        return check(rest);
+      default:
+        err(USAGE);
+        return 2;
+    }
+  } catch (e) {
+    if (isLlmtapError(e, 'LLMTAP_ERR_USAGE') || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      err(`${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    if (isLlmtapError(e)) {
+      err(`${e.code}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
