@@ -232,7 +232,8 @@ export class TlsFlowState {
       out.consumed = p - off;
       const avail = end - p;
       if (this.phase === 'start') {
-        if (avail < RECORD_HEADER_LEN) {
+        // Record header plus the handshake type byte decide what the stream is.
+        if (avail < RECORD_HEADER_LEN + 1) {
           out.walk = 'more';
           return out;
         }
