@@ -1,0 +1,317 @@
+/**
+ * The flow ⇄ EDR join (FORMATS.md §8.2). Key = tenant + transport + unordered endpoint pair;
+ * a record attributes the flow side whose address:port equals its local side, so both ends are
+ * attributed when both hosts report. Time: |ts_edr − skew(device) − first_seen| ≤ tolerance once
+ * the device's skew is learned, a wide learning window before. Either arrival order: flows wait
+ * `waitMs` (capture time) for late records and are re-emitted (same obsId, `update: true`);
+ * records are kept for the window. Memory is bounded on both sides, evictions counted.
+ */
+import type { Attribution, EdrConnection, FlowRecord, Observation } from '../records.js';
+import { addrScope, protoNumber } from './normalize.js';
+import { DeviceMap } from './device-map.js';
+import { SkewTracker } from './skew.js';
+import { attributionOf, edrOnlyObservation } from './observation.js';
+import { bestCandidate, type Candidate, type Endpoint } from './match.js';
+
+export interface AttributeOptions {
+  /** How long (capture ms after a flow's last packet) a flow waits for late EDR records. */
+  waitMs: number;
+  /** Most flows kept waiting; the oldest is finalized first when full (counted). */
+  maxFlows: number;
+  /** Most EDR records indexed; the oldest is dropped when full (counted). */
+  maxRecords: number;
+  /** Match tolerance (ms) once a device's clock skew is learned. */
+  toleranceMs: number;
+  /** Match window (± ms) while a device's skew is unknown; also the retention of records. */
+  learnWindowMs: number;
+  /** Turn loopback EDR records (local runtimes) into edr-only observations. */
+  edrOnlyLoopback: boolean;
+}
+
+export const defaultAttributeOptions: AttributeOptions = {
+  waitMs: 10 * 60_000,
+  maxFlows: 200_000,
+  maxRecords: 500_000,
+  toleranceMs: 3_000,
+  learnWindowMs: 12 * 3_600_000,
+  edrOnlyLoopback: true,
+};
+
+export interface AttributeDeps {
+  emit(obs: Observation): void;
+  tenantOf(flow: FlowRecord): string;
+}
+
+interface EdrEntry {
+  rec: EdrConnection;
+  key: string;
+  skewKey: string;
+  matched: boolean;
+}
+
+interface PendingFlow {
+  flow: FlowRecord;
+  tenant: string;
+  key: string;
+  sig: string;
+  learned: Set<string>;
+  hit: boolean;
+}
+
+function endpointKey(addr: string, port: number): string {
+  return `${addr}#${port}`;
+}
+
+export function joinKey(tenant: string, proto: number, a: string, ap: number, b: string, bp: number): string {
+  const x = endpointKey(a, ap);
+  const y = endpointKey(b, bp);
+  return x < y ? `${tenant}|${proto}|${x}|${y}` : `${tenant}|${proto}|${y}|${x}`;
+}
+
+export class Attributor {
+  private readonly index = new Map<string, EdrEntry[]>();
+  /** Insertion order = age order, for eviction and expiry sweeps. */
+  private readonly entries = new Set<EdrEntry>();
+  private readonly pending = new Map<string, PendingFlow[]>();
+  private readonly pendingOrder = new Set<PendingFlow>();
+  /** Waiting flows by endpoint address, so a newly mapped device labels them late. */
+  private readonly pendingByAddr = new Map<string, Set<PendingFlow>>();
+  private readonly skews = new SkewTracker();
+  private readonly devices = new DeviceMap();
+  private readonly recentEdrOnly = new Set<string>();
+  private readonly counters: Record<string, number> = {};
+  private nowUs = 0;
+  private lastSweepUs = 0;
+
+  constructor(
+    private readonly opts: AttributeOptions,
+    private readonly deps: AttributeDeps,
+  ) {}
+
+  private count(k: string, n = 1): void {
+    this.counters[k] = (this.counters[k] ?? 0) + n;
+  }
+
+  private skewOf = (k: string): number | undefined => this.skews.get(k);
+
+  addEdr(rec: EdrConnection): void {
+    this.count(`records.${rec.source}`);
+    if (addrScope(rec.localAddr) === 'loopback') {
+      if (!this.opts.edrOnlyLoopback) { this.count('records.dropped.loopback'); return; }
+      if (rec.direction === 'inbound') { this.count('records.dropped.loopback_inbound'); return; }
+      this.count('edr_only.loopback');
+      this.deps.emit(edrOnlyObservation(rec));
+      return;
+    }
+    const key = joinKey(rec.tenant, protoNumber(rec.transport), rec.localAddr, rec.localPort, rec.remoteAddr, rec.remotePort);
+    const skewKey = `${rec.tenant}\u0000${rec.deviceId}\u0000${rec.source}`;
+    const e: EdrEntry = { rec, key, skewKey, matched: false };
+    let list = this.index.get(key);
+    if (list === undefined) { list = []; this.index.set(key, list); }
+    list.push(e);
+    this.entries.add(e);
+    const newDevice = this.devices.note(rec, skewKey);
+    while (this.entries.size > this.opts.maxRecords) {
+      const first = this.entries.values().next();
+      if (first.done === true) break;
+      this.dropEntry(first.value);
+      this.count('records.evicted');
+    }
+    const waiting = this.pending.get(key);
+    if (waiting !== undefined) {
+      for (const p of waiting) {
+        const wasHit = p.hit;
+        if (this.evaluate(p, true) && !wasHit && p.hit) this.count('join.late');
+      }
+    }
+    if (newDevice) {
+      const byAddr = this.pendingByAddr.get(`${rec.tenant}\u0000${rec.localAddr}`);
+      if (byAddr !== undefined) {
+        for (const p of byAddr) if (p.key !== key && this.evaluate(p, true)) this.count('join.late_device_map');
+      }
+    }
+  }
+
+  private addrSet(tenant: string, addr: string): Set<PendingFlow> {
+    const k = `${tenant}\u0000${addr}`;
+    let s = this.pendingByAddr.get(k);
+    if (s === undefined) { s = new Set(); this.pendingByAddr.set(k, s); }
+    return s;
+  }
+
+  addFlow(flow: FlowRecord): void {
+    this.count('flows');
+    if (flow.firstTsUs > this.nowUs) this.nowUs = flow.firstTsUs;
+    const tenant = this.deps.tenantOf(flow);
+    const key = joinKey(tenant, flow.proto, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort);
+    const p: PendingFlow = { flow, tenant, key, sig: '', learned: new Set(), hit: false };
+    this.evaluate(p, false);
+    let list = this.pending.get(key);
+    if (list === undefined) { list = []; this.pending.set(key, list); }
+    list.push(p);
+    this.pendingOrder.add(p);
+    this.addrSet(tenant, flow.origAddr).add(p);
+    this.addrSet(tenant, flow.respAddr).add(p);
+    while (this.pendingOrder.size > this.opts.maxFlows) {
+      const first = this.pendingOrder.values().next();
+      if (first.done === true) break;
+      this.finalize(first.value);
+      this.count('flows.evicted');
+    }
+  }
+
+  /** Match both sides of a pending flow and emit when the result changed. Returns true if emitted. */
+  private evaluate(p: PendingFlow, isUpdate: boolean): boolean {
+    const f = p.flow;
+    const cands = this.index.get(p.key) ?? [];
+    const firstMs = f.firstTsUs / 1000;
+    const lastMs = f.lastTsUs / 1000;
+    const orig: Endpoint = { addr: f.origAddr, port: f.origPort };
+    const resp: Endpoint = { addr: f.respAddr, port: f.respPort };
+    const ctx = { firstMs, lastMs, opts: this.opts, skews: this.skews, learned: p.learned, count: (k: string) => this.count(k) };
+    const o = bestCandidate(ctx, cands as Candidate[], orig, f.proto);
+    const r = bestCandidate(ctx, cands as Candidate[], resp, f.proto);
+    if (o !== undefined) (o.entry as EdrEntry).matched = true;
+    if (r !== undefined) (r.entry as EdrEntry).matched = true;
+    p.hit = o !== undefined || r !== undefined;
+
+    const origAttr = o !== undefined ? attributionOf(o.entry.rec, 'orig', o.skewMs, o.ambiguous) : this.fromDeviceMap(p.tenant, f.origAddr, firstMs, 'orig');
+    const respAttr = r !== undefined ? attributionOf(r.entry.rec, 'resp', r.skewMs, r.ambiguous) : this.fromDeviceMap(p.tenant, f.respAddr, firstMs, 'resp');
+
+    // A one-sided mirror (origBy 'first') may have named the responder as initiator: trust the
+    // endpoint's own direction when it contradicts (TCP, or any outbound claim).
+    let swap = false;
+    if (f.origBy === 'first') {
+      const od = o?.entry.rec;
+      const rd = r?.entry.rec;
+      if ((rd !== undefined && rd.direction === 'outbound') || (od !== undefined && od.direction === 'inbound' && od.transport === 'tcp')) swap = true;
+      if (od !== undefined && od.direction === 'outbound') swap = false;
+    }
+    if (swap) this.count('join.orientation_corrected');
+    const client = swap ? respAttr : origAttr;
+    const server = swap ? origAttr : respAttr;
+    const clientRec = swap ? r?.entry.rec : o?.entry.rec;
+
+    const obs: Observation = {
+      obsId: `f${f.flowId}`,
+      tenant: p.tenant,
+      kind: 'flow',
+      update: isUpdate,
+      tsUs: f.firstTsUs,
+      lastTsUs: f.lastTsUs,
+      flow: f,
+      clientAddr: swap ? f.respAddr : f.origAddr,
+      serverAddr: swap ? f.origAddr : f.respAddr,
+      serverPort: swap ? f.origPort : f.respPort,
+      proto: f.proto,
+      hostSource: f.hostSource,
+      bytesOut: swap ? f.respWireBytes : f.origWireBytes,
+      bytesIn: swap ? f.origWireBytes : f.respWireBytes,
+    };
+    if (client !== undefined) obs.client = client;
+    if (server !== undefined) obs.server = server;
+    if (f.host !== undefined) obs.host = f.host;
+    else if (clientRec?.remoteNameHint !== undefined) {
+      obs.host = clientRec.remoteNameHint;
+      obs.hostSource = 'edr';
+    }
+    const sig = JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
+    if (isUpdate && sig === p.sig) return false;
+    p.sig = sig;
+    this.deps.emit(obs);
+    return true;
+  }
+
+  private fromDeviceMap(tenant: string, addr: string, atMs: number, side: 'orig' | 'resp'): Attribution | undefined {
+    const s = this.devices.lookup(tenant, addr, atMs, this.skewOf, this.opts.learnWindowMs);
+    if (s === undefined) return undefined;
+    const a: Attribution = { side, deviceId: s.deviceId, hashUnknown: true, source: s.source, method: 'device-map' };
+    if (s.deviceName !== undefined) a.deviceName = s.deviceName;
+    return a;
+  }
+
+  private finalize(p: PendingFlow): void {
+    this.pendingOrder.delete(p);
+    for (const addr of [p.flow.origAddr, p.flow.respAddr]) {
+      const k = `${p.tenant}\u0000${addr}`;
+      const set = this.pendingByAddr.get(k);
+      if (set === undefined) continue;
+      set.delete(p);
+      if (set.size === 0) this.pendingByAddr.delete(k);
+    }
+    const list = this.pending.get(p.key);
+    if (list !== undefined) {
+      const i = list.indexOf(p);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.pending.delete(p.key);
+    }
+    this.count(p.hit ? 'join.hit' : 'join.miss');
+  }
+
+  private dropEntry(e: EdrEntry): void {
+    this.entries.delete(e);
+    const list = this.index.get(e.key);
+    if (list !== undefined) {
+      const i = list.indexOf(e);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.index.delete(e.key);
+    }
+  }
+
+  /** A record that expired unmatched is a connection the tap did not see. */
+  private expireEntry(e: EdrEntry): void {
+    this.dropEntry(e);
+    if (e.matched) return;
+    this.count('records.unmatched');
+    if (e.rec.direction !== 'outbound') return;
+    const dedup = `${e.key}\u0000${e.rec.deviceId}`;
+    if (this.recentEdrOnly.has(dedup)) return;
+    this.recentEdrOnly.add(dedup);
+    if (this.recentEdrOnly.size > 10_000) {
+      const first = this.recentEdrOnly.values().next();
+      if (first.done !== true) this.recentEdrOnly.delete(first.value);
+    }
+    this.count('edr_only.offtap');
+    this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0));
+  }
+
+  tick(nowUs: number): void {
+    if (nowUs > this.nowUs) this.nowUs = nowUs;
+    if (this.nowUs - this.lastSweepUs < 1_000_000) return;
+    this.lastSweepUs = this.nowUs;
+    const waitUs = this.opts.waitMs * 1000;
+    for (const p of this.pendingOrder) {
+      if (p.flow.lastTsUs + waitUs >= this.nowUs) break; // roughly age-ordered: stop at the first young one
+      this.finalize(p);
+    }
+    const nowMs = this.nowUs / 1000;
+    let young = 0;
+    for (const e of this.entries) {
+      const skew = this.skews.get(e.skewKey);
+      const window = (skew === undefined ? this.opts.learnWindowMs : this.opts.toleranceMs) + this.opts.waitMs;
+      if (e.rec.tsMs - (skew ?? 0) + window < nowMs) this.expireEntry(e);
+      else if (++young > 1000) break;
+    }
+  }
+
+  flush(): void {
+    for (const p of [...this.pendingOrder]) this.finalize(p);
+    for (const e of [...this.entries]) this.expireEntry(e);
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = { ...this.counters };
+    out['records.indexed'] = this.entries.size;
+    out['flows.waiting'] = this.pendingOrder.size;
+    out['device_map.evicted'] = this.devices.evicted;
+    const hit = out['join.hit'] ?? 0;
+    const miss = out['join.miss'] ?? 0;
+    if (hit + miss > 0) out['join.rate'] = hit / (hit + miss);
+    for (const [k, s] of this.skews.entries()) {
+      if (s.median === undefined) continue;
+      const [, device, source] = k.split('\u0000');
+      out[`skew_ms.${device ?? ''}.${source ?? ''}`] = s.median;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Per-device clock offset (EDR time minus capture time), learned as the running median of
+ * unambiguous matches (FORMATS.md §8.2.3). Real data has constant offsets from sub-second to
+ * 11.6 h, and local time labelled as UTC, so the key is device + source (a host's Sysmon
+ * UtcTime and its WFP envelope time differ). TCP connect/accept samples are preferred: Sysmon
+ * reports UDP late and spread (§9: −41,657 … −41,677 s where TCP was constant).
+ */
+const MAX_SAMPLES = 31;
+
+interface Samples {
+  tcp: number[];
+  udp: number[];
+  median: number | undefined;
+}
+
+function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+export class SkewTracker {
+  private readonly m = new Map<string, Samples>();
+  constructor(private readonly maxDevices = 100_000) {}
+
+  add(key: string, transport: 'tcp' | 'udp', sampleMs: number): void {
+    let s = this.m.get(key);
+    if (s === undefined) {
+      s = { tcp: [], udp: [], median: undefined };
+      this.m.set(key, s);
+      if (this.m.size > this.maxDevices) {
+        const first = this.m.keys().next();
+        if (first.done !== true) this.m.delete(first.value);
+      }
+    }
+    const list = transport === 'tcp' ? s.tcp : s.udp;
+    list.push(sampleMs);
+    if (list.length > MAX_SAMPLES) list.shift();
+    s.median = s.tcp.length > 0 ? median(s.tcp) : median(s.udp);
+  }
+
+  /** Learned offset (ms), undefined while nothing was learned. */
+  get(key: string): number | undefined {
+    return this.m.get(key)?.median;
+  }
+
+  /** True when the offset rests on TCP samples (then UDP windows may stay narrow too). */
+  hasTcp(key: string): boolean {
+    return (this.m.get(key)?.tcp.length ?? 0) > 0;
+  }
+
+  entries(): IterableIterator<[string, Samples]> {
+    return this.m.entries();
+  }
+}
