@@ -136,14 +136,20 @@ export interface ApiClassifier {
 
 export interface EdrIngestResult {
   accepted: number;
-  rejected: number;
+  /** Rejected records by reason (`ingest.bad_json`, …). */
+  rejected: Record<string, number>;
+  /** Records seen by detected source format. */
   byFormat: Record<string, number>;
 }
 
 export interface ApiDeps {
   store: ApiStore;
   classifier: ApiClassifier;
-  /** The EDR ingest bound to its sink; `body` is already decompressed (identity). */
+  /**
+   * The EDR ingest bound to its options and sink; `body` is already decompressed (identity).
+   * May throw an error whose `code` is `LLMTAP_ERR_EDR_TOO_LARGE` (answered 413) or another
+   * `LLMTAP_ERR_EDR_*` (answered 400 as a bad batch).
+   */
   ingestEdr(tenant: string, body: Buffer): Promise<EdrIngestResult> | EdrIngestResult;
   /** Whether live capture or a replay is running (readiness). */
   captureRunning(): boolean;

@@ -33,7 +33,7 @@ export function fakeIngest(ingested: Harness['ingested']) {
       try {
         records = JSON.parse(text) as unknown[];
       } catch {
-        return { accepted: 0, rejected: 1, byFormat: {} };
+        return { accepted: 0, rejected: { 'ingest.bad_json': 1 }, byFormat: {} };
       }
     } else {
       records = text.split('\n').map((l) => {
@@ -46,7 +46,8 @@ export function fakeIngest(ingested: Harness['ingested']) {
     }
     let accepted = 0;
     for (const r of records) if (typeof r === 'object' && r !== null && (r as { v?: unknown }).v === 1) accepted++;
-    return { accepted, rejected: records.length - accepted, byFormat: accepted > 0 ? { llmtap: accepted } : {} };
+    const bad = records.length - accepted;
+    return { accepted, rejected: bad > 0 ? { 'ingest.bad_json': bad } : {}, byFormat: accepted > 0 ? { llmtap: accepted } : {} };
   };
 }
 

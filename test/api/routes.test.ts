@@ -217,7 +217,7 @@ describe('EDR ingest', () => {
     });
     expect(nd.statusCode).toBe(200);
     conforms(edrResultSchema, nd.json());
-    expect(nd.json()).toEqual({ accepted: 2, rejected: 1, by_format: { llmtap: 2 } });
+    expect(nd.json()).toEqual({ accepted: 2, rejected: 1, rejected_by_reason: { 'ingest.bad_json': 1 }, by_format: { llmtap: 2 } });
     const arr = await h.app.inject({
       method: 'POST',
       url: '/v1/edr/events',

@@ -11,6 +11,8 @@ import rateLimit from '@fastify/rate-limit';
 import { ApiError } from '../errors.js';
 import { withErrors } from '../schemas/common.js';
 import { edrBodyDoc, edrResultSchema } from '../schemas/edr.js';
+import type { EdrIngestResult } from '../deps.js';
+import { reasonLabel } from '../../metrics.js';
 import type { RouteContext } from './context.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -34,7 +36,7 @@ async function inflate(body: Buffer, encoding: string | undefined, limit: number
   try {
     return await gunzipAsync(body, { maxOutputLength: limit });
   } catch (err) {
-    if (err instanceof RangeError) throw new ApiError('LLMTAP_ERR_BODY_TOO_LARGE', 'decompressed body over the limit');
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new ApiError('LLMTAP_ERR_BODY_TOO_LARGE', 'decompressed body over the limit');
     throw new ApiError('LLMTAP_ERR_BAD_ENCODING', 'corrupt gzip stream');
   }
 }
@@ -69,11 +71,22 @@ export function edrRoutes(ctx: RouteContext, opts: EdrRouteOptions): FastifyPlug
         if (!Buffer.isBuffer(raw) || raw.length === 0) throw new ApiError('LLMTAP_ERR_BAD_EDR_BATCH', 'empty body');
         const ce = request.headers['content-encoding'];
         const body = await inflate(raw, typeof ce === 'string' ? ce : undefined, opts.inflatedLimitBytes);
-        const r = await ctx.deps.ingestEdr(request.tenant, body);
-        if (r.accepted === 0) {
-          throw new ApiError('LLMTAP_ERR_BAD_EDR_BATCH', `0 accepted, ${r.rejected} rejected`);
+        let r: EdrIngestResult;
+        try {
+          r = await ctx.deps.ingestEdr(request.tenant, body);
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (code === 'LLMTAP_ERR_EDR_TOO_LARGE') throw new ApiError('LLMTAP_ERR_BODY_TOO_LARGE');
+          if (typeof code === 'string' && code.startsWith('LLMTAP_ERR_EDR_')) throw new ApiError('LLMTAP_ERR_BAD_EDR_BATCH', code);
+          throw err;
         }
-        return { accepted: r.accepted, rejected: r.rejected, by_format: r.byFormat };
+        let rejected = 0;
+        for (const v of Object.values(r.rejected)) rejected += v;
+        if (r.accepted === 0) {
+          const reasons = Object.keys(r.rejected).map(reasonLabel).sort().join(', ');
+          throw new ApiError('LLMTAP_ERR_BAD_EDR_BATCH', `0 accepted, ${rejected} rejected (${reasons || 'no records'})`);
+        }
+        return { accepted: r.accepted, rejected, rejected_by_reason: r.rejected, by_format: r.byFormat };
       },
     );
   };

@@ -5,9 +5,10 @@ export const edrResultSchema = {
   properties: {
     accepted: { type: 'integer' },
     rejected: { type: 'integer' },
+    rejected_by_reason: { type: 'object', additionalProperties: { type: 'integer' } },
     by_format: { type: 'object', additionalProperties: { type: 'integer' } },
   },
-  required: ['accepted', 'rejected', 'by_format'],
+  required: ['accepted', 'rejected', 'rejected_by_reason', 'by_format'],
 } as const;
 
 /** For the OpenAPI document only: the parser hands the handler a Buffer. */
