@@ -53,24 +53,24 @@ export class AlertTable {
 
   constructor(db: Database) {
     this.insChange = db.prepare(
-      'INSERT INTO alert_changes (tenant, alert_id, heuristic, severity, body) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO alert_changes (tenant, alert_id, heuristic, severity, alert_json) VALUES (?, ?, ?, ?, ?)',
     );
     this.upsert = db.prepare(
-      `INSERT INTO alerts (id, tenant, heuristic, severity, status, dedup_key, bin_hash, first_seen_us, last_seen_us, seq, body)
-       VALUES (@id, @tenant, @heuristic, @severity, @status, @dedupKey, @binHash, @first, @last, @seq, @body)
+      `INSERT INTO alerts (id, tenant, heuristic, severity, status, dedup_key, bin_hash, first_seen_us, last_seen_us, seq, alert_json)
+       VALUES (@id, @tenant, @heuristic, @severity, @status, @dedupKey, @binHash, @first, @last, @seq, @json)
        ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, status = excluded.status,
          bin_hash = excluded.bin_hash, first_seen_us = excluded.first_seen_us,
-         last_seen_us = excluded.last_seen_us, seq = excluded.seq, body = excluded.body`,
+         last_seen_us = excluded.last_seen_us, seq = excluded.seq, alert_json = excluded.alert_json`,
     );
-    this.byId = db.prepare('SELECT seq, body FROM alerts WHERE tenant = ? AND id = ?');
+    this.byId = db.prepare('SELECT seq, alert_json AS body FROM alerts WHERE tenant = ? AND id = ?');
     this.keyOf = db.prepare('SELECT tenant, dedup_key AS k FROM alerts WHERE id = ?');
     this.byKey = db.prepare(
-      "SELECT seq, body FROM alerts WHERE tenant = ? AND dedup_key = ? AND status <> 'closed' ORDER BY first_seen_us DESC LIMIT 1",
+      "SELECT seq, alert_json AS body FROM alerts WHERE tenant = ? AND dedup_key = ? AND status <> 'closed' ORDER BY first_seen_us DESC LIMIT 1",
     );
     this.byHash = db.prepare(
       'SELECT id FROM alerts WHERE tenant = ? AND bin_hash = ? AND heuristic = ? ORDER BY first_seen_us LIMIT ?',
     );
-    const base = 'SELECT seq, body FROM alert_changes WHERE tenant = ? AND seq > ?';
+    const base = 'SELECT seq, alert_json AS body FROM alert_changes WHERE tenant = ? AND seq > ?';
     this.changesAll = db.prepare(`${base} ORDER BY seq LIMIT ?`);
     this.changesSev = db.prepare(`${base} AND severity = ? ORDER BY seq LIMIT ?`);
     this.changesHeur = db.prepare(`${base} AND heuristic = ? ORDER BY seq LIMIT ?`);
@@ -98,7 +98,7 @@ export class AlertTable {
       first: a.firstSeenUs,
       last: a.lastSeenUs,
       seq,
-      body,
+      json: body,
     });
     return { ...a, seq };
   }

@@ -23,7 +23,7 @@ const MIGRATIONS: string[] = [
     first_seen_us REAL NOT NULL,
     last_seen_us REAL NOT NULL,
     seq INTEGER NOT NULL,
-    body TEXT NOT NULL
+    alert_json TEXT NOT NULL
   );
   CREATE INDEX alerts_dedup ON alerts(tenant, dedup_key) WHERE status <> 'closed';
   CREATE INDEX alerts_hash ON alerts(tenant, bin_hash) WHERE bin_hash IS NOT NULL;
@@ -36,7 +36,7 @@ const MIGRATIONS: string[] = [
     alert_id TEXT NOT NULL,
     heuristic TEXT NOT NULL,
     severity TEXT NOT NULL,
-    body TEXT NOT NULL
+    alert_json TEXT NOT NULL
   );
   CREATE INDEX alert_changes_tenant ON alert_changes(tenant, seq);
   CREATE INDEX alert_changes_alert ON alert_changes(alert_id);
