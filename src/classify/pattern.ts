@@ -10,8 +10,9 @@
 export const PLACEHOLDERS: Readonly<Record<string, string>> = {
   // us-east-1, eu-central-2, us-gov-west-1, us-iso-east-1, us-isob-east-1
   aws_region: '[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]+',
-  // us-central1, europe-west4, northamerica-northeast1
-  gcp_region: '[a-z]+-[a-z]+[0-9]+',
+  // us-central1, europe-west4, northamerica-northeast1, me-central2 (Google Cloud location
+  // prefixes; a bare [a-z]+ would accept any glued prefix such as "xus-central1")
+  gcp_region: '(?:africa|asia|australia|europe|me|northamerica|southamerica|us)-[a-z]+[0-9]+',
   // any one DNS label (RFC 1035 §2.3.1 letters, digits, hyphen; no leading/trailing hyphen)
   label: '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?',
 };
