@@ -95,8 +95,10 @@ export class Detector {
   }
 
   /** Idempotent per obsId: a late-join update re-runs detection without double counting. */
-  onObservation(obs: Observation): void {
-    const tenant = this.tenantOf(obs);
+  onObservation(input: Observation): void {
+    const tenant = this.tenantOf(input);
+    // Rows are filed under the resolved tenant, whatever label the EDR feed carried.
+    const obs = input.tenant === tenant.id ? input : { ...input, tenant: tenant.id };
     if (!tenant.ai_threat_telemetry_enabled) {
       this.count('detect.telemetry_disabled');
       return;
