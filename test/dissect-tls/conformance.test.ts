@@ -102,6 +102,17 @@ describe.runIf(run)('TLS conformance over the corpus', () => {
     });
   }
 
+  test('ECH: a real outer hello (public name) vs Chromium GREASE ECH', async () => {
+    const ech = async (c: string): Promise<(string | undefined)[]> =>
+      (await replay(c)).flows.filter((f) => f.hs?.transport === 'tls').map((f) => f.hs?.ech);
+    expect(await ech('zeek-tls13-ech.pcap')).toEqual(['real', 'real']);
+    expect(await ech('arkime-tls-split-ch-mlkem.pcap')).toEqual(['grease']);
+    expect(await ech('zeek-chrome-x25519-kyber.pcap')).toEqual(['grease']);
+    // Labelled "Encrypted Client Hello" in the corpus, but its SNI is the destination and the
+    // extension has a GREASE size (payload 208): by the documented rule it is GREASE.
+    expect(await ech('ndpi-tls-ech-ipv6.pcapng')).toEqual(['grease']);
+  });
+
   test('ndpi-tls-missing-ch-frag: a missing hello segment gives no SNI and a counted gap', async () => {
     const r = await replay('ndpi-tls-missing-ch-frag.pcap');
     const tcp = r.flows.filter((f) => f.rec.proto === 6);

@@ -151,3 +151,16 @@ describe('SSLv2-compatible hello', () => {
     for (let n = 0; n < v2.length; n++) expect(parseSsl2Hello(v2, 0, n).ok).toBe(false);
   });
 });
+
+describe('ECH public-name rule', () => {
+  test('a GREASE-sized outer hello to a known ECH public name is real', () => {
+    const mk = (sni: string): Buffer =>
+      buildHello({ ciphers: [0x1301], extensions: [{ type: 0, body: sniBody(sni) }, { type: 0xfe0d, body: echOuterBody(32, 144) }] });
+    const a = mk('cloudflare-ech.com');
+    const b = mk('example.com');
+    const ra = parseClientHello(a, 0, a.length);
+    const rb = parseClientHello(b, 0, b.length);
+    expect(ra.ok && ra.hello.ech).toBe('real');
+    expect(rb.ok && rb.hello.ech).toBe('grease');
+  });
+});

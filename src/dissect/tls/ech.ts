@@ -16,6 +16,10 @@
  *   into the GREASE sizes; observed real outers are 250–400+ bytes.
  * - `unknown`: inner type on the wire, an empty enc (the second hello after a
  *   HelloRetryRequest reuses the context), or any other shape; also malformed bodies.
+ * - Sizes alone cannot always tell: a real Cloudflare outer hello in the public corpus
+ *   (`zeek-tls13-ech`) carries a 144-byte payload, a GREASE size. So an outer hello whose SNI is
+ *   the public_name of a deployed ECH service (`KNOWN_ECH_PUBLIC_NAMES`) is `real` as well:
+ *   GREASE is sent with the true destination as SNI, never with a provider's public name.
  * A real ECH outer's SNI is the public (front) name, not the destination.
  */
 export type EchKind = 'grease' | 'real' | 'unknown';
@@ -37,4 +41,13 @@ export function classifyEch(buf: Buffer, s: number, e: number): EchKind {
   if (payloadLen > ECH_GREASE_MAX_PAYLOAD) return 'real';
   if (encLen === 32) return 'grease';
   return 'unknown';
+}
+
+/** public_name values of ECH deployments (ECHConfig.public_name, draft-ietf-tls-esni §4). */
+export const KNOWN_ECH_PUBLIC_NAMES: ReadonlySet<string> = new Set(['cloudflare-ech.com']);
+
+/** Apply the public-name rule to a size-based classification. */
+export function refineEch(kind: EchKind, sni: string | undefined): EchKind {
+  if (kind !== 'real' && sni !== undefined && KNOWN_ECH_PUBLIC_NAMES.has(sni.toLowerCase())) return 'real';
+  return kind;
 }

@@ -17,7 +17,7 @@
  * can drop them where their method says so. A malformed header returns a reason; a malformed
  * extension stops the walk and sets `malformed`, keeping what came before. Never throws.
  */
-import { classifyEch } from './ech.js';
+import { classifyEch, refineEch } from './ech.js';
 
 export interface ClientHello {
   /** legacy_version, e.g. 0x0303. */
@@ -169,6 +169,7 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
     }
     p += elen;
   }
+  if (hello.ech !== undefined) hello.ech = refineEch(hello.ech, hello.sni);
   return { ok: true, hello };
 }
 

@@ -106,8 +106,12 @@ export class TlsFlowState {
   end(_meta: FlowMeta): void {
     if (this.phase === 'scan') {
       this.deps.count(R.notTls);
-    } else if (this.phase === 'hello' || (this.phase === 'start' && this.asm !== null && !this.asm.isEmpty())) {
-      this.deps.count(this.asm !== null && this.asm.hasHole() ? R.gap : R.helloIncomplete);
+    } else if (this.asm !== null && this.asm.hasHole()) {
+      this.deps.count(R.gap);
+    } else if (this.phase === 'hello') {
+      // A hello record had begun. (A few bytes without a record start, e.g. a 1-byte TCP
+      // keep-alive of a flow seen mid-stream, say nothing and are not counted.)
+      this.deps.count(R.helloIncomplete);
     }
     this.release();
   }
