@@ -78,7 +78,11 @@ export function parseRuleFile(text: string, file: string): { ok: true; file: Rul
   };
   const schema = schemaProblems(p.data);
   if (schema.length > 0) {
-    return { ok: false, problems: schema.map((s) => `${where(s.path)}${pathText(s.path.slice(s.path[0] === 'rules' ? 2 : 0))} ${s.message}`) };
+    const key = (path: DocPath): string => {
+      const inRule = path[0] === 'rules' && path.length >= 2;
+      return inRule && path.length === 2 ? '' : `${pathText(path.slice(inRule ? 2 : 0))} `;
+    };
+    return { ok: false, problems: schema.map((s) => `${where(s.path)}${key(s.path)}${s.message}`) };
   }
   const rf = p.data as RuleFile;
   const problems: string[] = [];
