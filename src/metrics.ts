@@ -131,7 +131,8 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     name: 'llmtap_metrics_collect_errors_total',
     help: 'Scrapes where a stage getter threw (its metrics were skipped)',
     labelNames: ['stage'] as const,
-    registers: [registry],
+    // Registered last (below) so a getter that throws during this scrape shows in this scrape.
+    registers: [],
   });
 
   /** Reads a getter; a throw is counted, never propagated into the scrape. */
@@ -274,5 +275,6 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     registers: [registry],
   });
 
+  registry.registerMetric(collectErrors);
   return { registry, apiRequests };
 }
