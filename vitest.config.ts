@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     // Capture and namespace tests are slow on a 2-core box; no timing assertions live here.
+    reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -138,3 +138,218 @@ export async function replayFile(
   pp.finish();
   return { flows, read, path: pp };
 }
+
+// ───────────────────────────── the whole sensor ─────────────────────────────
+
+import type { Logger } from 'pino';
+import type { EdrConnection, Observation } from './records.js';
+import type { SensorConfig } from './config.js';
+import { configPath } from './config.js';
+import { Dissector } from './dissect/index.js';
+import { Attributor } from './attribute/join.js';
+import { Classifier } from './classify/index.js';
+import { Detector } from './detect/detector.js';
+import { TenantResolver, defaultTenantConfig } from './detect/tenants.js';
+import type { Store } from './store/store.js';
+import { isLoopbackText, NameStage, makeDnsDissector } from './pipeline-names.js';
+
+export interface PipelineDeps {
+  store: Store;
+  log?: Logger;
+  /** Share one classifier (the API's explain/reload use the same instance). */
+  classifier?: Classifier;
+  /** Every flow record (for --flows output), after naming. */
+  onFlow?(rec: FlowRecord): void;
+  /** Every observation after classification (for summaries). */
+  onObservation?(obs: Observation): void;
+}
+
+/** Stage counters the summary and /metrics read. */
+export interface PipelineCounters {
+  flows: number;
+  observations: number;
+  aiObservations: number;
+  byProvider: Map<string, { category: string; flows: number; bytesOut: number; bytesIn: number }>;
+  classifyErrors: number;
+  detectErrors: number;
+  attributeErrors: number;
+  dnsAnswers: number;
+}
+
+export class Pipeline {
+  readonly packets: PacketPath;
+  readonly dissector: Dissector;
+  readonly names: NameStage;
+  readonly attributor: Attributor;
+  readonly classifier: Classifier;
+  readonly detector: Detector;
+  tenants: TenantResolver;
+  readonly counters: PipelineCounters = {
+    flows: 0,
+    observations: 0,
+    aiObservations: 0,
+    byProvider: new Map(),
+    classifyErrors: 0,
+    detectErrors: 0,
+    attributeErrors: 0,
+    dnsAnswers: 0,
+  };
+  private readonly log: Logger | undefined;
+  private lastErrLogMs = 0;
+
+  constructor(
+    readonly cfg: SensorConfig,
+    private readonly deps: PipelineDeps,
+  ) {
+    this.log = deps.log;
+    this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
+    this.classifier =
+      deps.classifier ??
+      Classifier.fromFiles({
+        rules: configPath(cfg, cfg.rules.file),
+        ...(cfg.rules.tenant_dir !== undefined ? { tenantDir: configPath(cfg, cfg.rules.tenant_dir) } : {}),
+      });
+    this.detector = new Detector({ tenants: this.tenants }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log } : {}) });
+    this.attributor = new Attributor(
+      {
+        waitMs: cfg.attribute.wait_s * 1000,
+        maxFlows: cfg.attribute.max_flows,
+        maxRecords: cfg.attribute.max_records,
+        toleranceMs: cfg.attribute.tolerance_ms,
+        learnWindowMs: cfg.attribute.learn_window_ms,
+        edrOnlyLoopback: cfg.attribute.edr_only_loopback,
+      },
+      { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.tenants.ofFlow(flow) },
+    );
+    this.names = new NameStage(cfg);
+    const entropy = cfg.tenants.some((t) => t.payload_entropy);
+    this.dissector = new Dissector(
+      {
+        maxHelloBytes: cfg.dissect.max_hello_bytes,
+        maxSegments: cfg.dissect.max_segments,
+        maxInspectPackets: cfg.dissect.max_inspect_packets,
+        payloadEntropy: entropy,
+      },
+      {
+        onDns: (a) => {
+          this.counters.dnsAnswers++;
+          this.names.addAnswer(a);
+        },
+        ...(makeDnsDissector !== undefined ? { makeDns: makeDnsDissector } : {}),
+      },
+    );
+    this.packets = new PacketPath(
+      {
+        maxFlows: cfg.flow.max_flows,
+        tcpIdleS: cfg.flow.tcp_idle_s,
+        tcpClosedS: cfg.flow.tcp_closed_s,
+        otherIdleS: cfg.flow.other_idle_s,
+        activeS: cfg.flow.active_s,
+        splitOnReuse: cfg.flow.split_on_reuse,
+      },
+      { dissector: this.dissector, onFlow: (rec) => this.onFlow(rec) },
+    );
+  }
+
+  onBatch(b: PacketBatch): void {
+    this.packets.onBatch(b);
+  }
+
+  /** An EDR connection record (from a file, a followed feed or the API). */
+  addEdr(rec: EdrConnection): void {
+    try {
+      this.attributor.addEdr(rec);
+    } catch (err) {
+      this.counters.attributeErrors++;
+      this.rateLimitedError('attribute', err);
+    }
+  }
+
+  private onFlow(rec: FlowRecord): void {
+    this.counters.flows++;
+    this.names.nameFlow(rec);
+    if (rec.payloadEntropy !== undefined && !this.tenants.get(this.tenants.ofFlow(rec)).payload_entropy) delete rec.payloadEntropy;
+    this.deps.onFlow?.(rec);
+    // fail-open: an error after this point never stops capture or flow records
+    try {
+      this.attributor.addFlow(rec);
+    } catch (err) {
+      this.counters.attributeErrors++;
+      this.rateLimitedError('attribute', err);
+    }
+  }
+
+  private onObservation(obs: Observation): void {
+    if (!obs.update) this.counters.observations++;
+    try {
+      const v = this.classifier.classify({
+        ...(obs.host !== undefined ? { host: obs.host } : {}),
+        port: obs.serverPort,
+        ...(obs.client?.processName !== undefined ? { processName: obs.client.processName } : {}),
+        loopback: isLoopbackText(obs.serverAddr),
+        tenant: obs.tenant,
+      });
+      if (v !== undefined) obs.verdict = v;
+      else delete obs.verdict;
+    } catch (err) {
+      this.counters.classifyErrors++;
+      this.rateLimitedError('classify', err);
+    }
+    if (obs.verdict !== undefined && !obs.update) {
+      this.counters.aiObservations++;
+      const p = this.counters.byProvider.get(obs.verdict.provider) ?? { category: obs.verdict.category, flows: 0, bytesOut: 0, bytesIn: 0 };
+      p.flows++;
+      p.bytesOut += obs.bytesOut;
+      p.bytesIn += obs.bytesIn;
+      this.counters.byProvider.set(obs.verdict.provider, p);
+    }
+    this.deps.onObservation?.(obs);
+    try {
+      this.detector.onObservation(obs);
+    } catch (err) {
+      this.counters.detectErrors++;
+      this.rateLimitedError('detect', err);
+    }
+  }
+
+  private rateLimitedError(stage: string, err: unknown): void {
+    const now = Date.now();
+    if (this.log === undefined || now - this.lastErrLogMs < 10_000) return;
+    this.lastErrLogMs = now;
+    this.log.error({ stage, err: (err as Error).message }, 'stage error (fail-open; counted)');
+  }
+
+  /** Advance time on a quiet link (capture time, µs). */
+  tick(nowUs: number): void {
+    this.packets.tick(nowUs);
+    const t = this.packets.nowUs;
+    this.attributor.tick(t);
+    this.detector.tick(t);
+  }
+
+  /** End of input: emit every open flow, settle pending joins, commit. */
+  finish(): void {
+    this.packets.finish();
+    this.attributor.flush();
+    this.detector.tick(this.packets.nowUs);
+    this.deps.store.flush();
+  }
+
+  /** SIGHUP / API: reload rules; tenants and allowlist come from the config and the store. */
+  reload(cfg?: SensorConfig): { ok: boolean; error?: string } {
+    if (cfg !== undefined) this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
+    const r = this.classifier.reload();
+    return r.ok ? { ok: true } : { ok: false, error: r.error };
+  }
+
+  stats(): Record<string, number> {
+    return {
+      ...this.packets.decodeStats(),
+      ...this.dissector.stats(),
+      ...this.names.stats(),
+      ...this.attributor.stats(),
+      ...this.classifier.stats(),
+      ...this.detector.stats(),
+    };
+  }
+}

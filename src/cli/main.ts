@@ -1,0 +1,60 @@
+/**
+ * `llmtap <command>`: replay (capture files), run (live interface), rules (explain/export/check).
+ * Every command returns an exit code; errors are one clear line on stderr, never a stack trace.
+ */
+const USAGE = `llmtap — find programs talking to LLM/AI services, from network metadata only
+
+usage:
+  llmtap replay FILE|DIR... [--edr FILE]... [--config FILE] [--db PATH] [--flows OUT.ndjson]
+                [--format table|ndjson|json] [--serve] [--quiet]
+  llmtap run --iface NAME [--config FILE]
+  llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
+  llmtap rules export [--out FILE]
+  llmtap rules check FILE
+  llmtap --version
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  let code: number;
+  try {
+    switch (cmd) {
+      case 'replay': {
+        const m = await import('./replay.js');
+        code = await m.replayCommand(rest);
+        break;
+      }
+      case 'run': {
+        const m = await import('./run.js');
+        code = await m.runCommand(rest);
+        break;
+      }
+      case 'rules': {
+        const m = await import('./rules.js');
+        code = await m.rulesCommand(rest);
+        break;
+      }
+      case '--version':
+      case 'version':
+        process.stdout.write('llmtap 0.1.0\n');
+        code = 0;
+        break;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        code = cmd === undefined ? 2 : 0;
+        break;
+      default:
+        process.stderr.write(`llmtap: unknown command '${cmd}'\n${USAGE}`);
+        code = 2;
+    }
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    process.stderr.write(`llmtap: ${e.code !== undefined && String(e.code).startsWith('LLMTAP_ERR') ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+    if (process.env['LLMTAP_DEBUG'] === '1') process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    code = 1;
+  }
+  process.exitCode = code;
+}

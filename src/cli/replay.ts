@@ -1,0 +1,150 @@
+/**
+ * `llmtap replay`: capture files (and their EDR feed) through the whole pipeline into the
+ * database, then a readable summary: flows, AI observations by provider, and the alerts.
+ */
+import { createWriteStream, existsSync, readdirSync, statSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, configPath, type SensorConfig } from '../config.js';
+import { Pipeline } from '../pipeline.js';
+import { readCaptureFile, type FileReadResult } from '../source/file.js';
+import { Store } from '../store/store.js';
+import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
+import { MALFORMED } from '../decode/reasons.js';
+import type { Alert } from '../records.js';
+import { renderSummary, type ReplaySummary } from './summary.js';
+import { Progress } from './progress.js';
+import { serveApi } from './serve.js';
+
+const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
+
+/** Expand directories to the capture files inside them (sorted, not recursive). */
+export function expandInputs(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (!existsSync(p)) throw Object.assign(new Error(`${p}: no such file or directory`), { code: 'LLMTAP_ERR_INPUT' });
+    if (statSync(p).isDirectory()) {
+      const files = readdirSync(p)
+        .filter((f) => CAPTURE_EXT.test(f))
+        .sort()
+        .map((f) => join(p, f));
+      if (files.length === 0) throw Object.assign(new Error(`${p}: no capture files (*.pcap, *.pcapng, *.gz) in this directory`), { code: 'LLMTAP_ERR_INPUT' });
+      out.push(...files);
+    } else out.push(p);
+  }
+  return out;
+}
+
+/** Current state of every alert of every tenant (the change log's last snapshot per id). */
+export function currentAlerts(store: Store, tenants: string[]): Alert[] {
+  const byId = new Map<string, Alert>();
+  for (const t of tenants) {
+    let after = 0;
+    for (;;) {
+      const page = store.listAlertChanges(t, { afterSeq: after, limit: 1000 });
+      for (const a of page) byId.set(a.id, a);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]?.seq ?? after;
+    }
+  }
+  return [...byId.values()];
+}
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      edr: { type: 'string', multiple: true },
+      'edr-tenant': { type: 'string', default: 'default' },
+      config: { type: 'string' },
+      db: { type: 'string' },
+      flows: { type: 'string' },
+      format: { type: 'string', default: 'table' },
+      serve: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      'no-progress': { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length === 0) {
+    process.stderr.write('llmtap replay: give one or more capture files or directories\n');
+    return 2;
+  }
+  const format = values.format ?? 'table';
+  if (!['table', 'json'].includes(format)) {
+    process.stderr.write(`llmtap replay: --format must be table or json (got '${format}')\n`);
+    return 2;
+  }
+  const cfg: SensorConfig = loadConfig(values.config);
+  const files = expandInputs(positionals);
+  const dbPath = values.db ?? configPath(cfg, cfg.store.path);
+  const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+  let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
+  if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);
+  const pipeline = new Pipeline(cfg, {
+    store,
+    ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
+  });
+
+  // EDR feeds first: records arriving before their flows is one of the two join orders
+  const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
+  const edrResults: { file: string; result: IngestResult }[] = [];
+  for (const f of edrFiles) {
+    const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? 'default', lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+    edrResults.push({ file: f, result });
+  }
+
+  const t0 = process.hrtime.bigint();
+  const reads: FileReadResult[] = [];
+  const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
+  let failed = false;
+  for (const f of files) {
+    progress.start(f);
+    try {
+      const r = await readCaptureFile(f, (b) => pipeline.onBatch(b), {
+        onProgress: (done, total) => progress.update(done, total, pipeline.packets.packets),
+      });
+      reads.push(r);
+      if (r.error !== undefined) {
+        failed = true;
+        process.stderr.write(`llmtap replay: ${r.error.message} (everything before it was processed)\n`);
+      }
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`llmtap replay: ${(err as Error).message}\n`);
+    }
+    progress.done();
+  }
+  pipeline.finish();
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (flowsOut !== undefined && flowsOut !== process.stdout) await new Promise<void>((res) => (flowsOut as WriteStream).end(res));
+
+  const decode = pipeline.packets.decodeStats();
+  const malformed: Record<string, number> = {};
+  for (const [k, n] of Object.entries(decode)) if (MALFORMED.has(k)) malformed[k] = n;
+  for (const r of reads) for (const [k, n] of Object.entries(r.reasons)) if (k === 'source.truncated_record' || k === 'source.bad_block') malformed[k] = (malformed[k] ?? 0) + n;
+  const tenants = [...new Set(['default', ...cfg.tenants.map((t) => t.id)])];
+  const summary: ReplaySummary = {
+    files: reads.map((r) => ({ file: r.file, format: r.format, compressed: r.compressed, packets: r.stats.packets, error: r.error?.message })),
+    packets: pipeline.packets.packets,
+    wireBytes: pipeline.packets.wireBytes,
+    flows: pipeline.counters.flows,
+    flowsEnded: { ...pipeline.packets.flows.ended },
+    malformed,
+    wallS,
+    edr: edrResults,
+    aiObservations: pipeline.counters.aiObservations,
+    observations: pipeline.counters.observations,
+    providers: [...pipeline.counters.byProvider.entries()].map(([provider, p]) => ({ provider, ...p })),
+    alerts: currentAlerts(store, tenants),
+    stats: pipeline.stats(),
+    db: dbPath,
+  };
+  if (!values.quiet || format === 'json') process.stdout.write(renderSummary(summary, format === 'json' ? 'json' : 'table'));
+  if (values.serve) {
+    await serveApi(cfg, store, pipeline);
+    return failed ? 1 : 0;
+  }
+  store.close();
+  return failed ? 1 : 0;
+}

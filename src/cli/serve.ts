@@ -1,0 +1,156 @@
+/**
+ * Serve the HTTP API (alerts for SIEM polling, rules, allowlist, EDR ingest, /metrics) over a
+ * running pipeline: `llmtap run` and `llmtap replay --serve` share this.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { SensorConfig } from '../config.js';
+import { configPath } from '../config.js';
+import { buildApp } from '../api/app.js';
+import type { ApiClassifier, ExplainQuery, ExplainResult } from '../api/deps.js';
+import { ingestBody } from '../attribute/ingest.js';
+import { createMetrics, type MetricSources } from '../metrics.js';
+import type { Pipeline } from '../pipeline.js';
+import type { SourceStats } from '../records.js';
+import type { Store } from '../store/store.js';
+
+/** The classifier as the API sees it (explain steps, export, reload). */
+export function apiClassifier(p: Pipeline): ApiClassifier {
+  return {
+    explain(q: ExplainQuery): ExplainResult {
+      const e = p.classifier.explain({ host: q.host, tenant: q.tenant, ...(q.process !== undefined ? { processName: q.process } : {}), ...(q.port !== undefined ? { port: q.port } : {}) });
+      const steps: ExplainResult['steps'] = [];
+      if (e.decidingRule !== null) steps.push({ ruleId: e.decidingRule.ruleId, matched: true, reason: `decides: ${e.decidingRule.category}/${e.decidingRule.provider} via ${e.decidingRule.matchedBy.hostKind} ${e.decidingRule.matchedBy.hostEntry ?? ''}`.trim() });
+      e.otherMatches.forEach((m, i) => steps.push({ ruleId: m.ruleId, matched: true, reason: e.reasons[i] ?? `lower precedence (${m.category})` }));
+      for (const u of e.unmet) steps.push({ ruleId: u.ruleId, matched: false, reason: `condition not met: ${u.failed}` });
+      if (e.excluded !== undefined) steps.push({ ruleId: '-', matched: false, reason: `excluded host: ${e.excluded.reason}` });
+      return e.verdict !== null ? { verdict: e.verdict, steps } : { steps };
+    },
+    exportDocument: () => p.classifier.exportDocument() as Record<string, unknown>,
+    reload: () => {
+      const r = p.reload();
+      if (!r.ok) throw Object.assign(new Error(r.error ?? 'reload failed'), { statusCode: 422 });
+      return { rules: p.classifier.stats()['classify.rules'] ?? 0 };
+    },
+  };
+}
+
+/** Wire stage counters to the Prometheus metrics. */
+export function metricSources(p: Pipeline, source: () => SourceStats): MetricSources {
+  const pick = (s: Record<string, number>, prefix: string): Record<string, number> =>
+    Object.fromEntries(Object.entries(s).filter(([k]) => k.startsWith(prefix)));
+  return {
+    source: () => {
+      const s = source();
+      return {
+        packets: s.packets,
+        wireBytes: s.wireBytes,
+        capBytes: s.capBytes,
+        truncatedRecords: s.truncatedRecords,
+        ...(s.kernelReceived !== undefined ? { kernelReceived: s.kernelReceived } : {}),
+        ...(s.kernelDropped !== undefined ? { kernelDropped: s.kernelDropped } : {}),
+        ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
+      };
+    },
+    decode: () => pick(p.packets.decodeStats(), 'decode.'),
+    flow: () => ({ active: p.packets.flows.active, ended: { ...p.packets.flows.ended }, evicted: p.packets.flows.ended.evicted }),
+    dissect: () => {
+      const s = p.dissector.stats();
+      const handshakes: Record<string, number> = {};
+      const failed: Record<string, number> = {};
+      for (const [k, v] of Object.entries(s)) {
+        if (/hello_parsed$|^quic\.hello$|^gquic\.sni$/.test(k)) handshakes[k.split('.')[0] ?? k] = (handshakes[k.split('.')[0] ?? k] ?? 0) + v;
+        else if (!/parsed|decrypted|ok$/.test(k)) failed[k] = v;
+      }
+      return { handshakes, failed, quicDecrypted: s['quic.decrypted'] ?? 0 };
+    },
+    names: () => ({ dnsAnswers: p.counters.dnsAnswers, passiveDnsEntries: p.names.stats()['names.entries'] ?? 0 }),
+    edr: () => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const [k, v] of Object.entries(p.attributor.stats())) {
+        const m = /^edr\.([a-z_]+)\.([a-z_]+)$/.exec(k);
+        if (m) (out[m[1]!] ??= {})[m[2]!] = v;
+      }
+      return out;
+    },
+    join: () => {
+      const s = p.attributor.stats();
+      return { flows: s['join.flows'] ?? p.counters.flows, joined: s['join.hits'] ?? 0 };
+    },
+    classify: () => {
+      const classifications: Record<string, Record<string, number>> = {};
+      const bytesOut: Record<string, number> = {};
+      const bytesIn: Record<string, number> = {};
+      for (const [provider, v] of p.counters.byProvider) {
+        (classifications[v.category] ??= {})[provider] = v.flows;
+        bytesOut[provider] = v.bytesOut;
+        bytesIn[provider] = v.bytesIn;
+      }
+      return { classifications, bytesOut, bytesIn };
+    },
+    alerts: () => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const [k, v] of Object.entries(p.detector.stats())) {
+        const m = /^alerts\.([a-z0-9_]+)\.([a-z]+)$/.exec(k);
+        if (m) (out[m[1]!] ??= {})[m[2]!] = v;
+      }
+      return out;
+    },
+    pipelineLagSeconds: () => 0,
+  };
+}
+
+export interface ServeOptions {
+  /** Whether capture/replay is running (readiness). */
+  running?: () => boolean;
+  source?: () => SourceStats;
+}
+
+/** Build and listen; returns the app (closed by the caller). Without configured tokens a one-time token for `default` is printed. */
+export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: ServeOptions = {}): Promise<FastifyInstance> {
+  let tokens = cfg.api.tokens.map((t) => ({ tenant: t.tenant, tokenSha256: t.token_sha256 }));
+  if (tokens.length === 0) {
+    const token = randomBytes(24).toString('base64url');
+    tokens = [{ tenant: 'default', tokenSha256: createHash('sha256').update(token).digest('hex') }];
+    process.stderr.write(`llmtap: no api.tokens configured; this run's token for tenant 'default': ${token}\n`);
+  }
+  const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
+  const metrics = createMetrics(metricSources(p, source));
+  const app = await buildApp(
+    {
+      tenants: tokens,
+      ...(cfg.api.cursor_key !== undefined ? { cursorKey: Buffer.from(cfg.api.cursor_key) } : {}),
+      ...(cfg.api.tls_cert !== undefined && cfg.api.tls_key !== undefined
+        ? { https: { cert: readFileSync(configPath(cfg, cfg.api.tls_cert)), key: readFileSync(configPath(cfg, cfg.api.tls_key)) } }
+        : {}),
+    },
+    {
+      store,
+      classifier: apiClassifier(p),
+      ingestEdr: async (tenant, body) => {
+        return ingestBody(body, undefined, { tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
+      },
+      captureRunning: o.running ?? (() => true),
+      registry: metrics.registry,
+      apiRequests: metrics.apiRequests,
+    },
+  );
+  await app.listen({ host: cfg.api.host, port: cfg.api.port });
+  const addr = app.server.address();
+  const where = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : String(addr);
+  process.stderr.write(`llmtap: API listening on ${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}\n`);
+  return app;
+}
+
+/** `replay --serve`: keep the API up over the replayed data until SIGINT/SIGTERM. */
+export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline): Promise<void> {
+  const app = await startApi(cfg, store, p, { running: () => true });
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await app.close();
+  store.close();
+}

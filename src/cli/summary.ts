@@ -1,0 +1,87 @@
+/** The replay summary: what a network engineer reads first. Plain text table or JSON. */
+import type { Alert } from '../records.js';
+import type { IngestResult } from '../attribute/ingest.js';
+
+export interface ReplaySummary {
+  files: { file: string; format: string; compressed: boolean; packets: number; error: string | undefined }[];
+  packets: number;
+  wireBytes: number;
+  flows: number;
+  flowsEnded: Record<string, number>;
+  malformed: Record<string, number>;
+  wallS: number;
+  edr: { file: string; result: IngestResult }[];
+  observations: number;
+  aiObservations: number;
+  providers: { provider: string; category: string; flows: number; bytesOut: number; bytesIn: number }[];
+  alerts: Alert[];
+  stats: Record<string, number>;
+  db: string;
+}
+
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function bytes(x: number): string {
+  if (x >= 1e9) return `${(x / 1e9).toFixed(1)} GB`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)} MB`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} kB`;
+  return `${x} B`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => `  ${r.map((c, i) => c.padEnd(w[i] ?? 0)).join('  ').trimEnd()}\n`;
+  return line(head) + line(w.map((x) => '─'.repeat(x))) + rows.map(line).join('');
+}
+
+const SEV_ORDER: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+
+/** One short line of evidence per heuristic. */
+function evidenceLine(a: Alert): string {
+  const d = a.evidence.detail;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(d)) {
+    if (parts.length >= 4) break;
+    parts.push(`${k}=${Array.isArray(v) ? v.length : String(v)}`);
+  }
+  if (a.evidence.hostSource !== undefined) parts.push(`via ${a.evidence.hostSource}`);
+  if (a.evidence.bytesOut > 0) parts.push(`out ${bytes(a.evidence.bytesOut)}`);
+  return parts.join(' ');
+}
+
+export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): string {
+  if (format === 'json') return `${JSON.stringify(s, null, 2)}\n`;
+  let out = '';
+  const pps = s.wallS > 0 ? s.packets / s.wallS : 0;
+  out += `llmtap replay: ${s.files.length} file(s), ${n(s.packets)} packets, ${bytes(s.wireBytes)}, ${n(s.flows)} flows in ${s.wallS.toFixed(2)} s (${n(pps)} packets/s, ${(s.wireBytes / Math.max(s.wallS, 1e-9) / 1e6).toFixed(0)} MB/s)\n`;
+  const ended = Object.entries(s.flowsEnded).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+  if (ended) out += `flows ended: ${ended}\n`;
+  const mal = Object.entries(s.malformed);
+  out += mal.length ? `malformed: ${mal.map(([k, v]) => `${k} ${n(v)}`).join(', ')}\n` : 'malformed: none\n';
+  for (const e of s.edr) {
+    const rej = Object.entries(e.result.rejected).map(([k, v]) => `${k} ${v}`).join(', ');
+    out += `EDR ${e.file}: ${n(e.result.accepted)} records${rej ? ` (skipped: ${rej})` : ''}\n`;
+  }
+  out += `\nAI observations: ${n(s.aiObservations)} of ${n(s.observations)} connections\n`;
+  if (s.providers.length) {
+    const rows = [...s.providers].sort((a, b) => b.bytesOut - a.bytesOut).map((p) => [p.provider, p.category, n(p.flows), bytes(p.bytesOut), bytes(p.bytesIn)]);
+    out += table(['provider', 'category', 'conns', 'bytes out', 'bytes in'], rows);
+  }
+  const alerts = [...s.alerts].sort((a, b) => (SEV_ORDER[a.severity] ?? 9) - (SEV_ORDER[b.severity] ?? 9) || a.heuristic.localeCompare(b.heuristic) || a.firstSeenUs - b.firstSeenUs);
+  out += `\nalerts: ${alerts.length}\n`;
+  if (alerts.length) {
+    const rows = alerts.map((a) => [
+      a.heuristic,
+      a.severity,
+      a.deviceName ?? a.deviceId ?? a.clientAddr ?? '-',
+      a.processName ?? '-',
+      a.provider ?? '-',
+      a.host ?? '-',
+      n(a.count),
+      evidenceLine(a),
+    ]);
+    out += table(['heuristic', 'severity', 'device', 'process', 'provider', 'host', 'count', 'evidence'], rows);
+  }
+  out += `\ndatabase: ${s.db}\n`;
+  return out;
+}

@@ -1,0 +1,184 @@
+/**
+ * Sensor configuration: one JSON Schema with defaults, units and a doc line per option
+ * (`description`), validated with ajv. Errors name the file and the key. The file is YAML or
+ * JSON; every key is optional. Keys are snake_case in the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import YAML from 'yaml';
+import { parseTenants, type TenantConfig } from './detect/tenants.js';
+
+/** Repository / package root (where config/ and pcaps/ live). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const num = (description: string, def: number, minimum = 0): object => ({ type: 'number', minimum, default: def, description });
+const int = (description: string, def: number, minimum = 0): object => ({ type: 'integer', minimum, default: def, description });
+const bool = (description: string, def: boolean): object => ({ type: 'boolean', default: def, description });
+const str = (description: string, def?: string): object => (def === undefined ? { type: 'string', description } : { type: 'string', default: def, description });
+const section = (properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, default: {}, properties });
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    flow: section({
+      max_flows: int('Flows kept at once; the least recently active is evicted and emitted (memory bound).', 262144, 16),
+      tcp_idle_s: num('Seconds without a packet before an open TCP flow is emitted (idle).', 300),
+      tcp_closed_s: num('Seconds after FIN/FIN or RST before a TCP flow is emitted.', 5),
+      other_idle_s: num('Seconds without a packet before a UDP/ICMP/other flow is emitted (idle).', 60),
+      active_s: num('A flow older than this is emitted (active) and continues as a new record.', 1800),
+      split_on_reuse: bool('A SYN on a closed TCP flow starts a new flow (port reuse).', true),
+    }),
+    dissect: section({
+      max_hello_bytes: int('Largest ClientHello reassembled per flow, bytes.', 32768, 512),
+      max_segments: int('Out-of-order TCP pieces held per flow while reassembling a hello.', 64, 1),
+      max_inspect_packets: int('Client payload packets inspected before a flow is bypassed.', 32, 1),
+    }),
+    names: section({
+      max_entries: int('Passive DNS entries kept (LRU).', 200000, 16),
+      ttl_floor_s: num('Answers are kept at least this long, whatever their TTL.', 300),
+      ttl_cap_s: num('Answers are kept at most this long, whatever their TTL.', 86400),
+    }),
+    attribute: section({
+      wait_s: num('How long a flow or EDR record waits for its partner (capture time).', 600),
+      tolerance_ms: int('Join tolerance once a device clock skew is learned.', 5000),
+      learn_window_ms: int('Join window before a device skew is learned (covers zone mistakes).', 12 * 3600 * 1000),
+      max_flows: int('Flows kept waiting for an EDR record.', 200000, 16),
+      max_records: int('EDR records kept waiting for a flow.', 500000, 16),
+      edr_only_loopback: bool('EDR loopback connections (local LLM runtimes) become observations.', true),
+      lineage_key: str('Secret for the per-tenant keyed lineage hash (set it in production).', 'llmtap-default-lineage-key'),
+    }),
+    edr: section({
+      files: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files read before a replay.' },
+      follow: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files followed during a live run (survives rotation).' },
+    }),
+    rules: section({
+      file: str('The ordered rule set.', 'config/rules/default.yaml'),
+      tenant_dir: str('Directory of per-tenant rule files (sanctioned endpoints, additions).'),
+    }),
+    tenants: { type: 'array', default: [], description: 'Tenants (see src/detect/tenants.ts); a `default` tenant always exists.' },
+    store: section({
+      path: str('SQLite database file (WAL).', 'llmtap.db'),
+      retention_hours: num('Anomaly rows (observations) are removed after this many hours.', 72),
+    }),
+    api: section({
+      host: str('Listen address.', '127.0.0.1'),
+      port: int('Listen port (0 = any free port).', 8787),
+      tls_cert: str('PEM certificate file: serve HTTPS.'),
+      tls_key: str('PEM key file: serve HTTPS.'),
+      cursor_key: str('Secret for SIEM cursors (keep stable across restarts).'),
+      tokens: {
+        type: 'array',
+        default: [],
+        description: 'One bearer credential per tenant, stored as SHA-256 hex of the token.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['tenant', 'token_sha256'],
+          properties: { tenant: { type: 'string' }, token_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+        },
+      },
+    }),
+    capture: section({
+      iface: str('Interface to capture from (llmtap run).'),
+      snaplen: int('Bytes captured per packet.', 65535, 64),
+      promisc: bool('Promiscuous mode.', true),
+      buffer_bytes: int('Kernel capture buffer, bytes.', 64 * 1024 * 1024, 65536),
+      bpf: str('BPF capture filter.'),
+      batch_packets: int('Packets handed to JavaScript per batch.', 4096, 1),
+      timeout_ms: int('Longest wait before a partial batch is delivered.', 50, 1),
+      backend: { type: 'string', enum: ['native', 'cap'], default: 'native', description: 'Capture backend.' },
+    }),
+    log: section({
+      level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'Log level.' },
+    }),
+  },
+} as const;
+
+export interface SensorConfig {
+  /** Where the config came from (for messages) and the directory relative paths resolve against. */
+  source: string;
+  baseDir: string;
+  flow: { max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean };
+  dissect: { max_hello_bytes: number; max_segments: number; max_inspect_packets: number };
+  names: { max_entries: number; ttl_floor_s: number; ttl_cap_s: number };
+  attribute: { wait_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; edr_only_loopback: boolean; lineage_key: string };
+  edr: { files: string[]; follow: string[] };
+  rules: { file: string; tenant_dir?: string };
+  tenants: TenantConfig[];
+  store: { path: string; retention_hours: number };
+  api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[] };
+  capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
+  log: { level: string };
+}
+
+export class ConfigError extends Error {
+  readonly code = 'LLMTAP_ERR_CONFIG';
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
+const validate = ajv.compile(CONFIG_SCHEMA);
+
+function describe(e: ErrorObject): string {
+  const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty?: string }).additionalProperty ?? '?';
+    return `${key === '(top level)' ? '' : `${key}.`}${extra}: unknown key`;
+  }
+  return `${key}: ${e.message ?? 'invalid'}`;
+}
+
+/** Validate a parsed config object (defaults filled in). Throws ConfigError naming the keys. */
+export function configFromObject(raw: unknown, source = '(built-in defaults)', baseDir = PACKAGE_ROOT): SensorConfig {
+  const obj = raw === undefined || raw === null ? {} : raw;
+  if (typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(`${source}: the config must be a mapping of sections`);
+  const copy = structuredClone(obj) as Record<string, unknown>;
+  if (!validate(copy)) {
+    const msgs = (validate.errors ?? []).map(describe);
+    throw new ConfigError(`${source}: ${msgs.join('; ')}`);
+  }
+  let tenants: TenantConfig[];
+  try {
+    tenants = parseTenants(copy['tenants'] ?? [], 'tenants');
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`);
+  }
+  const cfg = { ...(copy as unknown as SensorConfig), tenants, source, baseDir };
+  const tlsCert = cfg.api.tls_cert;
+  const tlsKey = cfg.api.tls_key;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError(`${source}: api.tls_cert and api.tls_key go together`);
+  return cfg;
+}
+
+/** Load and validate a YAML/JSON config file; without a path, the built-in defaults. */
+export function loadConfig(path?: string): SensorConfig {
+  if (path === undefined) return configFromObject({});
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    const e = err as { linePos?: { line: number }[]; message: string };
+    const line = e.linePos?.[0]?.line;
+    throw new ConfigError(`${path}${line !== undefined ? `:${line}` : ''}: not valid YAML/JSON: ${e.message.split('\n')[0] ?? ''}`);
+  }
+  return configFromObject(raw, path, dirname(resolve(path)));
+}
+
+/**
+ * Resolve a path from the config: absolute as is; relative paths against the config file's
+ * directory when the file exists there, else against the package (where the shipped defaults,
+ * e.g. config/rules/default.yaml, live).
+ */
+export function configPath(cfg: SensorConfig, p: string): string {
+  if (isAbsolute(p)) return p;
+  const near = resolve(cfg.baseDir, p);
+  return existsSync(near) ? near : join(PACKAGE_ROOT, p);
+}
