@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { Attributor, defaultAttributeOptions, type AttributeOptions } from '../../src/attribute/join.js';
+import type { EdrConnection, Observation } from '../../src/records.js';
+import { mkFlow } from './helpers.js';
+
+const T0 = Date.UTC(2024, 0, 10, 12, 0, 0); // capture ms
+const CLIENT = '10.1.2.3';
+const API = '104.18.7.192';
+
+function rec(p: Partial<EdrConnection> & Pick<EdrConnection, 'tsMs' | 'localPort'>): EdrConnection {
+  return {
+    v: 1, tenant: 't1', source: 'sysmon', tsKind: 'connect', receivedAtMs: 0,
+    deviceId: 'laptop-1', localAddr: CLIENT, remoteAddr: API, remotePort: 443,
+    transport: 'tcp', direction: 'outbound', pid: 4242, processKey: '{p1}',
+    processName: 'python.exe', sha256: 'ab'.repeat(32), hashUnknown: false, ...p,
+  };
+}
+
+function harness(opts: Partial<AttributeOptions> = {}) {
+  const out: Observation[] = [];
+  const at = new Attributor({ ...defaultAttributeOptions, ...opts }, { emit: (o) => out.push(o), tenantOf: () => 't1' });
+  const last = (id: string) => [...out].reverse().find((o) => o.obsId === id);
+  return { at, out, last };
+}
+
+const flowAt = (ms: number, port: number) => mkFlow({ origAddr: CLIENT, origPort: port, respAddr: API, respPort: 443, firstTsUs: ms * 1000 });
+
+describe('join: arrival order and skew', () => {
+  for (const skewMs of [0, 60_000, -60_000, 11 * 3_600_000]) {
+    for (const order of ['edr-first', 'flow-first'] as const) {
+      it(`attributes with ${skewMs / 1000}s skew, ${order}`, () => {
+        const { at, out, last } = harness();
+        // Three connections: the first teaches the skew, the others must match in the narrow window.
+        const flows = [flowAt(T0, 50001), flowAt(T0 + 5 * 60_000, 50002), flowAt(T0 + 9 * 60_000, 50003)];
+        const recs = flows.map((f, i) => rec({ tsMs: f.firstTsUs / 1000 + skewMs + 150 + i * 20, localPort: f.origPort }));
+        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); flows.forEach((f) => at.addFlow(f)); }
+        else { flows.forEach((f) => at.addFlow(f)); recs.forEach((r) => at.addEdr(r)); }
+        for (const f of flows) {
+          const o = last(`f${f.flowId}`)!;
+          expect(o.client?.processName).toBe('python.exe');
+          expect(o.client?.sha256).toBe('ab'.repeat(32));
+          expect(o.client?.method).toBe('edr');
+          expect(o.update).toBe(order === 'flow-first');
+          expect(o.bytesOut).toBe(f.origWireBytes);
+        }
+        const learned = at.stats()['skew_ms.laptop-1.sysmon']!;
+        expect(Math.abs(learned - (skewMs + 170))).toBeLessThanOrEqual(20);
+        if (order === 'flow-first') {
+          // first emission unattributed, then one update per flow
+          expect(out.filter((o) => !o.update && o.client === undefined).length).toBe(3);
+          expect(at.stats()['join.late']).toBe(3);
+        }
+      });
+    }
+  }
+
+  it('after learning, a record outside the narrow window does not match', () => {
+    const { at, last } = harness();
+    const f1 = flowAt(T0, 50010);
+    at.addEdr(rec({ tsMs: T0 + 60_000, localPort: 50010 }));
+    at.addFlow(f1);
+    expect(last(`f${f1.flowId}`)!.client?.method).toBe('edr');
+    const f2 = flowAt(T0 + 120_000, 50011);
+    at.addEdr(rec({ tsMs: T0 + 120_000 + 60_000 + 30_000, localPort: 50011 })); // 30 s off the learned skew
+    at.addFlow(f2);
+    expect(last(`f${f2.flowId}`)!.client?.method).toBe('device-map');
+  });
+});
+
+describe('join: candidates', () => {
+  it('port reuse: the nearest record in time wins', () => {
+    const { at, last } = harness();
+    at.addEdr(rec({ tsMs: T0 - 20 * 60_000, localPort: 50100, pid: 1, processKey: '{old}', processName: 'old.exe' }));
+    at.addEdr(rec({ tsMs: T0 + 200, localPort: 50100, pid: 2, processKey: '{new}', processName: 'new.exe' }));
+    at.addEdr(rec({ tsMs: T0 + 30 * 60_000, localPort: 50100, pid: 3, processKey: '{later}', processName: 'later.exe' }));
+    const f = flowAt(T0, 50100);
+    at.addFlow(f);
+    expect(last(`f${f.flowId}`)!.client?.processName).toBe('new.exe');
+  });
+
+  it('rejects a process that started after the flow', () => {
+    const { at, last } = harness();
+    // Learn the skew (0) on another connection first.
+    const f0 = flowAt(T0 - 60_000, 50200);
+    at.addEdr(rec({ tsMs: T0 - 60_000, localPort: 50200 }));
+    at.addFlow(f0);
+    at.addEdr(rec({ tsMs: T0 + 100, localPort: 50201, processKey: '{young}', processName: 'young.exe', processStartMs: T0 + 60_000 }));
+    const f = flowAt(T0, 50201);
+    at.addFlow(f);
+    const o = last(`f${f.flowId}`)!;
+    expect(o.client?.processName).toBeUndefined();
+    expect(at.stats()['join.rejected_process_after_flow']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('two different processes within tolerance → ambiguous, no process picked', () => {
+    const { at, last } = harness();
+    at.addEdr(rec({ tsMs: T0 + 100, localPort: 50300, pid: 10, processName: 'a.exe' }));
+    at.addEdr(rec({ tsMs: T0 + 300, localPort: 50300, pid: 11, processName: 'b.exe' }));
+    const f = flowAt(T0, 50300);
+    at.addFlow(f);
+    const c = last(`f${f.flowId}`)!.client!;
+    expect(c.ambiguous).toBe(true);
+    expect(c.deviceId).toBe('laptop-1');
+    expect(c.processName).toBeUndefined();
+    expect(c.hashUnknown).toBe(true);
+  });
+
+  it('the same process reported by two sources is one candidate; the richer record wins', () => {
+    const { at, last } = harness();
+    at.addEdr(rec({ source: 'wfp', tsMs: T0 + 900, localPort: 50400, processKey: undefined, sha256: undefined, hashUnknown: true }) as EdrConnection);
+    at.addEdr(rec({ tsMs: T0 + 300, localPort: 50400 }));
+    const f = flowAt(T0, 50400);
+    at.addFlow(f);
+    const c = last(`f${f.flowId}`)!.client!;
+    expect(c.ambiguous).toBeUndefined();
+    expect(c.source).toBe('sysmon');
+    expect(c.sha256).toBe('ab'.repeat(32));
+  });
+
+  it('both ends attributed when both hosts report; server side from the accept record', () => {
+    const { at, last } = harness();
+    const server = '10.1.9.9';
+    at.addEdr(rec({ tsMs: T0, localPort: 50500, remoteAddr: server, remotePort: 8443 }));
+    at.addEdr(rec({ deviceId: 'srv-1', tsMs: T0 - 2000, tsKind: 'accept', direction: 'inbound', localAddr: server, localPort: 8443, remoteAddr: CLIENT, remotePort: 50500, processName: 'nginx', pid: 80 }));
+    const f = mkFlow({ origAddr: CLIENT, origPort: 50500, respAddr: server, respPort: 8443, firstTsUs: T0 * 1000 });
+    at.addFlow(f);
+    const o = last(`f${f.flowId}`)!;
+    expect(o.client?.deviceId).toBe('laptop-1');
+    expect(o.server?.deviceId).toBe('srv-1');
+    expect(o.server?.processName).toBe('nginx');
+    expect(o.server?.side).toBe('resp');
+  });
+
+  it('one-sided mirror: EDR direction corrects a first-packet orientation', () => {
+    const { at, last } = harness();
+    at.addEdr(rec({ tsMs: T0, localPort: 50600 }));
+    // The capture saw the responder's packet first: orig = API.
+    const f = mkFlow({ origAddr: API, origPort: 443, respAddr: CLIENT, respPort: 50600, firstTsUs: T0 * 1000, origBy: 'first', origWireBytes: 9000, respWireBytes: 700 });
+    at.addFlow(f);
+    const o = last(`f${f.flowId}`)!;
+    expect(o.clientAddr).toBe(CLIENT);
+    expect(o.serverAddr).toBe(API);
+    expect(o.serverPort).toBe(443);
+    expect(o.client?.side).toBe('resp');
+    expect(o.bytesOut).toBe(700);
+    expect(at.stats()['join.orientation_corrected']).toBe(1);
+  });
+
+  it('device map labels a flow without a per-connection record; other tenants do not see it', () => {
+    const { at, last } = harness();
+    at.addEdr(rec({ tsMs: T0, localPort: 50700 }));
+    const f = flowAt(T0 + 60_000, 50701);
+    at.addFlow(f);
+    const c = last(`f${f.flowId}`)!.client!;
+    expect(c.method).toBe('device-map');
+    expect(c.deviceId).toBe('laptop-1');
+    expect(c.processName).toBeUndefined();
+    const seen: Observation[] = [];
+    const at2 = new Attributor(defaultAttributeOptions, { emit: (o) => seen.push(o), tenantOf: () => 't2' });
+    at2.addEdr(rec({ tsMs: T0, localPort: 50702 }));
+    at2.addFlow(flowAt(T0, 50702));
+    expect(seen[0]?.client).toBeUndefined();
+  });
+});
+
+describe('join: edr-only, waits, bounds', () => {
+  it('loopback to a local runtime becomes an edr-only observation', () => {
+    const { at, out } = harness();
+    at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 51000, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'node.exe' }));
+    at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 11434, remoteAddr: '127.0.0.1', remotePort: 51000, direction: 'inbound', tsKind: 'accept', processName: 'ollama.exe' }));
+    expect(out.length).toBe(1);
+    const o = out[0]!;
+    expect(o.kind).toBe('edr-only');
+    expect(o.serverPort).toBe(11434);
+    expect(o.client?.processName).toBe('node.exe');
+    expect(o.tsUs).toBe(T0 * 1000);
+  });
+
+  it('an unmatched outbound record expires into an off-tap edr-only observation', () => {
+    const { at, out } = harness({ learnWindowMs: 60_000, waitMs: 60_000 });
+    at.addEdr(rec({ tsMs: T0, localPort: 51100, remoteNameHint: 'api.openai.com' }));
+    at.tick((T0 + 10 * 60_000) * 1000);
+    expect(out.length).toBe(1);
+    expect(out[0]!.kind).toBe('edr-only');
+    expect(out[0]!.host).toBe('api.openai.com');
+    expect(out[0]!.hostSource).toBe('edr');
+  });
+
+  it('a flow stops waiting after waitMs: a later record no longer updates it', () => {
+    const { at, out } = harness({ waitMs: 30_000 });
+    const f = flowAt(T0, 51200);
+    at.addFlow(f);
+    at.tick((T0 + 5 * 60_000) * 1000);
+    at.addEdr(rec({ tsMs: T0, localPort: 51200 }));
+    expect(out.filter((o) => o.obsId === `f${f.flowId}`).length).toBe(1);
+    expect(at.stats()['join.miss']).toBe(1);
+  });
+
+  it('memory is bounded on both sides, evictions counted', () => {
+    const { at } = harness({ maxRecords: 50, maxFlows: 20 });
+    for (let i = 0; i < 200; i++) at.addEdr(rec({ tsMs: T0 + i, localPort: 52000 + i }));
+    for (let i = 0; i < 100; i++) at.addFlow(flowAt(T0 + i, 53000 + i));
+    const s = at.stats();
+    expect(s['records.indexed']).toBe(50);
+    expect(s['records.evicted']).toBe(150);
+    expect(s['flows.waiting']).toBe(20);
+    expect(s['flows.evicted']).toBe(80);
+  });
+});
