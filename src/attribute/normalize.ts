@@ -128,8 +128,9 @@ export function addrScope(ip: string): AddrScope {
 export function canonTransport(raw: unknown): 'tcp' | 'udp' | 'icmp' | 'other' | undefined {
   if (typeof raw === 'number') raw = String(raw);
   if (typeof raw !== 'string') return undefined;
-  const s = raw.trim().toLowerCase();
+  let s = raw.trim().toLowerCase();
   if (s === '' || s === '-') return undefined;
+  if (s.startsWith('ipproto_')) s = s.slice(8); // Tetragon sock_arg: IPPROTO_TCP
   if (s === '6' || s.startsWith('tcp')) return 'tcp';
   if (s === '17' || s.startsWith('udp')) return 'udp';
   if (s === '1' || s === '58' || s.startsWith('icmp')) return 'icmp';
