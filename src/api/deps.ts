@@ -110,28 +110,37 @@ export interface ApiStore {
 }
 
 export interface ExplainQuery {
-  tenant: string;
-  host: string;
-  process?: string;
+  tenant?: string;
+  host?: string;
+  processName?: string;
   port?: number;
 }
 
-export interface ExplainStep {
+/** One rule in an explanation (the fields the API shows; the classifier may carry more). */
+export interface ExplainedRule {
   ruleId: string;
-  matched: boolean;
-  reason: string;
+  category: string;
+  provider: string;
+  sanctioned: boolean;
+  source: string;
 }
 
 export interface ExplainResult {
-  verdict?: Verdict;
-  steps: ExplainStep[];
+  verdict: Verdict | null;
+  decidingRule: ExplainedRule | null;
+  otherMatches: ExplainedRule[];
+  unmet: Array<{ ruleId: string; failed: string }>;
+  reasons: string[];
+  excluded?: { host: string; reason: string };
+  rulesVersion: string;
 }
 
 export interface ApiClassifier {
   explain(q: ExplainQuery): ExplainResult;
   /** The rule set as the document endpoint agents load (rules are data, not tenant data). */
-  exportDocument(): Record<string, unknown>;
-  reload(): Promise<{ rules: number }> | { rules: number };
+  exportDocument(): object;
+  /** Re-reads the rule files; on failure the old rules stay and `error` says why. */
+  reload(): { ok: true; version: string } | { ok: false; error: string };
 }
 
 export interface EdrIngestResult {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
-import { FakeClassifier } from './fakes.js';
+import { Classifier, DEFAULT_RULES_PATH } from '../../src/classify/classifier.js';
 
 export const TOKENS = { t1: 'token-of-tenant-one-0123456789', t2: 'token-of-tenant-two-9876543210' } as const;
 export const auth = (t: keyof typeof TOKENS): Record<string, string> => ({ authorization: `Bearer ${TOKENS[t]}` });
@@ -18,7 +18,7 @@ export interface Harness {
   app: FastifyInstance;
   store: Store;
   close(): Promise<void>;
-  classifier: FakeClassifier;
+  classifier: Classifier;
   ingested: Array<{ tenant: string; body: Buffer }>;
   deps: ApiDeps;
 }
@@ -54,7 +54,7 @@ export function fakeIngest(ingested: Harness['ingested']) {
 export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverrides: Partial<ApiDeps> = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'llmtap-api-'));
   const store = Store.open(join(dir, 'llmtap.db'), { flushIntervalMs: 0 });
-  const classifier = new FakeClassifier();
+  const classifier = Classifier.fromFiles({ rules: DEFAULT_RULES_PATH });
   const ingested: Harness['ingested'] = [];
   const metrics = createMetrics({}, { defaultMetrics: false });
   const deps: ApiDeps = {

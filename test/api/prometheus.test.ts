@@ -17,7 +17,7 @@ import { buildApp } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
 import { createMetrics } from '../../src/metrics.js';
 import type { FastifyInstance } from 'fastify';
-import { FakeClassifier } from './fakes.js';
+import { Classifier, DEFAULT_RULES_PATH } from '../../src/classify/classifier.js';
 import { StageFeed } from './stage-feed.js';
 import { Store } from '../../src/store/store.js';
 
@@ -98,7 +98,7 @@ describe.skipIf(!haveProm)('dashboards against a real Prometheus', () => {
       { tenants: [{ tenant: 't1', tokenSha256: hashToken('x'.repeat(32)) }] },
       {
         store,
-        classifier: new FakeClassifier(),
+        classifier: Classifier.fromFiles({ rules: DEFAULT_RULES_PATH }),
         ingestEdr: () => ({ accepted: 0, rejected: {}, byFormat: {} }),
         captureRunning: () => true,
         registry: metrics.registry,

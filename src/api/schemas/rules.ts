@@ -24,22 +24,35 @@ export const verdictSchema = {
   required: ['category', 'provider', 'rule_id', 'sanctioned'],
 } as const;
 
+const ruleRef = {
+  type: 'object',
+  properties: {
+    rule_id: { type: 'string' },
+    category: { type: 'string' },
+    provider: { type: 'string' },
+    sanctioned: { type: 'boolean' },
+    source: { type: 'string' },
+  },
+  required: ['rule_id', 'category', 'provider'],
+} as const;
+
 export const explainSchema = {
   type: 'object',
   properties: {
     host: { type: 'string' },
     matched: { type: 'boolean' },
     verdict: verdictSchema,
-    steps: {
+    deciding_rule: ruleRef,
+    other_matches: { type: 'array', items: ruleRef },
+    unmet: {
       type: 'array',
-      items: {
-        type: 'object',
-        properties: { rule_id: { type: 'string' }, matched: { type: 'boolean' }, reason: { type: 'string' } },
-        required: ['rule_id', 'matched', 'reason'],
-      },
+      items: { type: 'object', properties: { rule_id: { type: 'string' }, failed: { type: 'string' } }, required: ['rule_id', 'failed'] },
     },
+    reasons: { type: 'array', items: { type: 'string' } },
+    excluded: { type: 'object', properties: { host: { type: 'string' }, reason: { type: 'string' } }, required: ['host', 'reason'] },
+    rules_version: { type: 'string' },
   },
-  required: ['host', 'matched', 'steps'],
+  required: ['host', 'matched', 'other_matches', 'unmet', 'reasons', 'rules_version'],
 } as const;
 
 /** The exported rule set is public data (it ships to endpoint agents), passed through whole. */
@@ -47,6 +60,6 @@ export const exportSchema = { type: 'object', additionalProperties: true } as co
 
 export const reloadSchema = {
   type: 'object',
-  properties: { reloaded: { type: 'boolean' }, rules: { type: 'integer' } },
-  required: ['reloaded', 'rules'],
+  properties: { reloaded: { type: 'boolean' }, rules_version: { type: 'string' } },
+  required: ['reloaded', 'rules_version'],
 } as const;
