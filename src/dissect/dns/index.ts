@@ -6,6 +6,7 @@
  */
 import { v4ToString, v6ToString } from '../../decode/addr.js';
 import type { PacketView } from '../../decode/view.js';
+import { TCP_SYN } from '../../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../../records.js';
 import { isResponse, parseDnsMessage } from './parse.js';
 import { DnsFlowState } from './state.js';
@@ -31,7 +32,9 @@ export class DnsDissector {
   constructor(private readonly deps: DnsDissectorDeps) {}
 
   onPacket(view: PacketView, meta: FlowMeta): void {
-    if (!meta.inspect || view.payloadLen === 0) return;
+    if (!meta.inspect) return;
+    const syn = meta.proto === PROTO_TCP && (view.tcpFlags & TCP_SYN) !== 0;
+    if (view.payloadLen === 0 && !syn) return;
     let st = meta.dissectState instanceof DnsFlowState ? meta.dissectState : undefined;
     if (st === undefined) {
       st = new DnsFlowState();
@@ -40,6 +43,9 @@ export class DnsDissector {
     const start = view.payloadOff;
     const end = Math.min(start + view.payloadLen, view.buf.length);
     if (meta.proto === PROTO_TCP) {
+      // SYN: the stream of this direction starts at ISN + 1 (RFC 9293 §3.4).
+      if (syn) st.stream(view.fromOrig).start((view.tcpSeq + 1) >>> 0);
+      if (view.payloadLen === 0) return;
       const s = st;
       const r = st.stream(view.fromOrig).push(view.tcpSeq, view.buf, start, end, (msg) => {
         this.message(view, meta, s, msg, 0, msg.length, 'tcp');

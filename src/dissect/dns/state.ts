@@ -25,6 +25,13 @@ export class TcpDnsStream {
   private len = 0;
   private pending: Pending[] = [];
 
+  /** The first byte's sequence number, when known from the SYN. */
+  start(seq: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.nextSeq = seq >>> 0;
+  }
+
   /**
    * Add a segment; `onMessage(msg)` gets each complete message (a slice valid during the call).
    * Returns a reason when data had to be dropped.
