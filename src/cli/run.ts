@@ -1,0 +1,229 @@
+/**
+ * `llmtap run --iface NAME [--config FILE]`: the whole pipeline on a live interface, with the
+ * API served, until SIGTERM/SIGINT.
+ *
+ * - The interface is opened first, so a missing interface or missing permission fails at once
+ *   with one clear line and its own exit code, before the database is touched.
+ * - SIGTERM/SIGINT: stop capture (the packets already captured are still delivered), emit every
+ *   open flow, settle pending EDR joins, commit and close the database, close the API. Exit 0.
+ * - SIGHUP: re-read the config file and reload rules, tenants and allowlist without stopping
+ *   capture (the allowlist lives in the store and is read live). A config that fails
+ *   validation is logged and the running one is kept.
+ * - Capture needs root, or CAP_NET_RAW (+ CAP_NET_ADMIN for promiscuous mode) as a non-root
+ *   user: systemd `AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN` (config/systemd/llmtap.service)
+ *   or `setcap cap_net_raw,cap_net_admin+eip` on the node binary (see docs/deploy.md).
+ *
+ * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error, 3 interface missing,
+ * 4 permission missing, 5 capture binding not built.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { configPath, loadConfig, type SensorConfig } from '../config.js';
+import { Pipeline } from '../pipeline.js';
+import { Store } from '../store/store.js';
+import { EdrFollower } from '../attribute/ingest.js';
+import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
+
+export const RUN_EXIT = { ok: 0, failed: 1, usage: 2, noIface: 3, perm: 4, noBinding: 5 } as const;
+
+/** Whatever serves the API; closed on shutdown. */
+export interface ServedApi {
+  close(): Promise<unknown> | void;
+}
+export type ServeFn = (cfg: SensorConfig, store: Store, pipeline: Pipeline) => Promise<ServedApi | undefined | void>;
+
+export interface RunDeps {
+  /** Serves the API (default: `serveApi` of ./serve.js). */
+  serve?: ServeFn;
+  log?: Logger;
+}
+
+const USAGE = 'usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap] [--flows OUT.ndjson] [--no-api] [--list-interfaces]';
+
+/** The default API server: src/cli/serve.ts (`serveApi(cfg, store, pipeline)`). */
+async function defaultServe(cfg: SensorConfig, store: Store, pipeline: Pipeline): Promise<ServedApi | undefined> {
+  const spec = './serve.js'; // resolved at run time: the API wiring lives beside the CLI
+  const mod = (await import(spec)) as { serveApi?: (c: SensorConfig, s: Store, p: Pipeline) => Promise<unknown> };
+  if (typeof mod.serveApi !== 'function') throw new Error('serve.js has no serveApi');
+  const served = await mod.serveApi(cfg, store, pipeline);
+  const close = (served as { close?: unknown } | undefined)?.close;
+  return typeof close === 'function' ? { close: () => (close as () => Promise<unknown>).call(served) } : undefined;
+}
+
+function exitFor(e: LiveCaptureError): number {
+  switch (e.code) {
+    case 'LLMTAP_ERR_CAPTURE_NO_IFACE': return RUN_EXIT.noIface;
+    case 'LLMTAP_ERR_CAPTURE_PERM': return RUN_EXIT.perm;
+    case 'LLMTAP_ERR_CAPTURE_NO_BINDING': return RUN_EXIT.noBinding;
+    case 'LLMTAP_ERR_CAPTURE_CONFIG':
+    case 'LLMTAP_ERR_CAPTURE_BPF': return RUN_EXIT.usage;
+    default: return RUN_EXIT.failed;
+  }
+}
+
+export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        iface: { type: 'string' },
+        config: { type: 'string' },
+        db: { type: 'string' },
+        bpf: { type: 'string' },
+        backend: { type: 'string' },
+        flows: { type: 'string' },
+        'no-api': { type: 'boolean', default: false },
+        'list-interfaces': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`llmtap run: ${(e as Error).message}\n${USAGE}\n`);
+    return RUN_EXIT.usage;
+  }
+  if (values['list-interfaces']) {
+    for (const i of listInterfaces()) process.stdout.write(`${i.name}\t${i.addresses.join(' ')}\n`);
+    return RUN_EXIT.ok;
+  }
+  let cfg: SensorConfig;
+  try {
+    cfg = loadConfig(values.config);
+  } catch (e) {
+    process.stderr.write(`llmtap run: ${(e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG'}: ${(e as Error).message}\n`);
+    return RUN_EXIT.usage;
+  }
+  const iface = values.iface ?? cfg.capture.iface;
+  if (iface === undefined || iface === '') {
+    process.stderr.write(`llmtap run: no interface: give --iface NAME or capture.iface in the config\n${USAGE}\n`);
+    return RUN_EXIT.usage;
+  }
+  const backend = values.backend ?? cfg.capture.backend;
+  if (backend !== 'native' && backend !== 'cap') {
+    process.stderr.write(`llmtap run: --backend must be native or cap (got '${backend}')\n`);
+    return RUN_EXIT.usage;
+  }
+  const bpf = values.bpf ?? cfg.capture.bpf;
+  const liveOpts: LiveOptions = {
+    iface,
+    snaplen: cfg.capture.snaplen,
+    promisc: cfg.capture.promisc,
+    bufferBytes: cfg.capture.buffer_bytes,
+    batchPackets: Math.min(cfg.capture.batch_packets, 65535),
+    timeoutMs: Math.min(cfg.capture.timeout_ms, 10_000),
+    backend,
+    ...(bpf !== undefined ? { bpf } : {}),
+  };
+  let live: LiveSource;
+  try {
+    live = LiveSource.open(liveOpts);
+  } catch (e) {
+    if (e instanceof LiveCaptureError) {
+      process.stderr.write(`llmtap run: ${e.code}: ${e.message}\n`);
+      return exitFor(e);
+    }
+    throw e;
+  }
+
+  const log = deps.log ?? pino({ level: cfg.log.level, base: { cmd: 'run' } }, pino.destination(2));
+  return runLive(cfg, values.config, live, { ...deps, log }, {
+    db: values.db, flows: values.flows, api: !values['no-api'],
+  });
+}
+
+async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: LiveSource, deps: RunDeps & { log: Logger },
+  o: { db: string | undefined; flows: string | undefined; api: boolean }): Promise<number> {
+  const log = deps.log;
+  const dbPath = o.db ?? configPath(cfg, cfg.store.path);
+  let store: Store;
+  try {
+    store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+  } catch (e) {
+    await live.close();
+    process.stderr.write(`llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}\n`);
+    return RUN_EXIT.failed;
+  }
+  const flowsOut: WriteStream | undefined = o.flows !== undefined ? createWriteStream(o.flows) : undefined;
+  const pipeline = new Pipeline(cfg, {
+    store, log,
+    ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
+  });
+  const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),
+    { tenant: 'default', lineageKey: cfg.attribute.lineage_key, fromEnd: true, onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
+    (r) => pipeline.addEdr(r)));
+
+  let api: ServedApi | undefined | void;
+  let finished!: (code: number) => void;
+  const done = new Promise<number>((res) => { finished = res; });
+  let stopping = false;
+
+  const shutdown = async (why: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping: flushing open flows and closing the database');
+    clearInterval(ticker);
+    clearInterval(statsTimer);
+    // handlers stay installed: a second signal during the flush must not kill the process
+    await live.close(); // the batches captured before the stop are delivered first
+    await Promise.all(followers.map((f) => f.close()));
+    try {
+      pipeline.finish();
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'flush failed');
+      code = RUN_EXIT.failed;
+    }
+    try {
+      await api?.close();
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'API close failed');
+    }
+    store.close();
+    if (flowsOut !== undefined) await new Promise<void>((res) => flowsOut.end(res));
+    log.info({ capture: live.stats(), ...live.extraStats() }, 'stopped');
+    finished(code);
+  };
+
+  const reload = (): void => {
+    let next: SensorConfig = cfg;
+    if (cfgFile !== undefined) {
+      try {
+        next = loadConfig(cfgFile);
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'SIGHUP: config invalid, keeping the running one');
+        return;
+      }
+    }
+    const r = pipeline.reload(next);
+    if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+    else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
+  };
+
+  const handlers = {
+    SIGTERM: () => void shutdown('SIGTERM', RUN_EXIT.ok),
+    SIGINT: () => void shutdown('SIGINT', RUN_EXIT.ok),
+    SIGHUP: reload,
+  };
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, handlers[s]);
+
+  // Advance flow/join timers on a quiet link (live timestamps are wall-clock µs).
+  const ticker = setInterval(() => pipeline.tick(Date.now() * 1000), 1000);
+  const statsTimer = setInterval(() => log.info({ capture: live.stats() }, 'capture stats'), 60_000);
+
+  live.start((b) => pipeline.onBatch(b), (err) => {
+    if (err !== null) {
+      log.error({ err: err.message }, 'capture stopped');
+      void shutdown('capture error', RUN_EXIT.failed);
+    }
+  });
+  for (const f of followers) f.start();
+  if (o.api) {
+    try {
+      api = await (deps.serve ?? defaultServe)(cfg, store, pipeline);
+    } catch (e) {
+      process.stderr.write(`llmtap run: cannot serve the API: ${(e as Error).message}\n`);
+      void shutdown('API failed', RUN_EXIT.failed);
+    }
+  }
+  log.info({ iface: live.opts.iface, backend: live.opts.backend, linkType: live.linkType() }, 'capturing');
+  return done;
+}

@@ -1,0 +1,109 @@
+/**
+ * `llmtap run` on one end of a veth pair while tcpreplay sends corpus captures onto the other:
+ * the flows and SNIs it records equal those of the replay pipeline on the same files, SIGTERM
+ * flushes open flows and closes the database (exit 0), and a missing interface is one clear
+ * line with its own exit code.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Pipeline } from '../../src/pipeline.js';
+import type { FlowRecord } from '../../src/records.js';
+import { readCaptureFile } from '../../src/source/file.js';
+import { loadNative } from '../../src/source/live.js';
+import { Store } from '../../src/store/store.js';
+import { repoRoot } from './child.js';
+import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+
+const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
+const ci = process.env['CI'] === 'true';
+const viteNode = join(repoRoot, 'node_modules', '.bin', 'vite-node');
+const cliChild = join(repoRoot, 'test', 'live', 'cli-child.ts');
+const missing = [
+  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
+  netnsUnavailable(),
+  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
+].filter((x): x is string => x !== undefined);
+if (ci && missing.length > 0) it('live run prerequisites', () => { throw new Error(missing.join('; ')); });
+
+/** What must match between live and file: everything but times, ids and end reasons. */
+function norm(r: FlowRecord): string {
+  return JSON.stringify([r.communityId, r.vlan, r.origAddr, r.origPort, r.respAddr, r.respPort, r.origPkts, r.respPkts,
+    r.origWireBytes, r.respWireBytes, r.origPayloadBytes, r.respPayloadBytes, r.handshake?.sni ?? null,
+    r.handshake?.ja4 ?? null, r.host ?? null, r.hostSource]);
+}
+
+function runCli(args: string[], ns?: VethNs): { done: Promise<{ code: number | null; stderr: string }>; kill: (s: NodeJS.Signals) => void; stderr: () => string } {
+  const p = ns ? ns.spawn(viteNode, [cliChild, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(viteNode, [cliChild, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  p.stdout?.on('data', () => undefined);
+  const guard = setTimeout(() => p.kill('SIGKILL'), 120_000);
+  const done = new Promise<{ code: number | null; stderr: string }>((res) => p.on('exit', (code) => { clearTimeout(guard); res({ code, stderr: err }); }));
+  return { done, kill: (s) => p.kill(s), stderr: () => err };
+}
+
+describe('llmtap run errors', () => {
+  it('missing interface: clear message, exit code 3', async () => {
+    const r = await runCli(['run', '--iface', 'lt-no-such0', '--no-api']).done;
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('LLMTAP_ERR_CAPTURE_NO_IFACE');
+    expect(r.stderr).toContain('lt-no-such0');
+  });
+  it('no interface given: usage, exit code 2', async () => {
+    const r = await runCli(['run', '--no-api']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--iface');
+  });
+});
+
+describe.skipIf(missing.length > 0)('llmtap run on a veth pair equals replay', () => {
+  let env: VethNs;
+  let dir: string;
+  beforeAll(() => {
+    env = createVethNs('ltr');
+    dir = mkdtempSync(join(tmpdir(), 'llmtap-run-'));
+  });
+  afterAll(() => {
+    env?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('flows and SNIs of a live run equal the replay of the same files; SIGTERM flushes and exits 0', async () => {
+    const files = ['ndpi-reddit-ipv6.pcap', 'arkime-curl-tls13.pcap', 'ndpi-smtp-starttls-vlan.pcap'].map((f) => resolve(corpus, 'pcaps', f));
+    const flowsFile = join(dir, 'run.ndjson');
+    const run = runCli(['run', '--iface', env.capIf, '--no-api', '--db', join(dir, 'run.db'), '--flows', flowsFile], env);
+    for (let i = 0; i < 600 && !run.stderr().includes('"capturing"'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(run.stderr()).toContain('"capturing"');
+    const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=2000', ...files]));
+    await new Promise((r) => setTimeout(r, 500));
+    run.kill('SIGTERM');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('"stopped"');
+    const live = readFileSync(flowsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as FlowRecord);
+
+    // the same files through the replay pipeline
+    const store = Store.open(join(dir, 'replay.db'));
+    const replayed: FlowRecord[] = [];
+    const pipeline = new Pipeline(loadConfig(), { store, onFlow: (rec) => replayed.push(structuredClone(rec)) });
+    let packets = 0;
+    for (const f of files) packets += (await readCaptureFile(f, (b) => pipeline.onBatch(b))).stats.packets;
+    pipeline.finish();
+    store.close();
+
+    expect(sent.packets).toBe(packets);
+    expect(live.length).toBeGreaterThan(50);
+    expect(live.map(norm).sort()).toEqual(replayed.map(norm).sort());
+    const snis = (rs: FlowRecord[]): string[] => rs.map((x) => x.handshake?.sni).filter((x): x is string => x !== undefined).sort();
+    expect(snis(live).length).toBeGreaterThan(40);
+    expect(snis(live)).toEqual(snis(replayed));
+    // the database was closed cleanly: it opens and holds the same observations count
+    const db = Store.open(join(dir, 'run.db'));
+    db.close();
+  });
+});
