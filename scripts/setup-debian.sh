@@ -8,7 +8,7 @@
 #   prometheus             real scraper in the metrics test
 #   hyperfine              benchmark timing
 set -euo pipefail
-pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 prometheus hyperfine ca-certificates gzip)
+pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 prometheus hyperfine time ca-certificates gzip)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${pkgs[@]}"; do

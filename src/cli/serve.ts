@@ -8,33 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
-import type { ApiClassifier, ExplainQuery, ExplainResult } from '../api/deps.js';
 import { ingestBody } from '../attribute/ingest.js';
 import { createMetrics, type MetricSources } from '../metrics.js';
 import type { Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
-
-/** The classifier as the API sees it (explain steps, export, reload). */
-export function apiClassifier(p: Pipeline): ApiClassifier {
-  return {
-    explain(q: ExplainQuery): ExplainResult {
-      const e = p.classifier.explain({ host: q.host, tenant: q.tenant, ...(q.process !== undefined ? { processName: q.process } : {}), ...(q.port !== undefined ? { port: q.port } : {}) });
-      const steps: ExplainResult['steps'] = [];
-      if (e.decidingRule !== null) steps.push({ ruleId: e.decidingRule.ruleId, matched: true, reason: `decides: ${e.decidingRule.category}/${e.decidingRule.provider} via ${e.decidingRule.matchedBy.hostKind} ${e.decidingRule.matchedBy.hostEntry ?? ''}`.trim() });
-      e.otherMatches.forEach((m, i) => steps.push({ ruleId: m.ruleId, matched: true, reason: e.reasons[i] ?? `lower precedence (${m.category})` }));
-      for (const u of e.unmet) steps.push({ ruleId: u.ruleId, matched: false, reason: `condition not met: ${u.failed}` });
-      if (e.excluded !== undefined) steps.push({ ruleId: '-', matched: false, reason: `excluded host: ${e.excluded.reason}` });
-      return e.verdict !== null ? { verdict: e.verdict, steps } : { steps };
-    },
-    exportDocument: () => p.classifier.exportDocument() as Record<string, unknown>,
-    reload: () => {
-      const r = p.reload();
-      if (!r.ok) throw Object.assign(new Error(r.error ?? 'reload failed'), { statusCode: 422 });
-      return { rules: p.classifier.stats()['classify.rules'] ?? 0 };
-    },
-  };
-}
 
 /** Wire stage counters to the Prometheus metrics. */
 export function metricSources(p: Pipeline, source: () => SourceStats): MetricSources {
@@ -127,7 +105,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
     },
     {
       store,
-      classifier: apiClassifier(p),
+      classifier: p.classifier,
       ingestEdr: async (tenant, body) => {
         return ingestBody(body, undefined, { tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
       },
