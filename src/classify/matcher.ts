@@ -44,7 +44,10 @@ export function unmet(rule: CompiledRule, ctx: MatchContext): Unmet {
 export class Matcher {
   readonly index: CompiledIndex;
   private readonly hostMemo = new Map<string, HostEntry>();
-  private readonly procMemo = new Map<string, string>();
+  /** Raw process name -> normalised name and its hostless rules (one lookup per query). */
+  private readonly procMemo = new Map<string, { name: string; hits: readonly Hit[] | undefined }>();
+  private procHits1: readonly Hit[] | undefined;
+  private procHits2: readonly Hit[] | undefined;
   private readonly memoMax: number;
   // Counters for stats(); plain numbers on the hot path.
   queries = 0;
@@ -111,22 +114,40 @@ export class Matcher {
     return { name, loopback: n.loopback, problem: undefined, hits };
   }
 
-  process(raw: string | undefined): string {
-    if (raw === undefined) return '';
+  private procEntry(raw: string): { name: string; hits: readonly Hit[] | undefined } {
     let p = this.procMemo.get(raw);
     if (p === undefined) {
-      p = normalizeProcess(raw);
+      const name = normalizeProcess(raw);
+      p = { name, hits: this.index.byProcess.get(name) };
       if (this.procMemo.size >= 4096) this.procMemo.clear();
       this.procMemo.set(raw, p);
     }
     return p;
   }
 
+  process(raw: string | undefined): string {
+    return raw === undefined ? '' : this.procEntry(raw).name;
+  }
+
   context(q: ClassifyQuery, h: HostEntry): MatchContext {
     const c = this.ctx;
     c.port = q.port;
-    c.proc1 = this.process(q.processName);
-    c.proc2 = this.process(q.serverProcessName);
+    if (q.processName === undefined) {
+      c.proc1 = '';
+      this.procHits1 = undefined;
+    } else {
+      const e = this.procEntry(q.processName);
+      c.proc1 = e.name;
+      this.procHits1 = e.hits;
+    }
+    if (q.serverProcessName === undefined) {
+      c.proc2 = '';
+      this.procHits2 = undefined;
+    } else {
+      const e = this.procEntry(q.serverProcessName);
+      c.proc2 = e.name;
+      this.procHits2 = e.hits;
+    }
     c.loopback = q.loopback === true || h.loopback;
     c.tenant = q.tenant;
     return c;
@@ -141,8 +162,8 @@ export class Matcher {
     this.bestSanctioned = undefined;
     if (h.hits.length > 0) this.scan(h.hits, ctx);
     if (ctx.port !== undefined) this.scan(this.index.byPort.get(ctx.port), ctx);
-    if (ctx.proc1 !== '') this.scan(this.index.byProcess.get(ctx.proc1), ctx);
-    if (ctx.proc2 !== '') this.scan(this.index.byProcess.get(ctx.proc2), ctx);
+    if (this.procHits1 !== undefined) this.scan(this.procHits1, ctx);
+    if (this.procHits2 !== undefined) this.scan(this.procHits2, ctx);
     const best = this.best as Hit | undefined;
     const bestSanctioned = this.bestSanctioned as Hit | undefined;
     const decider = best ?? bestSanctioned;
