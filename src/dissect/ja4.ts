@@ -14,7 +14,7 @@
  *   end is not ASCII alphanumeric, the first and last character of that value's hex.
  * - an empty list hashes to "000000000000".
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { Handshake } from '../records.js';
 import { EXT_ALPN, EXT_SERVER_NAME, isGrease } from './tls/parse.js';
 import type { ClientHello } from './tls/parse.js';
@@ -32,17 +32,33 @@ const VERSION_CODES: ReadonlyMap<number, string> = new Map([
   [0xfefc, 'd3'],
 ]);
 
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 function hex4(v: number): string {
-  return v.toString(16).padStart(4, '0');
+  return (HEX2[(v >> 8) & 0xff] ?? '00') + (HEX2[v & 0xff] ?? '00');
+}
+
+/** Comma-joined 4-digit hex of `vals` (numeric order equals hex order at fixed width). */
+function hexList(vals: number[], sort: boolean): string {
+  if (sort) vals.sort((a, b) => a - b);
+  let s = '';
+  for (let i = 0; i < vals.length; i++) s += i === 0 ? hex4(vals[i] ?? 0) : `,${hex4(vals[i] ?? 0)}`;
+  return s;
 }
 
 function two(n: number): string {
-  return n > 99 ? '99' : n.toString().padStart(2, '0');
+  return n > 99 ? '99' : n < 10 ? `0${n}` : `${n}`;
 }
+
+/** One-shot hashing (Node ≥ 20.12) avoids a Hash object per call; createHash otherwise. */
+const sha256hex: (s: string) => string =
+  typeof oneShotHash === 'function'
+    ? (s) => oneShotHash('sha256', s, 'hex')
+    : (s) => createHash('sha256').update(s).digest('hex');
 
 function hash12(s: string): string {
   if (s.length === 0) return '000000000000';
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+  return sha256hex(s).slice(0, 12);
 }
 
 function isAlnum(c: number): boolean {
@@ -82,27 +98,76 @@ function alpnCode(hello: ClientHello): string {
   return (h[0] ?? '0') + (h[h.length - 1] ?? '0');
 }
 
-export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
-  const ciphers = hello.cipherSuites.filter((c) => !isGrease(c));
-  const exts = hello.extensions.filter((e) => !isGrease(e));
-  const version = VERSION_CODES.get(ja4Version(hello)) ?? '00';
-  const sni = exts.includes(EXT_SERVER_NAME) ? 'd' : 'i';
-  const a = `${transport}${version}${sni}${two(ciphers.length)}${two(exts.length)}${alpnCode(hello)}`;
+/**
+ * JA4_b and JA4_c depend only on the cipher, extension and signature-algorithm lists, which a
+ * given client stack repeats on every connection: they are cached under two independent
+ * 32-bit FNV-1a hashes of those lists in wire order (53 bits of key), bounded, cleared when full.
+ */
+const BC_CACHE_MAX = 4096;
+const bcCache = new Map<number, string>();
 
-  const b = hash12(
-    ciphers
-      .map(hex4)
-      .sort()
-      .join(','),
-  );
-  const extList = exts
-    .filter((e) => e !== EXT_SERVER_NAME && e !== EXT_ALPN)
-    .map(hex4)
-    .sort()
-    .join(',');
-  const sigs = hello.signatureAlgorithms.filter((s) => !isGrease(s)).map(hex4).join(',');
-  const c = extList.length === 0 ? '000000000000' : hash12(sigs.length > 0 ? `${extList}_${sigs}` : extList);
-  return `${a}_${b}_${c}`;
+function listKey(hello: ClientHello): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  const mix = (v: number): void => {
+    h1 = Math.imul(h1 ^ v, 0x01000193);
+    h2 = Math.imul(h2 ^ (v + 0x9e37), 0x5bd1e995) ^ (h2 >>> 15);
+  };
+  for (const v of hello.cipherSuites) mix(v);
+  mix(0x10000);
+  for (const v of hello.extensions) mix(v);
+  mix(0x20000);
+  for (const v of hello.signatureAlgorithms) mix(v);
+  mix(hello.cipherSuites.length | (hello.extensions.length << 10) | (hello.signatureAlgorithms.length << 20));
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
+
+export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
+  const key = listKey(hello);
+  const cached = bcCache.get(key);
+  const bc = cached ?? ja4Parts(hello).bc;
+  if (cached === undefined) {
+    if (bcCache.size >= BC_CACHE_MAX) bcCache.clear();
+    bcCache.set(key, bc);
+  }
+  return `${ja4a(hello, transport)}_${bc}`;
+}
+
+function ja4a(hello: ClientHello, transport: 't' | 'q'): string {
+  let ciphers = 0;
+  for (const c of hello.cipherSuites) if (!isGrease(c)) ciphers++;
+  let exts = 0;
+  let hasSni = false;
+  for (const e of hello.extensions) {
+    if (isGrease(e)) continue;
+    exts++;
+    if (e === EXT_SERVER_NAME) hasSni = true;
+  }
+  const version = VERSION_CODES.get(ja4Version(hello)) ?? '00';
+  return `${transport}${version}${hasSni ? 'd' : 'i'}${two(ciphers)}${two(exts)}${alpnCode(hello)}`;
+}
+
+/** The full computation (uncached): JA4_a for TCP and the `b_c` parts. */
+export function ja4Parts(hello: ClientHello): { a: string; bc: string } {
+  const ciphers: number[] = [];
+  for (const c of hello.cipherSuites) if (!isGrease(c)) ciphers.push(c);
+  let extCount = 0;
+  let hasSni = false;
+  const exts: number[] = [];
+  for (const e of hello.extensions) {
+    if (isGrease(e)) continue;
+    extCount++;
+    if (e === EXT_SERVER_NAME) hasSni = true;
+    else if (e !== EXT_ALPN) exts.push(e);
+  }
+  const sigs: number[] = [];
+  for (const v of hello.signatureAlgorithms) if (!isGrease(v)) sigs.push(v);
+  const version = VERSION_CODES.get(ja4Version(hello)) ?? '00';
+  const a = `t${version}${hasSni ? 'd' : 'i'}${two(ciphers.length)}${two(extCount)}${alpnCode(hello)}`;
+  const b = hash12(hexList(ciphers, true));
+  const extList = hexList(exts, true);
+  const c = extList.length === 0 ? '000000000000' : hash12(sigs.length > 0 ? `${extList}_${hexList(sigs, false)}` : extList);
+  return { a, bc: `${b}_${c}` };
 }
 
 function hexText(v: number, digits: number): string {

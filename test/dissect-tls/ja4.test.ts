@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ja4, toHandshake } from '../../src/dissect/ja4.js';
+import { ja4, ja4Parts, toHandshake } from '../../src/dissect/ja4.js';
 import { parseClientHello } from '../../src/dissect/tls/parse.js';
 import type { ClientHello } from '../../src/dissect/tls/parse.js';
 import { OPENSSL_HELLO } from './hellos.js';
@@ -75,5 +75,19 @@ describe('JA4 (public specification)', () => {
     expect(hs.ja4).toMatch(/^t13d291200_[0-9a-f]{12}_[0-9a-f]{12}$/);
     expect(hs.alpn).toBeUndefined();
     expect(toHandshake(r.hello, 'quic', 1).quicVersion).toBe('0x00000001');
+  });
+});
+
+describe('JA4 cache', () => {
+  test('cached and uncached computations agree, and differ when a list changes', () => {
+    const h = specExample();
+    const first = ja4(h, 't');
+    expect(ja4(h, 't')).toBe(first);
+    const { a, bc } = ja4Parts(h);
+    expect(`${a}_${bc}`).toBe(first);
+    h.signatureAlgorithms = [...h.signatureAlgorithms].reverse();
+    const changed = ja4(h, 't');
+    expect(changed.split('_')[2]).not.toBe(first.split('_')[2]);
+    expect(changed).toBe(`${ja4Parts(h).a}_${ja4Parts(h).bc}`);
   });
 });
