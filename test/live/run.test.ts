@@ -1,6 +1,6 @@
 /**
  * `llmtap run` on one end of a veth pair while tcpreplay sends corpus captures onto the other:
- * the flows and SNIs it records equal those of the replay pipeline on the same files, SIGTERM
+ * the flows and SNIs it records equal those of the replay pipeline on the same files (with a SIGHUP reload in between), SIGTERM
  * flushes open flows and closes the database (exit 0), and a missing interface is one clear
  * line with its own exit code.
  */
@@ -79,6 +79,9 @@ describe.skipIf(missing.length > 0)('llmtap run on a veth pair equals replay', (
     const run = runCli(['run', '--iface', env.capIf, '--no-api', '--db', join(dir, 'run.db'), '--flows', flowsFile], env);
     for (let i = 0; i < 600 && !run.stderr().includes('"capturing"'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(run.stderr()).toContain('"capturing"');
+    run.kill('SIGHUP'); // reload without stopping capture
+    for (let i = 0; i < 100 && !run.stderr().includes('SIGHUP:'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(run.stderr()).toContain('SIGHUP: rules, tenants and allowlist reloaded');
     const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=2000', ...files]));
     await new Promise((r) => setTimeout(r, 500));
     run.kill('SIGTERM');
