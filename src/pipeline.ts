@@ -286,6 +286,7 @@ export class Pipeline {
         ...(obs.host !== undefined ? { host: obs.host } : {}),
         port: obs.serverPort,
         ...(obs.client?.processName !== undefined ? { processName: obs.client.processName } : {}),
+        ...(obs.server?.processName !== undefined ? { serverProcessName: obs.server.processName } : {}),
         loopback: isLoopbackText(obs.serverAddr),
         tenant: obs.tenant,
       });

@@ -15,6 +15,10 @@ usage:
 `;
 
 export async function main(argv: string[]): Promise<void> {
+  // `llmtap replay ... --flows - | head` closes our stdout early: that is not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   const [cmd, ...rest] = argv;
   let code: number;
   try {
