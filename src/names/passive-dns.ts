@@ -1,0 +1,240 @@
+/**
+ * Passive DNS: per client, which names (the queried name and its CNAME chain) resolved to which
+ * server address, and when. It names flows that carry no usable SNI, and cross-checks the ones
+ * that do.
+ *
+ * Time is capture time (`tsUs` of the answer and `firstTsUs` of the flow), never the wall clock:
+ * an answer names a flow when it was seen before the flow started and its TTL — clamped to
+ * [ttlFloorS, ttlCapS] — had not run out when it started. Clients keep using addresses after a
+ * very short TTL (the floor) and resolvers cap very long ones (the cap).
+ *
+ * CDN addresses are shared by thousands of names, so answers are indexed twice:
+ *   - per (client, address): the client's own recent answer wins (`dns-client`);
+ *   - per address, any client: the fallback (`dns-any`), and the evidence of sharing: several
+ *     distinct names valid for one address at the flow's start set `dnsConflict`.
+ * Both indexes are LRU-bounded to `maxEntries` keys each, with at most `MAX_PER_KEY` distinct
+ * names per key (newest kept). Nothing is pruned by age: a long flow is named at its end from
+ * the answers valid at its start.
+ */
+import { LRUCache } from 'lru-cache';
+import type { DnsAnswer, DnsRecord, FlowRecord, HostSource } from '../records.js';
+
+export interface PassiveDnsOptions {
+  /** Keys per index (client+address, and address), each LRU-bounded. */
+  maxEntries: number;
+  /** Shortest TTL honoured, seconds. */
+  ttlFloorS: number;
+  /** Longest TTL honoured, seconds. */
+  ttlCapS: number;
+}
+
+/** Distinct names kept per key; the oldest is dropped beyond this. */
+export const MAX_PER_KEY = 8;
+/** CNAME links followed from the queried name (RFC 1034 §3.6.2 chains are short). */
+const MAX_CHAIN = 16;
+
+interface Sighting {
+  /** The name the client asked for (lower case, no trailing dot). */
+  host: string;
+  /** host, then the CNAME chain down to the owner of the address record. */
+  names: string[];
+  tsUs: number;
+  expUs: number;
+}
+
+function norm(name: string): string {
+  const n = name.toLowerCase();
+  return n.endsWith('.') && n.length > 1 ? n.slice(0, -1) : n;
+}
+
+export class PassiveDns {
+  private readonly floorUs: number;
+  private readonly capUs: number;
+  private readonly byClient: LRUCache<string, Sighting[]>;
+  private readonly byAddr: LRUCache<string, Sighting[]>;
+  private readonly s = {
+    answers: 0,
+    negative: 0,
+    addresses: 0,
+    lookups: 0,
+    sni: 0,
+    dnsClient: 0,
+    dnsAny: 0,
+    none: 0,
+    agree: 0,
+    disagree: 0,
+    conflicts: 0,
+    echFront: 0,
+    evictions: 0,
+  };
+
+  constructor(opts: PassiveDnsOptions) {
+    const max = Math.max(1, Math.floor(opts.maxEntries));
+    const floor = Math.max(0, opts.ttlFloorS);
+    this.floorUs = floor * 1e6;
+    this.capUs = Math.max(floor, opts.ttlCapS) * 1e6;
+    const dispose = (_v: Sighting[], _k: string, reason: LRUCache.DisposeReason): void => {
+      if (reason === 'evict') this.s.evictions++;
+    };
+    this.byClient = new LRUCache<string, Sighting[]>({ max, dispose });
+    this.byAddr = new LRUCache<string, Sighting[]>({ max, dispose });
+  }
+
+  addAnswer(a: DnsAnswer): void {
+    this.s.answers++;
+    if (a.rcode !== 0) {
+      this.s.negative++;
+      return;
+    }
+    const qname = norm(a.qname);
+    const cname = new Map<string, { target: string; ttl: number }>();
+    for (const r of a.answers) if (r.type === 'CNAME') cname.set(norm(r.name), { target: norm(r.data), ttl: r.ttl });
+    const chains = new Map<string, string[]>();
+    for (const r of a.answers) {
+      const addrs = addressesOf(r);
+      if (addrs.length === 0) continue;
+      const owner = norm(r.name);
+      let names = chains.get(owner);
+      if (names === undefined) {
+        names = this.chain(qname, owner, cname);
+        chains.set(owner, names);
+      }
+      const host = names[0] ?? owner;
+      const ttlUs = Math.min(this.capUs, Math.max(this.floorUs, r.ttl * 1e6));
+      const sighting: Sighting = { host, names, tsUs: a.tsUs, expUs: a.tsUs + ttlUs };
+      for (const addr of addrs) {
+        this.s.addresses++;
+        put(this.byClient, `${a.client}|${addr}`, sighting);
+        put(this.byAddr, addr, sighting);
+      }
+    }
+  }
+
+  /**
+   * Set `host`, `hostSource`, `hostAgrees` and `dnsConflict` on a flow record (see
+   * `HostSource` in records.ts). An SNI that is the public front of a real ECH hello is not the
+   * destination: DNS names such a flow when it can.
+   */
+  nameFlow(rec: FlowRecord): void {
+    this.s.lookups++;
+    const t = rec.firstTsUs;
+    const own = valid(this.byClient.get(`${rec.origAddr}|${rec.respAddr}`), t);
+    const any = valid(this.byAddr.get(rec.respAddr), t);
+    const hosts = new Set(any.map((x) => x.host));
+    if (any.length > 0) {
+      rec.dnsConflict = hosts.size > 1;
+      if (hosts.size > 1) this.s.conflicts++;
+    }
+    const hs = rec.handshake;
+    const sni = hs?.sni;
+    if (hs !== undefined && sni !== undefined && sni !== '' && hs.ech !== 'real') {
+      rec.host = sni;
+      rec.hostSource = hs.transport === 'tls' ? 'sni' : 'quic-sni';
+      this.s.sni++;
+      const evidence = own.length > 0 ? own : any;
+      if (evidence.length > 0) {
+        const want = norm(sni);
+        const agrees = evidence.some((x) => x.names.includes(want));
+        rec.hostAgrees = agrees;
+        if (agrees) this.s.agree++;
+        else this.s.disagree++;
+      }
+      return;
+    }
+    if (hs?.ech === 'real' && sni !== undefined) this.s.echFront++;
+    const pick = newest(own) ?? newest(any);
+    const source: HostSource = own.length > 0 ? 'dns-client' : any.length > 0 ? 'dns-any' : 'none';
+    rec.hostSource = source;
+    if (pick !== undefined) rec.host = pick.host;
+    if (source === 'dns-client') this.s.dnsClient++;
+    else if (source === 'dns-any') this.s.dnsAny++;
+    else this.s.none++;
+  }
+
+  /** Names valid for `addr` at `tsUs` (this client's when given, else any client's), newest first. */
+  namesFor(addr: string, tsUs: number, client?: string): string[] {
+    const list = client === undefined ? this.byAddr.peek(addr) : this.byClient.peek(`${client}|${addr}`);
+    return valid(list, tsUs)
+      .sort((x, y) => y.tsUs - x.tsUs)
+      .map((x) => x.host);
+  }
+
+  stats(): Record<string, number> {
+    const s = this.s;
+    return {
+      'names.answers': s.answers,
+      'names.answers_negative': s.negative,
+      'names.addresses': s.addresses,
+      'names.entries_client': this.byClient.size,
+      'names.entries_addr': this.byAddr.size,
+      'names.evictions': s.evictions,
+      'names.lookups': s.lookups,
+      'names.host_sni': s.sni,
+      'names.host_dns_client': s.dnsClient,
+      'names.host_dns_any': s.dnsAny,
+      'names.host_none': s.none,
+      'names.sni_dns_agree': s.agree,
+      'names.sni_dns_disagree': s.disagree,
+      'names.dns_conflicts': s.conflicts,
+      'names.ech_front': s.echFront,
+    };
+  }
+
+  /** The queried name, its CNAME chain down to `owner` (or just `owner` when not linked). */
+  private chain(qname: string, owner: string, cname: Map<string, { target: string }>): string[] {
+    const names = [qname];
+    let cur = qname;
+    for (let i = 0; i < MAX_CHAIN && cur !== owner; i++) {
+      const next = cname.get(cur);
+      if (next === undefined || names.includes(next.target)) break;
+      cur = next.target;
+      names.push(cur);
+    }
+    return cur === owner ? names : [owner];
+  }
+}
+
+/** Server addresses an answer record names: A/AAAA data, SVCB/HTTPS address hints. */
+function addressesOf(r: DnsRecord): string[] {
+  if (r.type === 'A' || r.type === 'AAAA') return r.data === '' ? [] : [r.data];
+  if (r.type === 'HTTPS' || r.type === 'SVCB') return [...(r.ipv4hint ?? []), ...(r.ipv6hint ?? [])];
+  return [];
+}
+
+/**
+ * Add a sighting under `key` (each index owns its copies). A repeat of the same name whose
+ * window touches the last one extends it, so a flow that started under the earlier answer is
+ * still named after a refresh; otherwise the sighting is added, bounded per key.
+ */
+function put(cache: LRUCache<string, Sighting[]>, key: string, s: Sighting): void {
+  const list = cache.get(key);
+  if (list === undefined) {
+    cache.set(key, [{ ...s }]);
+    return;
+  }
+  for (let i = list.length - 1; i >= 0; i--) {
+    const x = list[i];
+    if (x === undefined || x.host !== s.host) continue;
+    if (s.tsUs >= x.tsUs && s.tsUs <= x.expUs) {
+      if (s.expUs > x.expUs) x.expUs = s.expUs;
+      x.names = s.names.length > x.names.length ? s.names : x.names;
+      list.splice(i, 1);
+      list.push(x);
+      return;
+    }
+    break;
+  }
+  list.push({ ...s });
+  if (list.length > MAX_PER_KEY) list.shift();
+}
+
+function valid(list: Sighting[] | undefined, t: number): Sighting[] {
+  if (list === undefined) return [];
+  return list.filter((x) => x.tsUs <= t && t <= x.expUs);
+}
+
+function newest(list: Sighting[]): Sighting | undefined {
+  let best: Sighting | undefined;
+  for (const x of list) if (best === undefined || x.tsUs > best.tsUs) best = x;
+  return best;
+}
