@@ -16,6 +16,7 @@
  */
 import type { PacketView } from '../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../records.js';
+import { DnsDissector } from './dns/index.js';
 import { QuicDissector } from './quic/index.js';
 import { DISSECT_REASONS as D, TLS_REASONS as R } from './reasons.js';
 import { TlsFlowState } from './tls/state.js';
@@ -48,8 +49,7 @@ export interface SubDissector {
 export interface DissectDeps {
   onDns: (a: DnsAnswer) => void;
   /**
-   * Builds the DNS dissector (`src/dissect/dns/index.ts`, `new DnsDissector({ onDns, count })`).
-   * Without one, DNS flows are bypassed and counted as `dissect.dns_*`.
+   * Replaces the DNS dissector (default: `DnsDissector` from `./dns/index.ts`); for tests.
    */
   makeDns?: (deps: { onDns: (a: DnsAnswer) => void; count(reason: string): void }) => SubDissector;
 }
@@ -77,7 +77,8 @@ export class Dissector {
   constructor(opts: DissectOptions, deps: DissectDeps) {
     this.opts = { ...opts };
     this.quic = new QuicDissector({ maxCryptoBytes: Math.max(opts.maxHelloBytes, 64 * 1024) }, { count: this.count });
-    this.dns = deps.makeDns !== undefined ? deps.makeDns({ onDns: deps.onDns, count: this.count }) : null;
+    const dnsDeps = { onDns: deps.onDns, count: this.count };
+    this.dns = deps.makeDns !== undefined ? deps.makeDns(dnsDeps) : new DnsDissector(dnsDeps);
   }
 
   onPacket(view: PacketView, meta: FlowMeta): void {

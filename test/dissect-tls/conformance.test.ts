@@ -102,6 +102,14 @@ describe.runIf(run)('TLS conformance over the corpus', () => {
     });
   }
 
+  test('router: DNS responses go to the DNS dissector, TLS found on a non-443 port by content', async () => {
+    const dns = loadExpected('arkime-curl-tls13');
+    const r = await replay(dns.capture);
+    expect(r.dnsAnswers).toBeGreaterThan(0);
+    const psql = await replay('zeek-psql-tls-15432.pcap');
+    expect(psql.flows.some((f) => f.rec.respPort === 15432 && f.hs?.sni !== undefined)).toBe(true);
+  });
+
   test('ECH: a real outer hello (public name) vs Chromium GREASE ECH', async () => {
     const ech = async (c: string): Promise<(string | undefined)[]> =>
       (await replay(c)).flows.filter((f) => f.hs?.transport === 'tls').map((f) => f.hs?.ech);

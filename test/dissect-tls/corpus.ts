@@ -51,16 +51,18 @@ export function loadExpected(name: string): Expected {
 export interface Replayed {
   flows: { rec: FlowRecord; hs: Handshake | undefined; entropy: number | undefined }[];
   stats: Record<string, number>;
+  dnsAnswers: number;
 }
 
 export async function replay(capture: string, opts: Partial<DissectOptions> = {}): Promise<Replayed> {
-  const d = new Dissector({ ...defaultDissectOptions, ...opts }, { onDns: () => undefined });
+  let dnsAnswers = 0;
+  const d = new Dissector({ ...defaultDissectOptions, ...opts }, { onDns: () => void dnsAnswers++ });
   const flows: Replayed['flows'] = [];
   await replayFile(join(corpusDir, 'pcaps', capture), {
     dissector: d,
     onFlow: (rec, meta) => flows.push({ rec, hs: meta.handshake, entropy: meta.payloadEntropy }),
   });
-  return { flows, stats: d.stats() };
+  return { flows, stats: d.stats(), dnsAnswers };
 }
 
 /** Canonical IPv6 text for comparisons ("::1" forms); IPv4 unchanged. */
