@@ -12,6 +12,17 @@ import { DeviceMap } from './device-map.js';
 import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint } from './match.js';
+import { createHash } from 'node:crypto';
+
+/**
+ * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
+ * re-replay adds no duplicate alert), different flows never share one (flowId restarts at 1
+ * in every run, so it cannot be the id).
+ */
+export function flowObsId(f: FlowRecord): string {
+  const h = createHash('sha256').update(`${f.communityId}\u0000${f.firstTsUs}\u0000${f.vlan.join('.')}\u0000${f.origAddr}\u0000${f.origPort}`).digest('hex');
+  return `f${h.slice(0, 24)}`;
+}
 
 export interface AttributeOptions {
   /** How long (capture ms after a flow's last packet) a flow waits for late EDR records. */
@@ -193,7 +204,7 @@ export class Attributor {
     const clientRec = swap ? r?.entry.rec : o?.entry.rec;
 
     const obs: Observation = {
-      obsId: `f${f.flowId}`,
+      obsId: flowObsId(f),
       tenant: p.tenant,
       kind: 'flow',
       update: isUpdate,

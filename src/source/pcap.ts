@@ -48,6 +48,13 @@ export function parsePcapHeader(buf: Buffer): PcapHeader | undefined {
   return { littleEndian, nanos, snaplen, linkType: lt & 0xffff };
 }
 
+function le32(b: Buffer, i: number): number {
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+}
+function be32(b: Buffer, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
 export type WalkResult =
   /** all complete records consumed up to `consumed` (the rest is a partial record) */
   | { ok: true; consumed: number }
@@ -70,10 +77,11 @@ export function walkPcapRecords(
   const le = h.littleEndian;
   const div = h.nanos ? 1000 : 1;
   while (p + 16 <= end && n < cap) {
-    const sec = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
-    const frac = le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4);
-    const incl = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
-    const orig = le ? buf.readUInt32LE(p + 12) : buf.readUInt32BE(p + 12);
+    // plain byte reads: measured faster than Buffer#readUInt32LE (no per-call bounds check)
+    const sec = le ? le32(buf, p) : be32(buf, p);
+    const frac = le ? le32(buf, p + 4) : be32(buf, p + 4);
+    const incl = le ? le32(buf, p + 8) : be32(buf, p + 8);
+    const orig = le ? le32(buf, p + 12) : be32(buf, p + 12);
     if (incl > MAX_RECORD_BYTES) {
       batch.count = n;
       return { ok: false, consumed: p - off, reason: 'source.record_too_large', at: p };

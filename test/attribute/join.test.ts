@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Attributor, defaultAttributeOptions, type AttributeOptions } from '../../src/attribute/join.js';
+import { Attributor, defaultAttributeOptions, flowObsId, type AttributeOptions } from '../../src/attribute/join.js';
 import type { EdrConnection, Observation } from '../../src/records.js';
 import { mkFlow } from './helpers.js';
 
@@ -36,7 +36,7 @@ describe('join: arrival order and skew', () => {
         if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); flows.forEach((f) => at.addFlow(f)); }
         else { flows.forEach((f) => at.addFlow(f)); recs.forEach((r) => at.addEdr(r)); }
         for (const f of flows) {
-          const o = last(`f${f.flowId}`)!;
+          const o = last(flowObsId(f))!;
           expect(o.client?.processName).toBe('python.exe');
           expect(o.client?.sha256).toBe('ab'.repeat(32));
           expect(o.client?.method).toBe('edr');
@@ -59,11 +59,11 @@ describe('join: arrival order and skew', () => {
     const f1 = flowAt(T0, 50010);
     at.addEdr(rec({ tsMs: T0 + 60_000, localPort: 50010 }));
     at.addFlow(f1);
-    expect(last(`f${f1.flowId}`)!.client?.method).toBe('edr');
+    expect(last(flowObsId(f1))!.client?.method).toBe('edr');
     const f2 = flowAt(T0 + 120_000, 50011);
     at.addEdr(rec({ tsMs: T0 + 120_000 + 60_000 + 30_000, localPort: 50011 })); // 30 s off the learned skew
     at.addFlow(f2);
-    expect(last(`f${f2.flowId}`)!.client?.method).toBe('device-map');
+    expect(last(flowObsId(f2))!.client?.method).toBe('device-map');
   });
 });
 
@@ -75,7 +75,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 30 * 60_000, localPort: 50100, pid: 3, processKey: '{later}', processName: 'later.exe' }));
     const f = flowAt(T0, 50100);
     at.addFlow(f);
-    expect(last(`f${f.flowId}`)!.client?.processName).toBe('new.exe');
+    expect(last(flowObsId(f))!.client?.processName).toBe('new.exe');
   });
 
   it('rejects a process that started after the flow', () => {
@@ -87,7 +87,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 100, localPort: 50201, processKey: '{young}', processName: 'young.exe', processStartMs: T0 + 60_000 }));
     const f = flowAt(T0, 50201);
     at.addFlow(f);
-    const o = last(`f${f.flowId}`)!;
+    const o = last(flowObsId(f))!;
     expect(o.client?.processName).toBeUndefined();
     expect(at.stats()['join.rejected_process_after_flow']).toBeGreaterThanOrEqual(1);
   });
@@ -98,7 +98,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 300, localPort: 50300, pid: 11, processName: 'b.exe' }));
     const f = flowAt(T0, 50300);
     at.addFlow(f);
-    const c = last(`f${f.flowId}`)!.client!;
+    const c = last(flowObsId(f))!.client!;
     expect(c.ambiguous).toBe(true);
     expect(c.deviceId).toBe('laptop-1');
     expect(c.processName).toBeUndefined();
@@ -111,7 +111,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 300, localPort: 50400 }));
     const f = flowAt(T0, 50400);
     at.addFlow(f);
-    const c = last(`f${f.flowId}`)!.client!;
+    const c = last(flowObsId(f))!.client!;
     expect(c.ambiguous).toBeUndefined();
     expect(c.source).toBe('sysmon');
     expect(c.sha256).toBe('ab'.repeat(32));
@@ -124,7 +124,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ deviceId: 'srv-1', tsMs: T0 - 2000, tsKind: 'accept', direction: 'inbound', localAddr: server, localPort: 8443, remoteAddr: CLIENT, remotePort: 50500, processName: 'nginx', pid: 80 }));
     const f = mkFlow({ origAddr: CLIENT, origPort: 50500, respAddr: server, respPort: 8443, firstTsUs: T0 * 1000 });
     at.addFlow(f);
-    const o = last(`f${f.flowId}`)!;
+    const o = last(flowObsId(f))!;
     expect(o.client?.deviceId).toBe('laptop-1');
     expect(o.server?.deviceId).toBe('srv-1');
     expect(o.server?.processName).toBe('nginx');
@@ -137,7 +137,7 @@ describe('join: candidates', () => {
     // The capture saw the responder's packet first: orig = API.
     const f = mkFlow({ origAddr: API, origPort: 443, respAddr: CLIENT, respPort: 50600, firstTsUs: T0 * 1000, origBy: 'first', origWireBytes: 9000, respWireBytes: 700 });
     at.addFlow(f);
-    const o = last(`f${f.flowId}`)!;
+    const o = last(flowObsId(f))!;
     expect(o.clientAddr).toBe(CLIENT);
     expect(o.serverAddr).toBe(API);
     expect(o.serverPort).toBe(443);
@@ -151,7 +151,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0, localPort: 50700 }));
     const f = flowAt(T0 + 60_000, 50701);
     at.addFlow(f);
-    const c = last(`f${f.flowId}`)!.client!;
+    const c = last(flowObsId(f))!.client!;
     expect(c.method).toBe('device-map');
     expect(c.deviceId).toBe('laptop-1');
     expect(c.processName).toBeUndefined();
@@ -192,7 +192,7 @@ describe('join: edr-only, waits, bounds', () => {
     at.addFlow(f);
     at.tick((T0 + 5 * 60_000) * 1000);
     at.addEdr(rec({ tsMs: T0, localPort: 51200 }));
-    expect(out.filter((o) => o.obsId === `f${f.flowId}`).length).toBe(1);
+    expect(out.filter((o) => o.obsId === flowObsId(f)).length).toBe(1);
     expect(at.stats()['join.miss']).toBe(1);
   });
 
