@@ -95,6 +95,19 @@ describe('QuicDissector on the RFC client Initials', () => {
     expect(meta.handshake?.sni).toBe('example.com');
   });
 
+  it('starts over when the client switches version after Version Negotiation', () => {
+    const { d } = dissector();
+    const meta = newMeta();
+    const hello = rfcHello();
+    d.onPacket(viewOf(clientInitial(0xff00001d, dcid, 0, cryptoFrame(0, hello.subarray(0, 60)))), meta);
+    d.onPacket(viewOf(Buffer.from('80000000000408a1b2c3d4000000010a0a0a0a', 'hex'), false), meta); // VN
+    d.onPacket(viewOf(clientInitial(QUIC_V1, dcid, 0, cryptoFrame(60, hello.subarray(60)))), meta);
+    expect(meta.handshake).toBeUndefined(); // the draft-29 half is not mixed into the v1 stream
+    d.onPacket(viewOf(clientInitial(QUIC_V1, dcid, 1, cryptoFrame(0, hello.subarray(0, 60)))), meta);
+    expect(meta.handshake?.sni).toBe('example.com');
+    expect(meta.handshake?.quicVersion).toBe('0x00000001');
+  });
+
   it('decrypts a reserved (greased) version encrypted like v1', () => {
     const { d } = dissector();
     const meta = newMeta();

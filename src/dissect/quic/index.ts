@@ -80,6 +80,8 @@ export class QuicDissector {
     if (st.profile === undefined || st.version !== version) {
       const profile = versionProfile(version);
       if (profile === undefined) return this.giveUp(meta, 'quic.unsupported_version');
+      // After Version Negotiation the client starts over in the new version (RFC 9000 §6.2).
+      if (st.profile !== undefined) st.restart();
       st.profile = profile;
       st.version = version;
     }

@@ -45,6 +45,14 @@ export class QuicFlowState {
     this.keys = keys;
   }
 
+  /** Forget keys and CRYPTO data (a new version after Version Negotiation). */
+  restart(): void {
+    this.keyDcid = undefined;
+    this.keys = undefined;
+    this.largestPn = -1;
+    this.crypto = new CryptoStream(this.maxCryptoBytes);
+  }
+
   /**
    * A Retry (RFC 9000 §17.2.5) names a new connection ID: the client's next Initial is sent to
    * it, protected with keys derived from it, and carries the ClientHello again from offset 0.
