@@ -126,6 +126,14 @@ describe('QuicDissector on the RFC client Initials', () => {
     expect(meta.inspect).toBe(false);
   });
 
+  it('tells RTP (top bit, no fixed bit) from an unknown QUIC version', () => {
+    const { d, counts } = dissector();
+    const meta = newMeta();
+    d.onPacket(viewOf(Buffer.from('80e0a1b20000ea6012345678' + '00'.repeat(160), 'hex')), meta);
+    expect(counts.get('quic.not_quic')).toBe(1);
+    expect(meta.inspect).toBe(false);
+  });
+
   it('reports a gap at flow end, and a hello over the bound', () => {
     const { d, counts } = dissector();
     const meta = newMeta();

@@ -79,7 +79,11 @@ export class QuicDissector {
     if (isGoogleQVersion(version)) return this.giveUp(meta, 'quic.gquic_unparsed');
     if (st.profile === undefined || st.version !== version) {
       const profile = versionProfile(version);
-      if (profile === undefined) return this.giveUp(meta, 'quic.unsupported_version');
+      if (profile === undefined) {
+        // RTP and friends also set the top bit; without QUIC's fixed bit (RFC 9000 §17.2) and an
+        // unknown version it is most likely not QUIC at all.
+        return this.giveUp(meta, (first & 0x40) === 0 ? 'quic.not_quic' : 'quic.unsupported_version');
+      }
       // After Version Negotiation the client starts over in the new version (RFC 9000 §6.2).
       if (st.profile !== undefined) st.restart();
       st.profile = profile;

@@ -13,6 +13,8 @@ export const QUIC_REASONS = [
   'quic.decrypt_failed',
   /** A reserved version (0x?a?a?a?a) whose Initial was not encrypted like v1. */
   'quic.reserved_version',
+  /** Top bit set but no fixed bit and an unknown version: another UDP protocol (RTP, ...). */
+  'quic.not_quic',
   /** A version without known Initial keys. */
   'quic.unsupported_version',
   /** Google QUIC other than Q046 (encrypted CHLO), or a Q046 packet without a readable CHLO. */
