@@ -65,6 +65,9 @@ export class QuicDissector {
     const version = buf.readUInt32BE(start + 1);
     if (version === 0) return; // Version Negotiation (server → client), RFC 9000 §17.2.1
     if (fromClient && version === GQUIC_Q046) return this.gquic(view, meta, start, end);
+    // RTP and friends also set the top bit; without QUIC's fixed bit (RFC 9000 §17.2) and with
+    // an unknown version it is most likely not QUIC at all.
+    if ((first & 0x40) === 0 && versionProfile(version) === undefined) return this.giveUp(meta, 'quic.not_quic');
     const hdr = parseLongHeader(buf, start, end);
     if (!hdr.ok) return this.giveUp(meta, hdr.reason);
 
@@ -79,11 +82,7 @@ export class QuicDissector {
     if (isGoogleQVersion(version)) return this.giveUp(meta, 'quic.gquic_unparsed');
     if (st.profile === undefined || st.version !== version) {
       const profile = versionProfile(version);
-      if (profile === undefined) {
-        // RTP and friends also set the top bit; without QUIC's fixed bit (RFC 9000 §17.2) and an
-        // unknown version it is most likely not QUIC at all.
-        return this.giveUp(meta, (first & 0x40) === 0 ? 'quic.not_quic' : 'quic.unsupported_version');
-      }
+      if (profile === undefined) return this.giveUp(meta, 'quic.unsupported_version');
       // After Version Negotiation the client starts over in the new version (RFC 9000 §6.2).
       if (st.profile !== undefined) st.restart();
       st.profile = profile;
