@@ -119,9 +119,9 @@ export class PassiveDns {
     this.s.lookups++;
     const t = rec.firstTsUs;
     const own = valid(this.byClient.get(`${rec.origAddr}|${rec.respAddr}`), t);
-    const any = valid(this.byAddr.get(rec.respAddr), t);
-    const hosts = new Set(any.map((x) => x.host));
-    if (any.length > 0) {
+    const anyClient = valid(this.byAddr.get(rec.respAddr), t);
+    const hosts = new Set(anyClient.map((x) => x.host));
+    if (anyClient.length > 0) {
       rec.dnsConflict = hosts.size > 1;
       if (hosts.size > 1) this.s.conflicts++;
     }
@@ -131,7 +131,7 @@ export class PassiveDns {
       rec.host = sni;
       rec.hostSource = hs.transport === 'tls' ? 'sni' : 'quic-sni';
       this.s.sni++;
-      const evidence = own.length > 0 ? own : any;
+      const evidence = own.length > 0 ? own : anyClient;
       if (evidence.length > 0) {
         const want = norm(sni);
         const agrees = evidence.some((x) => x.names.includes(want));
@@ -142,8 +142,8 @@ export class PassiveDns {
       return;
     }
     if (hs?.ech === 'real' && sni !== undefined) this.s.echFront++;
-    const pick = newest(own) ?? newest(any);
-    const source: HostSource = own.length > 0 ? 'dns-client' : any.length > 0 ? 'dns-any' : 'none';
+    const pick = newest(own) ?? newest(anyClient);
+    const source: HostSource = own.length > 0 ? 'dns-client' : anyClient.length > 0 ? 'dns-any' : 'none';
     rec.hostSource = source;
     if (pick !== undefined) rec.host = pick.host;
     if (source === 'dns-client') this.s.dnsClient++;
