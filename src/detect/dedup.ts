@@ -15,7 +15,7 @@ import type { Store } from '../store/store.js';
 import { refOf, type EvidenceRef, type Hit } from './rule.js';
 
 /** Evidence lists keep the most recent entries only. */
-export const EVIDENCE_MAX = 32;
+export const EVIDENCE_MAX = 16;
 const RELATED_MAX = 64;
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
@@ -70,8 +70,28 @@ function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert
   return a;
 }
 
+/**
+ * Updates are coalesced per batch: a created alert is written at once (H7 must find the H1
+ * alerts it links), later updates stay in memory and are written once, inside the same
+ * transaction as their `contributions` rows, just before the store commits (and before any
+ * API read or write, so an analyst's status change is never overwritten by a stale copy).
+ * A busy beacon thus costs one change-log row per batch instead of one per connection, and
+ * a SIEM still sees every committed state of every alert exactly once.
+ */
 export class Deduper {
-  constructor(private readonly store: Store) {}
+  private readonly pending = new Map<string, { alert: Alert; key: string }>();
+
+  constructor(private readonly store: Store) {
+    store.onBeforeCommit(() => this.writePending());
+  }
+
+  /** Writes coalesced updates through the store (its change log gets one row per alert). */
+  writePending(): void {
+    if (this.pending.size === 0) return;
+    const list = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of list) this.store.upsertAlert(p.alert, p.key);
+  }
 
   /** Creates or updates the alert for `hit`; undefined when the observation(s) already counted. */
   emit(tenant: string, obs: Observation, hit: Hit): { alert: Alert; created: boolean } | undefined {
@@ -80,7 +100,8 @@ export class Deduper {
     const key = alertDedupKey(keyFields);
     const refs: EvidenceRef[] = [...(hit.window ?? []).filter((r) => r.obsId !== obs.obsId), refOf(obs)];
 
-    let alert = this.store.openAlertByKey(tenant, key);
+    const pkey = `${tenant}\0${key}`;
+    let alert = this.pending.get(pkey)?.alert ?? this.store.openAlertByKey(tenant, key);
     let created = false;
     if (!alert) {
       let id = stableAlertId(tenant, key, obs.tsUs);
@@ -98,7 +119,11 @@ export class Deduper {
 
     let added = 0;
     const ev = alert.evidence;
+    // Window refs at or before the alert's last sighting were offered to it already (when the
+    // alert was created or updated); only newer ones and the current observation are checked.
+    const since = created ? Number.NEGATIVE_INFINITY : alert.lastSeenUs;
     for (const r of refs) {
+      if (r.tsUs <= since && r.obsId !== obs.obsId) continue;
       if (!this.store.contribute(alert.id, r.obsId, r.tsUs)) continue;
       added++;
       ev.bytesOut += r.bytesOut;
@@ -117,6 +142,8 @@ export class Deduper {
     if (hit.related && hit.related.length > 0) {
       alert.related = [...new Set([...(alert.related ?? []), ...hit.related])].slice(0, RELATED_MAX);
     }
-    return { alert: this.store.upsertAlert(alert, key), created };
+    if (created) return { alert: this.store.upsertAlert(alert, key), created };
+    this.pending.set(pkey, { alert, key });
+    return { alert, created };
   }
 }

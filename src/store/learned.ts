@@ -192,7 +192,13 @@ export class LearnedTables {
       Math.max(row.last_seen_us, c.tsUs),
       row.id,
     );
-    return candidate(this.st('candGet').get(tenant, name, c.provider) as CandRow);
+    const out = candidate(row);
+    out.devices = devices;
+    out.deviceCount = Math.max(row.device_count, devices.length);
+    out.count = row.count + 1;
+    out.firstSeenUs = Math.min(row.first_seen_us, c.tsUs);
+    out.lastSeenUs = Math.max(row.last_seen_us, c.tsUs);
+    return out;
   }
 
   listCandidates(tenant: string): Candidate[] {

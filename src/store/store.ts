@@ -43,6 +43,8 @@ export class Store {
   private readonly batchSize: number;
   private readonly timer: NodeJS.Timeout | undefined;
   private pending = 0;
+  private flushing = false;
+  private readonly beforeCommit: (() => void)[] = [];
   private closed = false;
   private lastError: Error | undefined;
 
@@ -88,7 +90,7 @@ export class Store {
     try {
       if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
       const out = fn();
-      if (++this.pending >= this.batchSize) this.flush();
+      if (++this.pending >= this.batchSize && !this.flushing) this.flush();
       this.lastError = undefined;
       return out;
     } catch (err) {
@@ -97,9 +99,25 @@ export class Store {
     }
   }
 
+  /**
+   * Runs `fn` inside every batch just before it commits (and before API reads and writes), so a
+   * writer can keep coalesced state in memory and still land it in the same transaction as the
+   * rows it depends on. detect's deduper writes its pending alert updates here.
+   */
+  onBeforeCommit(fn: () => void): void {
+    this.beforeCommit.push(fn);
+  }
+
   /** Commits the open batch, if any. */
   flush(): void {
-    if (this.closed || !this.db.inTransaction) return;
+    if (this.closed || this.flushing) return;
+    this.flushing = true;
+    try {
+      for (const fn of this.beforeCommit) fn();
+    } finally {
+      this.flushing = false;
+    }
+    if (!this.db.inTransaction) return;
     try {
       this.db.exec('COMMIT');
       this.pending = 0;
@@ -113,6 +131,7 @@ export class Store {
 
   /** API writes: durable when the call returns. */
   private writeNow<T>(fn: () => T): T {
+    this.flush();
     const out = this.write(fn);
     this.flush();
     return out;

@@ -5,15 +5,30 @@ import { alerts, obs, rig, summary } from './helpers.js';
 describe('dedup and idempotence', () => {
   it('repeats update one open alert; a late-join update of the same obsId does not count twice', () => {
     const { store, det } = rig();
-    for (let i = 0; i < 3; i++) det.onObservation(obs({ id: `r${i}`, atS: 100 + i * 500, proc: 'agent.exe' }));
+    const polled: number[] = [];
+    let after = 0;
+    const poll = (): void => {
+      for (const a of store.listAlertChanges('default', { afterSeq: after, limit: 100 })) {
+        polled.push(a.count);
+        after = a.seq ?? after;
+      }
+    };
+    for (let i = 0; i < 3; i++) {
+      det.onObservation(obs({ id: `r${i}`, atS: 100 + i * 500, proc: 'agent.exe' }));
+      poll();
+    }
     det.onObservation(obs({ id: 'r1', atS: 600, proc: 'agent.exe', update: true }));
+    poll();
+    // A poller between observations saw each committed state once, nothing for the re-run.
+    expect(polled).toEqual([1, 2, 3]);
     const list = alerts(store);
     expect(summary(list)).toEqual(['h1/high/dev-1/agent.exe']);
     expect(list[0]?.count).toBe(3);
     expect(list[0]?.firstSeenUs).toBeLessThan(list[0]?.lastSeenUs ?? 0);
     expect(list[0]?.evidence.obsIds).toEqual(['r0', 'r1', 'r2']);
-    // 1 create + 2 updates in the change log, nothing for the late-join re-run.
-    expect(store.listAlertChanges('default', { afterSeq: 0, limit: 100 }).length).toBe(3);
+    // Without a reader in between, updates within one batch coalesce into one change row.
+    for (let i = 3; i < 6; i++) det.onObservation(obs({ id: `r${i}`, atS: 100 + i * 500, proc: 'agent.exe' }));
+    expect(store.listAlertChanges('default', { afterSeq: 0, limit: 100 }).map((a) => a.count)).toEqual([1, 2, 3, 6]);
     store.close();
   });
 

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { Detector } from '../../src/detect/detector.js';
+import { defaultTenantConfig, TenantResolver } from '../../src/detect/tenants.js';
+import type { Alert } from '../../src/records.js';
+import { Store } from '../../src/store/store.js';
+import { alerts } from '../detect/helpers.js';
+import { crashInput } from './crash-input.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const TOTAL = 16_000;
+const KILL_AFTER = 3_000;
+
+function replay(store: Store, upTo: number): void {
+  const det = new Detector({ tenants: new TenantResolver([{ ...defaultTenantConfig(), warmup_days: 0 }]) }, { store });
+  crashInput(TOTAL).slice(0, upTo).forEach((o) => det.onObservation(o));
+  store.flush();
+}
+
+const key = (a: Alert): string => `${a.id} ${a.heuristic} ${a.firstSeenUs}`;
+
+/** Runs the writer child and SIGKILLs it once `KILL_AFTER` observations are committed. */
+function runAndKill(db: string): Promise<{ committed: number; finished: boolean }> {
+  return new Promise((res, rej) => {
+    const child = spawn(join(repo, 'node_modules/.bin/vite-node'), [join(here, 'crash-writer.ts'), db, String(TOTAL)], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let committed = 0;
+    let finished = false;
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l === 'done') finished = true;
+        const m = /^committed (\d+)$/.exec(l);
+        if (m) committed = Number(m[1]);
+        if (committed >= KILL_AFTER && !child.killed) child.kill('SIGKILL');
+      }
+    });
+    child.on('error', rej);
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL' && code !== 0) rej(new Error(`writer failed (${code}): ${err}`));
+      else res({ committed, finished });
+    });
+  });
+}
+
+describe('durability', () => {
+  it('kill -9 mid-replay: database opens clean, committed alerts intact, re-replay adds no duplicates', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmtap-crash-'));
+    try {
+      const db = join(dir, 'llmtap.db');
+      const { committed, finished } = await runAndKill(db);
+      expect(finished).toBe(false);
+      expect(committed).toBeGreaterThanOrEqual(KILL_AFTER);
+      expect(committed).toBeLessThan(TOTAL);
+
+      const raw = new Database(db);
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+      raw.close();
+
+      // What must be there: the state after the committed prefix, computed independently.
+      const ref = Store.open(':memory:', { flushIntervalMs: 0 });
+      replay(ref, committed);
+      const expected = alerts(ref);
+      ref.close();
+      const crashed = Store.open(db, { flushIntervalMs: 0 });
+      const got = new Map(alerts(crashed).map((a) => [a.id, a]));
+      expect(expected.length).toBeGreaterThan(100);
+      for (const a of expected) {
+        const b = got.get(a.id);
+        expect(b && key(b)).toBe(key(a));
+        expect(b?.count ?? 0).toBeGreaterThanOrEqual(a.count);
+      }
+
+      // Re-replay the whole input on the crashed database: same result as one clean run.
+      replay(crashed, TOTAL);
+      const clean = Store.open(':memory:', { flushIntervalMs: 0 });
+      replay(clean, TOTAL);
+      const want = alerts(clean).map((a) => `${key(a)} ${a.count}`).sort();
+      const have = alerts(crashed).map((a) => `${key(a)} ${a.count}`).sort();
+      expect(have).toEqual(want);
+      expect(new Set(have).size).toBe(have.length);
+      expect(crashed.listObservations('default', { afterSeq: 0, limit: 10_000 }).length).toBe(10_000);
+      clean.close();
+      crashed.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
