@@ -177,8 +177,10 @@ export function loadConfig(path?: string): SensorConfig {
  * directory when the file exists there, else against the package (where the shipped defaults,
  * e.g. config/rules/default.yaml, live).
  */
-export function configPath(cfg: SensorConfig, p: string): string {
+export function configPath(cfg: SensorConfig, p: string, opts: { output?: boolean } = {}): string {
   if (isAbsolute(p)) return p;
+  // files llmtap creates (the database): next to the config file, or in the working directory
+  if (opts.output === true) return cfg.source === '(built-in defaults)' ? resolve(p) : resolve(cfg.baseDir, p);
   const near = resolve(cfg.baseDir, p);
   return existsSync(near) ? near : join(PACKAGE_ROOT, p);
 }

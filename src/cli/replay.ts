@@ -77,7 +77,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   const cfg: SensorConfig = loadConfig(values.config);
   const files = expandInputs(positionals);
-  const dbPath = values.db ?? configPath(cfg, cfg.store.path);
+  const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
   const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
   let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
   if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);

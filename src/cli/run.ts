@@ -34,21 +34,19 @@ export interface ServedApi {
 export type ServeFn = (cfg: SensorConfig, store: Store, pipeline: Pipeline) => Promise<ServedApi | undefined | void>;
 
 export interface RunDeps {
-  /** Serves the API (default: `serveApi` of ./serve.js). */
+  /** Serves the API (default: `startApi` of ./serve.js). */
   serve?: ServeFn;
   log?: Logger;
 }
 
 const USAGE = 'usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap] [--flows OUT.ndjson] [--no-api] [--list-interfaces]';
 
-/** The default API server: src/cli/serve.ts (`serveApi(cfg, store, pipeline)`). */
-async function defaultServe(cfg: SensorConfig, store: Store, pipeline: Pipeline): Promise<ServedApi | undefined> {
-  const spec = './serve.js'; // resolved at run time: the API wiring lives beside the CLI
-  const mod = (await import(spec)) as { serveApi?: (c: SensorConfig, s: Store, p: Pipeline) => Promise<unknown> };
-  if (typeof mod.serveApi !== 'function') throw new Error('serve.js has no serveApi');
-  const served = await mod.serveApi(cfg, store, pipeline);
-  const close = (served as { close?: unknown } | undefined)?.close;
-  return typeof close === 'function' ? { close: () => (close as () => Promise<unknown>).call(served) } : undefined;
+/** The default API server: src/cli/serve.ts `startApi`, with the live source's kernel counters. */
+function defaultServeFor(live: LiveSource): ServeFn {
+  return async (cfg, store, pipeline) => {
+    const { startApi } = await import('./serve.js');
+    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats() });
+  };
 }
 
 function exitFor(e: LiveCaptureError): number {
@@ -134,7 +132,7 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
 async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: LiveSource, deps: RunDeps & { log: Logger },
   o: { db: string | undefined; flows: string | undefined; api: boolean }): Promise<number> {
   const log = deps.log;
-  const dbPath = o.db ?? configPath(cfg, cfg.store.path);
+  const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
   let store: Store;
   try {
     store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
@@ -218,7 +216,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   for (const f of followers) f.start();
   if (o.api) {
     try {
-      api = await (deps.serve ?? defaultServe)(cfg, store, pipeline);
+      api = await (deps.serve ?? defaultServeFor(live))(cfg, store, pipeline);
     } catch (e) {
       process.stderr.write(`llmtap run: cannot serve the API: ${(e as Error).message}\n`);
       void shutdown('API failed', RUN_EXIT.failed);
