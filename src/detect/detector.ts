@@ -85,12 +85,15 @@ export class Detector {
     this.log.warn({ rule: where, obsId, err: msg, suppressed }, 'detect: rule failed (fail-open)');
   }
 
-  /** The tenant an observation belongs to: its own id when configured, else via EDR tenant
-   * ids, else by client address and VLAN. */
+  /** The tenant an observation belongs to: its own id when it names a configured tenant other
+   * than `default`, else the tenant its EDR tenant id maps to, else by client address and VLAN
+   * (`default` when nothing claims it). */
   tenantOf(obs: Observation): TenantConfig {
-    if (this.tenants.has(obs.tenant)) return this.tenants.get(obs.tenant);
-    const viaEdr = this.tenants.ofEdrTenant(obs.tenant);
-    if (viaEdr !== 'default' || obs.tenant === 'default') return this.tenants.get(viaEdr);
+    if (obs.tenant !== 'default') {
+      if (this.tenants.has(obs.tenant)) return this.tenants.get(obs.tenant);
+      const viaEdr = this.tenants.ofEdrTenant(obs.tenant);
+      if (viaEdr !== 'default') return this.tenants.get(viaEdr);
+    }
     return this.tenants.get(this.tenants.ofAddress(obs.clientAddr, obs.flow?.vlan ?? []));
   }
 

@@ -47,6 +47,7 @@ export class Store {
   private readonly beforeCommit: (() => void)[] = [];
   private closed = false;
   private lastError: Error | undefined;
+  private errorCount = 0;
 
   private constructor(private readonly db: Db, opts: StoreOptions) {
     this.retentionHours = opts.retentionHours ?? 72;
@@ -95,6 +96,7 @@ export class Store {
       return out;
     } catch (err) {
       this.lastError = err instanceof Error ? err : new Error(String(err));
+      this.errorCount++;
       throw err;
     }
   }
@@ -114,6 +116,9 @@ export class Store {
     this.flushing = true;
     try {
       for (const fn of this.beforeCommit) fn();
+    } catch {
+      // Never thrown from here: flush runs from a timer too. Counted in errors().
+      this.errorCount++;
     } finally {
       this.flushing = false;
     }
@@ -124,7 +129,12 @@ export class Store {
       this.lastError = undefined;
     } catch (err) {
       this.lastError = err instanceof Error ? err : new Error(String(err));
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.errorCount++;
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The connection is unusable; writable() already reports false.
+      }
       this.pending = 0;
     }
   }
@@ -268,6 +278,11 @@ export class Store {
   }
 
   // ───────────── housekeeping ─────────────
+
+  /** Failed writes, commits and before-commit hooks since open (for a metric). */
+  errors(): number {
+    return this.errorCount;
+  }
 
   /** False when closed or when the last write or commit failed (disk full, I/O error). */
   writable(): boolean {
