@@ -29,6 +29,8 @@ const US_PER_DAY = 86_400_000_000;
 /** Retention runs at most this often, in capture time. */
 const RETENTION_EVERY_US = 3_600_000_000;
 const INVENTORY_CACHE_MAX = 200_000;
+/** Window pruning walks every key: at most this often, in capture time. */
+const PRUNE_EVERY_US = 10_000_000;
 
 export function defaultRules(): Rule[] {
   // H1 before H7 so the H1 alert of the device that completes a spread exists to be linked.
@@ -43,7 +45,7 @@ export interface DetectorDeps {
 }
 
 export class Detector {
-  private readonly tenants: TenantResolver;
+  private tenants: TenantResolver;
   private readonly store: Store;
   private readonly log: Logger | undefined;
   private readonly rules: Rule[];
@@ -54,6 +56,7 @@ export class Detector {
   private readonly lastErrorLog = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private lastRetentionUs = 0;
+  private lastPruneUs = 0;
 
   constructor(opts: { tenants: TenantResolver; rules?: Rule[] }, deps: DetectorDeps) {
     this.tenants = opts.tenants;
@@ -179,13 +182,21 @@ export class Detector {
     if (h1) this.count(`h1_per_day.${tenant}.${day}.h1`);
   }
 
-  /** Windows and retention, by capture time. */
+  /** Config reload: new tenant settings apply from the next observation; state is kept. */
+  setTenants(tenants: TenantResolver): void {
+    this.tenants = tenants;
+  }
+
+  /** Windows and retention, by capture time. Cheap to call often. */
   tick(nowUs: number): void {
-    for (const rule of this.rules) {
-      try {
-        rule.tick?.(nowUs);
-      } catch (err) {
-        this.failed(rule.name, err, '');
+    if (nowUs - this.lastPruneUs >= PRUNE_EVERY_US) {
+      this.lastPruneUs = nowUs;
+      for (const rule of this.rules) {
+        try {
+          rule.tick?.(nowUs);
+        } catch (err) {
+          this.failed(rule.name, err, '');
+        }
       }
     }
     try {
