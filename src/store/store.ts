@@ -34,6 +34,14 @@ export interface StoreOptions {
 
 const US_PER_HOUR = 3_600_000_000;
 
+export class StoreOpenError extends Error {
+  readonly code = 'LLMTAP_ERR_STORE_OPEN';
+  constructor(path: string, cause: unknown) {
+    super(`cannot open store ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StoreOpenError';
+  }
+}
+
 export class Store {
   private readonly alerts: AlertTable;
   private readonly obs: ObservationTable;
@@ -71,8 +79,15 @@ export class Store {
     }
   }
 
+  /** Opens (creating and migrating as needed). A file that is not a usable llmtap database
+   * gives a `StoreOpenError` naming it, never a half-open store. */
   static open(path: string, opts: StoreOptions = {}): Store {
-    const db = new Database(path);
+    let db: Db;
+    try {
+      db = new Database(path);
+    } catch (err) {
+      throw new StoreOpenError(path, err);
+    }
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -80,7 +95,7 @@ export class Store {
       return new Store(db, opts);
     } catch (err) {
       db.close();
-      throw err;
+      throw new StoreOpenError(path, err);
     }
   }
 

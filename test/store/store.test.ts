@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -153,6 +153,12 @@ describe('store', () => {
     raw.prepare('INSERT INTO migrations VALUES (?, ?)').run(SCHEMA_VERSION + 1, 0);
     raw.close();
     expect(() => Store.open(path)).toThrow(/newer than this llmtap/);
+  });
+
+  it('a corrupt file gives a coded error naming the file', () => {
+    const path = tmpDb();
+    writeFileSync(path, Buffer.alloc(8192, 0x5a));
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'LLMTAP_ERR_STORE_OPEN', message: expect.stringContaining(path) }));
   });
 
   it('a batch is invisible to API reads until committed, and reads commit it first', () => {
