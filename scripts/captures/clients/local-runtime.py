@@ -1,0 +1,31 @@
+"""A tiny local model runtime stand-in: HTTP on 127.0.0.1:11434 (Ollama's default port).
+
+Answers every request after a short delay so the endpoint poller sees the connection.
+Runs until killed.
+"""
+import http.server
+import json
+import time
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    def _answer(self):
+        n = int(self.headers.get("content-length") or 0)
+        if n:
+            self.rfile.read(n)
+        time.sleep(0.4)
+        body = json.dumps({"model": "lab", "done": True}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", 11434), H).serve_forever()
