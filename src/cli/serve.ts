@@ -10,14 +10,40 @@ import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { ingestBody } from '../attribute/ingest.js';
 import { createMetrics, type MetricSources } from '../metrics.js';
+import { MALFORMED } from '../decode/reasons.js';
 import type { Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
 
-/** Wire stage counters to the Prometheus metrics. */
+/**
+ * Dissect counters that are outcomes or notes, not failures: parsed hellos, reassembly notes,
+ * router decisions, and flows that simply are not TLS/QUIC (`tls.not_tls` on plain HTTP/SMB).
+ */
+const DISSECT_NOT_FAILURE = new Set([
+  'tls.hello_parsed',
+  'tls.hello_duplicate',
+  'tls.hello_multi_segment',
+  'tls.hello_multi_record',
+  'tls.after_plaintext',
+  'tls.sslv2_hello',
+  'tls.retransmit',
+  'tls.not_tls',
+  'quic.not_quic',
+  'dissect.bypass_other',
+  'dissect.quic_candidate',
+  'dissect.dns_tcp',
+  'dissect.dns_udp',
+]);
+/** A parsed ClientHello, by transport: `tls.hello_parsed` (and `quic.`/`gquic.` once counted). */
+const HELLO_PARSED = /^([a-z]+)\.(hello_parsed|hello)$|^(gquic)\.sni$/;
+/** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
+const EDR_ACCEPTED = /^records\.(llmtap|sysmon|wfp|mde|osquery|fdr|elastic_defend|tetragon|falco|auditd)$/;
+
+/**
+ * Wire stage counters to the Prometheus metrics. Keys are the stages' own `stats()` names
+ * (test/e2e/metrics-replay.test.ts checks every one against a real scrape).
+ */
 export function metricSources(p: Pipeline, source: () => SourceStats): MetricSources {
-  const pick = (s: Record<string, number>, prefix: string): Record<string, number> =>
-    Object.fromEntries(Object.entries(s).filter(([k]) => k.startsWith(prefix)));
   return {
     source: () => {
       const s = source();
@@ -31,30 +57,40 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
         ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
       };
     },
-    decode: () => pick(p.packets.decodeStats(), 'decode.'),
+    // Errors only: `decode.ok` and the not-keyable notes (fragments, tunnels) are not errors.
+    decode: () => Object.fromEntries(Object.entries(p.packets.decodeStats()).filter(([k]) => MALFORMED.has(k))),
     flow: () => ({ active: p.packets.flows.active, ended: { ...p.packets.flows.ended }, evicted: p.packets.flows.ended.evicted }),
     dissect: () => {
       const s = p.dissector.stats();
       const handshakes: Record<string, number> = {};
       const failed: Record<string, number> = {};
       for (const [k, v] of Object.entries(s)) {
-        if (/hello_parsed$|^quic\.hello$|^gquic\.sni$/.test(k)) handshakes[k.split('.')[0] ?? k] = (handshakes[k.split('.')[0] ?? k] ?? 0) + v;
-        else if (!/parsed|decrypted|ok$/.test(k)) failed[k] = v;
+        const m = HELLO_PARSED.exec(k);
+        if (m) {
+          const t = m[1] ?? m[3] ?? k;
+          handshakes[t] = (handshakes[t] ?? 0) + v;
+        } else if (!DISSECT_NOT_FAILURE.has(k) && k !== 'quic.decrypted') failed[k] = v;
       }
       return { handshakes, failed, quicDecrypted: s['quic.decrypted'] ?? 0 };
     },
-    names: () => ({ dnsAnswers: p.counters.dnsAnswers, passiveDnsEntries: p.names.stats()['names.entries'] ?? 0 }),
+    names: () => {
+      const s = p.names.stats();
+      // Passive DNS holds two indexes (per client and per address); both use memory.
+      return { dnsAnswers: p.counters.dnsAnswers, passiveDnsEntries: (s['names.entries_client'] ?? 0) + (s['names.entries_addr'] ?? 0) };
+    },
     edr: () => {
+      // Only records that reached the join are visible here; ingest rejections stay with the
+      // caller's IngestResult (CLI summary, API response).
       const out: Record<string, Record<string, number>> = {};
       for (const [k, v] of Object.entries(p.attributor.stats())) {
-        const m = /^edr\.([a-z_]+)\.([a-z_]+)$/.exec(k);
-        if (m) (out[m[1]!] ??= {})[m[2]!] = v;
+        const m = EDR_ACCEPTED.exec(k);
+        if (m) (out[m[1]!] ??= {})['accepted'] = v;
       }
       return out;
     },
     join: () => {
       const s = p.attributor.stats();
-      return { flows: s['join.flows'] ?? p.counters.flows, joined: s['join.hits'] ?? 0 };
+      return { flows: s['flows'] ?? p.counters.flows, joined: s['join.hit'] ?? 0 };
     },
     classify: () => {
       const classifications: Record<string, Record<string, number>> = {};
