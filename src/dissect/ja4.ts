@@ -99,27 +99,53 @@ function alpnCode(hello: ClientHello): string {
 }
 
 /**
- * JA4_b and JA4_c depend only on the cipher, extension and signature-algorithm lists, which a
- * given client stack repeats on every connection: they are cached under two independent
- * 32-bit FNV-1a hashes of those lists in wire order (53 bits of key), bounded, cleared when full.
+ * JA4_b and JA4_c depend only on the sets of ciphers and extensions (JA4 sorts both, and drops
+ * GREASE) and the signature algorithms in wire order, which a client stack repeats on every
+ * connection. Chromium shuffles its extension order and GREASE values per connection, so the
+ * cache key is order-insensitive for ciphers and extensions (a sum and an xor of mixed values)
+ * and ordered for signature algorithms; 64 bits of key folded to 53, bounded, cleared when
+ * full. Keying on the wire order instead missed on nearly every Chromium hello (measured:
+ * JA4 was a third of the dissect cost on the benchmark capture).
  */
 const BC_CACHE_MAX = 4096;
 const bcCache = new Map<number, string>();
 
+function mix32(v: number): number {
+  let x = Math.imul(v ^ 0x9e3779b9, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
 function listKey(hello: ClientHello): number {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ 0x5bd1e995;
-  const mix = (v: number): void => {
-    h1 = Math.imul(h1 ^ v, 0x01000193);
-    h2 = Math.imul(h2 ^ (v + 0x9e37), 0x5bd1e995) ^ (h2 >>> 15);
-  };
-  for (const v of hello.cipherSuites) mix(v);
-  mix(0x10000);
-  for (const v of hello.extensions) mix(v);
-  mix(0x20000);
-  for (const v of hello.signatureAlgorithms) mix(v);
-  mix(hello.cipherSuites.length | (hello.extensions.length << 10) | (hello.signatureAlgorithms.length << 20));
-  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+  let cSum = 0;
+  let cXor = 0;
+  let nC = 0;
+  for (const v of hello.cipherSuites) {
+    if (isGrease(v)) continue;
+    const x = mix32(v);
+    cSum = (cSum + x) >>> 0;
+    cXor ^= (x << 7) | (x >>> 25);
+    nC++;
+  }
+  let eSum = 0;
+  let eXor = 0;
+  let nE = 0;
+  for (const v of hello.extensions) {
+    if (isGrease(v) || v === EXT_SERVER_NAME || v === EXT_ALPN) continue;
+    const x = mix32(v + 0x10000);
+    eSum = (eSum + x) >>> 0;
+    eXor ^= (x << 11) | (x >>> 21);
+    nE++;
+  }
+  let sH = 0x811c9dc5;
+  for (const v of hello.signatureAlgorithms) {
+    if (isGrease(v)) continue;
+    sH = Math.imul(sH ^ v, 0x01000193);
+  }
+  const h1 = mix32(cSum ^ mix32(eSum + nE) ^ Math.imul(nC, 0x27d4eb2d));
+  const h2 = mix32((cXor ^ eXor ^ sH) >>> 0);
+  return (h1 >>> 0) * 0x200000 + (h2 & 0x1fffff);
 }
 
 export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
