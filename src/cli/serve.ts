@@ -96,10 +96,12 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       const classifications: Record<string, Record<string, number>> = {};
       const bytesOut: Record<string, number> = {};
       const bytesIn: Record<string, number> = {};
-      for (const [provider, v] of p.counters.byProvider) {
-        (classifications[v.category] ??= {})[provider] = v.flows;
-        bytesOut[provider] = v.bytesOut;
-        bytesIn[provider] = v.bytesIn;
+      for (const [name, v] of p.counters.byProvider) {
+        // labels are bounded slugs: "OpenAI" → "openai", "Mistral AI" → "mistral_ai"
+        const provider = providerLabel(name);
+        (classifications[v.category] ??= {})[provider] = (classifications[v.category]?.[provider] ?? 0) + v.flows;
+        bytesOut[provider] = (bytesOut[provider] ?? 0) + v.bytesOut;
+        bytesIn[provider] = (bytesIn[provider] ?? 0) + v.bytesIn;
       }
       return { classifications, bytesOut, bytesIn };
     },
@@ -111,7 +113,12 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       }
       return out;
     },
-    pipelineLagSeconds: () => 0,
+    // Live capture only (a source with kernel counters): wall clock minus the newest packet's
+    // capture time. A replay's packets are from the past by design, so it reports 0.
+    pipelineLagSeconds: () => {
+      if (source().kernelReceived === undefined || p.packets.nowUs <= 0) return 0;
+      return Math.max(0, Date.now() / 1000 - p.packets.nowUs / 1e6);
+    },
   };
 }
 
