@@ -39,6 +39,11 @@ const HELLO_PARSED = /^([a-z]+)\.(hello_parsed|hello)$|^(gquic)\.sni$/;
 /** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
 const EDR_ACCEPTED = /^records\.(llmtap|sysmon|wfp|mde|osquery|fdr|elastic_defend|tetragon|falco|auditd)$/;
 
+/** A provider name as a Prometheus label value (lower-case slug; the rule set bounds the set). */
+export function providerLabel(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'unknown';
+}
+
 /**
  * Wire stage counters to the Prometheus metrics. Keys are the stages' own `stats()` names
  * (test/e2e/metrics-replay.test.ts checks every one against a real scrape).
