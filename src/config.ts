@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { parseTenants, type TenantConfig } from './detect/tenants.js';
+import type { AiCategory } from './records.js';
 
 /** Repository / package root (where config/ and pcaps/ live). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,6 +60,25 @@ export const CONFIG_SCHEMA = {
       tenant_dir: str('Directory of per-tenant rule files (sanctioned endpoints, additions).'),
     }),
     tenants: { type: 'array', default: [], description: 'Tenants (see src/detect/tenants.ts); a `default` tenant always exists.' },
+    allowlist: {
+      type: 'array',
+      default: [],
+      description: 'Allowlist entries applied to the store at start and on reload (the API manages the same list).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['process', 'justification'],
+        properties: {
+          tenant: { type: 'string', default: 'default', description: 'Tenant id.' },
+          process: { type: 'string', minLength: 1, description: 'Process name, case-insensitive.' },
+          sha256: { type: 'string', pattern: '^[0-9a-fA-F]{40}([0-9a-fA-F]{24})?$', description: 'Pin to one binary (SHA-256, or SHA-1).' },
+          device_group: { type: 'string', description: 'Pin to a device group of the tenant.' },
+          provider: { type: 'string', description: 'Only for this provider.' },
+          category: { type: 'string', enum: ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'], description: 'Only for this category.' },
+          justification: { type: 'string', minLength: 1, description: 'Why this is allowed (kept for the audit trail).' },
+        },
+      },
+    },
     store: section({
       path: str('SQLite database file (WAL).', 'llmtap.db'),
       retention_hours: num('Anomaly rows (observations) are removed after this many hours.', 72),
@@ -108,6 +128,7 @@ export interface SensorConfig {
   edr: { files: string[]; follow: string[] };
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];
+  allowlist: { tenant: string; process: string; sha256?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
   store: { path: string; retention_hours: number };
   api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[] };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };

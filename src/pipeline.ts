@@ -338,7 +338,10 @@ export class Pipeline {
 
   /** SIGHUP / API: reload rules; tenants and allowlist come from the config and the store. */
   reload(cfg?: SensorConfig): { ok: boolean; error?: string } {
-    if (cfg !== undefined) this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
+    if (cfg !== undefined) {
+      this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
+      this.detector.setTenants(this.tenants);
+    }
     const r = this.classifier.reload();
     return r.ok ? { ok: true } : { ok: false, error: r.error };
   }

@@ -15,6 +15,7 @@ import type { Alert } from '../records.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
 import { Progress } from './progress.js';
 import { serveApi } from './serve.js';
+import { applyConfigAllowlist } from './config-allowlist.js';
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
 
@@ -79,6 +80,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const files = expandInputs(positionals);
   const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
   const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+  applyConfigAllowlist(cfg, store);
   let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
   if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);
   const pipeline = new Pipeline(cfg, {

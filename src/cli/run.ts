@@ -23,6 +23,7 @@ import { configPath, loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
 import { EdrFollower } from '../attribute/ingest.js';
+import { applyConfigAllowlist } from './config-allowlist.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
 export const RUN_EXIT = { ok: 0, failed: 1, usage: 2, noIface: 3, perm: 4, noBinding: 5 } as const;
@@ -136,6 +137,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   let store: Store;
   try {
     store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+    applyConfigAllowlist(cfg, store);
   } catch (e) {
     await live.close();
     process.stderr.write(`llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}\n`);
@@ -192,6 +194,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       }
     }
     const r = pipeline.reload(next);
+    if (store !== undefined) applyConfigAllowlist(next, store);
     if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
     else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
   };
