@@ -7,8 +7,9 @@
  *
  * Input: `pcaps/demo/` (captures and their EDR feed) when it exists; always a few corpus
  * captures chosen for what they exercise, and the shared EDR samples with the capture recorded
- * alongside them. Without demo captures no flow reaches an AI service, so a lab rule set then
- * classifies the samples' processes as an AI agent (classification and alert panels need it).
+ * alongside them. The corpus and samples hold no AI service, so the shipped rules get one lab
+ * rule that classifies the samples' processes as an AI agent (classification and alert panels
+ * need some).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config.js';
 import { MALFORMED } from '../../src/decode/reasons.js';
@@ -37,22 +39,27 @@ const CORPUS = [
   'ndpi-tls-invalid-reads.pcap', // decode.ipv4_length_exceeds_frame (a decode error)
   'tcpdump-quic-truncated.pcap', // quic.truncated (a dissect failure)
 ];
-const LAB_RULES = `format: llmtap-rules/1
-rules:
-  - id: lab-processes
-    category: agent
-    provider: lab_agent
-    match: { processes: [grunthttp, grunthttp2, svchost, system, wmiprvse, lsass, dns, dfsrs, msedge, python, w3wp, powershell, notepad, curl, nc, merlin-agent] }
-    source: metrics test (processes of the shared EDR samples)
-`;
+/** The shipped rules plus one lab rule for the samples' processes. */
+function labRules(): string {
+  const doc = YAML.parse(readFileSync(join(repoRoot, 'config', 'rules', 'default.yaml'), 'utf8')) as { rules: unknown[] };
+  doc.rules.push({
+    id: 'lab-processes',
+    category: 'agent',
+    provider: 'lab_agent',
+    match: { processes: ['grunthttp', 'grunthttp2', 'svchost', 'system', 'wmiprvse', 'lsass', 'dns', 'dfsrs', 'msedge', 'w3wp', 'powershell', 'notepad', 'merlin-agent'] },
+    source: 'metrics test (processes of the shared EDR samples)',
+  });
+  return YAML.stringify(doc);
+}
 
 const corpus = corpusDir();
 const samples = edrSamplesDir();
 const prom = havePrometheus();
 const demoDir = join(repoRoot, 'pcaps', 'demo');
-const demo = existsSync(demoDir) ? readdirSync(demoDir).sort() : [];
-const demoCaptures = demo.filter((f) => /\.(pcap|pcapng|cap)(\.gz)?$/.test(f)).map((f) => join(demoDir, f));
-const demoEdr = demo.filter((f) => /\.(jsonl|ndjson|json)(\.gz)?$/.test(f)).map((f) => join(demoDir, f));
+const list = (d: string, re: RegExp): string[] => (existsSync(d) ? readdirSync(d).filter((f) => re.test(f)).sort().map((f) => join(d, f)) : []);
+const demoCaptures = list(demoDir, /\.(pcap|pcapng|cap)(\.gz)?$/);
+/** The demo's feed in llmtap's own format (its Sysmon file is the same feed again). */
+const demoEdr = list(join(demoDir, 'edr'), /^llmtap\.ndjson$/);
 
 describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics: dashboards over a replaying pipeline, real Prometheus', () => {
   let tmp: string;
@@ -64,9 +71,9 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'llmtap-metrics-'));
     const rules = join(tmp, 'rules.yaml');
-    writeFileSync(rules, LAB_RULES);
+    writeFileSync(rules, labRules());
     const cfg = configFromObject({
-      ...(demoCaptures.length === 0 ? { rules: { file: rules } } : {}),
+      rules: { file: rules },
       api: { host: '127.0.0.1', port: 0, tokens: [{ tenant: 'default', token_sha256: createHash('sha256').update(TOKEN).digest('hex') }] },
     });
     store = Store.open(join(tmp, 'llmtap.db'), { flushIntervalMs: 0 });
@@ -89,7 +96,7 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
         method: 'POST',
         headers: {
           authorization: `Bearer ${TOKEN}`,
-          'content-type': /\.json$/.test(f) ? 'application/json' : 'application/x-ndjson',
+          'content-type': f.endsWith('.json') ? 'application/json' : 'application/x-ndjson',
           ...(f.endsWith('.gz') ? { 'content-encoding': 'gzip' } : {}),
         },
         body: readFileSync(f),
@@ -97,9 +104,9 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
       expect([200, 400], f).toContain(res.status);
     }
     // Then the captures, one a second, twice over, while Prometheus scrapes every second.
-    // The paired capture first: its EDR records wait for flows in capture time, and the corpus
-    // captures (other years) move the clock past their window.
-    const captures = [join(samples ?? '', 'paired-network', 'sharpwmi.cap'), ...demoCaptures, ...CORPUS.map((c) => join(corpus ?? '', 'pcaps', c))];
+    // In capture-time order: EDR records wait for their flows in capture time, so the paired
+    // capture (2020) comes before the corpus captures and the demo (newest) last.
+    const captures = [join(samples ?? '', 'paired-network', 'sharpwmi.cap'), ...CORPUS.map((c) => join(corpus ?? '', 'pcaps', c)), ...demoCaptures];
     for (let round = 0; round < 2; round++) {
       for (const c of captures) {
         await readCaptureFile(c, (b) => pipeline.onBatch(b));
@@ -177,6 +184,11 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
     const alerts = Object.entries(st).filter(([k]) => /^alerts\.[a-z0-9_]+\.[a-z]+$/.test(k));
     expect(alerts.length).toBeGreaterThan(0);
     expect(await v('sum(llmtap_detect_alerts_total)')).toBe(alerts.reduce((a, [, n]) => a + n, 0));
+    if (demoCaptures.length > 0) {
+      // The demo talks to real AI service names: the shipped rules classify them.
+      const providers = (await p!.query('sum by (provider) (llmtap_classify_ai_bytes_total)')).map((x) => x.metric['provider']);
+      expect(providers.filter((x) => x !== 'lab_agent').length, providers.join(',')).toBeGreaterThan(0);
+    }
     // The API's own requests were counted by route template, never by raw URL.
     const routes = (await p!.query('llmtap_api_requests_total')).map((s) => s.metric['route']);
     expect(routes).toContain('/v1/edr/events');

@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,12 +41,12 @@ rules:
     source: privacy test (processes of the shared EDR samples)
 `;
 
-/** The paired capture plus the demo captures when the repository has them. */
+/**
+ * The capture recorded alongside the samples. (The demo capture is years newer: replayed in the
+ * same run, store retention in capture time would delete the samples' observations first.)
+ */
 function captures(dir: string): string[] {
-  const out = [join(dir, 'paired-network', 'sharpwmi.cap')];
-  const demo = join(repoRoot, 'pcaps', 'demo');
-  if (existsSync(demo)) for (const f of readdirSync(demo).sort()) if (/\.(pcap|pcapng|cap)(\.gz)?$/.test(f)) out.push(join(demo, f));
-  return out;
+  return [join(dir, 'paired-network', 'sharpwmi.cap')];
 }
 
 /** The database file and its WAL/shared-memory companions, whichever exist. */
