@@ -125,7 +125,7 @@ lab_servers() {
     binds+=("$(lab_v4 "$n")" "$(lab_v6 "$n")")
   done
   ip netns exec "$LAB_SRV" node "$LAB_HERE/https-server.mjs" --cert "$LAB_TMP/pki/chain.pem" --key "$LAB_TMP/pki/leaf.key" \
-    --delay-ms "${LAB_DELAY_MS:-400}" "${binds[@]}" >"$LAB_TMP/https-server.log" 2>&1 &
+    --delay-ms "${LAB_DELAY_MS:-800}" --plain 127.0.0.1:8080 "${binds[@]}" >"$LAB_TMP/https-server.log" 2>&1 &
   echo $! >"$LAB_TMP/https-server.bg"
 
   log "Caddy for chatgpt.com (h1, h2, h3)"
@@ -144,7 +144,7 @@ https://chatgpt.com:443 {
 	bind ${c4} [${c6}]
 	tls ${LAB_TMP}/pki/chain.pem ${LAB_TMP}/pki/leaf.key
 	header Alt-Svc "h3=\":443\"; ma=86400"
-	respond "<html><body>chatgpt.com lab page</body></html>" 200
+	reverse_proxy 127.0.0.1:8080
 }
 EOF
   ip netns exec "$LAB_SRV" env HOME="$LAB_TMP" XDG_DATA_HOME="$LAB_TMP/caddy-data" XDG_CONFIG_HOME="$LAB_TMP/caddy-cfg" \

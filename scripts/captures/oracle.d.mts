@@ -50,6 +50,7 @@ export interface OracleFlow {
   frames_b_to_a: number;
   bytes_b_to_a: number;
   first_frame: number;
+  first_time_epoch: string;
 }
 
 export interface OracleExpected {

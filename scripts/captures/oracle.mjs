@@ -151,15 +151,16 @@ export function dnsResponses(file) {
 /**
  * TCP and UDP conversations from tshark's per-frame decode: endpoint `a` is the source of the
  * conversation's first frame; bytes are frame (wire) lengths, link header included.
+ * `first_time_epoch` is tshark's frame.time_epoch of that frame (seconds, text).
  */
 export function flows(file) {
   const lines = tshark(file, ['-T', 'fields', '-E', 'separator=\t', '-e', 'frame.number', '-e', 'frame.len',
-    '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
+    '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
     '-e', 'udp.srcport', '-e', 'udp.dstport', '-Y', '(tcp or udp) and not icmp and not icmpv6']).split('\n');
   const map = new Map();
   for (const line of lines) {
     if (!line) continue;
-    const [fr, len, s4, d4, s6, d6, ts, td, us, ud] = line.split('\t');
+    const [fr, len, time, s4, d4, s6, d6, ts, td, us, ud] = line.split('\t');
     const proto = ts ? 'tcp' : 'udp';
     const src = s4 || s6; const dst = d4 || d6;
     const sport = Number(ts || us); const dport = Number(td || ud);
@@ -168,7 +169,7 @@ export function flows(file) {
     let f = map.get(k1) ?? map.get(k2);
     if (!f) {
       f = { proto, a: src, a_port: sport, b: dst, b_port: dport, frames_a_to_b: 0, bytes_a_to_b: 0,
-        frames_b_to_a: 0, bytes_b_to_a: 0, first_frame: Number(fr) };
+        frames_b_to_a: 0, bytes_b_to_a: 0, first_frame: Number(fr), first_time_epoch: time };
       map.set(k1, f);
     }
     if (f.a === src && f.a_port === sport) { f.frames_a_to_b++; f.bytes_a_to_b += Number(len); }
