@@ -6,7 +6,7 @@
 #
 #   sudo scripts/captures/make-demo.sh
 #
-# About 60 s of wall time. Timeline and expected alerts: pcaps/demo/README.md.
+# About 30 s of wall time. Timeline and expected alerts: pcaps/demo/README.md.
 
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,7 +64,7 @@ mkdir -p "$RUN"
 log "demo binaries in $OPT"
 cp "$(command -v node)" "$OPT/bin/httpd-worker"          # a web-server worker (an interpreter renamed)
 cp /bin/bash "$OPT/bin/httpd"                              # its master process
-cp /usr/bin/python3.11 "$OPT/bin/ollama"                   # the local model runtime stand-in
+cp "$(readlink -f /usr/bin/python3)" "$OPT/bin/ollama"      # the local model runtime stand-in
 gcc -O2 -o "$OPT/bin/quickprompt" "$HERE/clients/newbin.c" -lssl -lcrypto   # a truly new binary
 cp "$HERE/clients/"{node-get.mjs,py-get.py,local-runtime.py} "$OPT/lib/"
 
