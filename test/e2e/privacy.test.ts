@@ -6,11 +6,12 @@
  * turn up in the SQLite file or its WAL (read as bytes), the process's output, the flow NDJSON
  * or any API response body.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,11 @@ import { edrSampleFiles, edrSamplesDir, extractNeedles, needlesIn, type Needles 
 
 const samples = edrSamplesDir();
 const TOKEN = 'privacy-test-token-0123456789abcdef';
+/** Every GET route that lists or describes data (the per-alert route is added per alert). */
+const LIST_ROUTES = [
+  '/v1/alerts', '/v1/alerts?format=ocsf', '/v1/observations', '/v1/allowlist', '/v1/candidates',
+  '/v1/rules/export', '/v1/rules/explain?host=api.openai.com', '/metrics', '/readyz', '/healthz', '/openapi.json',
+];
 
 /**
  * Non-AI lab data would store almost nothing (only AI observations are persisted), so a test
@@ -66,7 +72,20 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
     files = edrSampleFiles(dir);
     needles = extractNeedles(files);
     writeFileSync(join(tmp, 'rules.yaml'), LAB_RULES);
-    writeFileSync(join(tmp, 'llmtap.yaml'), `rules:\n  file: ${JSON.stringify(join(tmp, 'rules.yaml'))}\n`);
+    const tokenSha = createHash('sha256').update(TOKEN).digest('hex');
+    writeFileSync(
+      join(tmp, 'llmtap.yaml'),
+      [
+        'rules:',
+        `  file: ${JSON.stringify(join(tmp, 'rules.yaml'))}`,
+        'api:',
+        '  host: 127.0.0.1',
+        '  port: 0',
+        '  tokens:',
+        `    - { tenant: default, token_sha256: ${tokenSha} }`,
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(() => {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
@@ -127,6 +146,69 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
     expect(needlesIn(r.stderr, needles.values)).toEqual([]);
   });
 
+  it('positive control: a user name smuggled into a process name IS found in the database', () => {
+    // The paired Sysmon file with GruntHTTP's executable renamed after a user of the samples:
+    // a process name is a kept field, so the same pipeline stores it and the same search must
+    // see it. (Its own rule file: the main runs must not carry the name in their rules.)
+    const sysmon = join(dir, 'sysmon-nxlog-json', 'sharpwmi-sysmon-1-3-22-wfp-5156.jsonl');
+    const original = readFileSync(sysmon, 'utf8');
+    expect(original).toMatch(/grunthttp\.exe/i);
+    const planted = join(tmp, 'planted-sysmon.jsonl');
+    writeFileSync(planted, original.replace(/grunthttp\.exe/gi, 'pedro.gustavo.exe'));
+    writeFileSync(join(tmp, 'control-rules.yaml'), LAB_RULES.replace('processes: [', 'processes: [pedro.gustavo, '));
+    writeFileSync(join(tmp, 'control.yaml'), `rules:\n  file: ${JSON.stringify(join(tmp, 'control-rules.yaml'))}\n`);
+    const db = join(tmp, 'control-cli.db');
+    const args = ['bin/llmtap.js', 'replay', ...captures(dir), '--config', join(tmp, 'control.yaml'), '--db', db, '--quiet', '--edr', planted];
+    const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(needlesIn(dbBytes(db), needles.values)).toContain('pedro.gustavo');
+  });
+
+  it('replay --serve: the running process\'s database, WAL, API bodies and output hold none', async () => {
+    const db = join(tmp, 'serve.db');
+    const args = ['bin/llmtap.js', 'replay', ...captures(dir), '--config', join(tmp, 'llmtap.yaml'), '--db', db, '--format', 'json', '--serve'];
+    for (const f of files) args.push('--edr', f);
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const bodies: string[] = [];
+    try {
+      const deadline = Date.now() + 60_000;
+      let base: string | undefined;
+      while (base === undefined) {
+        const m = /API listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+        if (m) base = m[1];
+        else if (child.exitCode !== null || Date.now() > deadline) throw new Error(`replay --serve did not come up: ${err}`);
+        else await sleep(100);
+      }
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      for (const r of LIST_ROUTES) {
+        const res = await fetch(`${base}${r}`, { headers: auth });
+        expect(res.status, r).toBe(200);
+        bodies.push(await res.text());
+      }
+      const alerts = JSON.parse(bodies[0] ?? '{}') as { items?: { id: string }[] };
+      expect(alerts.items?.length ?? 0).toBeGreaterThan(0);
+      for (const a of alerts.items ?? []) bodies.push(await (await fetch(`${base}/v1/alerts/${a.id}`, { headers: auth })).text());
+      expect(bodies.join('\n')).toContain('GruntHTTP.exe');
+      // The writer is still open: the WAL is read as it is.
+      expect(existsSync(`${db}-wal`)).toBe(true);
+      expect(needlesIn(dbBytes(db), needles.values)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(await exited).toBe(0);
+    expect(needlesIn(bodies.join('\n'), needles.values)).toEqual([]);
+    expect(needlesIn(out, needles.values)).toEqual([]);
+    expect(needlesIn(err, needles.values)).toEqual([]);
+    expect(needlesIn(dbBytes(db), needles.values)).toEqual([]);
+  });
+
   it('API ingest of every sample, then every list route: database, WAL and bodies hold none', async () => {
     const db = join(tmp, 'api.db');
     const cfg = configFromObject({
@@ -166,17 +248,14 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
       pipeline.finish();
       expect(pipeline.counters.aiObservations).toBeGreaterThan(100);
 
-      const routes = [
-        '/v1/alerts', '/v1/alerts?format=ocsf', '/v1/observations', '/v1/allowlist', '/v1/candidates',
-        '/v1/rules/export', '/v1/rules/explain?host=api.openai.com', '/metrics', '/readyz', '/healthz', '/openapi.json',
-      ];
-      for (const r of routes) {
+      for (const r of LIST_ROUTES) {
         const res = await fetch(`${base}${r}`, { headers: auth });
         expect(res.status, r).toBe(200);
         bodies.push(await res.text());
       }
-      const alerts = JSON.parse(bodies[files.length] ?? '{}') as { alerts?: { id: string }[] };
-      for (const a of alerts.alerts ?? []) {
+      const alerts = JSON.parse(bodies[files.length] ?? '{}') as { items?: { id: string }[] };
+      expect(alerts.items?.length ?? 0).toBeGreaterThan(0);
+      for (const a of alerts.items ?? []) {
         const res = await fetch(`${base}/v1/alerts/${a.id}`, { headers: auth });
         bodies.push(await res.text());
       }
