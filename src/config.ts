@@ -54,6 +54,7 @@ export const CONFIG_SCHEMA = {
     edr: section({
       files: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files read before a replay.' },
       follow: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files followed during a live run (survives rotation).' },
+      tenant: str('Tenant of the records read from files (a feed credential decides it for the API).', 'default'),
     }),
     rules: section({
       file: str('The ordered rule set.', 'config/rules/default.yaml'),
@@ -125,7 +126,7 @@ export interface SensorConfig {
   dissect: { max_hello_bytes: number; max_segments: number; max_inspect_packets: number };
   names: { max_entries: number; ttl_floor_s: number; ttl_cap_s: number };
   attribute: { wait_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; edr_only_loopback: boolean; lineage_key: string };
-  edr: { files: string[]; follow: string[] };
+  edr: { files: string[]; follow: string[]; tenant: string };
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];
   allowlist: { tenant: string; process: string; sha256?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];

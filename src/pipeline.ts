@@ -169,7 +169,8 @@ export interface PipelineCounters {
   flows: number;
   observations: number;
   aiObservations: number;
-  byProvider: Map<string, { category: string; flows: number; bytesOut: number; bytesIn: number }>;
+  /** Keyed by provider and category. */
+  byProvider: Map<string, { provider: string; category: string; flows: number; bytesOut: number; bytesIn: number }>;
   classifyErrors: number;
   detectErrors: number;
   attributeErrors: number;
@@ -298,11 +299,12 @@ export class Pipeline {
     }
     if (obs.verdict !== undefined && !obs.update) {
       this.counters.aiObservations++;
-      const p = this.counters.byProvider.get(obs.verdict.provider) ?? { category: obs.verdict.category, flows: 0, bytesOut: 0, bytesIn: 0 };
+      const key = `${obs.verdict.provider}\u0000${obs.verdict.category}`;
+      const p = this.counters.byProvider.get(key) ?? { provider: obs.verdict.provider, category: obs.verdict.category, flows: 0, bytesOut: 0, bytesIn: 0 };
       p.flows++;
       p.bytesOut += obs.bytesOut;
       p.bytesIn += obs.bytesIn;
-      this.counters.byProvider.set(obs.verdict.provider, p);
+      this.counters.byProvider.set(key, p);
     }
     this.deps.onObservation?.(obs);
     try {

@@ -57,7 +57,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       edr: { type: 'string', multiple: true },
-      'edr-tenant': { type: 'string', default: 'default' },
+      'edr-tenant': { type: 'string' },
       config: { type: 'string' },
       db: { type: 'string' },
       flows: { type: 'string' },
@@ -92,7 +92,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
   const edrResults: { file: string; result: IngestResult }[] = [];
   for (const f of edrFiles) {
-    const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? 'default', lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+    const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
     edrResults.push({ file: f, result });
   }
 
@@ -137,7 +137,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     edr: edrResults,
     aiObservations: pipeline.counters.aiObservations,
     observations: pipeline.counters.observations,
-    providers: [...pipeline.counters.byProvider.entries()].map(([provider, p]) => ({ provider, ...p })),
+    providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),
     alerts: currentAlerts(store, tenants),
     stats: pipeline.stats(),
     db: dbPath,

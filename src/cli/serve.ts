@@ -101,7 +101,8 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       const classifications: Record<string, Record<string, number>> = {};
       const bytesOut: Record<string, number> = {};
       const bytesIn: Record<string, number> = {};
-      for (const [name, v] of p.counters.byProvider) {
+      for (const v of p.counters.byProvider.values()) {
+        const name = v.provider;
         // labels are bounded slugs: "OpenAI" → "openai", "Mistral AI" → "mistral_ai"
         const provider = providerLabel(name);
         (classifications[v.category] ??= {})[provider] = (classifications[v.category]?.[provider] ?? 0) + v.flows;

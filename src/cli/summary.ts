@@ -73,7 +73,7 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
     const rows = alerts.map((a) => [
       a.heuristic,
       a.severity,
-      a.deviceName ?? a.deviceId ?? a.clientAddr ?? '-',
+      a.deviceName ?? a.deviceId ?? a.clientAddr ?? (typeof a.evidence.detail['deviceCount'] === 'number' ? `${a.evidence.detail['deviceCount']} devices` : '-'),
       a.processName ?? '-',
       a.provider ?? '-',
       a.host ?? '-',
