@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     // Capture and namespace tests are slow on a 2-core box; no timing assertions live here.
     reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
+    // CLI tests spawn bin/llmtap.js, which runs dist/: build once before any test file runs
+    globalSetup: ['./test/helpers/build-once.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -44,6 +44,7 @@ export const CONFIG_SCHEMA = {
     }),
     attribute: section({
       wait_s: num('How long a flow or EDR record waits for its partner (capture time).', 600),
+      hold_s: num('How long a flow without an EDR match is held before detection first sees it (feeds lag the tap).', 30),
       tolerance_ms: int('Join tolerance once a device clock skew is learned.', 5000),
       learn_window_ms: int('Join window before a device skew is learned (covers zone mistakes).', 12 * 3600 * 1000),
       max_flows: int('Flows kept waiting for an EDR record.', 200000, 16),
@@ -125,7 +126,7 @@ export interface SensorConfig {
   flow: { max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean };
   dissect: { max_hello_bytes: number; max_segments: number; max_inspect_packets: number };
   names: { max_entries: number; ttl_floor_s: number; ttl_cap_s: number };
-  attribute: { wait_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; edr_only_loopback: boolean; lineage_key: string };
+  attribute: { wait_s: number; hold_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; edr_only_loopback: boolean; lineage_key: string };
   edr: { files: string[]; follow: string[]; tenant: string };
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];

@@ -197,6 +197,7 @@ export class Pipeline {
   };
   private readonly log: Logger | undefined;
   private lastErrLogMs = 0;
+  private lastTickUs = 0;
 
   constructor(
     readonly cfg: SensorConfig,
@@ -214,6 +215,7 @@ export class Pipeline {
     this.attributor = new Attributor(
       {
         waitMs: cfg.attribute.wait_s * 1000,
+        holdMs: cfg.attribute.hold_s * 1000,
         maxFlows: cfg.attribute.max_flows,
         maxRecords: cfg.attribute.max_records,
         toleranceMs: cfg.attribute.tolerance_ms,
@@ -254,6 +256,13 @@ export class Pipeline {
 
   onBatch(b: PacketBatch): void {
     this.packets.onBatch(b);
+    // join waits and detection windows run on packet time, also during a replay
+    const now = this.packets.nowUs;
+    if (now - this.lastTickUs >= 1e6) {
+      this.lastTickUs = now;
+      this.attributor.tick(now);
+      this.detector.tick(now);
+    }
   }
 
   /** An EDR connection record (from a file, a followed feed or the API). */

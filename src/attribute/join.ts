@@ -37,6 +37,13 @@ export interface AttributeOptions {
   learnWindowMs: number;
   /** Turn loopback EDR records (local runtimes) into edr-only observations. */
   edrOnlyLoopback: boolean;
+  /**
+   * How long (capture ms after a flow's last packet) a flow without an EDR match is held back
+   * before detection first sees it. Endpoint feeds lag the tap by seconds to minutes; emitting
+   * at once would make every covered device look uncovered (shadow-AI volume, address-keyed
+   * beacons) until its record arrives. 0 emits at once (late joins still update).
+   */
+  holdMs: number;
 }
 
 export const defaultAttributeOptions: AttributeOptions = {
@@ -46,6 +53,7 @@ export const defaultAttributeOptions: AttributeOptions = {
   toleranceMs: 3_000,
   learnWindowMs: 12 * 3_600_000,
   edrOnlyLoopback: true,
+  holdMs: 30_000,
 };
 
 export interface AttributeDeps {
@@ -67,6 +75,8 @@ interface PendingFlow {
   sig: string;
   learned: Set<string>;
   hit: boolean;
+  /** An observation was emitted for this flow (later ones are updates). */
+  emitted: boolean;
 }
 
 function endpointKey(addr: string, port: number): string {
@@ -132,13 +142,15 @@ export class Attributor {
     if (waiting !== undefined) {
       for (const p of waiting) {
         const wasHit = p.hit;
-        if (this.evaluate(p, true) && !wasHit && p.hit) this.count('join.late');
+        const wasEmitted = p.emitted;
+        // the record came after its flow: a late join (an update when already emitted)
+        if (this.evaluate(p, false) && !wasHit && p.hit) this.count(wasEmitted ? 'join.late' : 'join.late_held');
       }
     }
     if (newDevice) {
       const byAddr = this.pendingByAddr.get(`${rec.tenant}\u0000${rec.localAddr}`);
       if (byAddr !== undefined) {
-        for (const p of byAddr) if (p.key !== key && this.evaluate(p, true)) this.count('join.late_device_map');
+        for (const p of byAddr) if (p.key !== key && p.emitted && this.evaluate(p, false)) this.count('join.late_device_map');
       }
     }
   }
@@ -155,8 +167,8 @@ export class Attributor {
     if (flow.firstTsUs > this.nowUs) this.nowUs = flow.firstTsUs;
     const tenant = this.deps.tenantOf(flow);
     const key = joinKey(tenant, flow.proto, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort);
-    const p: PendingFlow = { flow, tenant, key, sig: '', learned: new Set(), hit: false };
-    this.evaluate(p, false);
+    const p: PendingFlow = { flow, tenant, key, sig: '', learned: new Set(), hit: false, emitted: false };
+    this.evaluate(p, this.opts.holdMs <= 0);
     let list = this.pending.get(key);
     if (list === undefined) { list = []; this.pending.set(key, list); }
     list.push(p);
@@ -171,8 +183,13 @@ export class Attributor {
     }
   }
 
-  /** Match both sides of a pending flow and emit when the result changed. Returns true if emitted. */
-  private evaluate(p: PendingFlow, isUpdate: boolean): boolean {
+  /**
+   * Match both sides of a pending flow and emit when the result changed. A flow without a
+   * per-connection match is held back (not emitted) unless `release` is set (hold expired,
+   * flow finalized). Returns true if emitted.
+   */
+  private evaluate(p: PendingFlow, release: boolean): boolean {
+    const isUpdate = p.emitted;
     const f = p.flow;
     const cands = this.index.get(p.key) ?? [];
     const firstMs = f.firstTsUs / 1000;
@@ -226,9 +243,14 @@ export class Attributor {
       obs.host = clientRec.remoteNameHint;
       obs.hostSource = 'edr';
     }
+    if (!p.hit && !p.emitted && !release) {
+      this.count('join.held');
+      return false;
+    }
     const sig = JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
     if (isUpdate && sig === p.sig) return false;
     p.sig = sig;
+    p.emitted = true;
     this.deps.emit(obs);
     return true;
   }
@@ -242,6 +264,7 @@ export class Attributor {
   }
 
   private finalize(p: PendingFlow): void {
+    if (!p.emitted) this.evaluate(p, true);
     this.pendingOrder.delete(p);
     for (const addr of [p.flow.origAddr, p.flow.respAddr]) {
       const k = `${p.tenant}\u0000${addr}`;
@@ -290,6 +313,11 @@ export class Attributor {
     if (nowUs > this.nowUs) this.nowUs = nowUs;
     if (this.nowUs - this.lastSweepUs < 1_000_000) return;
     this.lastSweepUs = this.nowUs;
+    const holdUs = this.opts.holdMs * 1000;
+    for (const p of this.pendingOrder) {
+      if (p.flow.lastTsUs + holdUs >= this.nowUs) break; // roughly age-ordered
+      if (!p.emitted) this.evaluate(p, true);
+    }
     const waitUs = this.opts.waitMs * 1000;
     for (const p of this.pendingOrder) {
       if (p.flow.lastTsUs + waitUs >= this.nowUs) break; // roughly age-ordered: stop at the first young one

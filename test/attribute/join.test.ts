@@ -18,7 +18,7 @@ function rec(p: Partial<EdrConnection> & Pick<EdrConnection, 'tsMs' | 'localPort
 
 function harness(opts: Partial<AttributeOptions> = {}) {
   const out: Observation[] = [];
-  const at = new Attributor({ ...defaultAttributeOptions, ...opts }, { emit: (o) => out.push(o), tenantOf: () => 't1' });
+  const at = new Attributor({ ...defaultAttributeOptions, holdMs: 0, ...opts }, { emit: (o) => out.push(o), tenantOf: () => 't1' });
   const last = (id: string) => [...out].reverse().find((o) => o.obsId === id);
   return { at, out, last };
 }
@@ -156,7 +156,7 @@ describe('join: candidates', () => {
     expect(c.deviceId).toBe('laptop-1');
     expect(c.processName).toBeUndefined();
     const seen: Observation[] = [];
-    const at2 = new Attributor(defaultAttributeOptions, { emit: (o) => seen.push(o), tenantOf: () => 't2' });
+    const at2 = new Attributor({ ...defaultAttributeOptions, holdMs: 0 }, { emit: (o) => seen.push(o), tenantOf: () => 't2' });
     at2.addEdr(rec({ tsMs: T0, localPort: 50702 }));
     at2.addFlow(flowAt(T0, 50702));
     expect(seen[0]?.client).toBeUndefined();
@@ -205,5 +205,34 @@ describe('join: edr-only, waits, bounds', () => {
     expect(s['records.evicted']).toBe(150);
     expect(s['flows.waiting']).toBe(20);
     expect(s['flows.evicted']).toBe(80);
+  });
+});
+
+describe('join: hold before the first emission', () => {
+  it('a flow without its record is held; a record within the hold gives one attributed, non-update observation', () => {
+    const { at, out } = harness({ holdMs: 30_000 });
+    const f = flowAt(1_000_000, 50001);
+    at.addFlow(f);
+    expect(out.length).toBe(0);
+    at.addEdr(rec({ localPort: 50001, tsMs: 1_000_000 + 5_000 }));
+    expect(out.length).toBe(1);
+    expect(out[0]!.update).toBe(false);
+    expect(out[0]!.client?.processName).toBe('python.exe');
+    expect(out[0]!.obsId).toBe(flowObsId(f));
+  });
+
+  it('the hold expires on capture time (tick) or at flush, unattributed', () => {
+    const { at, out } = harness({ holdMs: 30_000 });
+    at.addFlow(flowAt(1_000_000, 50002));
+    at.addFlow(flowAt(1_000_100, 50003));
+    at.tick((1_000_000 + 29_000) * 1000);
+    expect(out.length).toBe(0);
+    at.tick((1_000_000 + 40_000) * 1000); // flows end 2 s after they start; hold 30 s after that
+    expect(out.map((o) => o.flow?.origPort)).toEqual([50002, 50003]);
+    expect(out.every((o) => o.client === undefined && o.update === false)).toBe(true);
+    const { at: at2, out: out2 } = harness({ holdMs: 30_000 });
+    at2.addFlow(flowAt(2_000_000, 50004));
+    at2.flush();
+    expect(out2.length).toBe(1);
   });
 });
