@@ -6,7 +6,7 @@ const USAGE = `llmtap — find programs talking to LLM/AI services, from network
 
 usage:
   llmtap replay FILE|DIR... [--edr FILE]... [--config FILE] [--db PATH] [--flows OUT.ndjson]
-                [--format table|ndjson|json] [--serve] [--quiet]
+                [--format table|json] [--serve] [--quiet]
   llmtap run --iface NAME [--config FILE]
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
   llmtap rules export [--out FILE]

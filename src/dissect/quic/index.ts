@@ -154,6 +154,7 @@ export class QuicDissector {
       }
       st.adoptKeys(buf, hdr.dcidOff, hdr.dcidLen, keys);
       st.clientConfirmed = true;
+      this.deps.count('quic.decrypted');
       if (dec.value.pn > st.largestPn) st.largestPn = dec.value.pn;
       const frags: CryptoFrag[] = [];
       const plain = dec.value.plaintext;
@@ -178,12 +179,14 @@ export class QuicDissector {
     if (have < total) return;
     const r = parseClientHello(data, 0, total);
     if (!r.ok) return this.giveUp(meta, r.reason);
+    this.deps.count('quic.hello_parsed');
     this.setHandshake(meta, toHandshake(r.hello, 'quic', st.version));
   }
 
   private gquic(view: PacketView, meta: FlowMeta, start: number, end: number): void {
     const r = chloSni(view.buf, start, end);
     if (!r.ok) return this.giveUp(meta, 'quic.gquic_unparsed');
+    this.deps.count('gquic.hello_parsed');
     const hs: Handshake = { transport: 'gquic', quicVersion: '0x51303436', hellos: 1 };
     if (r.sni !== undefined) hs.sni = r.sni;
     this.setHandshake(meta, hs);
