@@ -28,6 +28,11 @@ export const TLS_REASONS = {
   notClientHello: 'tls.not_client_hello',
   /** A TLS handshake record was found after a plaintext prefix (STARTTLS, SOCKS, SSLRequest, CONNECT). */
   afterPlaintext: 'tls.after_plaintext',
+  /**
+   * The server kept sending data while no client hello had started: a flow whose handshake
+   * happened before the capture began (or a one-sided mirror). Bypassed: its hello is gone.
+   */
+  noHelloSeen: 'tls.no_hello_seen',
   /** An SSLv2-compatible hello (RFC 5246 Appendix E.2). */
   sslv2Hello: 'tls.sslv2_hello',
   /** Segments repeating bytes already held (retransmissions, overlaps). */
