@@ -175,6 +175,8 @@ export interface PipelineCounters {
   detectErrors: number;
   attributeErrors: number;
   dnsAnswers: number;
+  /** EDR records refused at ingest (files, followed feeds, the API), by reason. */
+  edrRejected: Record<string, number>;
 }
 
 export class Pipeline {
@@ -194,6 +196,7 @@ export class Pipeline {
     detectErrors: 0,
     attributeErrors: 0,
     dnsAnswers: 0,
+    edrRejected: {},
   };
   private readonly log: Logger | undefined;
   private lastErrLogMs = 0;
@@ -273,6 +276,11 @@ export class Pipeline {
       this.counters.attributeErrors++;
       this.rateLimitedError('attribute', err);
     }
+  }
+
+  /** Note what an ingest call refused (accepted records arrive through addEdr). */
+  noteIngest(rejected: Record<string, number>): void {
+    for (const [k, n] of Object.entries(rejected)) this.counters.edrRejected[k] = (this.counters.edrRejected[k] ?? 0) + n;
   }
 
   private onFlow(rec: FlowRecord): void {

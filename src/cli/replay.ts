@@ -93,6 +93,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const edrResults: { file: string; result: IngestResult }[] = [];
   for (const f of edrFiles) {
     const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+    pipeline.noteIngest(result.rejected);
     edrResults.push({ file: f, result });
   }
 

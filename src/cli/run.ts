@@ -22,7 +22,7 @@ import { pino, type Logger } from 'pino';
 import { configPath, loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
-import { EdrFollower } from '../attribute/ingest.js';
+import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
 import { applyConfigAllowlist } from './config-allowlist.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
@@ -149,8 +149,17 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
   });
   const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),
-    { tenant: 'default', lineageKey: cfg.attribute.lineage_key, fromEnd: true, onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
+    { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key, fromEnd: true, onResult: (r) => pipeline.noteIngest(r.rejected), onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
     (r) => pipeline.addEdr(r)));
+  // feed files named in the config are read once before capture starts
+  for (const f of cfg.edr.files) {
+    try {
+      const r = await readEdrFile(configPath(cfg, f), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
+      pipeline.noteIngest(r.rejected);
+    } catch (e) {
+      log.warn({ file: f, err: (e as Error).message }, 'EDR file unreadable');
+    }
+  }
 
   let api: ServedApi | undefined | void;
   let finished!: (code: number) => void;

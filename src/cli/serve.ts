@@ -84,12 +84,17 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       return { dnsAnswers: p.counters.dnsAnswers, passiveDnsEntries: (s['names.entries_client'] ?? 0) + (s['names.entries_addr'] ?? 0) };
     },
     edr: () => {
-      // Only records that reached the join are visible here; ingest rejections stay with the
-      // caller's IngestResult (CLI summary, API response).
+      // accepted: records that reached the join, by format; rejected: refused at ingest, by
+      // reason (`<format>.<why>` keys give the format, others count under `unknown`)
       const out: Record<string, Record<string, number>> = {};
       for (const [k, v] of Object.entries(p.attributor.stats())) {
         const m = EDR_ACCEPTED.exec(k);
         if (m) (out[m[1]!] ??= {})['accepted'] = v;
+      }
+      for (const [k, v] of Object.entries(p.counters.edrRejected)) {
+        const fmt = /^([a-z_]+)\./.exec(k)?.[1] ?? 'unknown';
+        const o = (out[fmt] ??= {});
+        o['rejected'] = (o['rejected'] ?? 0) + v;
       }
       return out;
     },
@@ -156,7 +161,9 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
       store,
       classifier: p.classifier,
       ingestEdr: async (tenant, body) => {
-        return ingestBody(body, undefined, { tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
+        const r = await ingestBody(body, undefined, { tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
+        p.noteIngest(r.rejected);
+        return r;
       },
       captureRunning: o.running ?? (() => true),
       registry: metrics.registry,
