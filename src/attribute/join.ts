@@ -12,7 +12,6 @@ import { DeviceMap } from './device-map.js';
 import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint } from './match.js';
-import { createHash } from 'node:crypto';
 
 /**
  * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
@@ -20,8 +19,10 @@ import { createHash } from 'node:crypto';
  * in every run, so it cannot be the id).
  */
 export function flowObsId(f: FlowRecord): string {
-  const h = createHash('sha256').update(`${f.communityId}\u0000${f.firstTsUs}\u0000${f.vlan.join('.')}\u0000${f.origAddr}\u0000${f.origPort}`).digest('hex');
-  return `f${h.slice(0, 24)}`;
+  // The Community ID is already a hash of the 5-tuple; with the start time (and VLANs) it names
+  // one flow. Building the string costs ~0.1 µs where a SHA-256 cost ~2.5 µs per flow.
+  const v = f.vlan.length > 0 ? `.${f.vlan.join('.')}` : '';
+  return `f${Math.round(f.firstTsUs).toString(36)}${v}.${f.communityId.slice(2)}`;
 }
 
 export interface AttributeOptions {
@@ -202,6 +203,10 @@ export class Attributor {
     if (o !== undefined) (o.entry as EdrEntry).matched = true;
     if (r !== undefined) (r.entry as EdrEntry).matched = true;
     p.hit = o !== undefined || r !== undefined;
+    if (!p.hit && !p.emitted && !release) {
+      this.count('join.held');
+      return false;
+    }
 
     const origAttr = o !== undefined ? attributionOf(o.entry.rec, 'orig', o.skewMs, o.ambiguous) : this.fromDeviceMap(p.tenant, f.origAddr, firstMs, 'orig');
     const respAttr = r !== undefined ? attributionOf(r.entry.rec, 'resp', r.skewMs, r.ambiguous) : this.fromDeviceMap(p.tenant, f.respAddr, firstMs, 'resp');
@@ -242,10 +247,6 @@ export class Attributor {
     else if (clientRec?.remoteNameHint !== undefined) {
       obs.host = clientRec.remoteNameHint;
       obs.hostSource = 'edr';
-    }
-    if (!p.hit && !p.emitted && !release) {
-      this.count('join.held');
-      return false;
     }
     const sig = JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
     if (isUpdate && sig === p.sig) return false;
