@@ -177,6 +177,8 @@ export interface PipelineCounters {
   dnsAnswers: number;
   /** EDR records refused at ingest (files, followed feeds, the API), by reason. */
   edrRejected: Record<string, number>;
+  /** AI observations to endpoints a tenant rule marks sanctioned. */
+  sanctioned: number;
 }
 
 export class Pipeline {
@@ -197,6 +199,7 @@ export class Pipeline {
     attributeErrors: 0,
     dnsAnswers: 0,
     edrRejected: {},
+    sanctioned: 0,
   };
   private readonly log: Logger | undefined;
   private lastErrLogMs = 0;
@@ -316,6 +319,7 @@ export class Pipeline {
     }
     if (obs.verdict !== undefined && !obs.update) {
       this.counters.aiObservations++;
+      if (obs.verdict.sanctioned) this.counters.sanctioned++;
       const key = `${obs.verdict.provider}\u0000${obs.verdict.category}`;
       const p = this.counters.byProvider.get(key) ?? { provider: obs.verdict.provider, category: obs.verdict.category, flows: 0, bytesOut: 0, bytesIn: 0 };
       p.flows++;

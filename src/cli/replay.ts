@@ -140,6 +140,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     observations: pipeline.counters.observations,
     providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),
     alerts: currentAlerts(store, tenants),
+    quiet: { sanctioned: pipeline.counters.sanctioned, allowlisted: pipeline.detector.stats()['detect.h1.allowlisted'] ?? 0 },
     stats: pipeline.stats(),
     db: dbPath,
   };

@@ -15,6 +15,8 @@ export interface ReplaySummary {
   aiObservations: number;
   providers: { provider: string; category: string; flows: number; bytesOut: number; bytesIn: number }[];
   alerts: Alert[];
+  /** AI connections that raised nothing, and why. */
+  quiet: { sanctioned: number; allowlisted: number };
   stats: Record<string, number>;
   db: string;
 }
@@ -81,6 +83,13 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
       evidenceLine(a),
     ]);
     out += table(['heuristic', 'severity', 'device', 'process', 'provider', 'host', 'count', 'evidence'], rows);
+    out += '\nwhy:\n';
+    alerts.forEach((a) => {
+      out += `  ${a.heuristic.padEnd(13)} ${a.title}\n`;
+    });
+  }
+  if (s.quiet.sanctioned + s.quiet.allowlisted > 0) {
+    out += `\nnot alarming: ${n(s.quiet.sanctioned)} connection(s) to sanctioned endpoints, ${n(s.quiet.allowlisted)} from allowlisted processes\n`;
   }
   out += `\ndatabase: ${s.db}\n`;
   return out;
