@@ -40,6 +40,30 @@ const EXPECTED_ALERTS = [
   'shadow_volume|10.77.0.104|-|Google', // step 7: device-d without EDR, 6 calls
 ].sort();
 
+/**
+ * Every AI observation of the run: category|provider|device (or client address without EDR)|
+ * process|host|host source|sanctioned → connections. From the scenario's facts
+ * (pcaps/demo/expected.json steps) and the endpoint facts in llm-endpoints.md.
+ */
+const EXPECTED_AI_OBSERVATIONS: Record<string, number> = {
+  'api|Anthropic|device-b|httpd-worker|api.anthropic.com|sni|': 10, // step 3
+  'api|Anthropic|device-c|openssl|api.anthropic.com|dns-client|': 1, // step 6: no SNI
+  'api|Google|10.77.0.104|-|generativelanguage.googleapis.com|sni|': 6, // step 7: no EDR
+  'api|OpenAI|device-a|curl|api.openai.com|sni|': 2, // step 2
+  'api|OpenAI|device-a|quickprompt|api.openai.com|sni|': 1, // step 4
+  'api|OpenAI|device-b|quickprompt|api.openai.com|sni|': 1,
+  'api|OpenAI|device-c|quickprompt|api.openai.com|sni|': 1,
+  'api|OpenAI|device-c|python3.11|api.openai.com|sni|': 1, // step 5: the upload
+  'assistant|OpenAI|device-a|chromium|chatgpt.com|quic-sni|sanctioned': 1, // step 1, QUIC
+  'assistant|OpenAI|device-a|chromium|chatgpt.com|sni|sanctioned': 1, // step 1, TCP
+  'local_llm|Ollama|device-a|curl|-|none|': 3, // step 8: loopback, EDR only
+};
+
+function obsKey(o: Observation): string {
+  const v = o.verdict!;
+  return `${v.category}|${v.provider}|${o.client?.deviceId ?? o.clientAddr}|${o.client?.processName ?? '-'}|${o.host ?? '-'}|${o.hostSource}|${v.sanctioned ? 'sanctioned' : ''}`;
+}
+
 function alertKey(a: Alert): string {
   return `${a.heuristic}|${a.deviceId ?? a.clientAddr ?? '-'}|${a.processName ?? '-'}|${a.provider ?? '-'}`;
 }
@@ -95,6 +119,10 @@ describe('demo scenario, end to end', () => {
     const sev = Object.fromEntries(r.alerts.map((a) => [alertKey(a), a.severity]));
     expect(sev['h1|device-b|httpd-worker|Anthropic']).toBe('critical');
     expect(sev['h7|-|quickprompt|OpenAI']).toBe('critical');
+    // exactly the AI observations of the scenario, each with how its host was named
+    const ai: Record<string, number> = {};
+    for (const o of finalObservations(r.observations)) if (o.verdict !== undefined) ai[obsKey(o)] = (ai[obsKey(o)] ?? 0) + 1;
+    expect(ai).toEqual(EXPECTED_AI_OBSERVATIONS);
     // attribution: each on-tap flow of a covered device names the process the feed recorded
     const obs = finalObservations(r.observations).filter((o) => o.kind === 'flow');
     let checked = 0;

@@ -1,0 +1,56 @@
+/**
+ * The README's first command, verbatim, as a new user runs it: in a fresh clone of the
+ * committed repository, from the README's quick-start block. It installs (npm install builds
+ * the TypeScript and the native binding) and replays the demo; the output must show the demo's
+ * findings. Slow (a full npm install), so it runs once.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/corpus.js';
+
+/** The first command of the README's quick start: the first ```sh block after the heading. */
+export function readmeCommands(): string[] {
+  const md = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = md.indexOf('## Quick start');
+  expect(start).toBeGreaterThan(0);
+  const blocks = [...md.slice(start).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+  return blocks.slice(0, 2);
+}
+
+const isGitCheckout = spawnSync('git', ['-C', repoRoot, 'rev-parse', '--is-inside-work-tree']).status === 0;
+
+describe.skipIf(!isGitCheckout)('README', () => {
+  it('gives two commands: the demo replay and the tests (the latter is what CI runs)', () => {
+    const [demo, tests] = readmeCommands();
+    expect(demo).toMatch(/llmtap replay pcaps\/demo/);
+    expect(tests).toMatch(/npm test$/);
+    expect(readFileSync(join(repoRoot, '.ci', 'run'), 'utf8')).toContain(tests!);
+  });
+
+  it('first command, verbatim, in a fresh clone: the demo findings are printed', () => {
+    const [demo] = readmeCommands();
+    const dir = join(mkdtempSync(join(tmpdir(), 'llmtap-readme-')), 'llmtap');
+    execFileSync('git', ['clone', '--quiet', repoRoot, dir]);
+    const r = spawnSync('bash', ['-c', demo!], { cwd: dir, encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true' } });
+    expect(r.status, r.stderr.slice(-3000)).toBe(0);
+    const out = r.stdout;
+    expect(out).toMatch(/llmtap replay: 1 file\(s\), 10,616 packets/);
+    expect(out).toMatch(/AI observations: 28 of/);
+    expect(out).toMatch(/alerts: 9\b/);
+    for (const re of [
+      /h1\s+critical\s+device-b\s+httpd-worker\s+Anthropic/,
+      /h7\s+critical\s+3 devices\s+quickprompt\s+OpenAI/,
+      /beacon\s+high\s+device-b\s+httpd-worker\s+Anthropic/,
+      /h1\s+high\s+device-c\s+openssl\s+Anthropic\s+api\.anthropic\.com.*via dns-client/,
+      /upload\s+high\s+device-c\s+python3\.11\s+OpenAI/,
+      /shadow_volume\s+medium\s+10\.77\.0\.104\s+-\s+Google/,
+      /not alarming: 2 connection\(s\) to sanctioned endpoints, 3 from allowlisted processes/,
+    ]) {
+      expect(out).toMatch(re);
+    }
+    expect(out).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/); // no stack trace
+  }, 20 * 60_000);
+});
