@@ -4,7 +4,7 @@
  * the TypeScript and the native binding) and replays the demo; the output must show the demo's
  * findings. Slow (a full npm install), so it runs once.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,11 +30,19 @@ describe.skipIf(!isGitCheckout)('README', () => {
     expect(readFileSync(join(repoRoot, '.ci', 'run'), 'utf8')).toContain(tests!);
   });
 
-  it('first command, verbatim, in a fresh clone: the demo findings are printed', () => {
+  it('first command, verbatim, in a fresh clone: the demo findings are printed', async () => {
     const [demo] = readmeCommands();
     const dir = join(mkdtempSync(join(tmpdir(), 'llmtap-readme-')), 'llmtap');
     execFileSync('git', ['clone', '--quiet', repoRoot, dir]);
-    const r = spawnSync('bash', ['-c', demo!], { cwd: dir, encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 64 << 20, env: { ...process.env, CI: 'true' } });
+    // asynchronous: a blocking spawn would starve the test worker's RPC for minutes
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn('bash', ['-c', demo!], { cwd: dir, env: { ...process.env, CI: 'true' }, timeout: 15 * 60_000 });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
     expect(r.status, r.stderr.slice(-3000)).toBe(0);
     const out = r.stdout;
     expect(out).toMatch(/llmtap replay: 1 file\(s\), 10,616 packets/);
