@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
-import { parseTenants, type TenantConfig } from './detect/tenants.js';
+import { parseTenants, type TenantConfig } from './tenants/schema.js';
 import type { AiCategory } from './records.js';
 
 /** Repository / package root (where config/ and pcaps/ live). */
@@ -61,7 +61,7 @@ export const CONFIG_SCHEMA = {
       file: str('The ordered rule set.', 'config/rules/default.yaml'),
       tenant_dir: str('Directory of per-tenant rule files (sanctioned endpoints, additions).'),
     }),
-    tenants: { type: 'array', default: [], description: 'Tenants (see src/detect/tenants.ts); a `default` tenant always exists.' },
+    tenants: { type: 'array', default: [], description: 'Tenants (see src/tenants/schema.ts); a `default` tenant always exists.' },
     allowlist: {
       type: 'array',
       default: [],

@@ -149,7 +149,8 @@ import { Dissector } from './dissect/index.js';
 import { Attributor } from './attribute/join.js';
 import { Classifier } from './classify/index.js';
 import { Detector } from './detect/detector.js';
-import { TenantResolver, defaultTenantConfig } from './detect/tenants.js';
+import { TenantResolver } from './tenants/resolver.js';
+import { defaultTenantConfig } from './tenants/schema.js';
 import type { Store } from './store/store.js';
 import { isLoopbackText, NameStage, makeDnsDissector } from './pipeline-names.js';
 

@@ -10,9 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Alert, Observation, Severity } from '../records.js';
-import { alertDedupKey } from '../store/alerts.js';
-import type { Store } from '../store/store.js';
+import { alertDedupKey } from './alert-key.js';
 import { refOf, type EvidenceRef, type Hit } from './rule.js';
+import type { DetectStore } from './sink.js';
 
 /** Evidence lists keep the most recent entries only. */
 export const EVIDENCE_MAX = 16;
@@ -81,7 +81,7 @@ function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert
 export class Deduper {
   private readonly pending = new Map<string, { alert: Alert; key: string }>();
 
-  constructor(private readonly store: Store) {
+  constructor(private readonly store: DetectStore) {
     store.onBeforeCommit(() => this.writePending());
   }
 

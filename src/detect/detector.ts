@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import type { Observation } from '../records.js';
-import type { Store } from '../store/store.js';
+import type { TenantResolver } from '../tenants/resolver.js';
+import type { TenantConfig } from '../tenants/schema.js';
 import { Beacon } from './beacon.js';
 import { Deduper } from './dedup.js';
 import { H1Allowlist } from './h1-allowlist.js';
@@ -21,7 +22,7 @@ import { Parent } from './parent.js';
 import type { Hit, Rule, RuleContext } from './rule.js';
 import { binHash } from './rule.js';
 import { ShadowVolume } from './shadow-volume.js';
-import type { TenantConfig, TenantResolver } from './tenants.js';
+import type { DetectStore } from './sink.js';
 import { Upload } from './upload.js';
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -38,7 +39,7 @@ export function defaultRules(): Rule[] {
 }
 
 export interface DetectorDeps {
-  store: Store;
+  store: DetectStore;
   log?: Logger;
   /** Rules appended to the defaults (tests inject a failing one; sites may add their own). */
   extraRules?: Rule[];
@@ -46,7 +47,7 @@ export interface DetectorDeps {
 
 export class Detector {
   private tenants: TenantResolver;
-  private readonly store: Store;
+  private readonly store: DetectStore;
   private readonly log: Logger | undefined;
   private readonly rules: Rule[];
   private readonly dedup: Deduper;

@@ -5,8 +5,8 @@
  * them on `tick`.
  */
 import type { Alert, Heuristic, Observation, Severity } from '../records.js';
-import type { Store } from '../store/store.js';
-import type { TenantConfig } from './tenants.js';
+import type { TenantConfig } from '../tenants/schema.js';
+import type { DetectStore } from './sink.js';
 
 /** One observation as evidence: ids and byte counts, never content. */
 export interface EvidenceRef {
@@ -40,7 +40,7 @@ export interface RuleContext {
   obs: Observation;
   /** The tenant's warm-up period is over at this observation's capture time. */
   warm: boolean;
-  store: Store;
+  store: DetectStore;
   /** Marks set by rules for the stored observation row. */
   marks: { h1: boolean };
   /** Turns a hit into a created or updated alert (deduplicated); undefined when nothing changed. */

@@ -5,6 +5,7 @@
  * SIEM cursor (`afterSeq`) never skips or repeats a change.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { alertDedupKey } from '../detect/alert-key.js';
 import type { Alert, AlertStatus, Heuristic, Severity } from '../records.js';
 
 export interface AlertChangeQuery {
@@ -12,15 +13,6 @@ export interface AlertChangeQuery {
   limit: number;
   severity?: Severity;
   heuristic?: Heuristic;
-}
-
-/** One open alert per (tenant, heuristic, device, process, provider); H7 keys on the hash. */
-export function alertDedupKey(a: Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr' | 'processName' | 'provider' | 'sha256'> & {
-  binHash?: string;
-}): string {
-  const device = a.deviceId !== undefined ? `dev:${a.deviceId}` : a.clientAddr !== undefined ? `addr:${a.clientAddr}` : '-';
-  const proc = a.heuristic === 'h7' ? `hash:${a.binHash ?? a.sha256 ?? '-'}` : (a.processName ?? '-').toLowerCase();
-  return [a.heuristic, device, proc, a.provider ?? '-'].join('|');
 }
 
 interface AlertRow {

@@ -2,9 +2,12 @@
  * Tenants: which VLANs, address ranges and EDR tenant ids belong to whom, and each tenant's
  * detection settings. All detection state is per tenant; nothing is correlated across tenants.
  * A `default` tenant always exists and takes whatever no other tenant claims.
+ *
+ * Shared by config (which validates the `tenants:` section with `parseTenants`) and detect
+ * (which resolves and applies the settings), so it lives beside config, not in a stage.
  */
-import type { AiCategory, FlowRecord } from '../records.js';
-import { addrBytes, cidrContains, parseCidr, type Cidr } from './cidr.js';
+import type { AiCategory } from '../records.js';
+import { parseCidr } from './cidr.js';
 
 export interface BeaconConfig {
   /** Connections needed before a key is scored (RITA scores nothing under a minimum too). */
@@ -213,70 +216,4 @@ export function parseTenants(raw: unknown, path = 'tenants'): TenantConfig[] {
     }
   });
   return out;
-}
-
-interface Range {
-  cidr: Cidr;
-  tenant: string;
-}
-
-export class TenantResolver {
-  private readonly byId = new Map<string, TenantConfig>();
-  private readonly byVlan = new Map<number, string>();
-  private readonly byEdr = new Map<string, string>();
-  /** Longest prefix first, so the first containing range wins. */
-  private readonly ranges: Range[] = [];
-
-  constructor(tenants: TenantConfig[]) {
-    for (const t of tenants) {
-      if (this.byId.has(t.id)) throw new TenantConfigError(`tenants.${t.id}`, 'duplicate tenant id');
-      this.byId.set(t.id, t);
-      for (const v of t.vlans) this.byVlan.set(v, t.id);
-      for (const e of t.edr_tenant_ids) this.byEdr.set(e, t.id);
-      for (const c of t.cidrs) {
-        const cidr = parseCidr(c);
-        if (!cidr) throw new TenantConfigError(`tenants.${t.id}.cidrs`, `not an address range: ${c}`);
-        this.ranges.push({ cidr, tenant: t.id });
-      }
-    }
-    if (!this.byId.has('default')) this.byId.set('default', defaultTenantConfig());
-    this.ranges.sort((a, b) => b.cidr.bits - a.cidr.bits);
-  }
-
-  /** The tenant of a flow: by its client (orig) address and VLAN stack. */
-  ofFlow(flow: FlowRecord): string {
-    return this.ofAddress(flow.origAddr, flow.vlan);
-  }
-
-  /** VLAN membership first (an explicit tag is the stronger statement), then the longest
-   * matching address range, else `default`. */
-  ofAddress(addr: string, vlan: number[]): string {
-    for (const v of vlan) {
-      const t = this.byVlan.get(v);
-      if (t !== undefined) return t;
-    }
-    if (this.ranges.length > 0) {
-      const bytes = addrBytes(addr);
-      if (bytes) for (const r of this.ranges) if (cidrContains(r.cidr, bytes)) return r.tenant;
-    }
-    return 'default';
-  }
-
-  /** The tenant an EDR feed's tenant id maps to (the id itself when it names a tenant). */
-  ofEdrTenant(edrTenantId: string): string {
-    return this.byEdr.get(edrTenantId) ?? (this.byId.has(edrTenantId) ? edrTenantId : 'default');
-  }
-
-  has(tenant: string): boolean {
-    return this.byId.has(tenant);
-  }
-
-  /** A tenant's settings; unknown ids get the `default` tenant's settings. */
-  get(tenant: string): TenantConfig {
-    return this.byId.get(tenant) ?? (this.byId.get('default') as TenantConfig);
-  }
-
-  ids(): string[] {
-    return [...this.byId.keys()];
-  }
 }

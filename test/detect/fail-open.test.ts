@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../src/detect/detector.js';
 import type { Rule } from '../../src/detect/rule.js';
-import { defaultTenantConfig, TenantResolver } from '../../src/detect/tenants.js';
+import { TenantResolver } from '../../src/tenants/resolver.js';
+import { defaultTenantConfig } from '../../src/tenants/schema.js';
 import { Store } from '../../src/store/store.js';
 import { alerts, obs } from './helpers.js';
 

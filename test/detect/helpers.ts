@@ -2,7 +2,8 @@
 import type { Alert, AiCategory, Observation } from '../../src/records.js';
 import { Detector } from '../../src/detect/detector.js';
 import type { Rule } from '../../src/detect/rule.js';
-import { defaultTenantConfig, TenantResolver, type TenantConfig } from '../../src/detect/tenants.js';
+import { TenantResolver } from '../../src/tenants/resolver.js';
+import { defaultTenantConfig, type TenantConfig } from '../../src/tenants/schema.js';
 import { Store } from '../../src/store/store.js';
 
 /** 2025-11-03T00:00:00Z in µs. */

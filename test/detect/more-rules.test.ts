@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTenantConfig } from '../../src/detect/tenants.js';
+import { defaultTenantConfig } from '../../src/tenants/schema.js';
 import { alerts, obs, rig, summary } from './helpers.js';
 
 describe('upload ratio, tenant isolation, tick', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultTenantConfig } from '../../src/detect/tenants.js';
+import { defaultTenantConfig } from '../../src/tenants/schema.js';
 import { alerts, DAY_S, obs, prng, rig, summary } from './helpers.js';
 
 const HASH_A = 'a'.repeat(63) + '1';

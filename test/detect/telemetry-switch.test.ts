@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultTenantConfig } from '../../src/detect/tenants.js';
+import { defaultTenantConfig } from '../../src/tenants/schema.js';
 import { alerts, obs, rig } from './helpers.js';
 
 const dirs: string[] = [];

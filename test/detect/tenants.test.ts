@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseTenants, TenantConfigError, TenantResolver, defaultTenantConfig } from '../../src/detect/tenants.js';
+import { TenantResolver } from '../../src/tenants/resolver.js';
+import { parseTenants, TenantConfigError, defaultTenantConfig } from '../../src/tenants/schema.js';
 
 describe('tenants', () => {
   const tenants = parseTenants([

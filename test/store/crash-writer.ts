@@ -3,7 +3,8 @@
  * file store, and after every commit prints how many observations are durable.
  */
 import { Detector } from '../../src/detect/detector.js';
-import { defaultTenantConfig, TenantResolver } from '../../src/detect/tenants.js';
+import { TenantResolver } from '../../src/tenants/resolver.js';
+import { defaultTenantConfig } from '../../src/tenants/schema.js';
 import { Store } from '../../src/store/store.js';
 import { crashInput } from './crash-input.js';
 

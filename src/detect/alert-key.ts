@@ -1,0 +1,19 @@
+/**
+ * The alert deduplication key: one open alert per (tenant, heuristic, device, process,
+ * provider); H7 (fleet-wide) keys on the binary hash instead of the process. Detect decides
+ * what counts as "the same alert", so the key is defined here; the store indexes it and
+ * computes it only for alerts written without one (see `AlertTable.upsertAlert`).
+ */
+import type { Alert } from '../records.js';
+
+export type AlertKeyFields = Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr' | 'processName' | 'provider' | 'sha256'> & {
+  /** Hash the alert is about when only SHA-1 is known (H7). */
+  binHash?: string;
+};
+
+/** `heuristic|device|process-or-hash|provider`; the tenant is kept beside it, not in it. */
+export function alertDedupKey(a: AlertKeyFields): string {
+  const device = a.deviceId !== undefined ? `dev:${a.deviceId}` : a.clientAddr !== undefined ? `addr:${a.clientAddr}` : '-';
+  const proc = a.heuristic === 'h7' ? `hash:${a.binHash ?? a.sha256 ?? '-'}` : (a.processName ?? '-').toLowerCase();
+  return [a.heuristic, device, proc, a.provider ?? '-'].join('|');
+}
