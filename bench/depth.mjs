@@ -12,6 +12,7 @@ let peakRss = 0;
 const sampleRss = () => { const r = process.memoryUsage().rss; if (r > peakRss) peakRss = r; };
 const timer = setInterval(sampleRss, 50);
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 let packets = 0, capBytes = 0;
 const extra = {};
 if (depth === 'walk') {
@@ -50,5 +51,7 @@ if (depth === 'walk') {
   console.error(`unknown depth ${depth}`); process.exit(2);
 }
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
+extra.cpuSeconds = (cpu.user + cpu.system) / 1e6;
 clearInterval(timer); sampleRss();
 console.log(JSON.stringify({ depth, packets, capBytes, seconds, pps: packets / seconds, mbps: capBytes / seconds / 1e6, rssMB: peakRss / 1e6, ...extra }));

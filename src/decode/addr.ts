@@ -4,10 +4,28 @@ export function v4ToString(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
+/** Groups of the address being printed (one scratch array: no allocation but the string). */
+const G = new Uint16Array(8);
+
 /** RFC 5952: lower-case hex, leading zeros dropped, the longest run (≥ 2) of zero groups as "::". */
 export function v6ToString(b: Uint8Array, off: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(((b[off + 2 * i] ?? 0) << 8) | (b[off + 2 * i + 1] ?? 0));
+  const g = G;
+  for (let i = 0; i < 8; i++) g[i] = ((b[off + 2 * i] ?? 0) << 8) | (b[off + 2 * i + 1] ?? 0);
+  return groupsToString(g);
+}
+
+/** The same text from four big-endian u32 words (as the flow table keeps addresses). */
+export function v6WordsToString(w: Uint32Array, off: number): string {
+  const g = G;
+  for (let i = 0; i < 4; i++) {
+    const x = w[off + i] ?? 0;
+    g[2 * i] = x >>> 16;
+    g[2 * i + 1] = x & 0xffff;
+  }
+  return groupsToString(g);
+}
+
+function groupsToString(g: Uint16Array): string {
   // IPv4-mapped ::ffff:a.b.c.d is printed in its mixed form
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     const a = (((g[6] ?? 0) << 16) | (g[7] ?? 0)) >>> 0;
@@ -27,17 +45,16 @@ export function v6ToString(b: Uint8Array, off: number): string {
     } else i++;
   }
   if (bestLen < 2) bestStart = -1;
-  const parts: string[] = [];
+  let s = '';
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
-      parts.push(i === 0 ? ':' : '');
+      s += '::';
       i += bestLen - 1;
-      if (i === 7) parts.push('');
       continue;
     }
-    parts.push((g[i] ?? 0).toString(16));
+    s += i === 7 || i + 1 === bestStart ? (g[i] ?? 0).toString(16) : `${(g[i] ?? 0).toString(16)}:`;
   }
-  return parts.join(':');
+  return s;
 }
 
 /** Parse IPv4/IPv6 text to 4 or 16 bytes; undefined when not an address. Zone ids are stripped. */

@@ -4,7 +4,17 @@
  * that the smaller (address, port) comes first; ICMP one-way message types are not reordered.
  * Computed once per emitted flow, never per packet.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
+
+/** One-shot hashing (Node ≥ 20.12) avoids a Hash object per flow; createHash otherwise. */
+const sha1b64: (b: Uint8Array) => string =
+  typeof oneShotHash === 'function'
+    ? (b) => oneShotHash('sha1', b, 'base64')
+    : (b) => createHash('sha1').update(b).digest('base64');
+
+function hasPorts(proto: number): boolean {
+  return proto === 6 || proto === 17 || proto === 1 || proto === 58 || proto === 132;
+}
 
 function less(a: Uint8Array, ap: number, b: Uint8Array, bp: number): boolean {
   for (let i = 0; i < a.length; i++) {
@@ -41,11 +51,68 @@ export function communityId(
   let o = 2 + s.length * 2;
   buf[o++] = proto;
   buf[o++] = 0;
-  const hasPorts = proto === 6 || proto === 17 || proto === 1 || proto === 58 || proto === 132;
-  if (hasPorts) {
+  if (hasPorts(proto)) {
     buf.writeUInt16BE(sp, o);
     buf.writeUInt16BE(dp, o + 2);
-    return `1:${createHash('sha1').update(buf).digest('base64')}`;
+    return `1:${sha1b64(buf)}`;
   }
-  return `1:${createHash('sha1').update(buf.subarray(0, o)).digest('base64')}`;
+  return `1:${sha1b64(buf.subarray(0, o))}`;
+}
+
+// Scratch inputs for the flow table's path, one per (address size, ports or not): the hash
+// input is written in place, so emitting a flow allocates nothing but the result string.
+const SCRATCH: readonly Buffer[] = [Buffer.alloc(16), Buffer.alloc(12), Buffer.alloc(40), Buffer.alloc(36)];
+
+function putWord(buf: Buffer, at: number, x: number): void {
+  buf[at] = x >>> 24;
+  buf[at + 1] = (x >>> 16) & 255;
+  buf[at + 2] = (x >>> 8) & 255;
+  buf[at + 3] = x & 255;
+}
+
+/**
+ * The same hash from address words as the flow table keeps them (big-endian u32 words, 1 for
+ * IPv4 and 4 for IPv6, at `sOff` and `dOff` of `w`), seed 0. Ordering as `communityId`.
+ */
+export function communityIdOfWords(
+  proto: number,
+  w: Uint32Array,
+  sOff: number,
+  sport: number,
+  dOff: number,
+  dport: number,
+  v6: boolean,
+  oneWay: boolean,
+): string {
+  const n = v6 ? 4 : 1;
+  let swap = false;
+  if (!oneWay) {
+    let cmp = 0;
+    for (let i = 0; i < n && cmp === 0; i++) {
+      const x = w[sOff + i] ?? 0;
+      const y = w[dOff + i] ?? 0;
+      cmp = x < y ? -1 : x > y ? 1 : 0;
+    }
+    swap = cmp > 0 || (cmp === 0 && sport >= dport);
+  }
+  const a = swap ? dOff : sOff;
+  const b = swap ? sOff : dOff;
+  const ports = hasPorts(proto);
+  const buf = SCRATCH[(v6 ? 2 : 0) + (ports ? 0 : 1)] as Buffer;
+  buf[0] = 0;
+  buf[1] = 0;
+  let o = 2;
+  for (let i = 0; i < n; i++, o += 4) putWord(buf, o, w[a + i] ?? 0);
+  for (let i = 0; i < n; i++, o += 4) putWord(buf, o, w[b + i] ?? 0);
+  buf[o++] = proto;
+  buf[o++] = 0;
+  if (ports) {
+    const sp = swap ? dport : sport;
+    const dp = swap ? sport : dport;
+    buf[o] = sp >>> 8;
+    buf[o + 1] = sp & 255;
+    buf[o + 2] = dp >>> 8;
+    buf[o + 3] = dp & 255;
+  }
+  return `1:${sha1b64(buf)}`;
 }

@@ -1,27 +1,11 @@
 /** Build the FlowRecord of a slot (the only place the flow stage makes strings). */
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
-import { v4ToString, v6ToString } from '../decode/addr.js';
-import { communityId } from './community-id.js';
+import { v4ToString, v6WordsToString } from '../decode/addr.js';
+import { communityIdOfWords } from './community-id.js';
 import type { FlowTable } from './table.js';
 
 const KW = 11;
 const ONE_WAY_ICMP4 = new Set([3, 4, 5, 11, 12]);
-
-function addrBytes(w: Uint32Array, o: number, v6: boolean): Uint8Array {
-  if (!v6) {
-    const x = w[o]!;
-    return Uint8Array.of(x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255);
-  }
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 4; i++) {
-    const x = w[o + i]!;
-    out[i * 4] = x >>> 24;
-    out[i * 4 + 1] = (x >>> 16) & 255;
-    out[i * 4 + 2] = (x >>> 8) & 255;
-    out[i * 4 + 3] = x & 255;
-  }
-  return out;
-}
 
 export function emitRecord(
   t: FlowTable,
@@ -34,10 +18,8 @@ export function emitRecord(
   const o = slot * KW;
   const v6 = w[o + 9]! >>> 8 === 6;
   const proto = w[o + 9]! & 255;
-  const aB = addrBytes(w, o, v6);
-  const bB = addrBytes(w, o + 4, v6);
-  const aS = v6 ? v6ToString(aB, 0) : v4ToString(w[o]!);
-  const bS = v6 ? v6ToString(bB, 0) : v4ToString(w[o + 4]!);
+  const aS = v6 ? v6WordsToString(w, o) : v4ToString(w[o]!);
+  const bS = v6 ? v6WordsToString(w, o + 4) : v4ToString(w[o + 4]!);
   const aPort = w[o + 8]! >>> 16;
   const bPort = w[o + 8]! & 0xffff;
   const vl = w[o + 10]!;
@@ -53,8 +35,8 @@ export function emitRecord(
   const respPort = origIsA ? bPort : aPort;
   const oneWay = (proto === 1 && ONE_WAY_ICMP4.has(origPort)) || (proto === 58 && origPort < 128);
   const cid = oneWay
-    ? communityId(proto, origIsA ? aB : bB, origPort, origIsA ? bB : aB, respPort, true)
-    : communityId(proto, aB, aPort, bB, bPort);
+    ? communityIdOfWords(proto, w, origIsA ? o : o + 4, origPort, origIsA ? o + 4 : o, respPort, v6, true)
+    : communityIdOfWords(proto, w, o, aPort, o + 4, bPort, v6, false);
   const rec: FlowRecord = {
     flowId: meta.flowId,
     communityId: cid,
