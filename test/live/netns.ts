@@ -3,7 +3,7 @@
  * `peer` end for tcpreplay). Names are unique per run; destroy() deletes the namespace, which
  * deletes both veth ends. Traffic never leaves the namespace.
  */
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 export interface VethNs {
@@ -14,6 +14,8 @@ export interface VethNs {
   run(cmd: string, args: string[], timeoutMs?: number): string;
   /** Spawns a command inside the namespace. */
   spawn(cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
+  /** Runs a command inside the namespace without blocking the event loop; rejects on failure. */
+  runAsync(cmd: string, args: string[], timeoutMs?: number): Promise<string>;
   destroy(): void;
 }
 
@@ -69,6 +71,12 @@ export function createVethNs(prefix = 'lt'): VethNs {
     run: (cmd, args, timeoutMs = 120_000) =>
       execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }),
     spawn: (cmd, args, opts = {}) => spawn('ip', ['netns', 'exec', ns, cmd, ...args], opts),
+    runAsync: (cmd, args, timeoutMs = 120_000) => new Promise((res, rej) => {
+      execFile('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+        if (err) rej(new Error(`${cmd} failed: ${err.message} ${stderr}`));
+        else res(stdout);
+      });
+    }),
     destroy,
   };
 }

@@ -4,7 +4,6 @@
  * flushes open flows and closes the database (exit 0), and a missing interface is one clear
  * line with its own exit code.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,12 +15,11 @@ import { readCaptureFile } from '../../src/source/file.js';
 import { loadNative } from '../../src/source/live.js';
 import { Store } from '../../src/store/store.js';
 import { repoRoot } from './child.js';
+import { runCli } from './cli.js';
 import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
 
 const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
 const ci = process.env['CI'] === 'true';
-const viteNode = join(repoRoot, 'node_modules', '.bin', 'vite-node');
-const cliChild = join(repoRoot, 'test', 'live', 'cli-child.ts');
 const missing = [
   !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
   netnsUnavailable(),
@@ -34,17 +32,6 @@ function norm(r: FlowRecord): string {
   return JSON.stringify([r.communityId, r.vlan, r.origAddr, r.origPort, r.respAddr, r.respPort, r.origPkts, r.respPkts,
     r.origWireBytes, r.respWireBytes, r.origPayloadBytes, r.respPayloadBytes, r.handshake?.sni ?? null,
     r.handshake?.ja4 ?? null, r.host ?? null, r.hostSource]);
-}
-
-function runCli(args: string[], ns?: VethNs): { done: Promise<{ code: number | null; stderr: string }>; kill: (s: NodeJS.Signals) => void; stderr: () => string } {
-  const p = ns ? ns.spawn(viteNode, [cliChild, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(viteNode, [cliChild, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  p.stdout?.on('data', () => undefined);
-  const guard = setTimeout(() => p.kill('SIGKILL'), 120_000);
-  const done = new Promise<{ code: number | null; stderr: string }>((res) => p.on('exit', (code) => { clearTimeout(guard); res({ code, stderr: err }); }));
-  return { done, kill: (s) => p.kill(s), stderr: () => err };
 }
 
 describe('llmtap run errors', () => {
