@@ -1,10 +1,10 @@
 /**
- * Forward-only imports (STYLE.md §1): a stage folder imports the shared contract files, the
- * decode helpers listed below and its own files; only the wiring (pipeline.ts,
- * pipeline-names.ts, cli/) sees several stages. Every `import`/`export … from` and dynamic
- * `import()` of `src/**\/*.ts` is checked. Today's exceptions are listed one by one with the
- * reason; a new cross-stage import fails, and so does an exception that no longer exists (so
- * the list only shrinks).
+ * Forward-only imports (STYLE.md §1): a stage folder imports the shared contract files (and the
+ * shared `tenants/` folder), the earlier-stage files of the edge table below and its own files;
+ * only the wiring (pipeline.ts, pipeline-names.ts, cli/) sees several stages. Every
+ * `import`/`export … from` and dynamic `import()` of `src/**\/*.ts` is checked. Exceptions, if
+ * any, are listed one by one with the reason; a new cross-stage import fails, and so does an
+ * exception that no longer exists (so the list only shrinks).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
