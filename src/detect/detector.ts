@@ -39,6 +39,7 @@ export function defaultRules(): Rule[] {
 }
 
 export interface DetectorDeps {
+  /** Where alerts, observations and learned state go; the wiring passes the `Store`. */
   store: DetectStore;
   log?: Logger;
   /** Rules appended to the defaults (tests inject a failing one; sites may add their own). */
