@@ -16,5 +16,5 @@ for (const [name, sec] of Object.entries(CONFIG_SCHEMA.properties)) {
   }
   md += '\n';
 }
-md += `## \`tenants\`\n\nEach entry: \`id\`, \`vlans\`, \`cidrs\`, \`edr_tenant_ids\`, \`ai_threat_telemetry_enabled\` (default true), \`payload_entropy\` (default false), \`warmup_days\` (14), \`h1_categories\` (["api"]), \`device_groups\`, \`h7\` ({devices: 3, window_s: 300}), \`beacon\`, \`upload\` ({bytes_out: 10000000, …}), \`shadow_volume\` ({connections: 5, bytes_out: 10000000, …}), \`alert_ttl_hours\` (72). See \`src/detect/tenants.ts\` for every field's doc line.\n`;
+md += `## \`tenants\`\n\nEach entry: \`id\`, \`vlans\`, \`cidrs\`, \`edr_tenant_ids\`, \`ai_threat_telemetry_enabled\` (default true), \`payload_entropy\` (default false), \`warmup_days\` (14), \`h1_categories\` (["api"]), \`device_groups\`, \`h7\` ({devices: 3, window_s: 300}), \`beacon\`, \`upload\` ({bytes_out: 10000000, …}), \`shadow_volume\` ({connections: 5, bytes_out: 10000000, …}), \`alert_ttl_hours\` (72). See \`src/tenants/schema.ts\` for every field's doc line.\n`;
 writeFileSync(new URL('../docs/configuration.md', import.meta.url), md);
