@@ -9,9 +9,9 @@
  * - SIGHUP: re-read the config file and reload rules, tenants and allowlist without stopping
  *   capture (the allowlist lives in the store and is read live). A config that fails
  *   validation is logged and the running one is kept.
- * - Capture needs root, or CAP_NET_RAW (+ CAP_NET_ADMIN for promiscuous mode) as a non-root
- *   user: systemd `AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN` (config/systemd/llmtap.service)
- *   or `setcap cap_net_raw,cap_net_admin+eip` on the node binary (see docs/deploy.md).
+ * - Capture needs root, or CAP_NET_RAW as a non-root user (promiscuous mode included): systemd
+ *   `AmbientCapabilities=CAP_NET_RAW` (config/systemd/llmtap.service), or `setcap cap_net_raw+ep`
+ *   on a node binary used only by llmtap (the Docker image does this; see docs/deploy.md).
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error, 3 interface missing,
  * 4 permission missing, 5 capture binding not built.

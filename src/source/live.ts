@@ -39,7 +39,10 @@ export interface LiveOptions {
 export type LiveErrorCode =
   /** The interface does not exist. */
   | 'LLMTAP_ERR_CAPTURE_NO_IFACE'
-  /** No permission to capture: root or CAP_NET_RAW (+CAP_NET_ADMIN for promiscuous) needed. */
+  /**
+   * No permission to capture: root or CAP_NET_RAW needed. Promiscuous mode needs nothing more
+   * (libpcap asks for it with a packet-socket membership, PACKET_MR_PROMISC, not SIOCSIFFLAGS).
+   */
   | 'LLMTAP_ERR_CAPTURE_PERM'
   /** The BPF filter does not compile. */
   | 'LLMTAP_ERR_CAPTURE_BPF'
@@ -143,8 +146,8 @@ function captureError(e: unknown, iface: string): LiveCaptureError {
   if (code === 'ENODEV') return new LiveCaptureError('LLMTAP_ERR_CAPTURE_NO_IFACE', `interface ${JSON.stringify(iface)} does not exist`, { cause: err });
   if (code === 'EPERM') {
     return new LiveCaptureError('LLMTAP_ERR_CAPTURE_PERM',
-      `no permission to capture on ${iface}: run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN ` +
-      '(systemd AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN, or setcap cap_net_raw,cap_net_admin+eip on the node binary)', { cause: err });
+      `no permission to capture on ${iface}: run as root, or grant CAP_NET_RAW ` +
+      '(systemd AmbientCapabilities=CAP_NET_RAW, or setcap cap_net_raw+ep on a node binary used only by llmtap)', { cause: err });
   }
   if (code === 'EBPF') return new LiveCaptureError('LLMTAP_ERR_CAPTURE_BPF', err.message, { cause: err });
   return new LiveCaptureError('LLMTAP_ERR_CAPTURE', `cannot capture on ${iface}: ${err.message}`, { cause: err });

@@ -1,8 +1,8 @@
 /**
  * Clear errors from LiveSource.open: missing interface, bad filter, options out of range, and
  * permission — as an unprivileged user without capabilities it fails with the permission
- * error; the same user with ambient CAP_NET_RAW/CAP_NET_ADMIN (what the systemd unit grants)
- * opens the interface.
+ * error; the same user with ambient CAP_NET_RAW (what the systemd unit grants) opens the
+ * interface in promiscuous mode, with or without CAP_NET_ADMIN; CAP_NET_ADMIN alone does not.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -87,5 +87,11 @@ describe.skipIf(!asRoot || (noNative && !ci))('permissions (unprivileged user 65
   });
   it('with ambient CAP_NET_RAW and CAP_NET_ADMIN: opens', () => {
     expect(runAs(['net_raw', 'net_admin'])).toEqual({ ok: true });
+  });
+  it('with ambient CAP_NET_RAW alone (what the systemd unit grants): opens in promiscuous mode', () => {
+    expect(runAs(['net_raw'])).toEqual({ ok: true });
+  });
+  it('with ambient CAP_NET_ADMIN alone: still the permission error', () => {
+    expect(runAs(['net_admin'])).toMatchObject({ ok: false, code: 'LLMTAP_ERR_CAPTURE_PERM' });
   });
 });
