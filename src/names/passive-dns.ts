@@ -86,28 +86,45 @@ export class PassiveDns {
       this.s.negative++;
       return;
     }
+    const answers = a.answers;
+    // Most answers are one A/AAAA record or a short CNAME chain: the chain links are kept in a
+    // Map only when there are some, and the chain of an owner is built once per owner.
+    let cname: Map<string, string> | undefined;
+    for (const r of answers) {
+      if (r.type !== 'CNAME') continue;
+      cname ??= new Map();
+      cname.set(norm(r.name), norm(r.data));
+    }
     const qname = norm(a.qname);
-    const cname = new Map<string, { target: string; ttl: number }>();
-    for (const r of a.answers) if (r.type === 'CNAME') cname.set(norm(r.name), { target: norm(r.data), ttl: r.ttl });
-    const chains = new Map<string, string[]>();
-    for (const r of a.answers) {
-      const addrs = addressesOf(r);
-      if (addrs.length === 0) continue;
+    let lastOwner: string | undefined;
+    let lastNames: string[] = [];
+    const clientKey = `${a.client}|`;
+    for (const r of answers) {
+      const t = r.type;
+      const isAddr = t === 'A' || t === 'AAAA';
+      if (isAddr ? r.data === '' : t !== 'HTTPS' && t !== 'SVCB') continue;
+      if (!isAddr && r.ipv4hint === undefined && r.ipv6hint === undefined) continue;
       const owner = norm(r.name);
-      let names = chains.get(owner);
-      if (names === undefined) {
-        names = this.chain(qname, owner, cname);
-        chains.set(owner, names);
+      if (owner !== lastOwner) {
+        lastNames = this.chain(qname, owner, cname);
+        lastOwner = owner;
       }
+      const names = lastNames;
       const host = names[0] ?? owner;
       const ttlUs = Math.min(this.capUs, Math.max(this.floorUs, r.ttl * 1e6));
-      const sighting: Sighting = { host, names, tsUs: a.tsUs, expUs: a.tsUs + ttlUs };
-      for (const addr of addrs) {
-        this.s.addresses++;
-        put(this.byClient, `${a.client}|${addr}`, sighting);
-        put(this.byAddr, addr, sighting);
+      const expUs = a.tsUs + ttlUs;
+      if (isAddr) this.index(clientKey, r.data, host, names, a.tsUs, expUs);
+      else {
+        for (const addr of r.ipv4hint ?? []) this.index(clientKey, addr, host, names, a.tsUs, expUs);
+        for (const addr of r.ipv6hint ?? []) this.index(clientKey, addr, host, names, a.tsUs, expUs);
       }
     }
+  }
+
+  private index(clientKey: string, addr: string, host: string, names: string[], tsUs: number, expUs: number): void {
+    this.s.addresses++;
+    put(this.byClient, clientKey + addr, host, names, tsUs, expUs);
+    put(this.byAddr, addr, host, names, tsUs, expUs);
   }
 
   /**
@@ -118,12 +135,15 @@ export class PassiveDns {
   nameFlow(rec: FlowRecord): void {
     this.s.lookups++;
     const t = rec.firstTsUs;
-    const own = valid(this.byClient.get(`${rec.origAddr}|${rec.respAddr}`), t);
-    const anyClient = valid(this.byAddr.get(rec.respAddr), t);
-    const hosts = new Set(anyClient.map((x) => x.host));
-    if (anyClient.length > 0) {
-      rec.dnsConflict = hosts.size > 1;
-      if (hosts.size > 1) this.s.conflicts++;
+    const ownList = this.byClient.get(`${rec.origAddr}|${rec.respAddr}`);
+    const anyList = this.byAddr.get(rec.respAddr);
+    const own = newestValid(ownList, t);
+    const anyClient = newestValid(anyList, t);
+    if (anyClient !== undefined) {
+      // several distinct names valid for the address at the flow's start: a shared (CDN) address
+      const conflict = hasOtherHost(anyList, t, anyClient.host);
+      rec.dnsConflict = conflict;
+      if (conflict) this.s.conflicts++;
     }
     const hs = rec.handshake;
     const sni = hs?.sni;
@@ -131,10 +151,9 @@ export class PassiveDns {
       rec.host = sni;
       rec.hostSource = hs.transport === 'tls' ? 'sni' : 'quic-sni';
       this.s.sni++;
-      const evidence = own.length > 0 ? own : anyClient;
-      if (evidence.length > 0) {
-        const want = norm(sni);
-        const agrees = evidence.some((x) => x.names.includes(want));
+      const evidence = own !== undefined ? ownList : anyClient !== undefined ? anyList : undefined;
+      if (evidence !== undefined) {
+        const agrees = anyValidNames(evidence, t, norm(sni));
         rec.hostAgrees = agrees;
         if (agrees) this.s.agree++;
         else this.s.disagree++;
@@ -142,8 +161,8 @@ export class PassiveDns {
       return;
     }
     if (hs?.ech === 'real' && sni !== undefined) this.s.echFront++;
-    const pick = newest(own) ?? newest(anyClient);
-    const source: HostSource = own.length > 0 ? 'dns-client' : anyClient.length > 0 ? 'dns-any' : 'none';
+    const pick = own ?? anyClient;
+    const source: HostSource = own !== undefined ? 'dns-client' : anyClient !== undefined ? 'dns-any' : 'none';
     rec.hostSource = source;
     if (pick !== undefined) rec.host = pick.host;
     if (source === 'dns-client') this.s.dnsClient++;
@@ -181,24 +200,19 @@ export class PassiveDns {
   }
 
   /** The queried name, its CNAME chain down to `owner` (or just `owner` when not linked). */
-  private chain(qname: string, owner: string, cname: Map<string, { target: string }>): string[] {
+  private chain(qname: string, owner: string, cname: Map<string, string> | undefined): string[] {
+    if (qname === owner) return [qname];
+    if (cname === undefined) return [owner];
     const names = [qname];
     let cur = qname;
     for (let i = 0; i < MAX_CHAIN && cur !== owner; i++) {
       const next = cname.get(cur);
-      if (next === undefined || names.includes(next.target)) break;
-      cur = next.target;
+      if (next === undefined || names.includes(next)) break;
+      cur = next;
       names.push(cur);
     }
     return cur === owner ? names : [owner];
   }
-}
-
-/** Server addresses an answer record names: A/AAAA data, SVCB/HTTPS address hints. */
-function addressesOf(r: DnsRecord): string[] {
-  if (r.type === 'A' || r.type === 'AAAA') return r.data === '' ? [] : [r.data];
-  if (r.type === 'HTTPS' || r.type === 'SVCB') return [...(r.ipv4hint ?? []), ...(r.ipv6hint ?? [])];
-  return [];
 }
 
 /**
@@ -206,35 +220,52 @@ function addressesOf(r: DnsRecord): string[] {
  * window touches the last one extends it, so a flow that started under the earlier answer is
  * still named after a refresh; otherwise the sighting is added, bounded per key.
  */
-function put(cache: LRUCache<string, Sighting[]>, key: string, s: Sighting): void {
+function put(cache: LRUCache<string, Sighting[]>, key: string, host: string, names: string[], tsUs: number, expUs: number): void {
   const list = cache.get(key);
   if (list === undefined) {
-    cache.set(key, [{ ...s }]);
+    cache.set(key, [{ host, names, tsUs, expUs }]);
     return;
   }
   for (let i = list.length - 1; i >= 0; i--) {
     const x = list[i];
-    if (x === undefined || x.host !== s.host) continue;
-    if (s.tsUs >= x.tsUs && s.tsUs <= x.expUs) {
-      if (s.expUs > x.expUs) x.expUs = s.expUs;
-      x.names = s.names.length > x.names.length ? s.names : x.names;
-      list.splice(i, 1);
-      list.push(x);
+    if (x === undefined || x.host !== host) continue;
+    if (tsUs >= x.tsUs && tsUs <= x.expUs) {
+      if (expUs > x.expUs) x.expUs = expUs;
+      x.names = names.length > x.names.length ? names : x.names;
+      if (i !== list.length - 1) {
+        list.splice(i, 1);
+        list.push(x);
+      }
       return;
     }
     break;
   }
-  list.push({ ...s });
+  list.push({ host, names, tsUs, expUs });
   if (list.length > MAX_PER_KEY) list.shift();
+}
+
+/** The newest sighting valid at `t` (the first such in list order on equal times). */
+function newestValid(list: Sighting[] | undefined, t: number): Sighting | undefined {
+  if (list === undefined) return undefined;
+  let best: Sighting | undefined;
+  for (const x of list) if (x.tsUs <= t && t <= x.expUs && (best === undefined || x.tsUs > best.tsUs)) best = x;
+  return best;
+}
+
+/** Some sighting valid at `t` names another host than `host`. */
+function hasOtherHost(list: Sighting[] | undefined, t: number, host: string): boolean {
+  if (list === undefined) return false;
+  for (const x of list) if (x.tsUs <= t && t <= x.expUs && x.host !== host) return true;
+  return false;
+}
+
+/** Some sighting valid at `t` has `name` in its chain. */
+function anyValidNames(list: Sighting[], t: number, name: string): boolean {
+  for (const x of list) if (x.tsUs <= t && t <= x.expUs && x.names.includes(name)) return true;
+  return false;
 }
 
 function valid(list: Sighting[] | undefined, t: number): Sighting[] {
   if (list === undefined) return [];
   return list.filter((x) => x.tsUs <= t && t <= x.expUs);
-}
-
-function newest(list: Sighting[]): Sighting | undefined {
-  let best: Sighting | undefined;
-  for (const x of list) if (best === undefined || x.tsUs > best.tsUs) best = x;
-  return best;
 }

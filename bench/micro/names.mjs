@@ -1,0 +1,30 @@
+// The names stage alone on recorded input (bench/micro/names-record.mjs): CPU time of
+// addAnswer + nameFlow in capture order, median of 5 passes, each on a fresh PassiveDns.
+//   node bench/micro/names.mjs EVENTS.ndjson [DIST_ROOT=dist]
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [file, root = 'dist'] = process.argv.slice(2);
+const { PassiveDns } = await import(pathToFileURL(resolve(root, 'names/passive-dns.js')).href);
+const lines = readFileSync(file, 'utf8').trim().split('\n');
+const times = [];
+let check = '';
+for (let pass = 0; pass < 5; pass++) {
+  // fresh records each pass: nameFlow writes into them
+  const evs = lines.map((l) => JSON.parse(l));
+  const t0 = process.cpuUsage();
+  const p = new PassiveDns({ maxEntries: 200000, ttlFloorS: 300, ttlCapS: 86400 });
+  for (const e of evs) {
+    if (e.a !== undefined) p.addAnswer(e.a);
+    else p.nameFlow(e.f);
+  }
+  const t = process.cpuUsage(t0);
+  times.push((t.user + t.system) / 1000);
+  let named = 0;
+  for (const e of evs) if (e.f?.host !== undefined) named++;
+  check = JSON.stringify({ named, ...p.stats() });
+}
+times.sort((a, b) => a - b);
+console.log(`median ${times[2].toFixed(1)} ms cpu (${times.map((x) => x.toFixed(0)).join(' ')})`);
+console.log(check);
