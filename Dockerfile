@@ -1,34 +1,55 @@
 # llmtap sensor image. Build: docker build -t llmtap .
-# Run on the mirror interface (host network namespace, raw-socket capability only):
-#   docker run -d --name llmtap --network host --cap-add NET_RAW --cap-add NET_ADMIN \
+# Run on the mirror interface (host network namespace, one capability):
+#   docker run -d --name llmtap --restart unless-stopped --network host \
+#     --cap-drop ALL --cap-add NET_RAW \
 #     -v llmtap-data:/var/lib/llmtap -v /etc/llmtap:/etc/llmtap:ro \
 #     llmtap run --iface eth1 --config /etc/llmtap/llmtap.yaml
-# NET_ADMIN is needed only for promiscuous mode on the mirror port.
+# CAP_NET_RAW is the only privilege capture needs (promiscuous mode included). Do not add
+# `--security-opt no-new-privileges`: it makes the kernel ignore the file capability below.
+#
+# This file has not been built with Docker: the machine it was written on has no Docker daemon.
+# Its RUN steps were run as written outside Docker on Debian 12 with Node.js 20 (install,
+# native builds, tsc, prune; then a replay of pcaps/demo from the pruned tree, and `llmtap run`
+# as an unprivileged user through a node copy with `cap_net_raw+ep`).
 
-# ---- build: native capture binding + TypeScript ----
+# ---- build: TypeScript, native capture binding, production node_modules ----
 FROM node:20-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-# dependencies without lifecycle scripts first (cache layer); their native parts next
-RUN npm ci --ignore-scripts && npm rebuild better-sqlite3 cap
+# `npm install`, not `npm ci`: the lock file holds the platform-specific optional packages of the
+# test tools for some platforms only, and `npm ci` rejects it as out of sync (with --omit=dev
+# too). Dev dependencies are installed because TypeScript, which compiles dist/, is one; they
+# are pruned below. --ignore-scripts: `prepare` (tsc + native build) needs the sources, copied
+# after this cached layer, so the two native dependencies are built explicitly.
+RUN npm install --ignore-scripts --no-audit --no-fund \
+ && npm rebuild better-sqlite3 cap
 COPY tsconfig.json ./
 COPY src ./src
 COPY native ./native
 COPY bin ./bin
 COPY config ./config
-RUN LLMTAP_NATIVE_REQUIRED=1 node native/build.mjs \
- && npx tsc -p tsconfig.json \
- && npm prune --omit=dev
+# what `prepare` does, with a failed native build failing the image
+RUN npx tsc -p tsconfig.json \
+ && LLMTAP_NATIVE_REQUIRED=1 npm run build:native \
+ && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: slim, non-root ----
 FROM node:20-bookworm-slim
+# Docker does not raise added capabilities for a non-root USER (they stay out of its effective
+# set), so capture runs through a copy of node that carries the file capability cap_net_raw+ep;
+# only the llmtap group may execute it. The health check and anything else use plain `node`.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/llmtap --create-home llmtap
+ && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin \
+ && useradd --system --uid 10001 --home-dir /var/lib/llmtap --create-home llmtap \
+ && mkdir -p /opt/llmtap \
+ && cp "$(command -v node)" /opt/llmtap/node \
+ && chown root:llmtap /opt/llmtap/node && chmod 0750 /opt/llmtap/node \
+ && setcap cap_net_raw+ep /opt/llmtap/node \
+ && apt-get purge -y libcap2-bin \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/llmtap
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
@@ -38,10 +59,13 @@ COPY --from=build /src/config ./config
 COPY --from=build /src/native/build/Release/llmtap_capture.node ./native/build/Release/llmtap_capture.node
 ENV NODE_ENV=production
 USER llmtap
+# store.path must be absolute under here (e.g. /var/lib/llmtap/llmtap.db): a relative path
+# resolves next to the config file, and /etc/llmtap is mounted read-only
 WORKDIR /var/lib/llmtap
-# the API listens on 127.0.0.1:8787 by default; with --network host that is the host's loopback
+# the API listens on 127.0.0.1:8787 by default; with --network host that is the host's loopback.
+# The health check assumes that port and plain HTTP (adjust it for api.port or api.tls_cert).
 EXPOSE 8787
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:8787/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "/opt/llmtap/bin/llmtap.js"]
+ENTRYPOINT ["/opt/llmtap/node", "/opt/llmtap/bin/llmtap.js"]
 CMD ["run", "--config", "/etc/llmtap/llmtap.yaml"]

@@ -71,9 +71,9 @@ const asRoot = process.getuid?.() === 0;
 describe.skipIf(!asRoot || (noNative && !ci))('permissions (unprivileged user 65534)', () => {
   const viteNode = join(repoRoot, 'node_modules', '.bin', 'vite-node');
   const child = join(repoRoot, 'test', 'live', 'open-child.ts');
-  const runAs = (caps: string[]): { ok: boolean; code?: string; message?: string } => {
+  const runAs = (caps: string[], extra: string[] = []): { ok: boolean; code?: string; message?: string } => {
     const capArgs = caps.length > 0 ? [`--inh-caps=${caps.map((c) => `+${c}`).join(',')}`, `--ambient-caps=${caps.map((c) => `+${c}`).join(',')}`] : [];
-    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...capArgs,
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...extra, ...capArgs,
       viteNode, child, JSON.stringify({ ...base, promisc: true })], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
     const line = out.split('\n').find((l) => l.startsWith('{'));
     if (!line) throw new Error(`no result: ${out}`);
@@ -88,8 +88,8 @@ describe.skipIf(!asRoot || (noNative && !ci))('permissions (unprivileged user 65
   it('with ambient CAP_NET_RAW and CAP_NET_ADMIN: opens', () => {
     expect(runAs(['net_raw', 'net_admin'])).toEqual({ ok: true });
   });
-  it('with ambient CAP_NET_RAW alone (what the systemd unit grants): opens in promiscuous mode', () => {
-    expect(runAs(['net_raw'])).toEqual({ ok: true });
+  it('with ambient CAP_NET_RAW alone, bounding set CAP_NET_RAW, no_new_privs (the systemd unit): opens in promiscuous mode', () => {
+    expect(runAs(['net_raw'], ['--no-new-privs', '--bounding-set=-all,+net_raw'])).toEqual({ ok: true });
   });
   it('with ambient CAP_NET_ADMIN alone: still the permission error', () => {
     expect(runAs(['net_admin'])).toMatchObject({ ok: false, code: 'LLMTAP_ERR_CAPTURE_PERM' });
