@@ -32,7 +32,7 @@ import { loadNative } from '../../src/source/live.js';
 import { Store } from '../../src/store/store.js';
 import { repoRoot } from './child.js';
 import { runCli } from './cli.js';
-import { alertKey, feedForLive, type ShiftedFeed } from './demo-feed.js';
+import { alertKey, feedForLive, observationKey, type ShiftedFeed } from './demo-feed.js';
 import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
 
 const demo = join(repoRoot, 'pcaps', 'demo');
@@ -67,6 +67,26 @@ function alertsIn(db: string, tenants: string[]): Alert[] {
   }
 }
 
+/** Every stored AI observation of the tenants, in comparable form. */
+function observationsIn(db: string, tenants: string[]): string[] {
+  const store = Store.open(db);
+  const out: string[] = [];
+  try {
+    for (const t of tenants) {
+      let after = 0;
+      for (;;) {
+        const page = store.listObservations(t, { afterSeq: after, limit: 500 });
+        out.push(...page.map(observationKey));
+        if (page.length < 500) break;
+        after = page[page.length - 1]?.seq ?? after;
+      }
+    }
+  } finally {
+    store.close();
+  }
+  return out.sort();
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same alerts as replay', () => {
@@ -75,6 +95,7 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
   let pcap: string;
   let learnWindowMs: number;
   let want: string[];
+  let wantObs: string[];
   const tenants = ['demo', 'default'];
 
   beforeAll(async () => {
@@ -89,6 +110,7 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     const code = await replayCommand([pcap, '--config', replayCfg, '--quiet']);
     if (code !== 0) throw new Error(`llmtap replay exited ${code}`);
     want = alertsIn(join(dir, 'replay.db'), tenants).map(alertKey).sort();
+    wantObs = observationsIn(join(dir, 'replay.db'), tenants);
   }, 60_000);
   afterAll(() => {
     env?.destroy();
@@ -100,7 +122,7 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
    * recorded timing, runs `beforeStop` (if any), sends SIGTERM and returns the alerts then in
    * the live database.
    */
-  async function liveRun(name: string, feed: ShiftedFeed, beforeStop?: (db: string) => Promise<void>): Promise<Alert[]> {
+  async function liveRun(name: string, feed: ShiftedFeed, beforeStop?: (db: string) => Promise<void>): Promise<{ alerts: Alert[]; obs: string[] }> {
     const db = join(dir, `${name}.db`);
     const cfg = join(dir, `${name}.yaml`);
     writeConfig(cfg, feed.path, db);
@@ -120,11 +142,12 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('"stopped"');
-    return alertsIn(db, tenants);
+    return { alerts: alertsIn(db, tenants), obs: observationsIn(db, tenants) };
   }
 
-  it('the replay raises every demo heuristic (so the comparison means something)', () => {
+  it('the replay raises every demo heuristic and stores its AI observations (so the comparison means something)', () => {
     expect(new Set(want.map((k) => k.split('|')[0]))).toEqual(new Set(['h1', 'h7', 'beacon', 'upload', 'shadow_volume']));
+    expect(wantObs.length).toBeGreaterThanOrEqual(28);
   });
 
   it('alerts settle on the wall-clock tick before SIGTERM, and SIGTERM keeps them as they are', async () => {
@@ -148,15 +171,17 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     // right after the replay something was still held (device-d has no EDR match: 30 s hold), so
     // the set above was completed by the wall-clock tick, not by SIGTERM
     expect(first).not.toEqual(want);
-    expect(after.map(alertKey).sort()).toEqual(want);
+    expect(after.alerts.map(alertKey).sort()).toEqual(want);
+    expect(after.obs).toEqual(wantObs);
     // the feed really was joined: processes and devices come from the endpoint records
-    expect(after.some((a) => a.processName === 'httpd-worker' && a.deviceId === 'device-b')).toBe(true);
+    expect(after.alerts.some((a) => a.processName === 'httpd-worker' && a.deviceId === 'device-b')).toBe(true);
   }, 200_000);
 
   it('feed moved to today, SIGTERM right after the replay: the flush settles held and open flows', async () => {
     const feed = feedForLive(demoFeed, join(dir, 'feed-b.ndjson'), Date.now(), learnWindowMs, 3_600_000, { always: true });
     expect(feed.shiftMs).toBeGreaterThan(0);
     const after = await liveRun('flush', feed);
-    expect(after.map(alertKey).sort()).toEqual(want);
+    expect(after.alerts.map(alertKey).sort()).toEqual(want);
+    expect(after.obs).toEqual(wantObs);
   }, 200_000);
 });

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Alert } from '../../src/records.js';
+import type { ObservationRow } from '../../src/store/types.js';
 
 export interface ShiftedFeed {
   /** Feed file the live run reads. */
@@ -64,4 +65,14 @@ export function feedForLive(src: string, outPath: string, nowMs: number, learnWi
 export function alertKey(a: Alert): string {
   return [a.heuristic, a.deviceId ?? a.clientAddr ?? '-', a.processName ?? '-', a.provider ?? '-', a.severity,
     a.host ?? '-', a.sha256 ?? '-', a.count].join('|');
+}
+
+/**
+ * A stored AI observation as compared between live and replay: everything but times, ids and
+ * sequence numbers (the live capture's clock and flow ids differ from the file's).
+ */
+export function observationKey(o: ObservationRow): string {
+  return JSON.stringify([o.kind, o.deviceId ?? null, o.clientAddr, o.serverAddr, o.serverPort, o.proto, o.host ?? null,
+    o.hostSource, o.processName ?? null, o.sha256 ?? null, o.parentName ?? null, o.category, o.provider, o.ruleId,
+    o.sanctioned, o.bytesOut, o.bytesIn, o.communityId ?? null]);
 }
