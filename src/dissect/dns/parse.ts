@@ -92,8 +92,62 @@ function skipName(buf: Buffer, p: number): number {
   return -1;
 }
 
+/** Scratch for the fast name walk: the longest name dns-packet accepts is 254 bytes of text. */
+const NAME_SCRATCH = Buffer.alloc(256);
+/** Where the name read by `fastName` ends (offset after its last byte in place). */
+let fastNext = 0;
+
+/**
+ * The common case of RFC 1035 §4.1.4 names, read in place: labels of plain printable ASCII,
+ * backward pointers only, within the 254-byte limit. The text is copied into one scratch buffer
+ * and made one string, where dns-packet makes a string per label and joins them (its cost was
+ * a third of the DNS dissector's). Anything else — non-ASCII or unsafe bytes, a bad pointer or
+ * label, a name too long, running off the end — returns undefined and the caller takes
+ * dns-packet's path, so results and reasons are the same as before.
+ */
+function fastName(buf: Buffer, p: number): string | undefined {
+  const out = NAME_SCRATCH;
+  let w = 0;
+  let off = p;
+  let oldOffset = p;
+  let jumped = false;
+  let next = -1;
+  let total = 0; // dns-packet's count: label lengths + 1 each, at most 254
+  for (let guard = 0; guard < 256; guard++) {
+    if (off >= buf.length) return undefined;
+    const len = buf[off++] ?? 0;
+    if (len === 0) {
+      if (!jumped) next = off;
+      fastNext = next;
+      return w === 0 ? '.' : out.toString('latin1', 0, w);
+    }
+    if ((len & 0xc0) === 0) {
+      total += len + 1;
+      if (off + len > buf.length || total > 254) return undefined;
+      if (w > 0) out[w++] = 0x2e;
+      for (let i = 0; i < len; i++) {
+        const c = buf[off + i] ?? 0;
+        if (c <= 0x20 || c >= 0x7f || c === 0x5c) return undefined;
+        out[w++] = c;
+      }
+      off += len;
+      continue;
+    }
+    if ((len & 0xc0) !== 0xc0 || off >= buf.length) return undefined;
+    const jump = ((len & 0x3f) << 8) | (buf[off] ?? 0);
+    if (jump >= oldOffset) return undefined;
+    if (!jumped) next = off + 1;
+    jumped = true;
+    off = jump;
+    oldOffset = jump;
+  }
+  return undefined;
+}
+
 /** Decode the name at `p`; a reason string when it cannot be read at all. */
 function nameAt(buf: Buffer, p: number, issues: string[]): NameAt | string {
+  const fast = fastName(buf, p);
+  if (fast !== undefined) return { name: fast, next: fastNext };
   try {
     const name = nameCodec.decode(buf, p);
     return { name: clean(name), next: p + nameCodec.decode.bytes };
