@@ -53,6 +53,7 @@ export class DeviceMap {
 
   /** The device holding `addr` at capture time `atMs`, most recently seen first. */
   lookup(tenant: string, addr: string, atMs: number, skewOf: (k: string) => number | undefined, unknownSkewSlackMs: number): DeviceSpan | undefined {
+    if (this.m.size === 0) return undefined; // no device mapped yet: no key to build
     const spans = this.m.get(`${tenant}\u0000${addr}`);
     if (spans === undefined) return undefined;
     let best: DeviceSpan | undefined;

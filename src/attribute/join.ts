@@ -11,7 +11,7 @@ import { addrScope, protoNumber } from './normalize.js';
 import { DeviceMap } from './device-map.js';
 import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
-import { bestCandidate, type Candidate, type Endpoint } from './match.js';
+import { bestCandidate, type Candidate, type Endpoint, type Match } from './match.js';
 
 /**
  * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
@@ -72,10 +72,18 @@ interface EdrEntry {
 interface PendingFlow {
   flow: FlowRecord;
   tenant: string;
+  /** Join key; '' while the flow is not tracked (see `tracked`). */
   key: string;
   sig: string;
-  learned: Set<string>;
+  /** skewKeys this flow already taught (made when the flow first has candidates). */
+  learned: Set<string> | undefined;
   hit: boolean;
+  /**
+   * Keyed in `pending` and listed in `pendingByAddr`. Only flows of a tenant that has sent an
+   * EDR record are: until then no record can match them, and the tenant's first record tracks
+   * the flows then waiting (so late joins still find them).
+   */
+  tracked: boolean;
   /** An observation was emitted for this flow (later ones are updates). */
   emitted: boolean;
 }
@@ -96,6 +104,10 @@ export class Attributor {
   private readonly entries = new Set<EdrEntry>();
   private readonly pending = new Map<string, PendingFlow[]>();
   private readonly pendingOrder = new Set<PendingFlow>();
+  /** Pending flows not yet emitted (held), in the same order. */
+  private readonly held = new Set<PendingFlow>();
+  /** Tenants that sent at least one (non-loopback) EDR record: their flows are tracked. */
+  private readonly edrTenants = new Set<string>();
   /** Waiting flows by endpoint address, so a newly mapped device labels them late. */
   private readonly pendingByAddr = new Map<string, Set<PendingFlow>>();
   private readonly skews = new SkewTracker();
@@ -125,6 +137,7 @@ export class Attributor {
       this.deps.emit(edrOnlyObservation(rec));
       return;
     }
+    if (!this.edrTenants.has(rec.tenant)) this.firstRecordOf(rec.tenant);
     const key = joinKey(rec.tenant, protoNumber(rec.transport), rec.localAddr, rec.localPort, rec.remoteAddr, rec.remotePort);
     const skewKey = `${rec.tenant}\u0000${rec.deviceId}\u0000${rec.source}`;
     const e: EdrEntry = { rec, key, skewKey, matched: false };
@@ -156,6 +169,26 @@ export class Attributor {
     }
   }
 
+  private firstRecordOf(tenant: string): void {
+    this.edrTenants.add(tenant);
+    for (const p of this.pendingOrder) {
+      if (p.tenant !== tenant) continue;
+      const f = p.flow;
+      p.key = joinKey(tenant, f.proto, f.origAddr, f.origPort, f.respAddr, f.respPort);
+      this.track(p);
+    }
+  }
+
+  /** Key a pending flow for late records and index it by address for device-map relabelling. */
+  private track(p: PendingFlow): void {
+    p.tracked = true;
+    let list = this.pending.get(p.key);
+    if (list === undefined) { list = []; this.pending.set(p.key, list); }
+    list.push(p);
+    this.addrSet(p.tenant, p.flow.origAddr).add(p);
+    this.addrSet(p.tenant, p.flow.respAddr).add(p);
+  }
+
   private addrSet(tenant: string, addr: string): Set<PendingFlow> {
     const k = `${tenant}\u0000${addr}`;
     let s = this.pendingByAddr.get(k);
@@ -167,15 +200,13 @@ export class Attributor {
     this.count('flows');
     if (flow.firstTsUs > this.nowUs) this.nowUs = flow.firstTsUs;
     const tenant = this.deps.tenantOf(flow);
-    const key = joinKey(tenant, flow.proto, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort);
-    const p: PendingFlow = { flow, tenant, key, sig: '', learned: new Set(), hit: false, emitted: false };
+    const tracked = this.edrTenants.has(tenant);
+    const key = tracked ? joinKey(tenant, flow.proto, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort) : '';
+    const p: PendingFlow = { flow, tenant, key, sig: '', learned: undefined, hit: false, tracked: false, emitted: false };
     this.evaluate(p, this.opts.holdMs <= 0);
-    let list = this.pending.get(key);
-    if (list === undefined) { list = []; this.pending.set(key, list); }
-    list.push(p);
+    if (tracked) this.track(p);
     this.pendingOrder.add(p);
-    this.addrSet(tenant, flow.origAddr).add(p);
-    this.addrSet(tenant, flow.respAddr).add(p);
+    if (!p.emitted) this.held.add(p);
     while (this.pendingOrder.size > this.opts.maxFlows) {
       const first = this.pendingOrder.values().next();
       if (first.done === true) break;
@@ -192,16 +223,21 @@ export class Attributor {
   private evaluate(p: PendingFlow, release: boolean): boolean {
     const isUpdate = p.emitted;
     const f = p.flow;
-    const cands = this.index.get(p.key) ?? [];
+    const cands = p.key === '' ? undefined : this.index.get(p.key);
     const firstMs = f.firstTsUs / 1000;
-    const lastMs = f.lastTsUs / 1000;
-    const orig: Endpoint = { addr: f.origAddr, port: f.origPort };
-    const resp: Endpoint = { addr: f.respAddr, port: f.respPort };
-    const ctx = { firstMs, lastMs, opts: this.opts, skews: this.skews, learned: p.learned, count: (k: string) => this.count(k) };
-    const o = bestCandidate(ctx, cands as Candidate[], orig, f.proto);
-    const r = bestCandidate(ctx, cands as Candidate[], resp, f.proto);
-    if (o !== undefined) (o.entry as EdrEntry).matched = true;
-    if (r !== undefined) (r.entry as EdrEntry).matched = true;
+    let o: Match | undefined;
+    let r: Match | undefined;
+    // No record under the flow's key: no candidate on either side (nothing to build or learn).
+    if (cands !== undefined) {
+      const orig: Endpoint = { addr: f.origAddr, port: f.origPort };
+      const resp: Endpoint = { addr: f.respAddr, port: f.respPort };
+      p.learned ??= new Set();
+      const ctx = { firstMs, lastMs: f.lastTsUs / 1000, opts: this.opts, skews: this.skews, learned: p.learned, count: (k: string) => this.count(k) };
+      o = bestCandidate(ctx, cands as Candidate[], orig, f.proto);
+      r = bestCandidate(ctx, cands as Candidate[], resp, f.proto);
+      if (o !== undefined) (o.entry as EdrEntry).matched = true;
+      if (r !== undefined) (r.entry as EdrEntry).matched = true;
+    }
     p.hit = o !== undefined || r !== undefined;
     if (!p.hit && !p.emitted && !release) {
       this.count('join.held');
@@ -252,6 +288,7 @@ export class Attributor {
     if (isUpdate && sig === p.sig) return false;
     p.sig = sig;
     p.emitted = true;
+    this.held.delete(p);
     this.deps.emit(obs);
     return true;
   }
@@ -267,20 +304,26 @@ export class Attributor {
   private finalize(p: PendingFlow): void {
     if (!p.emitted) this.evaluate(p, true);
     this.pendingOrder.delete(p);
-    for (const addr of [p.flow.origAddr, p.flow.respAddr]) {
-      const k = `${p.tenant}\u0000${addr}`;
-      const set = this.pendingByAddr.get(k);
-      if (set === undefined) continue;
-      set.delete(p);
-      if (set.size === 0) this.pendingByAddr.delete(k);
-    }
-    const list = this.pending.get(p.key);
-    if (list !== undefined) {
-      const i = list.indexOf(p);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.pending.delete(p.key);
+    this.held.delete(p);
+    if (p.tracked) {
+      this.unindexAddr(p, p.flow.origAddr);
+      this.unindexAddr(p, p.flow.respAddr);
+      const list = this.pending.get(p.key);
+      if (list !== undefined) {
+        const i = list.indexOf(p);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.pending.delete(p.key);
+      }
     }
     this.count(p.hit ? 'join.hit' : 'join.miss');
+  }
+
+  private unindexAddr(p: PendingFlow, addr: string): void {
+    const k = `${p.tenant}\u0000${addr}`;
+    const set = this.pendingByAddr.get(k);
+    if (set === undefined) return;
+    set.delete(p);
+    if (set.size === 0) this.pendingByAddr.delete(k);
   }
 
   private dropEntry(e: EdrEntry): void {
@@ -315,9 +358,10 @@ export class Attributor {
     if (this.nowUs - this.lastSweepUs < 1_000_000) return;
     this.lastSweepUs = this.nowUs;
     const holdUs = this.opts.holdMs * 1000;
-    for (const p of this.pendingOrder) {
+    // Only held flows are walked (emitted ones wait for late records, nothing to release).
+    for (const p of this.held) {
       if (p.flow.lastTsUs + holdUs >= this.nowUs) break; // roughly age-ordered
-      if (!p.emitted) this.evaluate(p, true);
+      this.evaluate(p, true);
     }
     const waitUs = this.opts.waitMs * 1000;
     for (const p of this.pendingOrder) {
