@@ -40,7 +40,8 @@ RUN npx tsc -p tsconfig.json \
 FROM node:20-bookworm-slim
 # Docker does not raise added capabilities for a non-root USER (they stay out of its effective
 # set), so capture runs through a copy of node that carries the file capability cap_net_raw+ep;
-# only the llmtap group may execute it. The health check and anything else use plain `node`.
+# only the llmtap group may execute it (setcap comes last: chown clears file capabilities).
+# The health check and anything else use plain `node`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin \
  && useradd --system --uid 10001 --home-dir /var/lib/llmtap --create-home llmtap \
