@@ -5,10 +5,11 @@
 #   build-essential python3 node-gyp toolchain for the native binding and better-sqlite3
 #   tshark                 independent oracle in capture tests
 #   tcpdump tcpreplay iproute2   live-capture tests (veth pairs in private network namespaces)
+#   libcap2-bin            setcap, for the non-root capture test (file capabilities)
 #   prometheus             real scraper in the metrics test
 #   hyperfine              benchmark timing
 set -euo pipefail
-pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 prometheus hyperfine time ca-certificates gzip)
+pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus hyperfine time ca-certificates gzip)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${pkgs[@]}"; do

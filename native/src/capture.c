@@ -68,8 +68,8 @@ int lt_open(lt_capture *c, const char *iface, int snaplen, int promisc, int buff
       case PCAP_ERROR_PERM_DENIED:
         *code = "EPERM";
         snprintf(err, err_len,
-                 "no permission to capture on %s: needs root or CAP_NET_RAW (+CAP_NET_ADMIN "
-                 "for promiscuous mode) (%s)", iface, detail);
+                 "no permission to capture on %s: needs root or CAP_NET_RAW (which also "
+                 "covers promiscuous mode) (%s)", iface, detail);
         break;
       case PCAP_ERROR_IFACE_NOT_UP:
         *code = "EIFDOWN";
