@@ -20,7 +20,7 @@ describe('metrics', () => {
     // Prometheus naming: every llmtap counter ends in _total.
     for (const m of await registry.getMetricsAsJSON()) {
       expect(m.name).toMatch(/^llmtap_[a-z]+_[a-z_]+$/);
-      if (m.type === 'counter') expect(m.name).toMatch(/_total$/);
+      if (String(m.type) === 'counter') expect(m.name).toMatch(/_total$/);
     }
   });
 

@@ -107,7 +107,10 @@ describe('join: candidates', () => {
 
   it('the same process reported by two sources is one candidate; the richer record wins', () => {
     const { at, last } = harness();
-    at.addEdr(rec({ source: 'wfp', tsMs: T0 + 900, localPort: 50400, processKey: undefined, sha256: undefined, hashUnknown: true }) as EdrConnection);
+    const wfp = rec({ source: 'wfp', tsMs: T0 + 900, localPort: 50400, hashUnknown: true });
+    delete wfp.processKey; // WFP 5156 carries no process instance id and no hash
+    delete wfp.sha256;
+    at.addEdr(wfp);
     at.addEdr(rec({ tsMs: T0 + 300, localPort: 50400 }));
     const f = flowAt(T0, 50400);
     at.addFlow(f);
