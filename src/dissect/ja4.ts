@@ -90,6 +90,12 @@ function alpnBytes(value: string): number[] {
 function alpnCode(hello: ClientHello): string {
   const first = hello.alpn[0];
   if (first === undefined || first.length === 0) return '00';
+  // Common case: no escaped byte (no backslash), so the characters are the bytes.
+  if (first.indexOf('\\') < 0) {
+    const a = first.charCodeAt(0);
+    const z = first.charCodeAt(first.length - 1);
+    if (isAlnum(a) && isAlnum(z)) return first.length === 2 ? first : String.fromCharCode(a, z);
+  }
   const bytes = alpnBytes(first);
   const a = bytes[0] ?? 0;
   const z = bytes[bytes.length - 1] ?? 0;
@@ -200,11 +206,23 @@ function hexText(v: number, digits: number): string {
   return `0x${v.toString(16).padStart(digits, '0')}`;
 }
 
+/** "0xXXXX" texts of the few version numbers hellos carry, made once each (bounded). */
+const HEX4_CACHE = new Map<number, string>();
+
+function hex4Text(v: number): string {
+  let s = HEX4_CACHE.get(v);
+  if (s === undefined) {
+    s = hexText(v, 4);
+    if (HEX4_CACHE.size < 1024) HEX4_CACHE.set(v, s);
+  }
+  return s;
+}
+
 /** The Handshake record for one parsed ClientHello (`hellos` = 1; the flow state counts more). */
 export function toHandshake(hello: ClientHello, transport: 'tls' | 'quic', quicVersion?: number): Handshake {
   const hs: Handshake = {
     transport,
-    legacyVersion: hexText(hello.legacyVersion, 4),
+    legacyVersion: hex4Text(hello.legacyVersion),
     ja4: ja4(hello, transport === 'quic' ? 'q' : 't'),
     esni: hello.esni,
     hellos: 1,
@@ -212,8 +230,12 @@ export function toHandshake(hello: ClientHello, transport: 'tls' | 'quic', quicV
   if (hello.sni !== undefined) hs.sni = hello.sni;
   if (hello.sniAll.length > 1) hs.sniAll = hello.sniAll.slice();
   if (hello.alpn.length > 0) hs.alpn = hello.alpn.slice();
-  const versions = hello.supportedVersions.filter((v) => !isGrease(v));
-  if (versions.length > 0) hs.tlsVersions = versions.map((v) => hexText(v, 4));
+  let versions: string[] | undefined;
+  for (const v of hello.supportedVersions) {
+    if (isGrease(v)) continue;
+    (versions ??= []).push(hex4Text(v));
+  }
+  if (versions !== undefined) hs.tlsVersions = versions;
   if (hello.ech !== undefined) hs.ech = hello.ech;
   if (quicVersion !== undefined) hs.quicVersion = hexText(quicVersion >>> 0, 8);
   return hs;
