@@ -8,19 +8,23 @@
  * [ttlFloorS, ttlCapS] — had not run out when it started. Clients keep using addresses after a
  * very short TTL (the floor) and resolvers cap very long ones (the cap).
  *
- * CDN addresses are shared by thousands of names, so answers are indexed twice:
- *   - per (client, address): the client's own recent answer wins (`dns-client`);
- *   - per address, any client: the fallback (`dns-any`), and the evidence of sharing: several
- *     distinct names valid for one address at the flow's start set `dnsConflict`.
- * Both indexes are LRU-bounded to `maxEntries` keys each, with at most `MAX_PER_KEY` distinct
- * names per key (newest kept). Nothing is pruned by age: a long flow is named at its end from
- * the answers valid at its start.
+ * CDN addresses are shared by thousands of names, so each address keeps two kinds of lists:
+ *   - per client of that address: the client's own recent answer wins (`dns-client`);
+ *   - any client: the fallback (`dns-any`), and the evidence of sharing: several distinct
+ *     names valid for one address at the flow's start set `dnsConflict`.
+ * One LRU keyed by address holds both, so naming a flow is one cache lookup (two indexes keyed
+ * by address and by client+address cost twice the lookups; lru-cache's `get` was most of this
+ * stage's time). Bounds: `maxEntries` addresses; 2 × `maxEntries` for addresses plus client
+ * lists together (the cache's size of an entry is 1 + its clients), as the two indexes of
+ * `maxEntries` keys each held before; the oldest client of an address dropped beyond
+ * `maxEntries`; at most `MAX_PER_KEY` distinct names per list (newest kept). Nothing is pruned by age: a long flow is named at its end from the answers valid at
+ * its start.
  */
 import { LRUCache } from 'lru-cache';
 import type { DnsAnswer, DnsRecord, FlowRecord, HostSource } from '../records.js';
 
 export interface PassiveDnsOptions {
-  /** Keys per index (client+address, and address), each LRU-bounded. */
+  /** Addresses kept (LRU), and client lists kept in all. */
   maxEntries: number;
   /** Shortest TTL honoured, seconds. */
   ttlFloorS: number;
@@ -42,6 +46,13 @@ interface Sighting {
   expUs: number;
 }
 
+/** What one address knows: sightings of any client, and each client's own. */
+interface AddrEntry {
+  any: Sighting[];
+  /** Keyed by client address; insertion order is age order. */
+  clients: Map<string, Sighting[]>;
+}
+
 function norm(name: string): string {
   const n = name.toLowerCase();
   return n.endsWith('.') && n.length > 1 ? n.slice(0, -1) : n;
@@ -50,8 +61,10 @@ function norm(name: string): string {
 export class PassiveDns {
   private readonly floorUs: number;
   private readonly capUs: number;
-  private readonly byClient: LRUCache<string, Sighting[]>;
-  private readonly byAddr: LRUCache<string, Sighting[]>;
+  private readonly byAddr: LRUCache<string, AddrEntry>;
+  private readonly maxClients: number;
+  /** Client lists held over all addresses. */
+  private clientLists = 0;
   private readonly s = {
     answers: 0,
     negative: 0,
@@ -73,11 +86,15 @@ export class PassiveDns {
     const floor = Math.max(0, opts.ttlFloorS);
     this.floorUs = floor * 1e6;
     this.capUs = Math.max(floor, opts.ttlCapS) * 1e6;
-    const dispose = (_v: Sighting[], _k: string, reason: LRUCache.DisposeReason): void => {
-      if (reason === 'evict') this.s.evictions++;
+    this.maxClients = max;
+    // An entry is replaced by a new shell over the same lists when a client is added (so the
+    // cache re-counts its size): 'set' disposals drop nothing.
+    const dispose = (e: AddrEntry, _k: string, reason: LRUCache.DisposeReason): void => {
+      if (reason === 'set') return;
+      if (reason === 'evict') this.s.evictions += 1 + e.clients.size;
+      this.clientLists -= e.clients.size;
     };
-    this.byClient = new LRUCache<string, Sighting[]>({ max, dispose });
-    this.byAddr = new LRUCache<string, Sighting[]>({ max, dispose });
+    this.byAddr = new LRUCache<string, AddrEntry>({ max, maxSize: 2 * max, sizeCalculation: (e) => 1 + e.clients.size, dispose });
   }
 
   addAnswer(a: DnsAnswer): void {
@@ -98,7 +115,7 @@ export class PassiveDns {
     const qname = norm(a.qname);
     let lastOwner: string | undefined;
     let lastNames: string[] = [];
-    const clientKey = `${a.client}|`;
+    const client = a.client;
     for (const r of answers) {
       const t = r.type;
       const isAddr = t === 'A' || t === 'AAAA';
@@ -113,18 +130,40 @@ export class PassiveDns {
       const host = names[0] ?? owner;
       const ttlUs = Math.min(this.capUs, Math.max(this.floorUs, r.ttl * 1e6));
       const expUs = a.tsUs + ttlUs;
-      if (isAddr) this.index(clientKey, r.data, host, names, a.tsUs, expUs);
+      if (isAddr) this.index(client, r.data, host, names, a.tsUs, expUs);
       else {
-        for (const addr of r.ipv4hint ?? []) this.index(clientKey, addr, host, names, a.tsUs, expUs);
-        for (const addr of r.ipv6hint ?? []) this.index(clientKey, addr, host, names, a.tsUs, expUs);
+        for (const addr of r.ipv4hint ?? []) this.index(client, addr, host, names, a.tsUs, expUs);
+        for (const addr of r.ipv6hint ?? []) this.index(client, addr, host, names, a.tsUs, expUs);
       }
     }
   }
 
-  private index(clientKey: string, addr: string, host: string, names: string[], tsUs: number, expUs: number): void {
+  private index(client: string, addr: string, host: string, names: string[], tsUs: number, expUs: number): void {
     this.s.addresses++;
-    put(this.byClient, clientKey + addr, host, names, tsUs, expUs);
-    put(this.byAddr, addr, host, names, tsUs, expUs);
+    const e = this.byAddr.get(addr);
+    if (e === undefined) {
+      const clients = new Map<string, Sighting[]>([[client, [{ host, names, tsUs, expUs }]]]);
+      this.clientLists++;
+      this.byAddr.set(addr, { any: [{ host, names, tsUs, expUs }], clients });
+      return;
+    }
+    put(e.any, host, names, tsUs, expUs);
+    const own = e.clients.get(client);
+    if (own !== undefined) {
+      put(own, host, names, tsUs, expUs);
+      return;
+    }
+    e.clients.set(client, [{ host, names, tsUs, expUs }]);
+    this.clientLists++;
+    if (e.clients.size > this.maxClients) {
+      const oldest = e.clients.keys().next();
+      if (oldest.done !== true) {
+        e.clients.delete(oldest.value);
+        this.clientLists--;
+        this.s.evictions++;
+      }
+    }
+    this.byAddr.set(addr, { any: e.any, clients: e.clients });
   }
 
   /**
@@ -135,8 +174,9 @@ export class PassiveDns {
   nameFlow(rec: FlowRecord): void {
     this.s.lookups++;
     const t = rec.firstTsUs;
-    const ownList = this.byClient.get(`${rec.origAddr}|${rec.respAddr}`);
-    const anyList = this.byAddr.get(rec.respAddr);
+    const entry = this.byAddr.get(rec.respAddr);
+    const ownList = entry?.clients.get(rec.origAddr);
+    const anyList = entry?.any;
     const own = newestValid(ownList, t);
     const anyClient = newestValid(anyList, t);
     if (anyClient !== undefined) {
@@ -172,7 +212,8 @@ export class PassiveDns {
 
   /** Names valid for `addr` at `tsUs` (this client's when given, else any client's), newest first. */
   namesFor(addr: string, tsUs: number, client?: string): string[] {
-    const list = client === undefined ? this.byAddr.peek(addr) : this.byClient.peek(`${client}|${addr}`);
+    const e = this.byAddr.peek(addr);
+    const list = client === undefined ? e?.any : e?.clients.get(client);
     return valid(list, tsUs)
       .sort((x, y) => y.tsUs - x.tsUs)
       .map((x) => x.host);
@@ -184,7 +225,7 @@ export class PassiveDns {
       'names.answers': s.answers,
       'names.answers_negative': s.negative,
       'names.addresses': s.addresses,
-      'names.entries_client': this.byClient.size,
+      'names.entries_client': this.clientLists,
       'names.entries_addr': this.byAddr.size,
       'names.evictions': s.evictions,
       'names.lookups': s.lookups,
@@ -216,16 +257,11 @@ export class PassiveDns {
 }
 
 /**
- * Add a sighting under `key` (each index owns its copies). A repeat of the same name whose
+ * Add a sighting to a list (each list owns its copies). A repeat of the same name whose
  * window touches the last one extends it, so a flow that started under the earlier answer is
- * still named after a refresh; otherwise the sighting is added, bounded per key.
+ * still named after a refresh; otherwise the sighting is added, bounded per list.
  */
-function put(cache: LRUCache<string, Sighting[]>, key: string, host: string, names: string[], tsUs: number, expUs: number): void {
-  const list = cache.get(key);
-  if (list === undefined) {
-    cache.set(key, [{ host, names, tsUs, expUs }]);
-    return;
-  }
+function put(list: Sighting[], host: string, names: string[], tsUs: number, expUs: number): void {
   for (let i = list.length - 1; i >= 0; i--) {
     const x = list[i];
     if (x === undefined || x.host !== host) continue;
