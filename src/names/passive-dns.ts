@@ -14,10 +14,10 @@
  *     names valid for one address at the flow's start set `dnsConflict`.
  * One LRU keyed by address holds both, so naming a flow is one cache lookup (two indexes keyed
  * by address and by client+address cost twice the lookups; lru-cache's `get` was most of this
- * stage's time). Bounds: `maxEntries` addresses; 2 × `maxEntries` for addresses plus client
- * lists together (the cache's size of an entry is 1 + its clients), as the two indexes of
- * `maxEntries` keys each held before; the oldest client of an address dropped beyond
- * `maxEntries`; at most `MAX_PER_KEY` distinct names per list (newest kept). Nothing is pruned by age: a long flow is named at its end from the answers valid at
+ * stage's time). Bounds: `maxEntries` addresses and `maxEntries` client lists in all, as the
+ * two indexes of `maxEntries` keys each held before (past the second, the least recently used
+ * addresses go with their client lists); at most `MAX_PER_KEY` distinct names per list (newest
+ * kept). Nothing is pruned by age: a long flow is named at its end from the answers valid at
  * its start.
  */
 import { LRUCache } from 'lru-cache';
@@ -87,14 +87,12 @@ export class PassiveDns {
     this.floorUs = floor * 1e6;
     this.capUs = Math.max(floor, opts.ttlCapS) * 1e6;
     this.maxClients = max;
-    // An entry is replaced by a new shell over the same lists when a client is added (so the
-    // cache re-counts its size): 'set' disposals drop nothing.
     const dispose = (e: AddrEntry, _k: string, reason: LRUCache.DisposeReason): void => {
       if (reason === 'set') return;
       if (reason === 'evict') this.s.evictions += 1 + e.clients.size;
       this.clientLists -= e.clients.size;
     };
-    this.byAddr = new LRUCache<string, AddrEntry>({ max, maxSize: 2 * max, sizeCalculation: (e) => 1 + e.clients.size, dispose });
+    this.byAddr = new LRUCache<string, AddrEntry>({ max, dispose });
   }
 
   addAnswer(a: DnsAnswer): void {
@@ -142,9 +140,11 @@ export class PassiveDns {
     this.s.addresses++;
     const e = this.byAddr.get(addr);
     if (e === undefined) {
-      const clients = new Map<string, Sighting[]>([[client, [{ host, names, tsUs, expUs }]]]);
+      const clients = new Map<string, Sighting[]>();
+      clients.set(client, [{ host, names, tsUs, expUs }]);
       this.clientLists++;
       this.byAddr.set(addr, { any: [{ host, names, tsUs, expUs }], clients });
+      this.boundClients();
       return;
     }
     put(e.any, host, names, tsUs, expUs);
@@ -163,7 +163,12 @@ export class PassiveDns {
         this.s.evictions++;
       }
     }
-    this.byAddr.set(addr, { any: e.any, clients: e.clients });
+    this.boundClients();
+  }
+
+  /** Past `maxEntries` client lists, drop least recently used addresses (the one just used is the most recent). */
+  private boundClients(): void {
+    while (this.clientLists > this.maxClients && this.byAddr.size > 1) this.byAddr.pop();
   }
 
   /**
