@@ -96,12 +96,16 @@ export class FlowTable {
   active = 0;
   readonly ended: Record<FlowEndReason, number> = { fin: 0, rst: 0, idle: 0, active: 0, evicted: 0, eof: 0 };
   fragmentsOrphaned = 0;
+  private readonly activeUs: number;
+  private readonly splitOnReuse: boolean;
 
   constructor(
     opts: Partial<FlowTableOptions>,
     private readonly sink: FlowSink,
   ) {
     this.opts = { ...defaultFlowTableOptions, ...opts };
+    this.activeUs = this.opts.activeS * 1e6;
+    this.splitOnReuse = this.opts.splitOnReuse;
     const cap = Math.max(16, this.opts.maxFlows | 0);
     this.cap = cap;
     let size = 1;
@@ -165,10 +169,25 @@ export class FlowTable {
     k[8] = swap ? ((v.dstPort << 16) | v.srcPort) >>> 0 : ((v.srcPort << 16) | v.dstPort) >>> 0;
     k[9] = (v.ipVersion << 8) | v.proto;
     k[10] = ((v.vlan0 << 12) | v.vlan1) >>> 0;
+    // IPv4 keys have zeros in words 1–3 and 5–7: hash only the words that can differ (the
+    // version in word 9 keeps v4 and v6 keys apart).
     let h = 0x9e3779b9;
-    for (let i = 0; i < KW; i++) {
-      h = Math.imul(h ^ k[i]!, 0x85ebca6b);
+    if (v.ipVersion === 4) {
+      h = Math.imul(h ^ k[0]!, 0x85ebca6b);
       h ^= h >>> 13;
+      h = Math.imul(h ^ k[4]!, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h ^ k[8]!, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h ^ k[9]!, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h ^ k[10]!, 0x85ebca6b);
+      h ^= h >>> 13;
+    } else {
+      for (let i = 0; i < KW; i++) {
+        h = Math.imul(h ^ k[i]!, 0x85ebca6b);
+        h ^= h >>> 13;
+      }
     }
     h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) >>> 0;
     const fromA = !swap;
@@ -180,8 +199,8 @@ export class FlowTable {
       const st = this.state[slot]!;
       const closed = (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
       if (
-        (closed && this.opts.splitOnReuse && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) ||
-        ts - this.first[slot]! > this.opts.activeS * 1e6
+        (closed && this.splitOnReuse && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) ||
+        ts - this.first[slot]! > this.activeUs
       ) {
         this.emit(slot, closed ? ((st & ST_RST) !== 0 ? 'rst' : 'fin') : 'active');
         slot = -1;
