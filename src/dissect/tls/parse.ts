@@ -117,8 +117,10 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
   const csLen = u16(buf, p);
   p += 2;
   if (csLen % 2 !== 0 || p + csLen > end) return fail('tls.hello_malformed');
-  const cipherSuites: number[] = [];
-  for (let i = p; i < p + csLen; i += 2) cipherSuites.push(u16(buf, i));
+  // Arrays are made at their final size where the wire gives it: an empty array's first push
+  // reserves 16 slots, and a hello's six arrays made that way were most of its allocation.
+  const cipherSuites = new Array<number>(csLen >> 1);
+  for (let i = 0; i < csLen >> 1; i++) cipherSuites[i] = u16(buf, p + 2 * i);
   p += csLen;
 
   if (p + 1 > end) return fail('tls.hello_malformed');
@@ -149,6 +151,19 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
     hello.malformed = 'tls.ext_malformed';
     extEnd = end;
   }
+  // Count the extension headers first (the same bounds as the walk below) to size the list.
+  let nExt = 0;
+  for (let q = p; q + 4 <= extEnd; nExt++) {
+    const next = q + 4 + u16(buf, q + 2);
+    if (next > extEnd) {
+      nExt++;
+      break;
+    }
+    q = next;
+  }
+  const extensions = new Array<number>(nExt);
+  hello.extensions = extensions;
+  let e = 0;
   while (p < extEnd) {
     if (p + 4 > extEnd) {
       hello.malformed = 'tls.ext_malformed';
@@ -157,7 +172,7 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
     const type = u16(buf, p);
     const elen = u16(buf, p + 2);
     p += 4;
-    hello.extensions.push(type);
+    extensions[e++] = type;
     if (p + elen > extEnd) {
       hello.malformed = 'tls.ext_malformed';
       break;
@@ -169,8 +184,20 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
     }
     p += elen;
   }
+  if (e < nExt) extensions.length = e;
   if (hello.ech !== undefined) hello.ech = refineEch(hello.ech, hello.sni);
   return { ok: true, hello };
+}
+
+/** `n` numbers of 16 bits from `buf[at..]`, appended to `list` (replaced when it is empty). */
+function u16List(list: number[], buf: Buffer, at: number, n: number): number[] {
+  if (list.length === 0) {
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = u16(buf, at + 2 * i);
+    return out;
+  }
+  for (let i = 0; i < n; i++) list.push(u16(buf, at + 2 * i));
+  return list;
 }
 
 /** Fill `hello` from one extension body `[s, e)`; returns a reason on malformed bodies. */
@@ -191,7 +218,8 @@ function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number
         if (nameType === 0) {
           const name = printable(buf, p, p + nlen);
           if (hello.sni === undefined) hello.sni = name;
-          hello.sniAll.push(name);
+          if (hello.sniAll.length === 0) hello.sniAll = [name];
+          else hello.sniAll.push(name);
         }
         p += nlen;
       }
@@ -201,6 +229,24 @@ function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number
       if (s + 2 > e) return 'tls.alpn_malformed';
       const listEnd = s + 2 + u16(buf, s);
       if (listEnd > e) return 'tls.alpn_malformed';
+      if (hello.alpn.length === 0) {
+        let n = 0;
+        for (let p = s + 2; p < listEnd; n++) p += 1 + (buf[p] ?? 0);
+        const alpn = new Array<string>(n);
+        hello.alpn = alpn;
+        let i = 0;
+        for (let p = s + 2; p < listEnd; ) {
+          const plen = buf[p] ?? 0;
+          p += 1;
+          if (p + plen > listEnd) {
+            alpn.length = i;
+            return 'tls.alpn_malformed';
+          }
+          alpn[i++] = printable(buf, p, p + plen);
+          p += plen;
+        }
+        return null;
+      }
       for (let p = s + 2; p < listEnd; ) {
         const plen = buf[p] ?? 0;
         p += 1;
@@ -214,14 +260,14 @@ function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number
       if (s + 1 > e) return 'tls.versions_malformed';
       const vlen = buf[s] ?? 0;
       if (vlen % 2 !== 0 || s + 1 + vlen > e) return 'tls.versions_malformed';
-      for (let p = s + 1; p < s + 1 + vlen; p += 2) hello.supportedVersions.push(u16(buf, p));
+      hello.supportedVersions = u16List(hello.supportedVersions, buf, s + 1, vlen >> 1);
       return null;
     }
     case EXT_SIGNATURE_ALGORITHMS: {
       if (s + 2 > e) return 'tls.sigalgs_malformed';
       const slen = u16(buf, s);
       if (slen % 2 !== 0 || s + 2 + slen > e) return 'tls.sigalgs_malformed';
-      for (let p = s + 2; p < s + 2 + slen; p += 2) hello.signatureAlgorithms.push(u16(buf, p));
+      hello.signatureAlgorithms = u16List(hello.signatureAlgorithms, buf, s + 2, slen >> 1);
       return null;
     }
     case EXT_ECH:
