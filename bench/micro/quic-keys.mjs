@@ -1,10 +1,8 @@
 // Initial key derivation per connection ID (RFC 9001 §5.2): 20k derivations, CPU time.
 //   node bench/micro/quic-keys.mjs [DIST_ROOT=dist]
-// Measured on the 2-core machine (Node 20): with node:crypto the derivation is five Hmac
-// objects, ~13–15 µs; kept: HMAC-SHA-256 on precomputed key pads in src/dissect/quic/sha256.ts,
-// ~5.7 µs (run this against a build with clientInitialKeysNode for the old figure).
-// Tried and dropped: prebuilt HKDF-Expand-Label info buffers alone (15.0 → 14.5 µs: noise,
-// the Hmac object dominates); crypto.hkdfSync for extract+"client in" then three HMACs (~19.5 µs,
+// Measured on the 2-core machine (Node 20): the derivation is five HMAC objects, ~15 µs.
+// Tried and dropped: prebuilt HKDF-Expand-Label info buffers (15.0 → 14.5 µs: noise, the HMAC
+// object dominates); crypto.hkdfSync for extract+"client in" then three HMACs (~19.5 µs,
 // slower); HMAC from two one-shot crypto.hash calls (~2.8 µs vs 2.2 µs per HMAC, slower).
 // At ~1.2–3k QUIC flows per GiB this is 20–50 ms; a per-DCID cache would not hit (DCIDs are
 // random per connection).

@@ -12,8 +12,6 @@
  * the ClientHello and nothing the server sends.
  */
 import { createHmac } from 'node:crypto';
-import { hmac, hmacKey, MAX_HMAC_MSG } from './sha256.js';
-import type { HmacKey } from './sha256.js';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
@@ -111,66 +109,8 @@ export interface InitialKeys {
   hp: Buffer;
 }
 
-/** HKDF-Expand-Label info with the counter byte (`… | 0 | 0x01`), built once per label. */
-const INFO = new Map<string, Buffer>();
-
-function infoOf(label: string, length: number): Buffer {
-  const k = `${label}/${length}`;
-  let info = INFO.get(k);
-  if (info === undefined) {
-    const full = Buffer.from(`tls13 ${label}`, 'latin1');
-    info = Buffer.alloc(2 + 1 + full.length + 2);
-    info.writeUInt16BE(length, 0);
-    info[2] = full.length;
-    full.copy(info, 3);
-    info[3 + full.length] = 0; // context length
-    info[4 + full.length] = 1; // T(1) = HMAC(PRK, info || 0x01)
-    INFO.set(k, info);
-  }
-  return info;
-}
-
-/** Pad states of each version salt (a handful, made once). */
-const SALT_KEYS = new Map<Buffer, HmacKey>();
-
-function saltKey(salt: Buffer): HmacKey {
-  let k = SALT_KEYS.get(salt);
-  if (k === undefined) {
-    k = hmacKey(salt);
-    SALT_KEYS.set(salt, k);
-  }
-  return k;
-}
-
-/** `expandLabel` over precomputed pad states (the same bytes). */
-function expandWith(k: HmacKey, label: string, length: number): Buffer {
-  const info = infoOf(label, length);
-  const out = Buffer.alloc(length);
-  hmac(k, info, 0, info.length, out);
-  return out;
-}
-
-/**
- * The client's Initial keys for `dcid` (the Destination Connection ID of its first Initial).
- * The same derivation as `clientInitialKeysNode` in a few SHA-256 compressions (see sha256.ts);
- * a DCID too long for one block (not seen: RFC 9000 caps it at 20 bytes in v1) takes that path.
- */
+/** The client's Initial keys for `dcid` (the Destination Connection ID of its first Initial). */
 export function clientInitialKeys(profile: VersionProfile, dcid: Buffer): InitialKeys {
-  if (dcid.length > MAX_HMAC_MSG) return clientInitialKeysNode(profile, dcid);
-  const initial = Buffer.alloc(32);
-  hmac(saltKey(profile.salt), dcid, 0, dcid.length, initial);
-  const client = expandWith(hmacKey(initial), 'client in', 32);
-  const ck = hmacKey(client);
-  const v2 = profile.label === 'quicv2';
-  return {
-    key: expandWith(ck, v2 ? 'quicv2 key' : 'quic key', 16),
-    iv: expandWith(ck, v2 ? 'quicv2 iv' : 'quic iv', 12),
-    hp: expandWith(ck, v2 ? 'quicv2 hp' : 'quic hp', 16),
-  };
-}
-
-/** The derivation with node:crypto's HMAC (any DCID length). */
-export function clientInitialKeysNode(profile: VersionProfile, dcid: Buffer): InitialKeys {
   const initial = extract(profile.salt, dcid);
   const client = expandLabel(initial, 'client in', 32);
   const l = profile.label;
