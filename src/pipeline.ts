@@ -148,6 +148,7 @@ import { configPath } from './config.js';
 import { Dissector } from './dissect/index.js';
 import { Attributor } from './attribute/join.js';
 import { Classifier } from './classify/index.js';
+import type { ClassifyQuery } from './classify/index.js';
 import { Detector } from './detect/detector.js';
 import { TenantResolver } from './tenants/resolver.js';
 import { defaultTenantConfig } from './tenants/schema.js';
@@ -304,14 +305,15 @@ export class Pipeline {
   private onObservation(obs: Observation): void {
     if (!obs.update) this.counters.observations++;
     try {
-      const v = this.classifier.classify({
-        ...(obs.host !== undefined ? { host: obs.host } : {}),
-        port: obs.serverPort,
-        ...(obs.client?.processName !== undefined ? { processName: obs.client.processName } : {}),
-        ...(obs.server?.processName !== undefined ? { serverProcessName: obs.server.processName } : {}),
-        loopback: isLoopbackText(obs.serverAddr),
-        tenant: obs.tenant,
-      });
+      // One object per observation, fields set in place (conditional spreads made a temporary
+      // object each, per flow).
+      const q: ClassifyQuery = { port: obs.serverPort, loopback: isLoopbackText(obs.serverAddr), tenant: obs.tenant };
+      if (obs.host !== undefined) q.host = obs.host;
+      const clientProc = obs.client?.processName;
+      if (clientProc !== undefined) q.processName = clientProc;
+      const serverProc = obs.server?.processName;
+      if (serverProc !== undefined) q.serverProcessName = serverProc;
+      const v = this.classifier.classify(q);
       if (v !== undefined) obs.verdict = v;
       else delete obs.verdict;
     } catch (err) {
