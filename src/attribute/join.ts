@@ -284,7 +284,12 @@ export class Attributor {
       obs.host = clientRec.remoteNameHint;
       obs.hostSource = 'edr';
     }
-    const sig = JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
+    // What an update must change to be emitted again. Without attributions (most flows, and all
+    // of a tenant without EDR) a plain key; it cannot equal the JSON form (that starts with '[').
+    const sig =
+      obs.client === undefined && obs.server === undefined
+        ? `\u0000${obs.clientAddr}${obs.host === undefined ? '' : `\u0001${obs.host}`}`
+        : JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
     if (isUpdate && sig === p.sig) return false;
     p.sig = sig;
     p.emitted = true;

@@ -1,0 +1,16 @@
+// The attribute stage's "did this observation change" key for a flow without attributions:
+// JSON of [client, server, clientAddr, host] against a plain template key, 41k flows.
+//   node bench/micro/obs-sig.mjs
+// Measured (Node 20, 2-core machine): JSON ~300–700 ns, template ~15–35 ns per flow.
+const addrs = Array.from({ length: 41000 }, (_, i) => `10.20.${(i >> 8) & 255}.${i & 255}`);
+const host = 'api.example.com';
+for (let r = 0; r < 3; r++) {
+  let t = process.hrtime.bigint();
+  let x = 0;
+  for (const a of addrs) x += JSON.stringify([undefined, undefined, a, host]).length;
+  const json = Number(process.hrtime.bigint() - t) / addrs.length;
+  t = process.hrtime.bigint();
+  for (const a of addrs) x += `\u0000${a}\u0001${host}`.length;
+  const tpl = Number(process.hrtime.bigint() - t) / addrs.length;
+  console.log(`json ${json.toFixed(0)} ns, template ${tpl.toFixed(0)} ns per flow (${x})`);
+}
