@@ -1,6 +1,11 @@
 // The names stage alone on recorded input (bench/micro/names-record.mjs): CPU time of
 // addAnswer + nameFlow in capture order, median of 5 passes, each on a fresh PassiveDns.
 //   node bench/micro/names.mjs EVENTS.ndjson [DIST_ROOT=dist]
+// Notes: in the pipeline the stage costs more than here (~1.5×: colder code and caches, in a
+// 1-second run); a flat vs concatenated address string as key made no difference; a plain Map
+// instead of the LRU made no difference at full depth (lru-cache's get is ~90 ns vs ~80 ns);
+// FlowRecords made by a class with names' fields present from creation (one shape, no property
+// store growth): no gain at full or pipeline depth (0.905 vs 0.911 s, 1.156 vs 1.149 s).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
