@@ -182,12 +182,13 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     expect(after.alerts.some((a) => a.processName === 'httpd-worker' && a.deviceId === 'device-b')).toBe(true);
   }, 200_000);
 
-  // Twice as fast: the beacon's 2 s cadence becomes 1 s (still regular) and H7's three devices
-  // stay within 5 minutes, so the same alerts are expected; the counts and bytes do not change.
-  it('feed moved to today, replayed twice as fast, SIGTERM right after: the flush settles held and open flows', async () => {
+  // At recorded timing again: at twice the speed the beacon's 2 s cadence becomes 1 s, right at
+  // the beacon's lower interval bound (tenant beacon.min_interval_s = 1), and jitter made the
+  // beacon's count differ under load — a flaky comparison, not a live/replay difference.
+  it('feed moved to today, SIGTERM right after the replay: the flush settles held and open flows', async () => {
     const feed = feedForLive(demoFeed, join(dir, 'feed-b.ndjson'), Date.now(), learnWindowMs, 3_600_000, { always: true });
     expect(feed.shiftMs).toBeGreaterThan(0);
-    const after = await liveRun('flush', feed, 2);
+    const after = await liveRun('flush', feed, 1);
     expect(after.alerts.map(alertKey).sort()).toEqual(want);
     expect(after.obs).toEqual(wantObs);
   }, 200_000);
