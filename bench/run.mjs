@@ -24,12 +24,12 @@ if (!existsSync(cap)) {
 
 const rows = [];
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-function timeCmd(cmd, args) {
+function timeCmd(cmd, args, env = process.env) {
   const ts = [];
   let rss = 0;
   for (let i = 0; i < runs + 1; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) return undefined;
     const m = /(\d+)\s*$/.exec(r.stderr.trim());
@@ -57,8 +57,8 @@ for (const depth of ['walk', 'flow', 'full', 'pipeline']) {
 const have = (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
 const packets = rows[0]?.packets ?? 0;
 const capBytes = rows[0]?.capBytes ?? 0;
-const peer = (name, cmd, args) => {
-  const t = timeCmd(cmd, args);
+const peer = (name, cmd, args, env) => {
+  const t = timeCmd(cmd, args, env);
   if (t) rows.push({ name, packets, capBytes, seconds: t.seconds, pps: packets / t.seconds, mbps: capBytes / t.seconds / 1e6, rssMB: t.rssMB, wholeProcess: true });
 };
 if (have('cc') && existsSync('/usr/bin/time')) {
@@ -67,6 +67,12 @@ if (have('cc') && existsSync('/usr/bin/time')) {
   peer('pcapwalk (C floor)', bin, [cap]);
 }
 if (existsSync('/usr/bin/time') && have('tcpdump')) peer('tcpdump -w /dev/null', 'tcpdump', ['-nr', cap, '-w', '/dev/null']);
+// the naive Node.js design (npm pcap-parser, one event and Buffer slice per packet; IPv4/TCP
+// only, no reassembly): why llmtap reads capture files with its own code
+const naive = join(shared, 'bench', 'peers', 'naive-pcap-parser.cjs');
+if (existsSync('/usr/bin/time') && existsSync(naive) && existsSync(join(root, 'node_modules', 'pcap-parser'))) {
+  peer('node + pcap-parser (naive)', process.execPath, [naive, cap], { ...process.env, NODE_PATH: join(root, 'node_modules') });
+}
 if (existsSync('/usr/bin/time') && have('ndpiReader')) peer('ndpiReader -e 0', 'ndpiReader', ['-i', cap, '-q', '-e', '0']);
 if (process.env.BENCH_PEERS === '1' && have('tshark')) peer('tshark -z conv', 'tshark', ['-n', '-q', '-r', cap, '-z', 'conv,tcp', '-z', 'conv,udp']);
 
