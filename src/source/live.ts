@@ -64,15 +64,8 @@ export class LiveCaptureError extends Error {
 
 // ───────────────────────── native binding shape ─────────────────────────
 
-interface Slot {
-  buf: Buffer;
-  offset: Uint32Array;
-  capLen: Uint32Array;
-  wireLen: Uint32Array;
-  tsUs: Float64Array;
-  linkType: Uint16Array;
-  ifIndex: Uint16Array;
-}
+/** One batch buffer the binding fills: a PacketBatch without its count (passed per call). */
+type Slot = Omit<PacketBatch, 'count'>;
 interface NativeStats {
   received: number;
   dropped: number;
