@@ -1,5 +1,5 @@
 /**
- * The narrow, structural view the API has of the stages it serves. The lead passes the real
+ * The narrow, structural view the API has of the stages it serves. The pipeline wiring passes the real
  * `Store`, `Classifier` and EDR ingest bound to their sinks; tests pass small fakes. Nothing here
  * imports another stage: the shapes are declared where they are used.
  */

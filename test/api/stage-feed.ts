@@ -1,6 +1,6 @@
 /**
  * Stage-like counters for the metrics tests: plain numbers that grow the way the stages' own
- * `stats()` do while traffic flows, exposed through the MetricSources getters. The lead's demo
+ * `stats()` do while traffic flows, exposed through the MetricSources getters. The demo
  * replay replaces this feed with the real stages.
  */
 import type { MetricSources } from '../../src/metrics.js';
