@@ -24,13 +24,11 @@ if (depth === 'walk') {
   packets = read.stats.packets; capBytes = read.stats.capBytes; extra.flows = flows;
 } else if (depth === 'full') {
   let flows = 0, sni = 0, quicSni = 0, dns = 0;
-  const { makeDnsDissector, NameStage } = await import('../dist/pipeline-names.js');
+  const { PassiveDns } = await import('../dist/names/passive-dns.js');
   const { configFromObject } = await import('../dist/config.js');
-  const names = new NameStage(configFromObject({}));
-  const d = new Dissector(defaultDissectOptions, {
-    onDns: (a) => { dns++; names.addAnswer(a); },
-    ...(makeDnsDissector ? { makeDns: makeDnsDissector } : {}),
-  });
+  const n = configFromObject({}).names;
+  const names = new PassiveDns({ maxEntries: n.max_entries, ttlFloorS: n.ttl_floor_s, ttlCapS: n.ttl_cap_s });
+  const d = new Dissector(defaultDissectOptions, { onDns: (a) => { dns++; names.addAnswer(a); } });
   const { read } = await replayFile(file, { dissector: d, onFlow: (rec) => {
     flows++; names.nameFlow(rec);
     if (rec.handshake?.sni !== undefined) { if (rec.handshake.transport === 'quic') quicSni++; else sni++; }

@@ -7,12 +7,25 @@
  * flow record. The packet loop is written so that a packet that is not in the handshake phase
  * costs decode + one hash lookup + counter updates, nothing else.
  */
-import type { DnsAnswer, FlowMeta, FlowRecord, PacketBatch } from './records.js';
+import type { EdrConnection, FlowMeta, FlowRecord, Observation, PacketBatch } from './records.js';
 import { Decoder } from './decode/decoder.js';
 import { DECODE_REASONS } from './decode/reasons.js';
 import { PacketView, TCP_FIN, TCP_RST, TCP_SYN } from './decode/view.js';
 import { FlowTable, type FlowTableOptions } from './flow/table.js';
 import { readCaptureFile, type FileReadOptions, type FileReadResult } from './source/file.js';
+import type { Logger } from 'pino';
+import type { SensorConfig } from './config.js';
+import { configPath } from './config.js';
+import { Dissector } from './dissect/index.js';
+import { Attributor } from './attribute/join.js';
+import { Classifier } from './classify/index.js';
+import type { ClassifyQuery } from './classify/index.js';
+import { Detector } from './detect/detector.js';
+import { TenantResolver } from './tenants/resolver.js';
+import { defaultTenantConfig } from './tenants/schema.js';
+import type { Store } from './store/store.js';
+import { addrScope } from './attribute/normalize.js';
+import { PassiveDns } from './names/passive-dns.js';
 
 /** What the packet path needs from dissect (src/dissect/index.ts implements it). */
 export interface PacketDissector {
@@ -39,20 +52,17 @@ export class PacketPath {
   nowUs = 0;
   packets = 0;
   wireBytes = 0;
-  unkeyed = 0;
-  /** Packets whose timestamp went backwards by more than a second (counted, still processed). */
-  timeBackwards = 0;
 
   constructor(flowOpts: Partial<FlowTableOptions>, deps: PacketPathDeps) {
     this.dissector = deps.dissector;
     const d = deps.dissector;
     this.flows = new FlowTable(flowOpts, (rec, meta) => {
-      if (d !== undefined && meta.inspect) {
+      // a flow still in its handshake phase ends: dissect may complete what it had (the record
+      // was built before, so take its results over)
+      if (d !== undefined && (meta.inspect || meta.dissectState !== undefined)) {
         d.onFlowEnd(meta);
         if (meta.handshake !== undefined) rec.handshake = meta.handshake;
         if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
-      } else if (d !== undefined && meta.dissectState !== undefined) {
-        d.onFlowEnd(meta);
       }
       deps.onFlow(rec, meta);
     });
@@ -75,13 +85,10 @@ export class PacketPath {
           if (this.nextExpireUs !== 0) flows.expire(ts);
           this.nextExpireUs = ts + EXPIRE_EVERY_US;
         }
-      } else if (ts < this.nowUs - 1e6) this.timeBackwards++;
+      }
       if (!dec.decode(v, buf, b.offset[i]!, b.capLen[i]!, wire, b.linkType[i]!, ts, b.ifIndex[i]!)) continue;
       const slot = flows.update(v);
-      if (slot < 0) {
-        this.unkeyed++;
-        continue;
-      }
+      if (slot < 0) continue; // an orphan fragment (counted by the flow table)
       if (d !== undefined) {
         const meta = flows.meta[slot]!;
         if (meta.inspect && (v.payloadLen > 0 || (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0)) d.onPacket(v, meta);
@@ -114,7 +121,6 @@ export interface ReplayFileOptions extends FileReadOptions {
   flow?: Partial<FlowTableOptions>;
   dissector?: PacketDissector;
   onFlow?(rec: FlowRecord, meta: FlowMeta): void;
-  onDns?(a: DnsAnswer): void;
 }
 
 /**
@@ -140,20 +146,6 @@ export async function replayFile(
 }
 
 // ───────────────────────────── the whole sensor ─────────────────────────────
-
-import type { Logger } from 'pino';
-import type { EdrConnection, Observation } from './records.js';
-import type { SensorConfig } from './config.js';
-import { configPath } from './config.js';
-import { Dissector } from './dissect/index.js';
-import { Attributor } from './attribute/join.js';
-import { Classifier } from './classify/index.js';
-import type { ClassifyQuery } from './classify/index.js';
-import { Detector } from './detect/detector.js';
-import { TenantResolver } from './tenants/resolver.js';
-import { defaultTenantConfig } from './tenants/schema.js';
-import type { Store } from './store/store.js';
-import { isLoopbackText, NameStage, makeDnsDissector } from './pipeline-names.js';
 
 export interface PipelineDeps {
   store: Store;
@@ -186,7 +178,7 @@ export interface PipelineCounters {
 export class Pipeline {
   readonly packets: PacketPath;
   readonly dissector: Dissector;
-  readonly names: NameStage;
+  readonly names: PassiveDns;
   readonly attributor: Attributor;
   readonly classifier: Classifier;
   readonly detector: Detector;
@@ -232,7 +224,7 @@ export class Pipeline {
       },
       { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.tenants.ofFlow(flow) },
     );
-    this.names = new NameStage(cfg);
+    this.names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
     const entropy = cfg.tenants.some((t) => t.payload_entropy);
     this.dissector = new Dissector(
       {
@@ -246,7 +238,6 @@ export class Pipeline {
           this.counters.dnsAnswers++;
           this.names.addAnswer(a);
         },
-        ...(makeDnsDissector !== undefined ? { makeDns: makeDnsDissector } : {}),
       },
     );
     this.packets = new PacketPath(
@@ -307,7 +298,7 @@ export class Pipeline {
     try {
       // One object per observation, fields set in place (conditional spreads made a temporary
       // object each, per flow).
-      const q: ClassifyQuery = { port: obs.serverPort, loopback: isLoopbackText(obs.serverAddr), tenant: obs.tenant };
+      const q: ClassifyQuery = { port: obs.serverPort, loopback: addrScope(obs.serverAddr) === 'loopback', tenant: obs.tenant };
       if (obs.host !== undefined) q.host = obs.host;
       const clientProc = obs.client?.processName;
       if (clientProc !== undefined) q.processName = clientProc;
@@ -375,6 +366,7 @@ export class Pipeline {
   stats(): Record<string, number> {
     return {
       ...this.packets.decodeStats(),
+      'flow.fragment_orphan': this.packets.flows.fragmentsOrphaned,
       ...this.dissector.stats(),
       ...this.names.stats(),
       ...this.attributor.stats(),

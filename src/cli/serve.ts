@@ -31,8 +31,6 @@ const DISSECT_NOT_FAILURE = new Set([
   'quic.not_quic',
   'dissect.bypass_other',
   'dissect.quic_candidate',
-  'dissect.dns_tcp',
-  'dissect.dns_udp',
 ]);
 /** A parsed ClientHello, by transport: `tls.hello_parsed` (and `quic.`/`gquic.` once counted). */
 const HELLO_PARSED = /^([a-z]+)\.(hello_parsed|hello)$|^(gquic)\.sni$/;

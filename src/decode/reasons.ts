@@ -22,7 +22,6 @@ export const DECODE_REASONS = [
   'decode.unknown_link_type',
   'decode.not_ip',
   'decode.fragment',
-  'decode.fragment_orphan',
   'decode.tunnel_6in4',
   'decode.tunnel_ipip',
   'decode.tunnel_gtpu',

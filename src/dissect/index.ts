@@ -71,7 +71,7 @@ export class Dissector {
   };
   private readonly tlsDeps = { count: this.count };
   private readonly quic: SubDissector;
-  private readonly dns: SubDissector | null;
+  private readonly dns: SubDissector;
   private readonly opts: DissectOptions;
 
   constructor(opts: DissectOptions, deps: DissectDeps) {
@@ -102,7 +102,7 @@ export class Dissector {
         else st.release();
       } else if (st !== undefined) {
         if (meta.proto === PROTO_UDP && !this.isDnsFlow(meta)) this.quic.onFlowEnd(meta);
-        else if (this.dns !== null) this.dns.onFlowEnd(meta);
+        else this.dns.onFlowEnd(meta);
       }
     } catch {
       this.count(R.internalError);
@@ -123,7 +123,6 @@ export class Dissector {
 
   private tcp(view: PacketView, meta: FlowMeta): void {
     if (meta.respPort === 53 || meta.origPort === 53) {
-      if (this.dns === null) return this.bypass(meta, D.dnsTcp);
       this.dns.onPacket(view, meta);
       return;
     }
@@ -145,7 +144,6 @@ export class Dissector {
 
   private udp(view: PacketView, meta: FlowMeta): void {
     if (isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort)) {
-      if (this.dns === null) return this.bypass(meta, D.dnsUdp);
       this.dns.onPacket(view, meta);
       return;
     }

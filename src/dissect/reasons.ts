@@ -47,7 +47,4 @@ export type TlsReason = (typeof TLS_REASONS)[keyof typeof TLS_REASONS];
 export const DISSECT_REASONS = {
   bypassOther: 'dissect.bypass_other',
   quicCandidate: 'dissect.quic_candidate',
-  dnsTcp: 'dissect.dns_tcp',
-  dnsUdp: 'dissect.dns_udp',
-  inspectBudget: 'dissect.inspect_budget',
 } as const;

@@ -12,7 +12,7 @@ import { canonicalAddr } from '../../src/decode/addr.js';
 import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
 import { conversationTableOptions } from '../../src/flow/table.js';
 import { configFromObject } from '../../src/config.js';
-import { NameStage, makeDnsDissector } from '../../src/pipeline-names.js';
+import { PassiveDns } from '../../src/names/passive-dns.js';
 import { replayFile } from '../../src/pipeline.js';
 import type { DnsAnswer, FlowRecord } from '../../src/records.js';
 import { repoRoot } from '../helpers/corpus.js';
@@ -46,13 +46,12 @@ describe('real-client captures', () => {
     it(c, async () => {
       const exp = JSON.parse(readFileSync(join(dir, c, 'expected.json'), 'utf8')) as { capture: string; sni: ExpSni[]; dns: ExpDns[]; flows: ExpFlow[] };
       const answers: DnsAnswer[] = [];
-      const names = new NameStage(cfg);
+      const names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
       const d = new Dissector(defaultDissectOptions, {
         onDns: (a) => {
           answers.push(a);
           names.addAnswer(a);
         },
-        makeDns: makeDnsDissector,
       });
       const flows: FlowRecord[] = [];
       await replayFile(join(dir, c, exp.capture), {

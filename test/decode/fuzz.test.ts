@@ -10,7 +10,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
 import { PacketPath } from '../../src/pipeline.js';
-import { makeDnsDissector } from '../../src/pipeline-names.js';
 import type { PacketBatch } from '../../src/records.js';
 import { CaptureFileError, readCaptureFile } from '../../src/source/file.js';
 import { allocBatch } from '../../src/source/batch.js';
@@ -20,7 +19,7 @@ const LINK_TYPES = [0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276, 147];
 
 function freshPath(): { pp: PacketPath; emitted: number[] } {
   const emitted: number[] = [];
-  const d = new Dissector(defaultDissectOptions, { onDns: () => undefined, makeDns: makeDnsDissector });
+  const d = new Dissector(defaultDissectOptions, { onDns: () => undefined });
   const pp = new PacketPath({ maxFlows: 64, tcpIdleS: 1, otherIdleS: 1, tcpClosedS: 1, activeS: 5 }, { dissector: d, onFlow: (r) => emitted.push(r.flowId) });
   return { pp, emitted };
 }
