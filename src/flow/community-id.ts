@@ -16,47 +16,18 @@ function hasPorts(proto: number): boolean {
   return proto === 6 || proto === 17 || proto === 1 || proto === 58 || proto === 132;
 }
 
-function less(a: Uint8Array, ap: number, b: Uint8Array, bp: number): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x < y;
+/**
+ * Community ID of an address pair given as bytes (4 or 16 each), seed 0: the same computation
+ * as the flow table's `communityIdOfWords`, which it calls (tools and tests use this form).
+ */
+export function communityId(proto: number, src: Uint8Array, sport: number, dst: Uint8Array, dport: number, oneWay = false): string {
+  const n = src.length === 16 ? 4 : 1;
+  const w = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    w[i] = ((src[4 * i]! << 24) | (src[4 * i + 1]! << 16) | (src[4 * i + 2]! << 8) | src[4 * i + 3]!) >>> 0;
+    w[n + i] = ((dst[4 * i]! << 24) | (dst[4 * i + 1]! << 16) | (dst[4 * i + 2]! << 8) | dst[4 * i + 3]!) >>> 0;
   }
-  return ap < bp;
-}
-
-export function communityId(
-  proto: number,
-  src: Uint8Array,
-  sport: number,
-  dst: Uint8Array,
-  dport: number,
-  oneWay = false,
-  seed = 0,
-): string {
-  let s = src;
-  let d = dst;
-  let sp = sport;
-  let dp = dport;
-  if (!oneWay && !less(src, sport, dst, dport)) {
-    s = dst;
-    d = src;
-    sp = dport;
-    dp = sport;
-  }
-  const buf = Buffer.alloc(2 + s.length * 2 + 2 + 4);
-  buf.writeUInt16BE(seed, 0);
-  buf.set(s, 2);
-  buf.set(d, 2 + s.length);
-  let o = 2 + s.length * 2;
-  buf[o++] = proto;
-  buf[o++] = 0;
-  if (hasPorts(proto)) {
-    buf.writeUInt16BE(sp, o);
-    buf.writeUInt16BE(dp, o + 2);
-    return `1:${sha1b64(buf)}`;
-  }
-  return `1:${sha1b64(buf.subarray(0, o))}`;
+  return communityIdOfWords(proto, w, 0, sport, n, dport, n === 4, oneWay);
 }
 
 // Scratch inputs for the flow table's path, one per (address size, ports or not): the hash

@@ -4,7 +4,8 @@ import { v4ToString, v6WordsToString } from '../decode/addr.js';
 import { communityIdOfWords } from './community-id.js';
 import type { FlowTable } from './table.js';
 
-const KW = 11;
+/** Key words per flow-table slot: A address (4), B address (4), ports, version/proto, VLANs. */
+export const KW = 11;
 const ONE_WAY_ICMP4 = new Set([3, 4, 5, 11, 12]);
 
 export function emitRecord(

@@ -19,7 +19,7 @@
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { u32 } from '../decode/bytes.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
-import { emitRecord } from './emit.js';
+import { emitRecord, KW } from './emit.js';
 import { FlowLists, LIST_OTHER, LIST_TCP_CLOSED, LIST_TCP_OPEN } from './lists.js';
 
 export interface FlowTableOptions {
@@ -59,10 +59,26 @@ function isServicePort(p: number): boolean {
   return p < 1024 || SERVICE_PORTS.has(p);
 }
 
-const KW = 11; // key words per slot: A addr (4), B addr (4), ports, proto/version, vlans
 const ST_FIN_A = 1;
 const ST_FIN_B = 2;
 const ST_RST = 4;
+
+/** Both sides sent FIN, or either sent RST. */
+function isClosed(st: number): boolean {
+  return (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
+}
+
+/** End reason of a flow in state `st`: rst/fin when closed, else `open`. */
+function endReason(st: number, open: FlowEndReason): FlowEndReason {
+  if ((st & ST_RST) !== 0) return 'rst';
+  return (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B) ? 'fin' : open;
+}
+
+/** One round of the key hash (murmur3-style multiply and shift). */
+function mix(h: number, w: number): number {
+  const x = Math.imul(h ^ w, 0x85ebca6b);
+  return x ^ (x >>> 13);
+}
 const ORIG_BY = ['syn', 'synack', 'port', 'first'] as const;
 
 export type FlowSink = (rec: FlowRecord, meta: FlowMeta) => void;
@@ -173,21 +189,9 @@ export class FlowTable {
     // version in word 9 keeps v4 and v6 keys apart).
     let h = 0x9e3779b9;
     if (v.ipVersion === 4) {
-      h = Math.imul(h ^ k[0]!, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h ^ k[4]!, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h ^ k[8]!, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h ^ k[9]!, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h ^ k[10]!, 0x85ebca6b);
-      h ^= h >>> 13;
+      h = mix(mix(mix(mix(mix(h, k[0]!), k[4]!), k[8]!), k[9]!), k[10]!);
     } else {
-      for (let i = 0; i < KW; i++) {
-        h = Math.imul(h ^ k[i]!, 0x85ebca6b);
-        h ^= h >>> 13;
-      }
+      for (let i = 0; i < KW; i++) h = mix(h, k[i]!);
     }
     h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) >>> 0;
     const fromA = !swap;
@@ -197,12 +201,11 @@ export class FlowTable {
     if (slot >= 0) {
       // port reuse after close, and the active timeout, both start a new record
       const st = this.state[slot]!;
-      const closed = (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
       if (
-        (closed && this.splitOnReuse && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) ||
+        (isClosed(st) && this.splitOnReuse && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) ||
         ts - this.first[slot]! > this.activeUs
       ) {
-        this.emit(slot, closed ? ((st & ST_RST) !== 0 ? 'rst' : 'fin') : 'active');
+        this.emit(slot, endReason(st, 'active'));
         slot = -1;
       }
     }
@@ -221,9 +224,7 @@ export class FlowTable {
       if (tcpFlags & TCP_RST) st |= ST_RST;
       if (tcpFlags & TCP_FIN) st |= fromA ? ST_FIN_A : ST_FIN_B;
       this.state[slot] = st;
-      if ((st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B)) {
-        this.lists.move(slot, LIST_TCP_CLOSED);
-      }
+      if (isClosed(st)) this.lists.move(slot, LIST_TCP_CLOSED);
     }
     this.lists.touch(slot);
     if (v.fragment && v.fragFirst) this.rememberFragment(v, slot);
@@ -345,19 +346,14 @@ export class FlowTable {
   private expireList(list: number, before: number, reason: FlowEndReason | null): void {
     if (!Number.isFinite(before)) return;
     for (let s = this.lists.tail(list); s >= 0 && this.last[s]! < before; s = this.lists.tail(list)) {
-      const st = this.state[s]!;
-      this.emit(s, reason ?? ((st & ST_RST) !== 0 ? 'rst' : 'fin'));
+      this.emit(s, reason ?? endReason(this.state[s]!, 'fin'));
     }
   }
 
   /** End of input: emit every open flow (closed TCP flows keep their fin/rst reason). */
   flushAll(): void {
     for (const list of [LIST_TCP_CLOSED, LIST_TCP_OPEN, LIST_OTHER]) {
-      for (let s = this.lists.tail(list); s >= 0; s = this.lists.tail(list)) {
-        const st = this.state[s]!;
-        const closed = (st & ST_RST) !== 0 || (st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B);
-        this.emit(s, closed ? ((st & ST_RST) !== 0 ? 'rst' : 'fin') : 'eof');
-      }
+      for (let s = this.lists.tail(list); s >= 0; s = this.lists.tail(list)) this.emit(s, endReason(this.state[s]!, 'eof'));
     }
   }
 
