@@ -1,15 +1,15 @@
 /**
  * The narrow, structural view the API has of the stages it serves. The pipeline wiring passes the real
- * `Store`, `Classifier` and EDR ingest bound to their sinks; tests pass small fakes. Nothing here
- * imports another stage: the shapes are declared where they are used.
+ * `Store`, `Classifier` and EDR ingest bound to their sinks; tests pass small fakes. Row shapes
+ * are the store's (types only); the method sets are declared here, where they are used.
  */
+import type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow } from '../store/types.js';
 import type { Registry } from 'prom-client';
 import type {
   AiCategory,
   Alert,
   AlertStatus,
   Heuristic,
-  HostSource,
   Severity,
   Verdict,
 } from '../records.js';
@@ -31,65 +31,8 @@ export interface ObservationFilter extends ChangePage {
   deviceId?: string;
 }
 
-/** One observation as the store keeps it (a flow summary; never payload). */
-export interface ObservationRow {
-  seq: number;
-  obsId: string;
-  tenant: string;
-  kind: 'flow' | 'edr-only';
-  tsUs: number;
-  lastTsUs: number;
-  deviceId?: string;
-  deviceName?: string;
-  clientAddr: string;
-  serverAddr: string;
-  serverPort: number;
-  proto: number;
-  host?: string;
-  hostSource: HostSource;
-  processName?: string;
-  sha256?: string;
-  category: AiCategory;
-  provider: string;
-  ruleId: string;
-  sanctioned: boolean;
-  bytesOut: number;
-  bytesIn: number;
-  communityId?: string;
-}
-
-/** What an allowlist entry is pinned to; every present pin must match. */
-export interface NewAllowlistEntry {
-  processName: string;
-  binaryHash?: string;
-  deviceGroup?: string;
-  provider?: string;
-  category?: AiCategory;
-  justification: string;
-  expiresAtMs?: number;
-}
-
-export interface AllowlistEntry extends NewAllowlistEntry {
-  id: number;
-  tenant: string;
-  createdAtMs: number;
-  origin: 'manual' | 'candidate';
-}
-
-/** A process the warm-up saw talking to AI services, proposed for the allowlist. */
-export interface Candidate {
-  id: number;
-  tenant: string;
-  processName: string;
-  provider: string;
-  category: AiCategory;
-  devices: string[];
-  deviceCount: number;
-  count: number;
-  firstSeenUs: number;
-  lastSeenUs: number;
-  status: 'pending' | 'approved';
-}
+// The rows the API serves are the store's own (the response schemas choose which fields leave).
+export type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow } from '../store/types.js';
 
 export interface ApiStore {
   listAlertChanges(tenant: string, filter: AlertFilter): Alert[];

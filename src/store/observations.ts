@@ -3,6 +3,7 @@
  * counters. An update deletes and re-inserts the row so it gets a fresh AUTOINCREMENT seq: a
  * poller paging by seq sees the updated row again, once.
  */
+import type { ObservationMarks } from '../detect/sink.js';
 import type { Database, Statement } from 'better-sqlite3';
 import type { AiCategory, HostSource, Observation } from '../records.js';
 import type { ObservationRow } from './types.js';
@@ -15,12 +16,7 @@ export interface ObservationQuery {
   deviceId?: string;
 }
 
-export interface ObservationMarks {
-  /** H1 (or its warm-up learning alert) fired for this observation. */
-  h1?: boolean;
-  /** Keep `flow.payloadEntropy` (the tenant opted in). */
-  keepEntropy?: boolean;
-}
+export type { ObservationMarks };
 
 interface Row {
   seq: number;

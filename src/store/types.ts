@@ -79,23 +79,8 @@ export interface Candidate {
   status: 'pending' | 'approved';
 }
 
-/** Facts an allowlist check needs about one connection. */
-export interface AllowQuery {
-  processName: string;
-  binaryHash?: string;
-  deviceGroups: string[];
-  provider: string;
-  category: AiCategory;
-  /** Capture time, ms since the epoch (for expiry). */
-  atMs: number;
-}
-
-/** What detect hands the store for a candidate sighting. */
-export interface CandidateSighting {
-  processName: string;
-  provider: string;
-  category: AiCategory;
-  deviceId: string;
-  obsId: string;
-  tsUs: number;
-}
+/**
+ * What detect asks of the store: the store implements detect's `DetectStore` (detect/sink.ts),
+ * so the argument shapes are detect's, used here as they are.
+ */
+export type { AllowCheck as AllowQuery, CandidateSighting } from '../detect/sink.js';

@@ -35,6 +35,8 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['flow', 'dissect'], to: 'decode/addr.ts', why: 'address bytes → text, one implementation for flow keys and DNS answers' },
   { from: ['flow', 'dissect'], to: 'decode/bytes.ts', why: 'bounds-checked big-endian readers' },
   { from: ['store'], to: 'detect/alert-key.ts', why: 'detect defines which alerts are the same; the store computes that key only for alerts written without one' },
+  { from: ['store'], to: 'detect/sink.ts', why: 'the store implements what detect asks of it; the argument shapes are declared once, by detect' },
+  { from: ['api'], to: 'store/types.ts', why: 'the API serves the store rows (allowlist, candidates, observations); the response schemas choose which fields leave' },
 ];
 
 /** Files that wire stages together and may import any of them. */
