@@ -15,7 +15,7 @@ import { configFromObject } from '../../src/config.js';
 import { PassiveDns } from '../../src/names/passive-dns.js';
 import { replayFile } from '../../src/pipeline.js';
 import type { DnsAnswer, FlowRecord } from '../../src/records.js';
-import { repoRoot } from '../helpers/corpus.js';
+import { repoRoot, type ExpectedFlow as ExpFlow } from '../helpers/corpus.js';
 
 /** What llm-endpoints.md says each destination is (category, provider) — the independent fact. */
 const AI_HOSTS: Record<string, { category: string; provider: string }> = {
@@ -28,7 +28,6 @@ const AI_HOSTS: Record<string, { category: string; provider: string }> = {
 
 interface ExpSni { proto: string; transport: string; src: string; sport: number; dst: string; dport: number; sni: string | null; alpn?: string[] }
 interface ExpDns { qname: string; dst: string; answers: { type: string; data: unknown }[] }
-interface ExpFlow { proto: string; a: string; a_port: number; b: string; b_port: number; frames_a_to_b: number; bytes_a_to_b: number; frames_b_to_a: number; bytes_b_to_a: number }
 
 const dir = join(repoRoot, 'test', 'captures');
 const cases = existsSync(dir)

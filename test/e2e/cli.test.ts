@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build-once.js';
-import { corpusDir, corpusEntries, repoRoot, type CorpusEntry } from '../helpers/corpus.js';
+import { corpusDir, corpusEntries, repoRoot, type CorpusEntry, type ExpectedFlow } from '../helpers/corpus.js';
 
 const corpus = corpusDir();
 
@@ -44,15 +44,6 @@ interface FlowLine {
   respWireBytes: number;
 }
 
-interface ExpectedFlow {
-  proto: string;
-  a: string;
-  a_port: number;
-  b: string;
-  b_port: number;
-  frames: number;
-  bytes: number;
-}
 
 /** No JavaScript stack trace lines in what a user sees. */
 function noStack(text: string): void {

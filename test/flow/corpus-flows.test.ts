@@ -8,19 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalAddr } from '../../src/decode/addr.js';
 import { conversationTableOptions } from '../../src/flow/table.js';
 import { replayFile } from '../../src/pipeline.js';
-import { corpusDir, corpusEntries } from '../helpers/corpus.js';
+import { corpusDir, corpusEntries, type ExpectedFlow as ExpFlow } from '../helpers/corpus.js';
 
-interface ExpFlow {
-  proto: string;
-  a: string;
-  a_port: number;
-  b: string;
-  b_port: number;
-  frames_a_to_b: number;
-  bytes_a_to_b: number;
-  frames_b_to_a: number;
-  bytes_b_to_a: number;
-}
 
 /** capture → conversations (proto|a|aport|b|bport) where llmtap deliberately differs, and why. */
 const EXCEPTIONS: Record<string, { flows: string[] | 'any'; why: string }> = {

@@ -34,3 +34,18 @@ export function corpusEntries(dir: string): CorpusEntry[] {
       };
     });
 }
+
+/** One conversation of an expected JSON (`flows`): tshark's `-z conv` row, bytes are frame bytes. */
+export interface ExpectedFlow {
+  proto: string;
+  a: string;
+  a_port: number;
+  b: string;
+  b_port: number;
+  frames_a_to_b: number;
+  bytes_a_to_b: number;
+  frames_b_to_a: number;
+  bytes_b_to_a: number;
+  frames: number;
+  bytes: number;
+}
