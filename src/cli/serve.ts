@@ -32,8 +32,8 @@ const DISSECT_NOT_FAILURE = new Set([
   'dissect.bypass_other',
   'dissect.quic_candidate',
 ]);
-/** A parsed ClientHello, by transport: `tls.hello_parsed` (and `quic.`/`gquic.` once counted). */
-const HELLO_PARSED = /^([a-z]+)\.(hello_parsed|hello)$|^(gquic)\.sni$/;
+/** A parsed ClientHello, by transport: `tls.hello_parsed`, `quic.hello_parsed`, `gquic.hello_parsed`. */
+const HELLO_PARSED = /^([a-z]+)\.hello_parsed$/;
 /** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
 const EDR_ACCEPTED = /^records\.(llmtap|sysmon|wfp|mde|osquery|fdr|elastic_defend|tetragon|falco|auditd)$/;
 
@@ -70,7 +70,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       for (const [k, v] of Object.entries(s)) {
         const m = HELLO_PARSED.exec(k);
         if (m) {
-          const t = m[1] ?? m[3] ?? k;
+          const t = m[1] ?? k;
           handshakes[t] = (handshakes[t] ?? 0) + v;
         } else if (!DISSECT_NOT_FAILURE.has(k) && k !== 'quic.decrypted') failed[k] = v;
       }
