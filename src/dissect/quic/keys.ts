@@ -11,7 +11,7 @@
  * Initial cipher suite TLS_AES_128_GCM_SHA256. Only the client's keys are derived: llmtap reads
  * the ClientHello and nothing the server sends.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, type Cipher } from 'node:crypto';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
@@ -90,16 +90,32 @@ function extract(salt: Buffer, ikm: Buffer): Buffer {
   return createHmac('sha256', salt).update(ikm).digest();
 }
 
+/**
+ * The HKDF-Expand input for one label (RFC 8446 §7.1 HkdfLabel with an empty context, then
+ * RFC 5869's block counter 0x01): the same few bytes for every connection, so built once per
+ * label instead of three buffers per expansion.
+ */
+const LABEL_INFO = new Map<string, Buffer>();
+
+function labelInfo(label: string, length: number): Buffer {
+  const k = `${label}/${length}`;
+  let info = LABEL_INFO.get(k);
+  if (info === undefined) {
+    const full = Buffer.from(`tls13 ${label}`, 'latin1');
+    info = Buffer.alloc(2 + 1 + full.length + 1 + 1);
+    info.writeUInt16BE(length, 0);
+    info[2] = full.length;
+    full.copy(info, 3);
+    info[3 + full.length] = 0; // context length
+    info[4 + full.length] = 1; // T(1): one HKDF-Expand block suffices for ≤ 32 bytes
+    LABEL_INFO.set(k, info);
+  }
+  return info;
+}
+
 /** HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, SHA-256, length ≤ 32. */
 export function expandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.alloc(2 + 1 + full.length + 1);
-  info.writeUInt16BE(length, 0);
-  info[2] = full.length;
-  full.copy(info, 3);
-  info[3 + full.length] = 0; // context length
-  // One HKDF-Expand block suffices for ≤ 32 bytes: T(1) = HMAC(PRK, info || 0x01).
-  const t1 = createHmac('sha256', secret).update(info).update(Buffer.of(1)).digest();
+  const t1 = createHmac('sha256', secret).update(labelInfo(label, length)).digest();
   return t1.subarray(0, length);
 }
 
@@ -107,6 +123,12 @@ export interface InitialKeys {
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
+  /**
+   * The header-protection cipher (AES-128-ECB over one 16-byte sample, RFC 9001 §5.4.3), made
+   * on first use and kept with the keys: ECB has no state between blocks, so the second and
+   * third Initial of a flow reuse it instead of creating another cipher context.
+   */
+  hpCipher?: Cipher;
 }
 
 /** The client's Initial keys for `dcid` (the Destination Connection ID of its first Initial). */

@@ -136,8 +136,12 @@ export function decryptInitial(
   const { pnOff, pktEnd } = layout;
   const sampleOff = pnOff + 4;
   if (sampleOff + SAMPLE_LEN > pktEnd) return fail('quic.truncated');
-  const ecb = createCipheriv('aes-128-ecb', keys.hp, null);
-  ecb.setAutoPadding(false);
+  let ecb = keys.hpCipher;
+  if (ecb === undefined) {
+    ecb = createCipheriv('aes-128-ecb', keys.hp, null);
+    ecb.setAutoPadding(false);
+    keys.hpCipher = ecb;
+  }
   const mask = ecb.update(buf.subarray(sampleOff, sampleOff + SAMPLE_LEN));
   const first = (buf[start] ?? 0) ^ ((mask[0] ?? 0) & 0x0f);
   const pnLen = (first & 0x03) + 1;
