@@ -112,9 +112,22 @@ function alpnCode(hello: ClientHello): string {
  * and ordered for signature algorithms; 64 bits of key folded to 53, bounded, cleared when
  * full. Keying on the wire order instead missed on nearly every Chromium hello (measured:
  * JA4 was a third of the dissect cost on the benchmark capture).
+ *
+ * JA4_a is a function of a few small numbers (transport, version, SNI present, the two
+ * counts, the two ALPN characters), packed exactly into `aKey`; each `b_c` entry keeps the
+ * whole fingerprints made for the JA4_a values seen with it, so a repeat hello builds no
+ * string at all.
  */
 const BC_CACHE_MAX = 4096;
-const bcCache = new Map<number, string>();
+/** Distinct JA4_a values kept per `b_c` entry (a stack sends one or two: with and without SNI). */
+const A_PER_BC = 8;
+
+interface BcEntry {
+  bc: string;
+  aKeys: number[];
+  full: string[];
+}
+const bcCache = new Map<number, BcEntry>();
 
 function mix32(v: number): number {
   let x = Math.imul(v ^ 0x9e3779b9, 0x85ebca6b);
@@ -123,11 +136,18 @@ function mix32(v: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
+/** JA4_a counts gathered by `listKey` on its way (non-GREASE ciphers, extensions, SNI present). */
+let scanCiphers = 0;
+let scanExts = 0;
+let scanSni = false;
+
 function listKey(hello: ClientHello): number {
   let cSum = 0;
   let cXor = 0;
   let nC = 0;
-  for (const v of hello.cipherSuites) {
+  const cs = hello.cipherSuites;
+  for (let i = 0; i < cs.length; i++) {
+    const v = cs[i] ?? 0;
     if (isGrease(v)) continue;
     const x = mix32(v);
     cSum = (cSum + x) >>> 0;
@@ -137,32 +157,75 @@ function listKey(hello: ClientHello): number {
   let eSum = 0;
   let eXor = 0;
   let nE = 0;
-  for (const v of hello.extensions) {
-    if (isGrease(v) || v === EXT_SERVER_NAME || v === EXT_ALPN) continue;
+  let nAll = 0;
+  let sni = false;
+  const es = hello.extensions;
+  for (let i = 0; i < es.length; i++) {
+    const v = es[i] ?? 0;
+    if (isGrease(v)) continue;
+    nAll++;
+    if (v === EXT_SERVER_NAME) {
+      sni = true;
+      continue;
+    }
+    if (v === EXT_ALPN) continue;
     const x = mix32(v + 0x10000);
     eSum = (eSum + x) >>> 0;
     eXor ^= (x << 11) | (x >>> 21);
     nE++;
   }
   let sH = 0x811c9dc5;
-  for (const v of hello.signatureAlgorithms) {
+  const ss = hello.signatureAlgorithms;
+  for (let i = 0; i < ss.length; i++) {
+    const v = ss[i] ?? 0;
     if (isGrease(v)) continue;
     sH = Math.imul(sH ^ v, 0x01000193);
   }
+  scanCiphers = nC;
+  scanExts = nAll;
+  scanSni = sni;
   const h1 = mix32(cSum ^ mix32(eSum + nE) ^ Math.imul(nC, 0x27d4eb2d));
   const h2 = mix32((cXor ^ eXor ^ sH) >>> 0);
   return (h1 >>> 0) * 0x200000 + (h2 & 0x1fffff);
 }
 
+/** The two characters of the ALPN code as one number (7 bits each; both are ASCII). */
+function alpnChars(hello: ClientHello): number {
+  const first = hello.alpn[0];
+  if (first === undefined || first.length === 0) return (0x30 << 7) | 0x30;
+  if (first.indexOf('\\') < 0) {
+    const a = first.charCodeAt(0);
+    const z = first.charCodeAt(first.length - 1);
+    if (isAlnum(a) && isAlnum(z)) return (a << 7) | z;
+  }
+  const code = alpnCode(hello);
+  return (code.charCodeAt(0) << 7) | code.charCodeAt(1);
+}
+
 export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
   const key = listKey(hello);
-  const cached = bcCache.get(key);
-  const bc = cached ?? ja4Parts(hello).bc;
-  if (cached === undefined) {
+  // exact: 1 + 16 + 1 + 7 + 7 + 14 = 46 bits
+  const ak =
+    (transport === 'q' ? 1 : 0) * 2 ** 45 +
+    (ja4Version(hello) & 0xffff) * 2 ** 29 +
+    (scanSni ? 1 : 0) * 2 ** 28 +
+    Math.min(scanCiphers, 99) * 2 ** 21 +
+    Math.min(scanExts, 99) * 2 ** 14 +
+    alpnChars(hello);
+  let e = bcCache.get(key);
+  if (e === undefined) {
     if (bcCache.size >= BC_CACHE_MAX) bcCache.clear();
-    bcCache.set(key, bc);
+    e = { bc: ja4Parts(hello).bc, aKeys: [], full: [] };
+    bcCache.set(key, e);
   }
-  return `${ja4a(hello, transport)}_${bc}`;
+  const keys = e.aKeys;
+  for (let i = 0; i < keys.length; i++) if (keys[i] === ak) return e.full[i] ?? '';
+  const full = `${ja4a(hello, transport)}_${e.bc}`;
+  if (keys.length < A_PER_BC) {
+    keys.push(ak);
+    e.full.push(full);
+  }
+  return full;
 }
 
 function ja4a(hello: ClientHello, transport: 't' | 'q'): string {
