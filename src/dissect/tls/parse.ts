@@ -93,6 +93,27 @@ export function printable(buf: Buffer, start: number, end: number): string {
   return s;
 }
 
+/** "http/1.1" as bytes, for `alpnText`. */
+const HTTP11 = Buffer.from('http/1.1', 'latin1');
+
+/**
+ * An ALPN protocol name as text: the three names nearly every hello offers ("h2", "h3",
+ * "http/1.1") are compared in place and returned as constants, anything else as `printable`
+ * makes it (one string allocation less per name on the common path; the same text).
+ */
+function alpnText(buf: Buffer, p: number, len: number): string {
+  if (len === 2 && buf[p] === 0x68) {
+    const c = buf[p + 1];
+    if (c === 0x32) return 'h2';
+    if (c === 0x33) return 'h3';
+  } else if (len === 8) {
+    let same = true;
+    for (let i = 0; i < 8 && same; i++) same = buf[p + i] === HTTP11[i];
+    if (same) return 'http/1.1';
+  }
+  return printable(buf, p, p + len);
+}
+
 /**
  * Parse one ClientHello handshake message. `buf[off]` is msg_type (must be 1), then the uint24
  * length, then the body. `len` bytes from `off` are available; the message must fit in them.
@@ -242,7 +263,7 @@ function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number
             alpn.length = i;
             return 'tls.alpn_malformed';
           }
-          alpn[i++] = printable(buf, p, p + plen);
+          alpn[i++] = alpnText(buf, p, plen);
           p += plen;
         }
         return null;
@@ -251,7 +272,7 @@ function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number
         const plen = buf[p] ?? 0;
         p += 1;
         if (p + plen > listEnd) return 'tls.alpn_malformed';
-        hello.alpn.push(printable(buf, p, p + plen));
+        hello.alpn.push(alpnText(buf, p, plen));
         p += plen;
       }
       return null;
