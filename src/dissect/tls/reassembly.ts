@@ -103,8 +103,13 @@ export class SegmentAssembler {
     this.ranges = next;
   }
 
-  /** Release the buffer. */
+  /** Release the buffer (zeroed into the shared pool when it has the first size). */
   free(): void {
+    const d = this.data;
+    if (d !== null && d.length === FIRST_SIZE && pool.length < POOL_MAX) {
+      d.fill(0);
+      pool.push(d);
+    }
     this.data = null;
     this.ranges = [];
   }
@@ -152,13 +157,23 @@ export class SegmentAssembler {
   private ensure(end: number): void {
     const have = this.data === null ? 0 : this.data.length;
     if (end <= have) return;
-    let size = Math.max(2048, have);
+    let size = Math.max(FIRST_SIZE, have);
     while (size < end) size *= 2;
     size = Math.min(size, this.cap);
-    const next = Buffer.alloc(size);
+    const next = size === FIRST_SIZE && pool.length > 0 ? (pool.pop() as Buffer) : Buffer.alloc(size);
     if (this.data !== null) this.data.copy(next, 0, 0, have);
     this.data = next;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** First buffer size: a post-quantum Chromium hello (~1.9–2 KB) in its two segments fits. */
+const FIRST_SIZE = 2048;
+/**
+ * Released first-size buffers, reused by the next assembler: nearly half of all hellos arrive
+ * split, and a fresh zeroed buffer per split hello (allocation plus its collection) cost about
+ * as much as parsing the hello. Few flows are mid-hello at once, so a small pool suffices.
+ * Buffers are zeroed on release: no flow's bytes outlive its reassembly.
+ */
+const POOL_MAX = 64;
+const pool: Buffer[] = [];
