@@ -1,6 +1,7 @@
 // npm run bench — llmtap's throughput on the generated benchmark capture, per pipeline depth,
 // with the file-read floor (C) and peers in the same run where they are installed.
 //   BENCH_SIZE=1G (default) | 50M     BENCH_RUNS=3     BENCH_PEERS=1 (also tshark, slow)
+//   BENCH_PAIRS=5 (alternating flow/full passes for the paired dissect cost; 0 skips it)
 // Writes bench/out/results.md and prints the same table.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -96,7 +97,18 @@ for (const r of rows) {
 }
 const flow = rows.find((r) => r.name === 'llmtap flow');
 const full = rows.find((r) => r.name === 'llmtap full');
-if (flow && full) md += `\ndissect + names cost: ${f(100 * (1 - full.pps / flow.pps), 1)} % of read+decode+flow throughput\n`;
+if (flow && full) md += `\ndissect + names cost, cold (one pass per process, medians above): ${f(100 * (1 - full.pps / flow.pps), 1)} % of read+decode+flow throughput\n`;
+// the same cost measured in one process, flow and full passes alternating (bench/pair.mjs)
+const pairs = Number(process.env.BENCH_PAIRS ?? 5);
+if (pairs > 0) {
+  const r = spawnSync(process.execPath, [join(here, 'pair.mjs'), cap, String(pairs)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status === 0) {
+    const p = JSON.parse(r.stdout.trim().split('\n').pop());
+    md += `dissect + names cost, warm (${p.pairs} alternating flow/full pairs in one process): ${f(p.costPct.median, 1)} % (${f(p.costPct.min, 1)}–${f(p.costPct.max, 1)}); full path ${f(p.fullMpps)} Mpps, read+decode+flow ${f(p.flowMpps)} Mpps\n`;
+  } else {
+    md += `paired measurement failed: ${r.stderr.trim().split('\n').pop()}\n`;
+  }
+}
 for (const e of extras) md += `\n${e.name}: ${JSON.stringify(e.result ?? e.error)}\n`;
 writeFileSync(join(out, 'results.md'), md);
 process.stdout.write(md);

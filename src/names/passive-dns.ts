@@ -53,6 +53,12 @@ interface AddrEntry {
   clients: Map<string, Sighting[]>;
 }
 
+/**
+ * One options object for every `get`: lru-cache's `get` defaults it to a fresh `{}` per call
+ * (and writes its status field into it), an allocation per answer address and per flow.
+ */
+const GET_OPTS: LRUCache.GetOptions<string, AddrEntry, unknown> = {};
+
 function norm(name: string): string {
   const n = name.toLowerCase();
   return n.endsWith('.') && n.length > 1 ? n.slice(0, -1) : n;
@@ -138,7 +144,7 @@ export class PassiveDns {
 
   private index(client: string, addr: string, host: string, names: string[], tsUs: number, expUs: number): void {
     this.s.addresses++;
-    const e = this.byAddr.get(addr);
+    const e = this.byAddr.get(addr, GET_OPTS);
     if (e === undefined) {
       const clients = new Map<string, Sighting[]>();
       clients.set(client, [{ host, names, tsUs, expUs }]);
@@ -179,7 +185,7 @@ export class PassiveDns {
   nameFlow(rec: FlowRecord): void {
     this.s.lookups++;
     const t = rec.firstTsUs;
-    const entry = this.byAddr.get(rec.respAddr);
+    const entry = this.byAddr.get(rec.respAddr, GET_OPTS);
     const ownList = entry?.clients.get(rec.origAddr);
     const anyList = entry?.any;
     const own = newestValid(ownList, t);
