@@ -78,11 +78,12 @@ export class PacketPath {
     this.dissector = deps.dissector;
     const d = deps.dissector;
     this.flows = new FlowTable(flowOpts, (rec, meta) => {
-      if (this.qLen > 0) this.drain();
-      // a flow still in its handshake phase ends: dissect may complete what it had (the record
-      // was built before, so take its results over)
-      if (d !== undefined && (meta.inspect || meta.dissectState !== undefined)) {
-        d.onFlowEnd(meta);
+      if (d !== undefined) {
+        // The record was built before this call: queued packets (this flow's among them) are
+        // dissected now, and a flow still in its handshake phase may complete what it had;
+        // either way take dissect's results over.
+        if (this.qLen > 0) this.drain();
+        if (meta.inspect || meta.dissectState !== undefined) d.onFlowEnd(meta);
         if (meta.handshake !== undefined) rec.handshake = meta.handshake;
         if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
       }
