@@ -41,8 +41,6 @@ export interface PacketPathDeps {
 
 /** How often (packet time) idle flows are expired. */
 const EXPIRE_EVERY_US = 1e6;
-/** Handshake-phase packets held for dissect before the queue is drained mid-batch. */
-const QUEUE_MAX = 1024;
 
 export class PacketPath {
   readonly view = new PacketView();
@@ -55,35 +53,14 @@ export class PacketPath {
   packets = 0;
   wireBytes = 0;
 
-  /**
-   * Handshake-phase packets of the current batch, dissected together after the batch's
-   * decode + flow loop, or before any flow is emitted — so dissect and names see every earlier
-   * packet first, the same order as dissecting each packet when it arrives. Dissecting them in
-   * a run keeps dissect's code and data in the CPU caches: interleaved with the flow stage's
-   * work on every other packet they were evicted between two hellos (a ClientHello parse took
-   * 1.9 µs alone and 4.1 µs with 2 MiB touched between two parses, bench/micro/tls-hellos.mjs
-   * THRASH). Queued by index into the batch and decoded again from the batch's own bytes (no
-   * copy), with the flow's meta and the packet's direction from the flow stage.
-   */
-  private readonly qIdx = new Int32Array(QUEUE_MAX);
-  private readonly qFromOrig = new Uint8Array(QUEUE_MAX);
-  private readonly qMeta: (FlowMeta | undefined)[] = new Array<FlowMeta | undefined>(QUEUE_MAX).fill(undefined);
-  private qLen = 0;
-  private qBatch: PacketBatch | undefined = undefined;
-  private readonly qView = new PacketView();
-  /** Decodes queued packets again; its counters are not reported (each packet was counted once). */
-  private readonly qDecoder = new Decoder();
-
   constructor(flowOpts: Partial<FlowTableOptions>, deps: PacketPathDeps) {
     this.dissector = deps.dissector;
     const d = deps.dissector;
     this.flows = new FlowTable(flowOpts, (rec, meta) => {
-      if (d !== undefined) {
-        // The record was built before this call: queued packets (this flow's among them) are
-        // dissected now, and a flow still in its handshake phase may complete what it had;
-        // either way take dissect's results over.
-        if (this.qLen > 0) this.drain();
-        if (meta.inspect || meta.dissectState !== undefined) d.onFlowEnd(meta);
+      // a flow still in its handshake phase ends: dissect may complete what it had (the record
+      // was built before, so take its results over)
+      if (d !== undefined && (meta.inspect || meta.dissectState !== undefined)) {
+        d.onFlowEnd(meta);
         if (meta.handshake !== undefined) rec.handshake = meta.handshake;
         if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
       }
@@ -114,38 +91,8 @@ export class PacketPath {
       if (slot < 0) continue; // an orphan fragment (counted by the flow table)
       if (d !== undefined) {
         const meta = flows.meta[slot]!;
-        if (meta.inspect && (v.payloadLen > 0 || (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0)) {
-          const q = this.qLen++;
-          this.qIdx[q] = i;
-          this.qFromOrig[q] = v.fromOrig ? 1 : 0;
-          this.qMeta[q] = meta;
-          this.qBatch = b;
-          if (this.qLen === QUEUE_MAX) this.drain();
-        }
+        if (meta.inspect && (v.payloadLen > 0 || (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0)) d.onPacket(v, meta);
       }
-    }
-    if (this.qLen > 0) this.drain();
-  }
-
-  /** Dissect the queued packets of the current batch, in arrival order. */
-  private drain(): void {
-    const d = this.dissector;
-    const b = this.qBatch;
-    const n = this.qLen;
-    this.qLen = 0;
-    this.qBatch = undefined;
-    if (d === undefined || b === undefined) return;
-    const v = this.qView;
-    const dec = this.qDecoder;
-    const buf = b.buf;
-    for (let q = 0; q < n; q++) {
-      const meta = this.qMeta[q]!;
-      this.qMeta[q] = undefined;
-      if (!meta.inspect) continue;
-      const i = this.qIdx[q]!;
-      dec.decode(v, buf, b.offset[i]!, b.capLen[i]!, b.wireLen[i]!, b.linkType[i]!, b.tsUs[i]!, b.ifIndex[i]!);
-      v.fromOrig = this.qFromOrig[q] === 1;
-      d.onPacket(v, meta);
     }
   }
 

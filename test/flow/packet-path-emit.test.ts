@@ -1,10 +1,10 @@
 /**
- * The packet path dissects a batch's handshake-phase packets after the batch's decode + flow
- * loop. A flow can be emitted in the middle of a batch (evicted from a full table, port reuse,
- * active timeout, idle expiry) while its hello still waits in that queue: the emitted record
- * must still carry what dissect learns from it. A table of 16 flows makes eviction, and so
- * emission mid-batch, the normal case; every hello parsed must then reach exactly one record,
- * with the same names as when no flow is evicted.
+ * A flow can be emitted at any point of a batch (evicted from a full table, port reuse, active
+ * timeout, idle expiry), also in the middle of its handshake: the emitted record must carry
+ * what dissect learned of it, whatever ended it. A table of 16 flows makes eviction the normal
+ * case; every hello parsed must then reach exactly one record, with the same names as when no
+ * flow is evicted. (This caught a deferred-dissect design that built the record before the
+ * queued hello was parsed.)
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ const names = (flows: FlowRecord[]): string[] =>
     .map((f) => `${f.origAddr}:${f.origPort} ${f.respAddr}:${f.respPort} ${f.handshake?.sni}`)
     .sort();
 
-describe.skipIf(dir === undefined)('handshakes of flows emitted while their packets wait for dissect', () => {
+describe.skipIf(dir === undefined)('handshakes of flows emitted mid-batch or evicted', () => {
   const cases: [() => string, boolean][] = [
     // QUIC: 113 Chromium hellos over draft-29 and v1, Initials out of order; its flows end by
     // idle expiry in mid-batch (no eviction at 16: few are open at once)
