@@ -87,21 +87,32 @@ function alpnBytes(value: string): number[] {
   return out;
 }
 
-function alpnCode(hello: ClientHello): string {
+/**
+ * The two characters of JA4's ALPN code, packed as one number (7 bits each; both are ASCII):
+ * first and last character of the first ALPN value, "00" without one, the first and last hex
+ * digit of its bytes when either end is not alphanumeric.
+ */
+function alpnChars(hello: ClientHello): number {
   const first = hello.alpn[0];
-  if (first === undefined || first.length === 0) return '00';
+  if (first === undefined || first.length === 0) return (0x30 << 7) | 0x30;
   // Common case: no escaped byte (no backslash), so the characters are the bytes.
   if (first.indexOf('\\') < 0) {
     const a = first.charCodeAt(0);
     const z = first.charCodeAt(first.length - 1);
-    if (isAlnum(a) && isAlnum(z)) return first.length === 2 ? first : String.fromCharCode(a, z);
+    if (isAlnum(a) && isAlnum(z)) return (a << 7) | z;
   }
   const bytes = alpnBytes(first);
   const a = bytes[0] ?? 0;
   const z = bytes[bytes.length - 1] ?? 0;
-  if (isAlnum(a) && isAlnum(z)) return String.fromCharCode(a) + String.fromCharCode(z);
+  if (isAlnum(a) && isAlnum(z)) return (a << 7) | z;
   const h = Buffer.from(bytes).toString('hex');
-  return (h[0] ?? '0') + (h[h.length - 1] ?? '0');
+  return (h.charCodeAt(0) << 7) | h.charCodeAt(h.length - 1);
+}
+
+/** JA4_a: transport, version, SNI present, the two counts (capped at 99), the ALPN code. */
+function ja4a(transport: 't' | 'q', version: number, sni: boolean, ciphers: number, exts: number, alpn: number): string {
+  const v = VERSION_CODES.get(version) ?? '00';
+  return `${transport}${v}${sni ? 'd' : 'i'}${two(ciphers)}${two(exts)}${String.fromCharCode(alpn >> 7, alpn & 0x7f)}`;
 }
 
 /**
@@ -189,29 +200,18 @@ function listKey(hello: ClientHello): number {
   return (h1 >>> 0) * 0x200000 + (h2 & 0x1fffff);
 }
 
-/** The two characters of the ALPN code as one number (7 bits each; both are ASCII). */
-function alpnChars(hello: ClientHello): number {
-  const first = hello.alpn[0];
-  if (first === undefined || first.length === 0) return (0x30 << 7) | 0x30;
-  if (first.indexOf('\\') < 0) {
-    const a = first.charCodeAt(0);
-    const z = first.charCodeAt(first.length - 1);
-    if (isAlnum(a) && isAlnum(z)) return (a << 7) | z;
-  }
-  const code = alpnCode(hello);
-  return (code.charCodeAt(0) << 7) | code.charCodeAt(1);
-}
-
 export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
   const key = listKey(hello);
+  const version = ja4Version(hello) & 0xffff;
+  const alpn = alpnChars(hello);
   // exact: 1 + 16 + 1 + 7 + 7 + 14 = 46 bits
   const ak =
     (transport === 'q' ? 1 : 0) * 2 ** 45 +
-    (ja4Version(hello) & 0xffff) * 2 ** 29 +
+    version * 2 ** 29 +
     (scanSni ? 1 : 0) * 2 ** 28 +
     Math.min(scanCiphers, 99) * 2 ** 21 +
     Math.min(scanExts, 99) * 2 ** 14 +
-    alpnChars(hello);
+    alpn;
   let e = bcCache.get(key);
   if (e === undefined) {
     if (bcCache.size >= BC_CACHE_MAX) bcCache.clear();
@@ -220,26 +220,12 @@ export function ja4(hello: ClientHello, transport: 't' | 'q'): string {
   }
   const keys = e.aKeys;
   for (let i = 0; i < keys.length; i++) if (keys[i] === ak) return e.full[i] ?? '';
-  const full = `${ja4a(hello, transport)}_${e.bc}`;
+  const full = `${ja4a(transport, version, scanSni, scanCiphers, scanExts, alpn)}_${e.bc}`;
   if (keys.length < A_PER_BC) {
     keys.push(ak);
     e.full.push(full);
   }
   return full;
-}
-
-function ja4a(hello: ClientHello, transport: 't' | 'q'): string {
-  let ciphers = 0;
-  for (const c of hello.cipherSuites) if (!isGrease(c)) ciphers++;
-  let exts = 0;
-  let hasSni = false;
-  for (const e of hello.extensions) {
-    if (isGrease(e)) continue;
-    exts++;
-    if (e === EXT_SERVER_NAME) hasSni = true;
-  }
-  const version = VERSION_CODES.get(ja4Version(hello)) ?? '00';
-  return `${transport}${version}${hasSni ? 'd' : 'i'}${two(ciphers)}${two(exts)}${alpnCode(hello)}`;
 }
 
 /** The full computation (uncached): JA4_a for TCP and the `b_c` parts. */
@@ -257,8 +243,7 @@ export function ja4Parts(hello: ClientHello): { a: string; bc: string } {
   }
   const sigs: number[] = [];
   for (const v of hello.signatureAlgorithms) if (!isGrease(v)) sigs.push(v);
-  const version = VERSION_CODES.get(ja4Version(hello)) ?? '00';
-  const a = `t${version}${hasSni ? 'd' : 'i'}${two(ciphers.length)}${two(extCount)}${alpnCode(hello)}`;
+  const a = ja4a('t', ja4Version(hello), hasSni, ciphers.length, extCount, alpnChars(hello));
   const b = hash12(hexList(ciphers, true));
   const extList = hexList(exts, true);
   const c = extList.length === 0 ? '000000000000' : hash12(sigs.length > 0 ? `${extList}_${hexList(sigs, false)}` : extList);
