@@ -91,33 +91,32 @@ function extract(salt: Buffer, ikm: Buffer): Buffer {
 }
 
 /**
- * The HKDF-Expand input for one label (RFC 8446 §7.1 HkdfLabel with an empty context, then
- * RFC 5869's block counter 0x01): the same few bytes for every connection, so built once per
- * label instead of three buffers per expansion.
+ * The HKDF-Expand input for one label: RFC 8446 §7.1 HkdfLabel with an empty context, then
+ * RFC 5869's block counter 0x01 (one block, T(1), suffices for ≤ 32 bytes). The labels are
+ * fixed, so each is built once at load instead of per connection.
  */
-const LABEL_INFO = new Map<string, Buffer>();
-
-function labelInfo(label: string, length: number): Buffer {
-  const k = `${label}/${length}`;
-  let info = LABEL_INFO.get(k);
-  if (info === undefined) {
-    const full = Buffer.from(`tls13 ${label}`, 'latin1');
-    info = Buffer.alloc(2 + 1 + full.length + 1 + 1);
-    info.writeUInt16BE(length, 0);
-    info[2] = full.length;
-    full.copy(info, 3);
-    info[3 + full.length] = 0; // context length
-    info[4 + full.length] = 1; // T(1): one HKDF-Expand block suffices for ≤ 32 bytes
-    LABEL_INFO.set(k, info);
-  }
+function hkdfLabel(label: string, length: number): Buffer {
+  const full = Buffer.from(`tls13 ${label}`, 'latin1');
+  const info = Buffer.alloc(2 + 1 + full.length + 1 + 1);
+  info.writeUInt16BE(length, 0);
+  info[2] = full.length;
+  full.copy(info, 3);
+  info[3 + full.length] = 0; // context length
+  info[4 + full.length] = 1; // block counter
   return info;
 }
 
-/** HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, SHA-256, length ≤ 32. */
-export function expandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const t1 = createHmac('sha256', secret).update(labelInfo(label, length)).digest();
-  return t1.subarray(0, length);
+/** HKDF-Expand-Label (RFC 8446 §7.1) with SHA-256 for an `info` made by `hkdfLabel`. */
+function expand(secret: Buffer, info: Buffer, length: number): Buffer {
+  return createHmac('sha256', secret).update(info).digest().subarray(0, length);
 }
+
+const CLIENT_IN = hkdfLabel('client in', 32);
+/** The packet-protection labels of each label prefix ("quic" for v1 and drafts, "quicv2"). */
+const PACKET_LABELS: Record<VersionProfile['label'], { key: Buffer; iv: Buffer; hp: Buffer }> = {
+  quic: { key: hkdfLabel('quic key', 16), iv: hkdfLabel('quic iv', 12), hp: hkdfLabel('quic hp', 16) },
+  quicv2: { key: hkdfLabel('quicv2 key', 16), iv: hkdfLabel('quicv2 iv', 12), hp: hkdfLabel('quicv2 hp', 16) },
+};
 
 export interface InitialKeys {
   key: Buffer;
@@ -134,11 +133,7 @@ export interface InitialKeys {
 /** The client's Initial keys for `dcid` (the Destination Connection ID of its first Initial). */
 export function clientInitialKeys(profile: VersionProfile, dcid: Buffer): InitialKeys {
   const initial = extract(profile.salt, dcid);
-  const client = expandLabel(initial, 'client in', 32);
-  const l = profile.label;
-  return {
-    key: expandLabel(client, `${l} key`, 16),
-    iv: expandLabel(client, `${l} iv`, 12),
-    hp: expandLabel(client, `${l} hp`, 16),
-  };
+  const client = expand(initial, CLIENT_IN, 32);
+  const l = PACKET_LABELS[profile.label];
+  return { key: expand(client, l.key, 16), iv: expand(client, l.iv, 12), hp: expand(client, l.hp, 16) };
 }
