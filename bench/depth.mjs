@@ -5,7 +5,7 @@
 // the runner also reports whole-process wall time).
 import { readCaptureFile } from '../dist/source/file.js';
 import { replayFile } from '../dist/pipeline.js';
-import { Dissector, defaultDissectOptions } from '../dist/dissect/index.js';
+import { fileURLToPath } from 'node:url';
 
 const [file, depth] = process.argv.slice(2);
 let peakRss = 0;
@@ -24,12 +24,9 @@ if (depth === 'walk') {
   packets = read.stats.packets; capBytes = read.stats.capBytes; extra.flows = flows;
 } else if (depth === 'full') {
   let flows = 0, sni = 0, quicSni = 0, dns = 0;
-  const { PassiveDns } = await import('../dist/names/passive-dns.js');
-  const { configFromObject } = await import('../dist/config.js');
-  const n = configFromObject({}).names;
-  const names = new PassiveDns({ maxEntries: n.max_entries, ttlFloorS: n.ttl_floor_s, ttlCapS: n.ttl_cap_s });
-  const d = new Dissector(defaultDissectOptions, { onDns: (a) => { dns++; names.addAnswer(a); } });
-  const { read } = await replayFile(file, { dissector: d, onFlow: (rec) => {
+  const { fullPath } = await import('./full-path.mjs');
+  const { dissector, names } = (await fullPath(fileURLToPath(new URL('../dist', import.meta.url))))(() => { dns++; });
+  const { read } = await replayFile(file, { dissector, onFlow: (rec) => {
     flows++; names.nameFlow(rec);
     if (rec.handshake?.sni !== undefined) { if (rec.handshake.transport === 'quic') quicSni++; else sni++; }
   } });

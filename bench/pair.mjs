@@ -8,22 +8,16 @@
 //   node bench/pair.mjs FILE [PAIRS=5]
 // Prints one JSON line: { pairs, ratios, costPct: { median, min, max }, flowMpps, fullMpps }.
 import { replayFile } from '../dist/pipeline.js';
-import { Dissector, defaultDissectOptions } from '../dist/dissect/index.js';
-import { PassiveDns } from '../dist/names/passive-dns.js';
-import { configFromObject } from '../dist/config.js';
+import { fileURLToPath } from 'node:url';
+import { fullPath } from './full-path.mjs';
 
 const [file, pairsArg = '5'] = process.argv.slice(2);
 const pairs = Math.max(1, Number(pairsArg));
-const nc = configFromObject({}).names;
+const makeFull = await fullPath(fileURLToPath(new URL('../dist', import.meta.url)));
 let packets = 0;
 
 async function pass(full) {
-  let names;
-  let dissector;
-  if (full) {
-    names = new PassiveDns({ maxEntries: nc.max_entries, ttlFloorS: nc.ttl_floor_s, ttlCapS: nc.ttl_cap_s });
-    dissector = new Dissector(defaultDissectOptions, { onDns: (a) => names.addAnswer(a) });
-  }
+  const { dissector, names } = full ? makeFull() : {};
   const t0 = process.hrtime.bigint();
   const { read } = await replayFile(file, { dissector, onFlow: (rec) => names?.nameFlow(rec) });
   packets = read.stats.packets;

@@ -9,12 +9,8 @@ import { pathToFileURL } from 'node:url';
 const [file, root = '.'] = process.argv.slice(2);
 const imp = (p) => import(pathToFileURL(resolve(root, 'dist', p)).href);
 const { replayFile } = await imp('pipeline.js');
-const { Dissector, defaultDissectOptions } = await imp('dissect/index.js');
-const { PassiveDns } = await imp('names/passive-dns.js');
-const { configFromObject } = await imp('config.js');
-const nc = configFromObject({}).names;
-const names = new PassiveDns({ maxEntries: nc.max_entries, ttlFloorS: nc.ttl_floor_s, ttlCapS: nc.ttl_cap_s });
-const d = new Dissector(defaultDissectOptions, { onDns: (a) => names.addAnswer(a) });
+const { fullPath } = await import('./full-path.mjs');
+const { dissector: d, names } = (await fullPath(resolve(root, 'dist')))();
 const h = createHash('sha256');
 let n = 0;
 await replayFile(file, {
