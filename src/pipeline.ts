@@ -89,9 +89,10 @@ export class PacketPath {
       if (!dec.decode(v, buf, b.offset[i]!, b.capLen[i]!, wire, b.linkType[i]!, ts, b.ifIndex[i]!)) continue;
       const slot = flows.update(v);
       if (slot < 0) continue; // an orphan fragment (counted by the flow table)
-      if (d !== undefined) {
+      if (d !== undefined && flows.inspect[slot] === 1 && (v.payloadLen > 0 || (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0)) {
         const meta = flows.meta[slot]!;
-        if (meta.inspect && (v.payloadLen > 0 || (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0)) d.onPacket(v, meta);
+        d.onPacket(v, meta);
+        if (!meta.inspect) flows.inspect[slot] = 0;
       }
     }
   }

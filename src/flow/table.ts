@@ -103,6 +103,13 @@ export class FlowTable {
   private readonly state: Uint8Array;
   readonly ifIdx: Uint16Array;
   readonly meta: (FlowMeta | undefined)[];
+  /**
+   * `meta[slot].inspect` mirrored in a byte per slot (1 while in the handshake phase), so the
+   * packet loop decides "dissect or not" without loading the flow's meta object: a bypassed
+   * flow's packets then touch only these typed arrays. The packet path clears it when dissect
+   * turns `inspect` off (it only ever goes from true to false).
+   */
+  readonly inspect: Uint8Array;
   private readonly free: Int32Array;
   private freeTop: number;
   private readonly lists: FlowLists;
@@ -143,6 +150,7 @@ export class FlowTable {
     this.state = new Uint8Array(cap);
     this.ifIdx = new Uint16Array(cap);
     this.meta = new Array<FlowMeta | undefined>(cap).fill(undefined);
+    this.inspect = new Uint8Array(cap);
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
     this.freeTop = cap;
@@ -292,6 +300,7 @@ export class FlowTable {
     const origPort = senderIsOrig ? v.srcPort : v.dstPort;
     const respPort = senderIsOrig ? v.dstPort : v.srcPort;
     this.meta[slot] = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: true };
+    this.inspect[slot] = 1;
     this.lists.push(slot, v.proto === 6 ? LIST_TCP_OPEN : LIST_OTHER);
     this.active++;
     return slot;
@@ -324,6 +333,7 @@ export class FlowTable {
     this.removeIndex(slot);
     this.lists.remove(slot);
     this.meta[slot] = undefined;
+    this.inspect[slot] = 0;
     this.free[this.freeTop++] = slot;
     this.active--;
     this.ended[reason]++;

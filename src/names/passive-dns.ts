@@ -59,6 +59,8 @@ interface AddrEntry {
  */
 const GET_OPTS: LRUCache.GetOptions<string, AddrEntry, unknown> = {};
 
+const one = (): number => 1;
+
 function norm(name: string): string {
   const n = name.toLowerCase();
   return n.endsWith('.') && n.length > 1 ? n.slice(0, -1) : n;
@@ -98,7 +100,11 @@ export class PassiveDns {
       if (reason === 'evict') this.s.evictions += 1 + e.clients.size;
       this.clientLists -= e.clients.size;
     };
-    this.byAddr = new LRUCache<string, AddrEntry>({ max, dispose });
+    // Bounded by `maxSize` (each address counts 1) rather than `max`: with `max`, lru-cache
+    // preallocates its arrays for every entry at construction (~30 ms and several MB for the
+    // default 200k, before the first answer); with `maxSize` they grow with use and the bound
+    // and eviction order are the same.
+    this.byAddr = new LRUCache<string, AddrEntry>({ maxSize: max, sizeCalculation: one, dispose });
   }
 
   addAnswer(a: DnsAnswer): void {
