@@ -2,6 +2,7 @@
 // with the file-read floor (C) and peers in the same run where they are installed.
 //   BENCH_SIZE=1G (default) | 50M     BENCH_RUNS=3     BENCH_PEERS=1 (also tshark, slow)
 //   BENCH_PAIRS=5 (alternating flow/full passes for the paired dissect cost; 0 skips it)
+//   BENCH_PARTS=2 (rounds of bench/parts.mjs: each dissect part's cost alone; 0 skips it)
 // Writes bench/out/results.md and prints the same table.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -107,6 +108,18 @@ if (pairs > 0) {
     md += `dissect + names cost, warm (${p.pairs} alternating flow/full pairs in one process): ${f(p.costPct.median, 1)} % (${f(p.costPct.min, 1)}–${f(p.costPct.max, 1)}); full path ${f(p.fullMpps)} Mpps, read+decode+flow ${f(p.flowMpps)} Mpps\n`;
   } else {
     md += `paired measurement failed: ${r.stderr.trim().split('\n').pop()}\n`;
+  }
+}
+// each part of dissect + names on its own, between flow passes (bench/parts.mjs)
+const partRounds = Number(process.env.BENCH_PARTS ?? 2);
+if (partRounds > 0) {
+  const r = spawnSync(process.execPath, [join(here, 'parts.mjs'), cap, String(partRounds)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status === 0) {
+    const p = JSON.parse(r.stdout.trim().split('\n').pop());
+    const each = Object.entries(p.parts).map(([k, v]) => `${k} +${v.ms} ms (${f(v.costPct, 1)} %)`).join(', ');
+    md += `each part alone, warm (${p.rounds} rounds, against a ${p.flowMs} ms read+decode+flow pass): ${each}\n`;
+  } else {
+    md += `parts measurement failed: ${r.stderr.trim().split('\n').pop()}\n`;
   }
 }
 for (const e of extras) md += `\n${e.name}: ${JSON.stringify(e.result ?? e.error)}\n`;
