@@ -51,3 +51,33 @@ describe.skipIf(dir === undefined)('handshakes of flows emitted mid-batch or evi
     });
   }
 });
+
+describe('handshake-then-bypass in the packet path', () => {
+  it('a flow is handed to dissect until dissect turns inspect off, never after, also when its slot is reused', async () => {
+    // Bypass every flow at its third dissected packet; count what arrives per flow id.
+    const seen = new Map<number, number>();
+    let afterBypass = 0;
+    const bypassed = new Set<number>();
+    const dissector = {
+      onPacket(_v: unknown, meta: { flowId: number; inspect: boolean }): void {
+        if (bypassed.has(meta.flowId)) afterBypass++;
+        const n = (seen.get(meta.flowId) ?? 0) + 1;
+        seen.set(meta.flowId, n);
+        if (n === 3) {
+          meta.inspect = false;
+          bypassed.add(meta.flowId);
+        }
+      },
+      onFlowEnd(): void {},
+      stats: () => ({}),
+    };
+    // a table of 16 flows: slots are freed and reused many times over
+    const { flows } = await replayFile(join(repoRoot, 'pcaps', 'demo', 'demo.pcap.gz'), { dissector, flow: { maxFlows: 16 } });
+    expect(flows.filter((f) => f.endReason === 'evicted').length).toBeGreaterThan(0);
+    expect(afterBypass).toBe(0);
+    expect(bypassed.size).toBeGreaterThan(10);
+    for (const f of flows) expect(seen.get(f.flowId) ?? 0).toBeLessThanOrEqual(3);
+    // a fresh flow in a reused slot is inspected again: more distinct flows seen than slots
+    expect(seen.size).toBeGreaterThan(16);
+  });
+});
