@@ -64,6 +64,12 @@ function isDnsUdpPort(p: number): boolean {
   return p === 53 || p === 5353 || p === 5355;
 }
 
+/** The router's rule for a DNS flow: TCP port 53, or UDP 53 / 5353 / 5355, on either side. */
+export function isDnsFlow(meta: Pick<FlowMeta, 'proto' | 'origPort' | 'respPort'>): boolean {
+  if (meta.proto === PROTO_TCP) return meta.respPort === 53 || meta.origPort === 53;
+  return isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort);
+}
+
 export class Dissector {
   private readonly counts = new Map<string, number>();
   private readonly count = (reason: string): void => {
@@ -101,7 +107,7 @@ export class Dissector {
         if (meta.inspect) st.end(meta);
         else st.release();
       } else if (st !== undefined) {
-        if (meta.proto === PROTO_UDP && !this.isDnsFlow(meta)) this.quic.onFlowEnd(meta);
+        if (meta.proto === PROTO_UDP && !isDnsFlow(meta)) this.quic.onFlowEnd(meta);
         else this.dns.onFlowEnd(meta);
       }
     } catch {
@@ -116,13 +122,8 @@ export class Dissector {
     return out;
   }
 
-  private isDnsFlow(meta: FlowMeta): boolean {
-    if (meta.proto === PROTO_TCP) return meta.respPort === 53 || meta.origPort === 53;
-    return isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort);
-  }
-
   private tcp(view: PacketView, meta: FlowMeta): void {
-    if (meta.respPort === 53 || meta.origPort === 53) {
+    if (isDnsFlow(meta)) {
       this.dns.onPacket(view, meta);
       return;
     }
@@ -143,7 +144,7 @@ export class Dissector {
   }
 
   private udp(view: PacketView, meta: FlowMeta): void {
-    if (isDnsUdpPort(meta.respPort) || isDnsUdpPort(meta.origPort)) {
+    if (isDnsFlow(meta)) {
       this.dns.onPacket(view, meta);
       return;
     }
