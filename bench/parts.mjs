@@ -12,16 +12,16 @@
 // A part alone costs less than its share of `full`: alone, it has the CPU caches to itself.
 // Prints one JSON line: { rounds, flowMs, parts: { <part>: { ms, costPct } } } with medians;
 // costPct is the part's share as pair.mjs defines it (1 − its pps / flow pps).
-import { replayFile } from '../dist/pipeline.js';
 import { fileURLToPath } from 'node:url';
+import { isDnsFlow } from '../dist/dissect/index.js';
 import { fullPath } from './full-path.mjs';
+import { interleave, median } from './interleave.mjs';
 
 const [file, roundsArg = '3'] = process.argv.slice(2);
 const rounds = Math.max(1, Number(roundsArg));
 const makeFull = await fullPath(fileURLToPath(new URL('../dist', import.meta.url)));
 
-const isDnsPort = (p) => p === 53 || p === 5353 || p === 5355;
-const isDns = (m) => (m.proto === 6 ? m.respPort === 53 || m.origPort === 53 : isDnsPort(m.respPort) || isDnsPort(m.origPort));
+/** The whole dissector, handed only the flows `pred` picks; the others are bypassed. */
 const only = (pred) => () => {
   const { dissector: d } = makeFull();
   return {
@@ -35,45 +35,19 @@ const only = (pred) => () => {
     },
   };
 };
-const parts = {
-  tls: only((m) => m.proto === 6 && !isDns(m)),
-  dns: only(isDns),
-  quic: only((m) => m.proto === 17 && !isDns(m)),
+const { runs } = await interleave(file, {
+  tls: only((m) => m.proto === 6 && !isDnsFlow(m)),
+  dns: only(isDnsFlow),
+  quic: only((m) => m.proto === 17 && !isDnsFlow(m)),
   dissect: () => ({ dissector: makeFull().dissector }),
   full: () => {
     const { dissector, names } = makeFull();
     return { dissector, onFlow: (rec) => names.nameFlow(rec) };
   },
-};
-
-async function pass(make) {
-  const opts = make === undefined ? {} : make();
-  const t0 = process.hrtime.bigint();
-  await replayFile(file, opts);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-// warm-up: one pass of each
-await pass(undefined);
-for (const make of Object.values(parts)) await pass(make);
-const extra = Object.fromEntries(Object.keys(parts).map((k) => [k, []]));
-const ratio = Object.fromEntries(Object.keys(parts).map((k) => [k, []]));
-const flows = [];
-let before = await pass(undefined);
-for (let r = 0; r < rounds; r++) {
-  for (const [k, make] of Object.entries(parts)) {
-    const t = await pass(make);
-    const after = await pass(undefined);
-    const flow = (before + after) / 2;
-    extra[k].push(t - flow);
-    ratio[k].push(t / flow);
-    flows.push(flow);
-    before = after;
-  }
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const out = { rounds, flowMs: Math.round(median(flows)), parts: {} };
-for (const k of Object.keys(parts)) {
-  out.parts[k] = { ms: Math.round(median(extra[k])), costPct: Number((100 * (1 - 1 / median(ratio[k]))).toFixed(1)) };
+}, rounds);
+const out = { rounds, flowMs: Math.round(median(Object.values(runs).flat().map((x) => x.flowMs))), parts: {} };
+for (const [k, xs] of Object.entries(runs)) {
+  const ratio = median(xs.map((x) => x.ms / x.flowMs));
+  out.parts[k] = { ms: Math.round(median(xs.map((x) => x.ms - x.flowMs))), costPct: Number((100 * (1 - 1 / ratio)).toFixed(1)) };
 }
 console.log(JSON.stringify(out));

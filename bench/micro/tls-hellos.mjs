@@ -59,5 +59,6 @@ console.log(`${hellos.length} hellos: median ${times[Math.floor(times.length / 2
 // for split hellos showed no gain at full depth (1.57 vs 1.60 s CPU over 9 interleaved runs),
 // but timed per packet class inside the pipeline the first segment of a split hello went from
 // 5–6 to ~2 µs, so it is in. Tried and dropped: a FlowMeta class with every field present
-// from creation (one object shape for the dissectors; 1.63 vs 1.65 s: no gain); keeping two booleans instead of the first parsed
-// hello during the watch phase (full depth 1.56 → 1.52 s, then 1.48 → 1.53 s: noise).
+// from creation (one object shape for the dissectors; 1.63 vs 1.65 s: no gain); keeping two
+// booleans instead of the first parsed hello during the watch phase (full depth 1.56 → 1.52 s,
+// then 1.48 → 1.53 s: noise).
