@@ -19,12 +19,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-# `npm install`, not `npm ci`: the lock file holds the platform-specific optional packages of the
-# test tools for some platforms only, and `npm ci` rejects it as out of sync (with --omit=dev
-# too). Dev dependencies are installed because TypeScript, which compiles dist/, is one; they
-# are pruned below. --ignore-scripts: `prepare` (tsc + native build) needs the sources, copied
+# `npm ci`: exactly the tree in package-lock.json. Dev dependencies are installed because
+# TypeScript, which compiles dist/, is one; they are pruned below. --ignore-scripts: `prepare` (tsc + native build) needs the sources, copied
 # after this cached layer, so the two native dependencies are built explicitly.
-RUN npm install --ignore-scripts --no-audit --no-fund \
+RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 cap
 COPY tsconfig.json ./
 COPY src ./src
