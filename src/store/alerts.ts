@@ -1,8 +1,10 @@
 /**
  * Alerts and their append-only change log. Every create or update of an alert appends one row
- * to `alert_changes`; its AUTOINCREMENT key is the alert's new `seq`. AUTOINCREMENT (not plain
- * rowid) guarantees a seq is never reused, even after retention deletes the newest rows, so a
- * SIEM cursor (`afterSeq`) never skips or repeats a change.
+ * to `alert_changes` numbered by its tenant's own counter (`alert_seq`): that number is the
+ * alert's new `seq`. The counter lives in its own row, not in the change rows, so a seq is never
+ * reused even after retention deletes the newest changes, and a SIEM cursor (`afterSeq`) never
+ * skips or repeats a change. Seqs are per tenant: consecutive changes of one tenant get
+ * consecutive numbers whatever other tenants do, so gaps reveal nothing across tenants.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { alertDedupKey } from '../detect/alert-key.js';
@@ -33,6 +35,7 @@ function parse(row: AlertRow): Alert {
 
 export class AlertTable {
   private readonly insChange: Statement;
+  private readonly nextSeq: Statement;
   private readonly upsert: Statement;
   private readonly byId: Statement;
   private readonly byKey: Statement;
@@ -44,8 +47,12 @@ export class AlertTable {
   private readonly changesBoth: Statement;
 
   constructor(db: Database) {
+    this.nextSeq = db.prepare(
+      `INSERT INTO alert_seq (tenant, last) VALUES (?, (SELECT value FROM store_meta WHERE key = 'alert_seq_floor') + 1)
+       ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last`,
+    );
     this.insChange = db.prepare(
-      'INSERT INTO alert_changes (tenant, alert_id, heuristic, severity, alert_json) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO alert_changes (tenant, tenant_seq, alert_id, heuristic, severity, alert_json) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.upsert = db.prepare(
       `INSERT INTO alerts (id, tenant, heuristic, severity, status, dedup_key, bin_hash, first_seen_us, last_seen_us, seq, alert_json)
@@ -62,11 +69,11 @@ export class AlertTable {
     this.byHash = db.prepare(
       'SELECT id FROM alerts WHERE tenant = ? AND bin_hash = ? AND heuristic = ? ORDER BY first_seen_us LIMIT ?',
     );
-    const base = 'SELECT seq, alert_json AS body FROM alert_changes WHERE tenant = ? AND seq > ?';
-    this.changesAll = db.prepare(`${base} ORDER BY seq LIMIT ?`);
-    this.changesSev = db.prepare(`${base} AND severity = ? ORDER BY seq LIMIT ?`);
-    this.changesHeur = db.prepare(`${base} AND heuristic = ? ORDER BY seq LIMIT ?`);
-    this.changesBoth = db.prepare(`${base} AND severity = ? AND heuristic = ? ORDER BY seq LIMIT ?`);
+    const base = 'SELECT tenant_seq AS seq, alert_json AS body FROM alert_changes WHERE tenant = ? AND tenant_seq > ?';
+    this.changesAll = db.prepare(`${base} ORDER BY tenant_seq LIMIT ?`);
+    this.changesSev = db.prepare(`${base} AND severity = ? ORDER BY tenant_seq LIMIT ?`);
+    this.changesHeur = db.prepare(`${base} AND heuristic = ? ORDER BY tenant_seq LIMIT ?`);
+    this.changesBoth = db.prepare(`${base} AND severity = ? AND heuristic = ? ORDER BY tenant_seq LIMIT ?`);
   }
 
   /** Insert or update by id; appends a change row and returns the alert with its new seq. */
@@ -75,8 +82,8 @@ export class AlertTable {
     if (existing && existing.tenant !== a.tenant) throw new Error(`alert id ${a.id} belongs to another tenant`);
     const existingKey = existing?.k;
     const body = bodyOf(a);
-    const info = this.insChange.run(a.tenant, a.id, a.heuristic, a.severity, body);
-    const seq = Number(info.lastInsertRowid);
+    const seq = (this.nextSeq.get(a.tenant) as { last: number }).last;
+    this.insChange.run(a.tenant, seq, a.id, a.heuristic, a.severity, body);
     const binHash = a.sha256 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
     const key = dedupKey ?? existingKey ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
     this.upsert.run({

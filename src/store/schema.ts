@@ -147,6 +147,26 @@ const MIGRATIONS: string[] = [
     first_obs_us REAL NOT NULL
   );
   `,
+  // 2: per-tenant alert sequence numbers. A tenant's change seqs count only its own changes, so
+  // a gap seen by one tenant's SIEM says nothing about another tenant's activity. The counter of
+  // every tenant starts above the highest seq the global sequence ever issued (the floor), so a
+  // cursor handed out before this migration still points before every new change.
+  `
+  ALTER TABLE alert_changes ADD COLUMN tenant_seq INTEGER;
+  UPDATE alert_changes SET tenant_seq = seq;
+  DROP INDEX alert_changes_tenant;
+  CREATE UNIQUE INDEX alert_changes_tenant_seq ON alert_changes(tenant, tenant_seq);
+  CREATE TABLE alert_seq (
+    tenant TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO store_meta (key, value)
+    VALUES ('alert_seq_floor', COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'alert_changes'), 0));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -155,8 +175,9 @@ export class SchemaError extends Error {
   readonly code = 'LLMTAP_ERR_STORE_SCHEMA';
 }
 
-/** Applies pending migrations; returns the version the database is now at. */
-export function migrate(db: Database, nowMs: number): number {
+/** Applies pending migrations (up to `target`, all by default; tests build older databases
+ * with it); returns the version the database is now at. */
+export function migrate(db: Database, nowMs: number, target = MIGRATIONS.length): number {
   db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
   const row = db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null };
   const current = row.v ?? 0;
@@ -164,12 +185,13 @@ export function migrate(db: Database, nowMs: number): number {
     throw new SchemaError(`database schema version ${current} is newer than this llmtap (${MIGRATIONS.length})`);
   }
   const record = db.prepare('INSERT INTO migrations (version, applied_at_ms) VALUES (?, ?)');
-  for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+  const upTo = Math.min(target, MIGRATIONS.length);
+  for (let v = current + 1; v <= upTo; v++) {
     const sql = MIGRATIONS[v - 1] ?? '';
     db.transaction(() => {
       db.exec(sql);
       record.run(v, nowMs);
     })();
   }
-  return MIGRATIONS.length;
+  return Math.max(current, upTo);
 }
