@@ -49,7 +49,7 @@ export const CONFIG_SCHEMA = {
       learn_window_ms: int('Join window before a device skew is learned (covers zone mistakes).', 12 * 3600 * 1000),
       max_flows: int('Flows kept waiting for an EDR record.', 200000, 16),
       max_records: int('EDR records kept waiting for a flow.', 500000, 16),
-      edr_only_loopback: bool('EDR loopback connections (local LLM runtimes) become observations.', true),
+      edr_only_loopback: bool('EDR loopback connections (local LLM runtimes) that no captured loopback flow matched within the join window become edr-only observations (loopback records join captured loopback flows either way).', true),
       lineage_key: str('Secret for the per-tenant keyed lineage hash (set it in production).', 'llmtap-default-lineage-key'),
     }),
     edr: section({

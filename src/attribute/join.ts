@@ -36,7 +36,10 @@ export interface AttributeOptions {
   toleranceMs: number;
   /** Match window (± ms) while a device's skew is unknown; also the retention of records. */
   learnWindowMs: number;
-  /** Turn loopback EDR records (local runtimes) into edr-only observations. */
+  /**
+   * Loopback EDR records (local runtimes) that matched no captured loopback flow within the
+   * window become edr-only observations. Off: they only attribute captured loopback flows.
+   */
   edrOnlyLoopback: boolean;
   /**
    * How long (capture ms after a flow's last packet) a flow without an EDR match is held back
@@ -106,7 +109,7 @@ export class Attributor {
   private readonly pendingOrder = new Set<PendingFlow>();
   /** Pending flows not yet emitted (held), in the same order. */
   private readonly held = new Set<PendingFlow>();
-  /** Tenants that sent at least one (non-loopback) EDR record: their flows are tracked. */
+  /** Tenants that sent at least one EDR record: their flows are tracked. */
   private readonly edrTenants = new Set<string>();
   /** Waiting flows by endpoint address, so a newly mapped device labels them late. */
   private readonly pendingByAddr = new Map<string, Set<PendingFlow>>();
@@ -130,13 +133,11 @@ export class Attributor {
 
   addEdr(rec: EdrConnection): void {
     this.count(`records.${rec.source}`);
-    if (addrScope(rec.localAddr) === 'loopback') {
-      if (!this.opts.edrOnlyLoopback) { this.count('records.dropped.loopback'); return; }
-      if (rec.direction === 'inbound') { this.count('records.dropped.loopback_inbound'); return; }
-      this.count('edr_only.loopback');
-      this.deps.emit(edrOnlyObservation(rec));
-      return;
-    }
+    // Loopback records are joined like any other: a capture of a loopback interface (or a
+    // pcapng that includes one) sees the same connection. Only a record still unmatched when
+    // it expires becomes an edr-only observation (expireEntry).
+    const loopback = addrScope(rec.localAddr) === 'loopback';
+    if (loopback) this.count('records.loopback');
     if (!this.edrTenants.has(rec.tenant)) this.firstRecordOf(rec.tenant);
     const key = joinKey(rec.tenant, protoNumber(rec.transport), rec.localAddr, rec.localPort, rec.remoteAddr, rec.remotePort);
     const skewKey = `${rec.tenant}\u0000${rec.deviceId}\u0000${rec.source}`;
@@ -145,7 +146,8 @@ export class Attributor {
     if (list === undefined) { list = []; this.index.set(key, list); }
     list.push(e);
     this.entries.add(e);
-    const newDevice = this.devices.note(rec, skewKey);
+    // 127.0.0.1 and ::1 are on every device: never an address that names one.
+    const newDevice = !loopback && this.devices.note(rec, skewKey);
     while (this.entries.size > this.opts.maxRecords) {
       const first = this.entries.values().next();
       if (first.done === true) break;
@@ -346,7 +348,13 @@ export class Attributor {
     this.dropEntry(e);
     if (e.matched) return;
     this.count('records.unmatched');
-    if (e.rec.direction !== 'outbound') return;
+    const loopback = addrScope(e.rec.localAddr) === 'loopback';
+    if (loopback) {
+      // A local runtime's connection the sensor did not capture. The runtime's own (inbound)
+      // record would describe the same connection again.
+      if (e.rec.direction === 'inbound') return;
+      if (!this.opts.edrOnlyLoopback) { this.count('records.unmatched_loopback'); return; }
+    } else if (e.rec.direction !== 'outbound') return;
     const dedup = `${e.key}\u0000${e.rec.deviceId}`;
     if (this.recentEdrOnly.has(dedup)) return;
     this.recentEdrOnly.add(dedup);
@@ -354,7 +362,7 @@ export class Attributor {
       const first = this.recentEdrOnly.values().next();
       if (first.done !== true) this.recentEdrOnly.delete(first.value);
     }
-    this.count('edr_only.offtap');
+    this.count(loopback ? 'edr_only.loopback' : 'edr_only.offtap');
     this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0));
   }
 

@@ -167,16 +167,90 @@ describe('join: candidates', () => {
 });
 
 describe('join: edr-only, waits, bounds', () => {
-  it('loopback to a local runtime becomes an edr-only observation', () => {
-    const { at, out } = harness();
+  it('a loopback record no captured flow matched becomes an edr-only observation when the window ends, not before', () => {
+    const { at, out } = harness({ learnWindowMs: 60_000, waitMs: 60_000 });
     at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 51000, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'node.exe' }));
     at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 11434, remoteAddr: '127.0.0.1', remotePort: 51000, direction: 'inbound', tsKind: 'accept', processName: 'ollama.exe' }));
-    expect(out.length).toBe(1);
+    expect(out.length).toBe(0); // a captured loopback flow may still come
+    at.tick((T0 + 60_000) * 1000);
+    expect(out.length).toBe(0);
+    at.tick((T0 + 3 * 60_000) * 1000);
+    expect(out.length).toBe(1); // the runtime's own inbound record is the same connection
     const o = out[0]!;
     expect(o.kind).toBe('edr-only');
     expect(o.serverPort).toBe(11434);
     expect(o.client?.processName).toBe('node.exe');
     expect(o.tsUs).toBe(T0 * 1000);
+    expect(at.stats()['edr_only.loopback']).toBe(1);
+  });
+
+  for (const lo of ['127.0.0.1', '::1']) {
+    for (const order of ['edr-first', 'flow-first'] as const) {
+      it(`a captured loopback flow [${lo}]:11434 joins its records: one connection, client and runtime attributed, no edr-only (${order})`, () => {
+        const { at, out } = harness({ holdMs: 30_000 });
+        const f = mkFlow({ origAddr: lo, origPort: 51000, respAddr: lo, respPort: 11434, firstTsUs: (T0 + 40) * 1000 });
+        const recs = [
+          rec({ tsMs: T0 + 100, localAddr: lo, localPort: 51000, remoteAddr: lo, remotePort: 11434, processName: 'curl', pid: 11 }),
+          rec({ tsMs: T0 + 101, localAddr: lo, localPort: 11434, remoteAddr: lo, remotePort: 51000, direction: 'inbound', tsKind: 'accept', processName: 'ollama', pid: 12 }),
+        ];
+        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); at.addFlow(f); }
+        else { at.addFlow(f); recs.forEach((r) => at.addEdr(r)); }
+        at.flush();
+        // one connection: one observation (its second record may update it), never an edr-only one
+        expect(out.every((o) => o.kind === 'flow' && o.obsId === flowObsId(f))).toBe(true);
+        expect(out.filter((o) => !o.update).length).toBe(1);
+        const o = out[out.length - 1]!;
+        expect(o.clientAddr).toBe(lo);
+        expect(o.client?.processName).toBe('curl');
+        expect(o.client?.deviceId).toBe('laptop-1');
+        expect(o.client?.method).toBe('edr');
+        expect(o.server?.processName).toBe('ollama');
+        expect(o.bytesOut).toBe(f.origWireBytes);
+        const s = at.stats();
+        expect(s['edr_only.loopback']).toBeUndefined();
+        expect(s['join.hit']).toBe(1);
+      });
+    }
+  }
+
+  it('edr_only_loopback off: captured loopback flows are still attributed; unmatched loopback records become nothing', () => {
+    const { at, out } = harness({ edrOnlyLoopback: false });
+    const f = mkFlow({ origAddr: '127.0.0.1', origPort: 51001, respAddr: '127.0.0.1', respPort: 11434, firstTsUs: T0 * 1000 });
+    at.addEdr(rec({ tsMs: T0 + 50, localAddr: '127.0.0.1', localPort: 51001, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
+    at.addEdr(rec({ tsMs: T0 + 60, localAddr: '127.0.0.1', localPort: 51002, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
+    at.addFlow(f);
+    at.flush();
+    expect(out.map((o) => `${o.kind}|${o.client?.processName ?? '-'}`)).toEqual(['flow|curl']);
+    expect(at.stats()['records.unmatched_loopback']).toBe(1);
+  });
+
+  it('loopback never labels a flow through the device map (127.0.0.1 is on every device)', () => {
+    const { at, out } = harness();
+    at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 51003, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
+    const other = mkFlow({ origAddr: '127.0.0.1', origPort: 40000, respAddr: '127.0.0.1', respPort: 8080, firstTsUs: T0 * 1000 });
+    at.addFlow(other);
+    at.flush();
+    const o = out.find((x) => x.obsId === flowObsId(other))!;
+    expect(o.client).toBeUndefined();
+  });
+
+  it('an edr-only observation is moved onto the capture clock with the device\'s learned skew (loopback and off-tap)', () => {
+    const skew = 11 * 3_600_000;
+    const { at, out } = harness();
+    // a captured connection teaches the device's skew
+    const f = flowAt(T0, 50500);
+    at.addEdr(rec({ tsMs: T0 + skew + 120, localPort: 50500 }));
+    at.addFlow(f);
+    expect(at.stats()['skew_ms.laptop-1.sysmon']).toBe(skew + 120);
+    // a local runtime call and an off-tap call the sensor never saw, on the device's clock
+    at.addEdr(rec({ tsMs: T0 + skew + 5_000, localAddr: '127.0.0.1', localPort: 51004, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
+    at.addEdr(rec({ tsMs: T0 + skew + 6_000, localPort: 50501, remoteAddr: '203.0.113.7' }));
+    at.flush();
+    const edrOnly = out.filter((o) => o.kind === 'edr-only').sort((a, b) => a.tsUs - b.tsUs);
+    expect(edrOnly.map((o) => [o.serverPort, o.tsUs, o.client?.skewMs])).toEqual([
+      [11434, (T0 + 5_000 - 120) * 1000, skew + 120],
+      [443, (T0 + 6_000 - 120) * 1000, skew + 120],
+    ]);
   });
 
   it('an unmatched outbound record expires into an off-tap edr-only observation', () => {
