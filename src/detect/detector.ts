@@ -11,6 +11,7 @@
  * `detect.store_error` the same way.
  */
 import type { Logger } from 'pino';
+import { addrScope } from '../attribute/normalize.js';
 import type { Observation } from '../records.js';
 import type { TenantResolver } from '../tenants/resolver.js';
 import type { TenantConfig } from '../tenants/schema.js';
@@ -129,6 +130,12 @@ export class Detector {
       store: this.store,
       marks,
       emit: (hit: Hit) => {
+        // Without a device id the client address is the device; 127.0.0.1 and ::1 name none
+        // (a loopback capture or a local runtime without its endpoint record).
+        if (hit.fleet !== true && obs.client?.deviceId === undefined && addrScope(obs.clientAddr) === 'loopback') {
+          this.count('detect.loopback_without_device');
+          return undefined;
+        }
         const r = this.dedup.emit(tenant.id, obs, hit);
         if (!r) return undefined;
         this.count(r.created ? `alerts.${hit.heuristic}.${r.alert.severity}` : `alert_updates.${hit.heuristic}`);
@@ -216,6 +223,7 @@ export class Detector {
 
   /** Counters: `alerts.<heuristic>.<severity>` (created), `alert_updates.<heuristic>`,
    * `detect.error[.<rule>]`, `detect.store_error`, `detect.telemetry_disabled`,
+   * `detect.loopback_without_device` (a hit whose only device key was a loopback address),
    * `h1_per_day.<tenant>.<day>.{h1,observations}` (this run; the store keeps the history). */
   stats(): Record<string, number> {
     return Object.fromEntries(this.counters);

@@ -34,6 +34,7 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['flow', 'dissect'], to: 'decode/view.ts', why: 'the borrowed PacketView (and its TCP flag constants) handed along the packet path' },
   { from: ['flow', 'dissect'], to: 'decode/addr.ts', why: 'address bytes → text, one implementation for flow keys and DNS answers' },
   { from: ['flow', 'dissect'], to: 'decode/bytes.ts', why: 'bounds-checked big-endian readers' },
+  { from: ['detect'], to: 'attribute/normalize.ts', why: 'the scope of an address (a loopback client address names no device), one implementation for the join and detection' },
   { from: ['store'], to: 'detect/alert-key.ts', why: 'detect defines which alerts are the same; the store computes that key only for alerts written without one' },
   { from: ['store'], to: 'detect/sink.ts', why: 'the store implements what detect asks of it; the argument shapes are declared once, by detect' },
   { from: ['api'], to: 'store/types.ts', why: 'the API serves the store rows (allowlist, candidates, observations); the response schemas choose which fields leave' },
