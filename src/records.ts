@@ -347,7 +347,16 @@ export interface Alert {
   evidence: AlertEvidence;
   /** Related alerts (H7 links the H1 alerts of the same hash). */
   related?: string[];
+  /** The server of the connection that first raised the alert (address, port, IP protocol). */
+  server?: { addr: string; port: number; proto: number };
+  /** The client process id of that connection, when the endpoint feed reported it (not for fleet alerts). */
+  pid?: number;
   seq?: number;
+  /**
+   * Set on alerts read from the change log: `create` for the alert's first change, `update`
+   * for every later one (not stored in the alert body).
+   */
+  change?: 'create' | 'update';
 }
 
 // ───────────────────────────── flow ⇄ dissect ─────────────────────────────

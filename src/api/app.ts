@@ -25,6 +25,7 @@ import type { EdrRouteOptions } from './routes/edr.js';
 import { healthRoutes } from './routes/health.js';
 import { observationRoutes } from './routes/observations.js';
 import { ruleRoutes } from './routes/rules.js';
+import { LLMTAP_VERSION } from '../version.js';
 
 export interface ApiOptions {
   tenants: readonly TenantCredential[];
@@ -102,7 +103,7 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
   const ctx: RouteContext = {
     deps,
     cursors: new CursorCodec(opts.cursorKey ?? deriveCursorKey(opts.tenants)),
-    version: opts.version ?? '0.0.0',
+    version: opts.version ?? LLMTAP_VERSION,
   };
   const tenantAuth = makeTenantAuth(opts.tenants);
   const edr: EdrRouteOptions = { ...DEFAULT_EDR, ...opts.edr };

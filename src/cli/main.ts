@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       case '--version':
       case 'version':
-        process.stdout.write('llmtap 0.1.0\n');
+        process.stdout.write(`llmtap ${(await import('../version.js')).LLMTAP_VERSION}\n`);
         code = 0;
         break;
       case undefined:

@@ -55,7 +55,9 @@ function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert
     if (c?.deviceId !== undefined) a.deviceId = c.deviceId;
     if (c?.deviceName !== undefined) a.deviceName = c.deviceName;
     a.clientAddr = obs.clientAddr;
+    if (c?.pid !== undefined) a.pid = c.pid;
   }
+  if (obs.serverAddr !== '') a.server = { addr: obs.serverAddr, port: obs.serverPort, proto: obs.proto };
   if (c?.processName !== undefined) a.processName = c.processName;
   if (c?.sha256 !== undefined) a.sha256 = c.sha256.toLowerCase();
   if (v) {

@@ -22,14 +22,25 @@ interface AlertRow {
   body: string;
 }
 
+interface ChangeRow extends AlertRow {
+  /** 1 when this is the alert's first change (its lowest seq: retention deletes an alert's changes together). */
+  first: number;
+}
+
 function bodyOf(a: Alert): string {
-  const { seq: _seq, ...rest } = a;
+  const { seq: _seq, change: _change, ...rest } = a;
   return JSON.stringify(rest);
 }
 
 function parse(row: AlertRow): Alert {
   const a = JSON.parse(row.body) as Alert;
   a.seq = row.seq;
+  return a;
+}
+
+function parseChange(row: ChangeRow): Alert {
+  const a = parse(row);
+  a.change = row.first === 1 ? 'create' : 'update';
   return a;
 }
 
@@ -69,11 +80,14 @@ export class AlertTable {
     this.byHash = db.prepare(
       'SELECT id FROM alerts WHERE tenant = ? AND bin_hash = ? AND heuristic = ? ORDER BY first_seen_us LIMIT ?',
     );
-    const base = 'SELECT tenant_seq AS seq, alert_json AS body FROM alert_changes WHERE tenant = ? AND tenant_seq > ?';
-    this.changesAll = db.prepare(`${base} ORDER BY tenant_seq LIMIT ?`);
-    this.changesSev = db.prepare(`${base} AND severity = ? ORDER BY tenant_seq LIMIT ?`);
-    this.changesHeur = db.prepare(`${base} AND heuristic = ? ORDER BY tenant_seq LIMIT ?`);
-    this.changesBoth = db.prepare(`${base} AND severity = ? AND heuristic = ? ORDER BY tenant_seq LIMIT ?`);
+    const base =
+      'SELECT c.tenant_seq AS seq, c.alert_json AS body,' +
+      ' (c.seq = (SELECT MIN(p.seq) FROM alert_changes p WHERE p.alert_id = c.alert_id)) AS first' +
+      ' FROM alert_changes c WHERE c.tenant = ? AND c.tenant_seq > ?';
+    this.changesAll = db.prepare(`${base} ORDER BY c.tenant_seq LIMIT ?`);
+    this.changesSev = db.prepare(`${base} AND c.severity = ? ORDER BY c.tenant_seq LIMIT ?`);
+    this.changesHeur = db.prepare(`${base} AND c.heuristic = ? ORDER BY c.tenant_seq LIMIT ?`);
+    this.changesBoth = db.prepare(`${base} AND c.severity = ? AND c.heuristic = ? ORDER BY c.tenant_seq LIMIT ?`);
   }
 
   /** Insert or update by id; appends a change row and returns the alert with its new seq. */
@@ -99,7 +113,7 @@ export class AlertTable {
       seq,
       json: body,
     });
-    return { ...a, seq };
+    return { ...a, seq, change: existing ? 'update' : 'create' };
   }
 
   getAlert(tenant: string, id: string): Alert | undefined {
@@ -126,16 +140,16 @@ export class AlertTable {
 
   listChanges(tenant: string, q: AlertChangeQuery): Alert[] {
     const limit = Math.max(0, Math.min(q.limit, 10_000));
-    let rows: AlertRow[];
+    let rows: ChangeRow[];
     if (q.severity !== undefined && q.heuristic !== undefined) {
-      rows = this.changesBoth.all(tenant, q.afterSeq, q.severity, q.heuristic, limit) as AlertRow[];
+      rows = this.changesBoth.all(tenant, q.afterSeq, q.severity, q.heuristic, limit) as ChangeRow[];
     } else if (q.severity !== undefined) {
-      rows = this.changesSev.all(tenant, q.afterSeq, q.severity, limit) as AlertRow[];
+      rows = this.changesSev.all(tenant, q.afterSeq, q.severity, limit) as ChangeRow[];
     } else if (q.heuristic !== undefined) {
-      rows = this.changesHeur.all(tenant, q.afterSeq, q.heuristic, limit) as AlertRow[];
+      rows = this.changesHeur.all(tenant, q.afterSeq, q.heuristic, limit) as ChangeRow[];
     } else {
-      rows = this.changesAll.all(tenant, q.afterSeq, limit) as AlertRow[];
+      rows = this.changesAll.all(tenant, q.afterSeq, limit) as ChangeRow[];
     }
-    return rows.map(parse);
+    return rows.map(parseChange);
   }
 }

@@ -77,7 +77,7 @@ describe('alerts', () => {
     expect(f.status_id).toBe(1);
     expect(f.finding_info.uid).toBe(s1.alerts[1]?.id);
     expect(f.metadata.sequence).toBe(s1.alerts[1]?.seq);
-    expect(f.evidences[0].process.file.hashes[0]).toMatchObject({ algorithm_id: 3, value: 'a'.repeat(64) });
+    expect(f.evidences[0].file.hashes[0]).toMatchObject({ algorithm_id: 3, value: 'a'.repeat(64) });
   });
 
   it('gets one alert and updates its status, which advances the change sequence', async () => {

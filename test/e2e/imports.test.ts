@@ -23,6 +23,7 @@ const SHARED: Record<string, string> = {
   'metrics.ts': 'metric and drop-reason names, defined once',
   'config.ts': 'sensor config types and defaults',
   'errors.ts': 'coded LLMTAP_ERR_* errors, declared once',
+  'version.ts': 'the package version, read once (CLI, API, OCSF metadata)',
   'tenants/': 'tenant config (schema, defaults, validation, resolver, address ranges): validated with the config, applied by detect',
 };
 

@@ -1,39 +1,56 @@
 /** JSON Schema of the OCSF Detection Finding objects llmtap emits (see ../ocsf.ts for the mapping). */
 
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+
 const hashSchema = {
   type: 'object',
-  properties: { algorithm_id: { type: 'integer' }, algorithm: { type: 'string' }, value: { type: 'string' } },
+  properties: { algorithm_id: int, algorithm: str, value: str },
   required: ['algorithm_id', 'value'],
+} as const;
+
+const fileSchema = {
+  type: 'object',
+  properties: { name: str, type_id: int, type: str, hashes: { type: 'array', items: hashSchema } },
+  required: ['name', 'type_id'],
+} as const;
+
+const endpointSchema = {
+  type: 'object',
+  properties: { ip: str, uid: str, name: str, hostname: str, port: int },
 } as const;
 
 export const ocsfFindingSchema = {
   type: 'object',
   properties: {
     class_uid: { type: 'integer', const: 2004 },
-    class_name: { type: 'string' },
+    class_name: str,
     category_uid: { type: 'integer', const: 2 },
-    category_name: { type: 'string' },
-    activity_id: { type: 'integer' },
-    activity_name: { type: 'string' },
-    type_uid: { type: 'integer' },
-    type_name: { type: 'string' },
-    time: { type: 'integer' },
-    severity_id: { type: 'integer' },
-    severity: { type: 'string' },
-    status_id: { type: 'integer' },
-    status: { type: 'string' },
-    count: { type: 'integer' },
-    message: { type: 'string' },
+    category_name: str,
+    activity_id: int,
+    activity_name: str,
+    type_uid: int,
+    type_name: str,
+    time: int,
+    severity_id: int,
+    severity: str,
+    status_id: int,
+    status: str,
+    confidence_id: int,
+    confidence: str,
+    count: int,
+    message: str,
     metadata: {
       type: 'object',
       properties: {
-        version: { type: 'string' },
-        uid: { type: 'string' },
-        sequence: { type: 'integer' },
-        tenant_uid: { type: 'string' },
+        version: str,
+        profiles: { type: 'array', items: str },
+        uid: str,
+        sequence: int,
+        tenant_uid: str,
         product: {
           type: 'object',
-          properties: { name: { type: 'string' }, vendor_name: { type: 'string' }, version: { type: 'string' } },
+          properties: { name: str, vendor_name: str, version: str },
           required: ['name', 'vendor_name'],
         },
       },
@@ -42,20 +59,15 @@ export const ocsfFindingSchema = {
     finding_info: {
       type: 'object',
       properties: {
-        uid: { type: 'string' },
-        title: { type: 'string' },
-        types: { type: 'array', items: { type: 'string' } },
-        first_seen_time: { type: 'integer' },
-        last_seen_time: { type: 'integer' },
-        related_events_uids: { type: 'array', items: { type: 'string' } },
+        uid: str,
+        title: str,
+        types: { type: 'array', items: str },
+        first_seen_time: int,
+        last_seen_time: int,
+        related_events: { type: 'array', items: { type: 'object', properties: { uid: str }, required: ['uid'] } },
         analytic: {
           type: 'object',
-          properties: {
-            name: { type: 'string' },
-            type_id: { type: 'integer' },
-            type: { type: 'string' },
-            uid: { type: 'string' },
-          },
+          properties: { name: str, type_id: int, type: str, uid: str },
           required: ['type_id'],
         },
       },
@@ -63,12 +75,7 @@ export const ocsfFindingSchema = {
     },
     device: {
       type: 'object',
-      properties: {
-        uid: { type: 'string' },
-        name: { type: 'string' },
-        ip: { type: 'string' },
-        type_id: { type: 'integer' },
-      },
+      properties: { uid: str, name: str, ip: str, type_id: int, type: str },
       required: ['type_id'],
     },
     evidences: {
@@ -76,39 +83,49 @@ export const ocsfFindingSchema = {
       items: {
         type: 'object',
         properties: {
-          process: {
+          src_endpoint: endpointSchema,
+          dst_endpoint: endpointSchema,
+          connection_info: {
             type: 'object',
             properties: {
-              name: { type: 'string' },
-              file: {
-                type: 'object',
-                properties: {
-                  name: { type: 'string' },
-                  type_id: { type: 'integer' },
-                  hashes: { type: 'array', items: hashSchema },
-                },
-                required: ['type_id'],
-              },
+              direction_id: int,
+              direction: str,
+              protocol_num: int,
+              protocol_name: str,
+              protocol_ver_id: int,
+              protocol_ver: str,
             },
+            required: ['direction_id'],
           },
-          dst_endpoint: {
+          process: {
             type: 'object',
-            properties: { hostname: { type: 'string' } },
+            properties: { pid: int, name: str, file: fileSchema },
+            required: ['pid'],
           },
+          file: fileSchema,
         },
+      },
+    },
+    observables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: str, type_id: int, type: str, value: str },
+        required: ['name', 'type_id'],
       },
     },
     unmapped: {
       type: 'object',
       properties: {
-        heuristic: { type: 'string' },
-        provider: { type: 'string' },
-        category: { type: 'string' },
-        host_source: { type: 'string' },
-        rule_id: { type: 'string' },
-        bytes_out: { type: 'integer' },
-        bytes_in: { type: 'integer' },
-        community_ids: { type: 'array', items: { type: 'string' } },
+        heuristic: str,
+        provider: str,
+        category: str,
+        host: str,
+        host_source: str,
+        rule_id: str,
+        bytes_out: int,
+        bytes_in: int,
+        community_ids: { type: 'array', items: str },
       },
     },
   },
