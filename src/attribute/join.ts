@@ -12,6 +12,7 @@ import { DeviceMap } from './device-map.js';
 import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint, type Match } from './match.js';
+import { Fifo } from '../bounded/fifo.js';
 
 /**
  * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
@@ -70,6 +71,8 @@ interface EdrEntry {
   key: string;
   skewKey: string;
   matched: boolean;
+  /** Dropped from the index (expired or evicted); its slot in `entries` is skipped. */
+  dropped: boolean;
 }
 
 interface PendingFlow {
@@ -103,12 +106,21 @@ export function joinKey(tenant: string, proto: number, a: string, ap: number, b:
 
 export class Attributor {
   private readonly index = new Map<string, EdrEntry[]>();
-  /** Insertion order = age order, for eviction and expiry sweeps. */
-  private readonly entries = new Set<EdrEntry>();
+  /**
+   * Insertion order = age order, for eviction and expiry sweeps. Records expired out of order
+   * stay as dropped slots until they reach the front or a compaction (`deadEntries` of them).
+   */
+  private readonly entries = new Fifo<EdrEntry>();
+  private liveEntries = 0;
+  private deadEntries = 0;
   private readonly pending = new Map<string, PendingFlow[]>();
-  private readonly pendingOrder = new Set<PendingFlow>();
-  /** Pending flows not yet emitted (held), in the same order. */
-  private readonly held = new Set<PendingFlow>();
+  /** Waiting flows in arrival order; always finalized from the front. */
+  private readonly pendingOrder = new Fifo<PendingFlow>();
+  /**
+   * Absolute position (`pendingOrder.shifted` + index) of the first flow that may still be held:
+   * every flow before it was emitted, so the hold sweep resumes there.
+   */
+  private holdFrom = 0;
   /** Tenants that sent at least one EDR record: their flows are tracked. */
   private readonly edrTenants = new Set<string>();
   /** Waiting flows by endpoint address, so a newly mapped device labels them late. */
@@ -116,6 +128,7 @@ export class Attributor {
   private readonly skews = new SkewTracker();
   private readonly devices = new DeviceMap();
   private readonly recentEdrOnly = new Set<string>();
+  private readonly recentEdrOnlyOrder = new Fifo<string>();
   private readonly counters: Record<string, number> = {};
   private nowUs = 0;
   private lastSweepUs = 0;
@@ -141,17 +154,19 @@ export class Attributor {
     if (!this.edrTenants.has(rec.tenant)) this.firstRecordOf(rec.tenant);
     const key = joinKey(rec.tenant, protoNumber(rec.transport), rec.localAddr, rec.localPort, rec.remoteAddr, rec.remotePort);
     const skewKey = `${rec.tenant}\u0000${rec.deviceId}\u0000${rec.source}`;
-    const e: EdrEntry = { rec, key, skewKey, matched: false };
+    const e: EdrEntry = { rec, key, skewKey, matched: false, dropped: false };
     let list = this.index.get(key);
     if (list === undefined) { list = []; this.index.set(key, list); }
     list.push(e);
-    this.entries.add(e);
+    this.entries.push(e);
+    this.liveEntries++;
     // 127.0.0.1 and ::1 are on every device: never an address that names one.
     const newDevice = !loopback && this.devices.note(rec, skewKey);
-    while (this.entries.size > this.opts.maxRecords) {
-      const first = this.entries.values().next();
-      if (first.done === true) break;
-      this.dropEntry(first.value);
+    while (this.liveEntries > this.opts.maxRecords) {
+      const first = this.entries.shift();
+      if (first === undefined) break;
+      if (first.dropped) { this.deadEntries--; continue; }
+      this.dropEntry(first);
       this.count('records.evicted');
     }
     const waiting = this.pending.get(key);
@@ -207,12 +222,11 @@ export class Attributor {
     const p: PendingFlow = { flow, tenant, key, sig: '', learned: undefined, hit: false, tracked: false, emitted: false };
     this.evaluate(p, this.opts.holdMs <= 0);
     if (tracked) this.track(p);
-    this.pendingOrder.add(p);
-    if (!p.emitted) this.held.add(p);
-    while (this.pendingOrder.size > this.opts.maxFlows) {
-      const first = this.pendingOrder.values().next();
-      if (first.done === true) break;
-      this.finalize(first.value);
+    this.pendingOrder.push(p);
+    while (this.pendingOrder.length > this.opts.maxFlows) {
+      const first = this.pendingOrder.shift();
+      if (first === undefined) break;
+      this.finalize(first);
       this.count('flows.evicted');
     }
   }
@@ -295,7 +309,6 @@ export class Attributor {
     if (isUpdate && sig === p.sig) return false;
     p.sig = sig;
     p.emitted = true;
-    this.held.delete(p);
     this.deps.emit(obs);
     return true;
   }
@@ -308,10 +321,9 @@ export class Attributor {
     return a;
   }
 
+  /** Emit (if still held) and forget a flow already taken off the front of `pendingOrder`. */
   private finalize(p: PendingFlow): void {
     if (!p.emitted) this.evaluate(p, true);
-    this.pendingOrder.delete(p);
-    this.held.delete(p);
     if (p.tracked) {
       this.unindexAddr(p, p.flow.origAddr);
       this.unindexAddr(p, p.flow.respAddr);
@@ -333,8 +345,10 @@ export class Attributor {
     if (set.size === 0) this.pendingByAddr.delete(k);
   }
 
+  /** Unindex a record; its slot in `entries` is the caller's (shifted, or counted dead). */
   private dropEntry(e: EdrEntry): void {
-    this.entries.delete(e);
+    e.dropped = true;
+    this.liveEntries--;
     const list = this.index.get(e.key);
     if (list !== undefined) {
       const i = list.indexOf(e);
@@ -358,10 +372,8 @@ export class Attributor {
     const dedup = `${e.key}\u0000${e.rec.deviceId}`;
     if (this.recentEdrOnly.has(dedup)) return;
     this.recentEdrOnly.add(dedup);
-    if (this.recentEdrOnly.size > 10_000) {
-      const first = this.recentEdrOnly.values().next();
-      if (first.done !== true) this.recentEdrOnly.delete(first.value);
-    }
+    this.recentEdrOnlyOrder.push(dedup);
+    if (this.recentEdrOnlyOrder.length > 10_000) this.recentEdrOnly.delete(this.recentEdrOnlyOrder.shift() as string);
     this.count(loopback ? 'edr_only.loopback' : 'edr_only.offtap');
     this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0));
   }
@@ -371,35 +383,60 @@ export class Attributor {
     if (this.nowUs - this.lastSweepUs < 1_000_000) return;
     this.lastSweepUs = this.nowUs;
     const holdUs = this.opts.holdMs * 1000;
-    // Only held flows are walked (emitted ones wait for late records, nothing to release).
-    for (const p of this.held) {
+    const q = this.pendingOrder;
+    // Only held flows are released (emitted ones wait for late records, nothing to release);
+    // the sweep resumes where the last one stopped, everything before it was emitted.
+    let i = Math.max(0, this.holdFrom - q.shifted);
+    for (; i < q.length; i++) {
+      const p = q.at(i) as PendingFlow;
+      if (p.emitted) continue;
       if (p.flow.lastTsUs + holdUs >= this.nowUs) break; // roughly age-ordered
       this.evaluate(p, true);
     }
+    this.holdFrom = q.shifted + i;
     const waitUs = this.opts.waitMs * 1000;
-    for (const p of this.pendingOrder) {
+    for (let p = q.peek(); p !== undefined; p = q.peek()) {
       if (p.flow.lastTsUs + waitUs >= this.nowUs) break; // roughly age-ordered: stop at the first young one
+      q.shift();
       this.finalize(p);
     }
     const nowMs = this.nowUs / 1000;
     let young = 0;
-    for (const e of this.entries) {
+    for (let j = 0; j < this.entries.length; j++) {
+      const e = this.entries.at(j) as EdrEntry;
+      if (e.dropped) continue;
       const skew = this.skews.get(e.skewKey);
       const window = (skew === undefined ? this.opts.learnWindowMs : this.opts.toleranceMs) + this.opts.waitMs;
-      if (e.rec.tsMs - (skew ?? 0) + window < nowMs) this.expireEntry(e);
-      else if (++young > 1000) break;
+      if (e.rec.tsMs - (skew ?? 0) + window < nowMs) {
+        this.expireEntry(e);
+        this.deadEntries++;
+      } else if (++young > 1000) break;
+    }
+    this.trimEntries();
+  }
+
+  /** Shift dropped records off the front; compact when dropped slots outnumber a quarter of the live ones. */
+  private trimEntries(): void {
+    for (let e = this.entries.peek(); e !== undefined && e.dropped; e = this.entries.peek()) {
+      this.entries.shift();
+      this.deadEntries--;
+    }
+    if (this.deadEntries > 1024 && this.deadEntries * 4 > this.liveEntries) {
+      this.entries.retain((e) => !e.dropped);
+      this.deadEntries = 0;
     }
   }
 
   flush(): void {
-    for (const p of [...this.pendingOrder]) this.finalize(p);
-    for (const e of [...this.entries]) this.expireEntry(e);
+    for (let p = this.pendingOrder.shift(); p !== undefined; p = this.pendingOrder.shift()) this.finalize(p);
+    for (let e = this.entries.shift(); e !== undefined; e = this.entries.shift()) if (!e.dropped) this.expireEntry(e);
+    this.deadEntries = 0;
   }
 
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.counters };
-    out['records.indexed'] = this.entries.size;
-    out['flows.waiting'] = this.pendingOrder.size;
+    out['records.indexed'] = this.liveEntries;
+    out['flows.waiting'] = this.pendingOrder.length;
     out['device_map.evicted'] = this.devices.evicted;
     const hit = out['join.hit'] ?? 0;
     const miss = out['join.miss'] ?? 0;

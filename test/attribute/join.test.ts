@@ -312,4 +312,61 @@ describe('join: hold before the first emission', () => {
     at2.flush();
     expect(out2.length).toBe(1);
   });
+
+  it('the hold sweep passes emitted flows, stops at the first young one and resumes there', () => {
+    const { at, out } = harness({ holdMs: 30_000 });
+    at.addEdr(rec({ localPort: 50011, tsMs: 1_000_000 }));
+    at.addFlow(flowAt(1_000_000, 50010)); // held
+    at.addFlow(flowAt(1_000_000, 50011)); // matched at once: emitted, not held
+    at.addFlow(flowAt(1_020_000, 50012)); // held, 20 s younger
+    at.addFlow(flowAt(1_000_000, 50013)); // held, old, but behind a young one (roughly age-ordered)
+    expect(out.map((o) => o.flow?.origPort)).toEqual([50011]);
+    at.tick((1_000_000 + 40_000) * 1000);
+    expect(out.map((o) => o.flow?.origPort)).toEqual([50011, 50010]);
+    at.tick((1_020_000 + 40_000) * 1000);
+    expect(out.map((o) => o.flow?.origPort)).toEqual([50011, 50010, 50012, 50013]);
+    expect(out.every((o) => o.update === false)).toBe(true);
+  });
+
+  it('a scan through a small table: every flow is emitted exactly once, evictions counted', () => {
+    const { at, out } = harness({ holdMs: 30_000, maxFlows: 1_000 });
+    for (let i = 0; i < 20_000; i++) {
+      at.addFlow(mkFlow({ origAddr: '10.9.9.9', origPort: 40000, respAddr: `172.16.${i >> 8}.${i & 255}`, respPort: 443, firstTsUs: (T0 + i / 10) * 1000 }));
+      if (i % 1000 === 999) at.tick((T0 + i / 10) * 1000);
+    }
+    expect(out.length).toBe(19_000);
+    at.flush();
+    expect(out.length).toBe(20_000);
+    expect(new Set(out.map((o) => o.obsId)).size).toBe(20_000);
+    const s = at.stats();
+    expect(s['flows.evicted']).toBe(19_000);
+    expect(s['flows.waiting']).toBe(0);
+    expect(s['join.miss']).toBe(20_000);
+  });
+});
+
+describe('join: EDR records expired out of order', () => {
+  it('records of a device with a learned skew expire before older unlearned ones; the index stays consistent', () => {
+    const { at, out } = harness({ learnWindowMs: 3_600_000, toleranceMs: 1_000, waitMs: 10_000 });
+    // laptop-1 learns its skew from one matched pair; laptop-2 never does (its records keep the wide window).
+    at.addEdr(rec({ tsMs: T0, localPort: 50100 }));
+    at.addFlow(flowAt(T0, 50100));
+    // Two of every three records are laptop-1's, the third laptop-2's.
+    for (let i = 0; i < 2400; i++) {
+      const two = i % 3 === 0;
+      at.addEdr(rec({ tsMs: T0 + 1 + i, localPort: 51000 + i, deviceId: two ? 'laptop-2' : 'laptop-1', localAddr: two ? '10.1.2.4' : CLIENT, direction: 'inbound' }));
+    }
+    expect(at.stats()['records.indexed']).toBe(2401);
+    at.tick((T0 + 60_000) * 1000);
+    // The learned device's 1600 records (and the matched first one) expired between laptop-2's
+    // young ones (their slots compacted away).
+    expect(at.stats()['records.indexed']).toBe(800);
+    expect(at.stats()['records.unmatched']).toBe(1600);
+    // laptop-2's records still match: a flow to one of them joins.
+    const f = mkFlow({ origAddr: '10.1.2.4', origPort: 51000, respAddr: API, respPort: 443, firstTsUs: (T0 + 1) * 1000 });
+    at.addFlow(f);
+    expect(out.find((o) => o.obsId === flowObsId(f))?.client?.deviceId).toBe('laptop-2');
+    at.tick((T0 + 2 * 3_600_000) * 1000);
+    expect(at.stats()['records.indexed']).toBe(0);
+  });
 });
