@@ -227,6 +227,7 @@ export interface EdrConnection {
   sha1?: string;
   /** Vendor file id when no hash is available, labelled by vendor. */
   fileId?: string;
+  /** No binary hash at all (neither SHA-256 nor SHA-1). */
   hashUnknown: boolean;
   parentName?: string;
   /** One-way, per-tenant keyed hash of the ancestor basenames (nearest first, bounded). */
@@ -337,7 +338,11 @@ export interface Alert {
   deviceName?: string;
   clientAddr?: string;
   processName?: string;
+  /** The binary's identity: SHA-256 (lower-case hex) when the endpoint reported one, ... */
   sha256?: string;
+  /** ... else SHA-1 (Defender/MDE streaming events): set only without a SHA-256, typed as
+   * SHA-1 everywhere (API `sha1`, OCSF algorithm SHA-1), never compared with a SHA-256. */
+  sha1?: string;
   provider?: string;
   category?: AiCategory;
   host?: string;

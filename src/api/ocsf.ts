@@ -28,8 +28,8 @@
  * | evidences[0].connection_info        | direction (Lateral to a private/loopback server, else   |
  * |                                     | Outbound), protocol_num/name, protocol_ver_id 4 or 6    |
  * | evidences[0].process                | pid, name, file (when the endpoint feed gave a pid)     |
- * | evidences[0].file                   | the binary (name, SHA-256) when there is no pid          |
- * | observables                         | hostname, IPs, process or file name, SHA-256            |
+ * | evidences[0].file                   | the binary (name, SHA-256 or SHA-1) when there is no pid |
+ * | observables                         | hostname, IPs, process or file name, SHA-256 or SHA-1   |
  * | unmapped                            | heuristic, provider, category, host_source, rule_id,    |
  * |                                     | bytes_out, bytes_in, community_ids                      |
  *
@@ -142,7 +142,9 @@ export function toOcsfFinding(a: Alert, product: OcsfProduct): Record<string, un
 
   if (a.processName !== undefined) {
     const file: Record<string, unknown> = { name: a.processName, type_id: 1, type: 'Regular File' };
-    if (a.sha256 !== undefined) file['hashes'] = [{ algorithm_id: 3, algorithm: 'SHA-256', value: a.sha256 }];
+    // The binary identity, typed: OCSF fingerprint algorithm 3 = SHA-256, 2 = SHA-1 (a feed without SHA-256).
+    const hash = a.sha256 !== undefined ? { algorithm_id: 3, algorithm: 'SHA-256', value: a.sha256 } : a.sha1 !== undefined ? { algorithm_id: 2, algorithm: 'SHA-1', value: a.sha1 } : undefined;
+    if (hash !== undefined) file['hashes'] = [hash];
     let base: string;
     if (a.pid !== undefined) {
       evidence['process'] = { pid: a.pid, name: a.processName, file };
@@ -153,7 +155,7 @@ export function toOcsfFinding(a: Alert, product: OcsfProduct): Record<string, un
       observables.push({ name: 'evidences.file.name', type_id: 7, type: 'File Name', value: a.processName });
       base = 'evidences.file';
     }
-    if (a.sha256 !== undefined) observables.push({ name: `${base}.hashes.value`, type_id: 8, type: 'Hash', value: a.sha256 });
+    if (hash !== undefined) observables.push({ name: `${base}.hashes.value`, type_id: 8, type: 'Hash', value: hash.value });
   }
 
   const device: Record<string, unknown> = { type_id: 0, type: 'Unknown' };

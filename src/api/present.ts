@@ -43,6 +43,7 @@ export function presentAlert(a: Alert): Record<string, unknown> {
   put(o, 'client_addr', a.clientAddr);
   put(o, 'process_name', a.processName);
   put(o, 'sha256', a.sha256);
+  put(o, 'sha1', a.sha1);
   put(o, 'provider', a.provider);
   put(o, 'category', a.category);
   put(o, 'host', a.host);

@@ -6,7 +6,7 @@
  */
 import type { Alert } from '../records.js';
 
-export type AlertKeyFields = Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr' | 'processName' | 'provider' | 'sha256'> & {
+export type AlertKeyFields = Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr' | 'processName' | 'provider' | 'sha256' | 'sha1'> & {
   /** Hash the alert is about when only SHA-1 is known (H7). */
   binHash?: string;
 };
@@ -14,6 +14,6 @@ export type AlertKeyFields = Pick<Alert, 'heuristic' | 'deviceId' | 'clientAddr'
 /** `heuristic|device|process-or-hash|provider`; the tenant is kept beside it, not in it. */
 export function alertDedupKey(a: AlertKeyFields): string {
   const device = a.deviceId !== undefined ? `dev:${a.deviceId}` : a.clientAddr !== undefined ? `addr:${a.clientAddr}` : '-';
-  const proc = a.heuristic === 'h7' ? `hash:${a.binHash ?? a.sha256 ?? '-'}` : (a.processName ?? '-').toLowerCase();
+  const proc = a.heuristic === 'h7' ? `hash:${a.binHash ?? a.sha256 ?? a.sha1 ?? '-'}` : (a.processName ?? '-').toLowerCase();
   return [a.heuristic, device, proc, a.provider ?? '-'].join('|');
 }

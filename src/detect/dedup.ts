@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Alert, Observation, Severity } from '../records.js';
 import { alertDedupKey } from './alert-key.js';
-import { refOf, type EvidenceRef, type Hit } from './rule.js';
+import { binHash, refOf, type EvidenceRef, type Hit } from './rule.js';
 import type { DetectStore } from './sink.js';
 
 /** Evidence lists keep the most recent entries only. */
@@ -59,7 +59,8 @@ function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert
   }
   if (obs.serverAddr !== '') a.server = { addr: obs.serverAddr, port: obs.serverPort, proto: obs.proto };
   if (c?.processName !== undefined) a.processName = c.processName;
-  if (c?.sha256 !== undefined) a.sha256 = c.sha256.toLowerCase();
+  const h = binHash(obs);
+  if (h !== undefined) a[h.kind] = h.hash;
   if (v) {
     a.provider = v.provider;
     a.category = v.category;

@@ -98,7 +98,8 @@ export class AlertTable {
     const body = bodyOf(a);
     const seq = (this.nextSeq.get(a.tenant) as { last: number }).last;
     this.insChange.run(a.tenant, seq, a.id, a.heuristic, a.severity, body);
-    const binHash = a.sha256 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
+    // The binary identity the alert carries (SHA-256, else SHA-1): H7 links related alerts by it.
+    const binHash = a.sha256 ?? a.sha1 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
     const key = dedupKey ?? existingKey ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
     this.upsert.run({
       id: a.id,

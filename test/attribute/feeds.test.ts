@@ -80,7 +80,7 @@ describe('adapters for formats without a sample', () => {
     const row = { Timestamp: '2024-01-10T12:00:00.1234567Z', DeviceId: 'ABCDEF0123456789ABCDEF0123456789ABCDEF01', DeviceName: 'Laptop.corp', ActionType: 'InboundConnectionAccepted', LocalIP: '::ffff:10.0.0.8', LocalPort: 3389, RemoteIP: '10.0.0.99', RemotePort: 50000, Protocol: 'TcpV4', InitiatingProcessFileName: 'svchost.exe', InitiatingProcessId: 1200, InitiatingProcessSHA256: '', InitiatingProcessSHA1: 'C'.repeat(40), InitiatingProcessAccountName: 'erin', InitiatingProcessCommandLine: 'svchost -k x' };
     const { recs } = parse(JSON.stringify(row));
     const r = recs[0]!;
-    expect([r.direction, r.tsKind, r.localAddr, r.transport, r.sha256, r.sha1, r.hashUnknown, r.deviceId]).toEqual(['inbound', 'accept', '10.0.0.8', 'tcp', undefined, 'c'.repeat(40), true, 'abcdef0123456789abcdef0123456789abcdef01']);
+    expect([r.direction, r.tsKind, r.localAddr, r.transport, r.sha256, r.sha1, r.hashUnknown, r.deviceId]).toEqual(['inbound', 'accept', '10.0.0.8', 'tcp', undefined, 'c'.repeat(40), false, 'abcdef0123456789abcdef0123456789abcdef01']);
     expect(r.tenant).toBe('t1');
   });
 

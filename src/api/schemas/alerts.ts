@@ -53,6 +53,7 @@ export const alertSchema = {
     client_addr: { type: 'string' },
     process_name: { type: 'string' },
     sha256: { type: 'string' },
+    sha1: { type: 'string', description: 'SHA-1 of the binary, present only when the endpoint reported no SHA-256 (then the binary identity)' },
     provider: { type: 'string' },
     category: { type: 'string', enum: CATEGORIES },
     host: { type: 'string' },

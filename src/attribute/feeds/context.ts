@@ -93,7 +93,8 @@ export function buildConnection(ctx: FeedContext, f: ConnFields): FeedOutcome {
     remotePort: f.remotePort,
     transport: f.transport,
     direction: f.direction,
-    hashUnknown: f.sha256 === undefined,
+    // SHA-1 alone (Defender) is still the binary's identity
+    hashUnknown: f.sha256 === undefined && f.sha1 === undefined,
   };
   if (f.sourceEventId !== undefined) rec.sourceEventId = f.sourceEventId;
   const dn = str(f.deviceName);
