@@ -102,6 +102,21 @@ export const CONFIG_SCHEMA = {
           properties: { tenant: { type: 'string' }, token_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
         },
       },
+      operator_tokens: {
+        type: 'array',
+        default: [],
+        description:
+          'Operator credentials (SHA-256 hex of each token): the global routes (POST /v1/rules/reload, the full /metrics with AI-traffic and alert series). No tenant data. None by default: reload rules with SIGHUP.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'token_sha256'],
+          properties: {
+            name: { type: 'string', minLength: 1, description: 'Who holds it (for the log).' },
+            token_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          },
+        },
+      },
     }),
     capture: section({
       iface: str('Interface to capture from (llmtap run).'),
@@ -132,7 +147,7 @@ export interface SensorConfig {
   tenants: TenantConfig[];
   allowlist: { tenant: string; process: string; sha256?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
   store: { path: string; retention_hours: number };
-  api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[] };
+  api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
   log: { level: string };
 }
@@ -172,6 +187,10 @@ export function configFromObject(raw: unknown, source = '(built-in defaults)', b
   const tlsCert = cfg.api.tls_cert;
   const tlsKey = cfg.api.tls_key;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError(`${source}: api.tls_cert and api.tls_key go together`);
+  const tenantHashes = new Set(cfg.api.tokens.map((t) => t.token_sha256));
+  cfg.api.operator_tokens.forEach((o, i) => {
+    if (tenantHashes.has(o.token_sha256)) throw new ConfigError(`${source}: api.operator_tokens[${i}]: the same token is a tenant's token (api.tokens); give operators their own`);
+  });
   return cfg;
 }
 

@@ -84,7 +84,18 @@ export interface MetricSources {
 }
 
 export interface Metrics {
+  /**
+   * Every metric: the operational ones plus the AI-traffic and alert series (classifications,
+   * AI bytes by provider, alerts by heuristic). These are sums over all tenants, so the API
+   * serves this registry only to an operator token.
+   */
   registry: Registry;
+  /**
+   * Operational metrics only (capture, decode, flows, handshakes, DNS, EDR ingest, join,
+   * lag, process, API requests): how the sensor is doing, nothing about what any tenant's
+   * devices do with AI services. Served at `/metrics` without a token.
+   */
+  publicRegistry: Registry;
   /** API requests by route template and status class; observed by the API's onResponse hook. */
   apiRequests: Counter<'route' | 'code'>;
 }
@@ -125,7 +136,14 @@ class SeriesSet {
 
 export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const publicRegistry = new Registry();
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    collectDefaultMetrics({ register: publicRegistry });
+  }
+  /** Registers of an operational metric (both views) and of an AI-traffic/alert metric (full only). */
+  const OPS = [registry, publicRegistry];
+  const AI = [registry];
 
   const collectErrors = new Counter({
     name: 'llmtap_metrics_collect_errors_total',
@@ -151,12 +169,13 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     help: string,
     labelNames: readonly L[],
     fill: (s: SeriesSet) => void,
+    registers: Registry[] = OPS,
   ): Counter<L> {
     return new Counter<L>({
       name,
       help,
       labelNames,
-      registers: [registry],
+      registers,
       collect() {
         const s = new SeriesSet();
         fill(s);
@@ -171,7 +190,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
       name,
       help,
       labelNames,
-      registers: [registry],
+      registers: OPS,
       collect() {
         const s = new SeriesSet();
         fill(s);
@@ -247,21 +266,21 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     one(s, read('join', sources.join)?.joined),
   );
 
-  // ── classify ──
+  // ── classify (AI traffic: full registry only) ──
   counter('llmtap_classify_classifications_total', 'Connections classified as AI, by category and provider', ['category', 'provider'], (s) =>
     nested(s, read('classify', sources.classify)?.classifications, 'category', 'provider'),
-  );
+  AI);
   counter('llmtap_classify_ai_bytes_total', 'Wire bytes of AI connections by provider and direction (out = client sent)', ['provider', 'direction'], (s) => {
     const c = read('classify', sources.classify);
     if (c === undefined) return;
     for (const [p, v] of Object.entries(c.bytesOut)) s.add({ provider: boundedLabel(p), direction: 'out' }, v);
     for (const [p, v] of Object.entries(c.bytesIn)) s.add({ provider: boundedLabel(p), direction: 'in' }, v);
-  });
+  }, AI);
 
-  // ── detect ──
+  // ── detect (alerts: full registry only) ──
   counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) =>
     nested(s, read('detect', sources.alerts), 'heuristic', 'severity'),
-  );
+  AI);
 
   // ── pipeline ──
   gauge('llmtap_pipeline_lag_seconds', 'Wall clock minus capture time of the newest packet processed', [], (s) =>
@@ -272,9 +291,10 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     name: 'llmtap_api_requests_total',
     help: 'API requests by route template and status code',
     labelNames: ['route', 'code'] as const,
-    registers: [registry],
+    registers: OPS,
   });
 
   registry.registerMetric(collectErrors);
-  return { registry, apiRequests };
+  publicRegistry.registerMetric(collectErrors);
+  return { registry, publicRegistry, apiRequests };
 }

@@ -2,8 +2,9 @@
  * The API factory: `buildApp(opts, deps)` returns a ready-to-listen fastify instance.
  *
  * Layout (fastify encapsulation): the root carries the error handler, swagger and the
- * unauthenticated health/metrics routes; a `/v1` child context adds the tenant bearer hook and
- * registers the data routes under it, so authentication guards exactly those routes. Every
+ * health/metrics routes (open; /metrics shows more to an operator token); a `/v1` child context
+ * adds the bearer hook and registers the data routes under it, so authentication guards exactly
+ * those routes, each in its scope (tenant, operator or either; see auth.ts). Every
  * route has JSON Schemas for query/params/body and responses; responses serialize only listed
  * fields (the privacy guard), and every error leaves as `{ error: { code, message } }`.
  */
@@ -11,8 +12,8 @@ import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { makeTenantAuth } from './auth.js';
-import type { TenantCredential } from './auth.js';
+import { makeAuth } from './auth.js';
+import type { OperatorCredential, TenantCredential } from './auth.js';
 import { CursorCodec } from './cursor.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorBody } from './errors.js';
@@ -29,6 +30,8 @@ import { LLMTAP_VERSION } from '../version.js';
 
 export interface ApiOptions {
   tenants: readonly TenantCredential[];
+  /** Operator credentials: the global routes (rule reload, the full /metrics). None by default. */
+  operators?: readonly OperatorCredential[];
   /**
    * HMAC key of paging cursors (≥ 16 bytes). Keep it stable across restarts or pollers'
    * cursors become invalid; when absent it is derived from the tenants' token hashes.
@@ -88,8 +91,34 @@ function classify(err: FastifyError | ApiError): { code: ApiErrorCode; detail?: 
   return { code: 'LLMTAP_ERR_INTERNAL' };
 }
 
+/** The raw HTTP answer for errors Node's parser raises before fastify sees a request. */
+function rawError(code: ApiErrorCode): string {
+  const body = JSON.stringify(errorBody(code));
+  const status = statusFor(code);
+  const reason = code === 'LLMTAP_ERR_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request';
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Node's HTTP parser rejects a request it cannot read (headers over the limit, a malformed
+ * request line) before routing; answer with the coded body, never the default text or the URL.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.write(rawError(err.code === 'HPE_HEADER_OVERFLOW' ? 'LLMTAP_ERR_HEADERS_TOO_LARGE' : 'LLMTAP_ERR_BAD_REQUEST'));
+  }
+  socket.destroy(err);
+}
+
 export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<FastifyInstance> {
   const base = {
+    clientErrorHandler,
+    // The router's own refusals (undecodable URL, an over-long path segment): coded, no URL echo.
+    frameworkErrors: (err: FastifyError, _request: unknown, reply: import('fastify').FastifyReply) => {
+      const code: ApiErrorCode = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'LLMTAP_ERR_URI_TOO_LONG' : 'LLMTAP_ERR_BAD_REQUEST';
+      void reply.code(statusFor(code)).type('application/json; charset=utf-8').send(errorBody(code));
+    },
     bodyLimit: opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true } },
     ...(opts.logger !== undefined ? { loggerInstance: opts.logger } : { logger: false }),
@@ -105,10 +134,11 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
     cursors: new CursorCodec(opts.cursorKey ?? deriveCursorKey(opts.tenants)),
     version: opts.version ?? LLMTAP_VERSION,
   };
-  const tenantAuth = makeTenantAuth(opts.tenants);
+  const auth = makeAuth(opts.tenants, opts.operators ?? []);
   const edr: EdrRouteOptions = { ...DEFAULT_EDR, ...opts.edr };
 
   app.decorateRequest('tenant', '');
+  app.decorateRequest('operator', '');
   const apiRequests = deps.apiRequests;
   if (apiRequests !== undefined) {
     app.addHook('onResponse', async (request, reply) => {
@@ -136,12 +166,12 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
     },
   });
 
-  await app.register(healthRoutes(ctx));
+  await app.register(healthRoutes(ctx, auth));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', tenantAuth);
+      v1.addHook('onRequest', auth.hook);
       await v1.register(alertRoutes(ctx));
       await v1.register(observationRoutes(ctx));
       await v1.register(allowlistRoutes(ctx));

@@ -80,8 +80,11 @@ export interface ExplainResult {
 
 export interface ApiClassifier {
   explain(q: ExplainQuery): ExplainResult;
-  /** The rule set as the document endpoint agents load (rules are data, not tenant data). */
-  exportDocument(): object;
+  /**
+   * The rule set as the document endpoint agents load: with a tenant, the default rules plus
+   * that tenant's own (no other tenant's); without, every tenant's (operators).
+   */
+  exportDocument(tenant?: string): object;
   /** Re-reads the rule files; on failure the old rules stay and `error` says why. */
   reload(): { ok: true; version: string } | { ok: false; error: string };
 }
@@ -105,8 +108,10 @@ export interface ApiDeps {
   ingestEdr(tenant: string, body: Buffer): Promise<EdrIngestResult> | EdrIngestResult;
   /** Whether live capture or a replay is running (readiness). */
   captureRunning(): boolean;
-  /** The Prometheus registry served at /metrics. */
+  /** Every metric, served at /metrics to an operator token (`createMetrics().registry`). */
   registry: Registry;
+  /** Operational metrics only, served at /metrics without a token (`createMetrics().publicRegistry`). */
+  publicRegistry: Registry;
   /** Counts requests by route template and status code (`createMetrics().apiRequests`). */
   apiRequests?: { inc(labels: { route: string; code: string }): void };
 }

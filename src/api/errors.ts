@@ -5,6 +5,8 @@
 export const API_ERRORS = {
   /** No `Authorization: Bearer` header, or a token no tenant holds. */
   LLMTAP_ERR_UNAUTHORIZED: { status: 401, message: 'missing or invalid bearer token' },
+  /** A valid token of the wrong kind: a tenant's token on an operator route, or the reverse. */
+  LLMTAP_ERR_FORBIDDEN: { status: 403, message: 'token not allowed on this route' },
   /** The id does not exist for this tenant (other tenants' ids answer the same). */
   LLMTAP_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   /** Query string or path parameters fail their schema. */
@@ -13,6 +15,12 @@ export const API_ERRORS = {
   LLMTAP_ERR_BAD_BODY: { status: 400, message: 'malformed request body' },
   /** The cursor was not issued by this server for this tenant, or was altered. */
   LLMTAP_ERR_BAD_CURSOR: { status: 400, message: 'invalid cursor' },
+  /** Not a well-formed HTTP request, or a URL that does not decode (bad percent-encoding). */
+  LLMTAP_ERR_BAD_REQUEST: { status: 400, message: 'malformed request' },
+  /** A path segment longer than the router accepts. */
+  LLMTAP_ERR_URI_TOO_LONG: { status: 414, message: 'request URI too long' },
+  /** Request line and headers larger than the server accepts (a very long URL lands here too). */
+  LLMTAP_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request header fields too large' },
   /** Body larger than the route's limit. */
   LLMTAP_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
   /** Content-Type the route does not accept. */

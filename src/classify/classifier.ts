@@ -33,12 +33,14 @@ interface State {
   doc: Record<string, unknown>;
   excluded: Map<string, ExcludedHost>;
   warnings: string[];
+  /** Per-tenant export documents, built on first request. */
+  byTenant: Map<string, Record<string, unknown>>;
 }
 
 function build(set: RuleSet, warnings: string[], opts: ClassifierOptions): State {
   const { doc, version } = buildExport(set);
   const excluded = new Map(set.excluded.map((e) => [e.host.toLowerCase().replace(/\.$/, ''), e]));
-  return { set, matcher: new Matcher(compileIndex(set), opts.memoMax), version, doc, excluded, warnings };
+  return { set, matcher: new Matcher(compileIndex(set), opts.memoMax), version, doc, excluded, warnings, byTenant: new Map() };
 }
 
 function counters(m: Matcher): Record<string, number> {
@@ -90,9 +92,21 @@ export class Classifier {
     return explainQuery(s.matcher, s.excluded, s.version, q);
   }
 
-  /** Deterministic, sorted, content-hash versioned document including the schema. */
-  exportDocument(): object {
-    return this.state.doc;
+  /**
+   * Deterministic, sorted, content-hash versioned document including the schema. With a
+   * tenant: the default rules plus that tenant's rules only (its own version), as a tenant's
+   * agents load it; no other tenant's rules.
+   */
+  exportDocument(tenant?: string): object {
+    const s = this.state;
+    if (tenant === undefined) return s.doc;
+    let doc = s.byTenant.get(tenant);
+    if (doc === undefined) {
+      doc = buildExport({ ...s.set, tenants: s.set.tenants.filter((t) => t.tenant === tenant) }).doc;
+      // Bounded by the tenants that have a token (callers), and rebuilt on reload.
+      if (s.byTenant.size < 4096) s.byTenant.set(tenant, doc);
+    }
+    return doc;
   }
 
   /** Re-reads the rule files; the new rules replace the old ones only when all are valid. */

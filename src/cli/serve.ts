@@ -150,6 +150,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
   const app = await buildApp(
     {
       tenants: tokens,
+      operators: cfg.api.operator_tokens.map((o) => ({ name: o.name, tokenSha256: o.token_sha256 })),
       ...(cfg.api.cursor_key !== undefined ? { cursorKey: Buffer.from(cfg.api.cursor_key) } : {}),
       ...(cfg.api.tls_cert !== undefined && cfg.api.tls_key !== undefined
         ? { https: { cert: readFileSync(configPath(cfg, cfg.api.tls_cert)), key: readFileSync(configPath(cfg, cfg.api.tls_key)) } }
@@ -165,6 +166,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
       },
       captureRunning: o.running ?? (() => true),
       registry: metrics.registry,
+      publicRegistry: metrics.publicRegistry,
       apiRequests: metrics.apiRequests,
     },
   );

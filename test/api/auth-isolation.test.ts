@@ -65,7 +65,7 @@ describe('authentication', () => {
     expect(h.ingested).toHaveLength(0);
   });
 
-  it('leaves health, readiness, metrics and the OpenAPI document open', async () => {
+  it('leaves health, readiness, operational metrics and the OpenAPI document open', async () => {
     for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
       expect((await h.app.inject({ url })).statusCode, url).toBe(200);
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { Classifier, DEFAULT_RULES_PATH } from '../../src/classify/classifier.js';
 
-export const TOKENS = { t1: 'token-of-tenant-one-0123456789', t2: 'token-of-tenant-two-9876543210' } as const;
+export const TOKENS = { t1: 'token-of-tenant-one-0123456789', t2: 'token-of-tenant-two-9876543210', op: 'token-of-the-operator-555555555' } as const;
 export const auth = (t: keyof typeof TOKENS): Record<string, string> => ({ authorization: `Bearer ${TOKENS[t]}` });
 
 export interface Harness {
@@ -63,6 +63,7 @@ export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverri
     ingestEdr: fakeIngest(ingested),
     captureRunning: () => true,
     registry: metrics.registry,
+    publicRegistry: metrics.publicRegistry,
     apiRequests: metrics.apiRequests,
     ...depOverrides,
   };
@@ -72,6 +73,7 @@ export async function makeHarness(overrides: Partial<ApiOptions> = {}, depOverri
         { tenant: 't1', tokenSha256: hashToken(TOKENS.t1) },
         { tenant: 't2', tokenSha256: hashToken(TOKENS.t2) },
       ],
+      operators: [{ name: 'ops', tokenSha256: hashToken(TOKENS.op) }],
       version: '0.1.0-test',
       ...overrides,
     },

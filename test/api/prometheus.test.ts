@@ -18,6 +18,8 @@ import { Store } from '../../src/store/store.js';
 import { Prometheus, dashboardExpressions, havePrometheus, substituteGrafana } from '../helpers/prometheus.js';
 
 const haveProm = havePrometheus();
+/** The operator token Prometheus scrapes with (the AI-traffic and alert series need one). */
+const OPERATOR = 'operator-token-of-the-prometheus-scraper';
 
 describe.skipIf(!haveProm)('dashboards against a real Prometheus', () => {
   let app: FastifyInstance;
@@ -37,18 +39,19 @@ describe.skipIf(!haveProm)('dashboards against a real Prometheus', () => {
     const metrics = createMetrics(feed.sources());
     store = Store.open(join(dir, 'llmtap.db'), { flushIntervalMs: 0 });
     app = await buildApp(
-      { tenants: [{ tenant: 't1', tokenSha256: hashToken('x'.repeat(32)) }] },
+      { tenants: [{ tenant: 't1', tokenSha256: hashToken('x'.repeat(32)) }], operators: [{ name: 'prometheus', tokenSha256: hashToken(OPERATOR) }] },
       {
         store,
         classifier: Classifier.fromFiles({ rules: DEFAULT_RULES_PATH }),
         ingestEdr: () => ({ accepted: 0, rejected: {}, byFormat: {} }),
         captureRunning: () => true,
         registry: metrics.registry,
+        publicRegistry: metrics.publicRegistry,
         apiRequests: metrics.apiRequests,
       },
     );
     const target = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).host;
-    const p = await Prometheus.start(join(dir, 'prom'), target);
+    const p = await Prometheus.start(join(dir, 'prom'), target, { bearerToken: OPERATOR });
     prom = p;
     // Wait (bounded) until Prometheus has scraped llmtap successfully at least 3 times.
     await p.waitFor('3 scrapes of llmtap', async () => (await p.value('sum_over_time(up{job="llmtap"}[1m])')) >= 3);

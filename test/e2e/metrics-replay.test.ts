@@ -30,6 +30,8 @@ import { edrSampleFiles, edrSamplesDir } from '../helpers/edr-needles.js';
 import { Prometheus, dashboardExpressions, havePrometheus, substituteGrafana } from '../helpers/prometheus.js';
 
 const TOKEN = 'metrics-replay-token-0123456789abcdef';
+/** The operator token Prometheus scrapes with (the AI-traffic and alert series need one). */
+const OPERATOR = 'metrics-replay-operator-token-0123456789';
 /** Corpus captures and what each one feeds. */
 const CORPUS = [
   'arkime-curl-tls13.pcap', // TLS ClientHello, DNS answers
@@ -74,7 +76,12 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
     writeFileSync(rules, labRules());
     const cfg = configFromObject({
       rules: { file: rules },
-      api: { host: '127.0.0.1', port: 0, tokens: [{ tenant: 'default', token_sha256: createHash('sha256').update(TOKEN).digest('hex') }] },
+      api: {
+        host: '127.0.0.1',
+        port: 0,
+        tokens: [{ tenant: 'default', token_sha256: createHash('sha256').update(TOKEN).digest('hex') }],
+        operator_tokens: [{ name: 'prometheus', token_sha256: createHash('sha256').update(OPERATOR).digest('hex') }],
+      },
     });
     store = Store.open(join(tmp, 'llmtap.db'), { flushIntervalMs: 0 });
     pipeline = new Pipeline(cfg, { store });
@@ -88,7 +95,7 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
     const base = `http://127.0.0.1:${port}`;
-    p = await Prometheus.start(join(tmp, 'prom'), `127.0.0.1:${port}`);
+    p = await Prometheus.start(join(tmp, 'prom'), `127.0.0.1:${port}`, { bearerToken: OPERATOR });
 
     // EDR first, through the API (records before flows is one of the join orders).
     for (const f of [...edrSampleFiles(samples ?? ''), ...demoEdr]) {

@@ -26,6 +26,9 @@ import { edrSampleFiles, edrSamplesDir, extractNeedles, needlesIn, type Needles 
 
 const samples = edrSamplesDir();
 const TOKEN = 'privacy-test-token-0123456789abcdef';
+/** /metrics is read with the operator's token: the full view (AI traffic and alerts) is the one to check. */
+const OPERATOR = 'privacy-test-operator-token-0123456789';
+const tokenFor = (route: string): string => (route === '/metrics' ? OPERATOR : TOKEN);
 /** Every GET route that lists or describes data (the per-alert route is added per alert). */
 const LIST_ROUTES = [
   '/v1/alerts', '/v1/alerts?format=ocsf', '/v1/observations', '/v1/allowlist', '/v1/candidates',
@@ -83,6 +86,8 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
         '  port: 0',
         '  tokens:',
         `    - { tenant: default, token_sha256: ${tokenSha} }`,
+        '  operator_tokens:',
+        `    - { name: ops, token_sha256: ${createHash('sha256').update(OPERATOR).digest('hex')} }`,
         '',
       ].join('\n'),
     );
@@ -186,7 +191,7 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
       }
       const auth = { authorization: `Bearer ${TOKEN}` };
       for (const r of LIST_ROUTES) {
-        const res = await fetch(`${base}${r}`, { headers: auth });
+        const res = await fetch(`${base}${r}`, { headers: { authorization: `Bearer ${tokenFor(r)}` } });
         expect(res.status, r).toBe(200);
         bodies.push(await res.text());
       }
@@ -213,7 +218,12 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
     const db = join(tmp, 'api.db');
     const cfg = configFromObject({
       rules: { file: join(tmp, 'rules.yaml') },
-      api: { host: '127.0.0.1', port: 0, tokens: [{ tenant: 'default', token_sha256: createHash('sha256').update(TOKEN).digest('hex') }] },
+      api: {
+        host: '127.0.0.1',
+        port: 0,
+        tokens: [{ tenant: 'default', token_sha256: createHash('sha256').update(TOKEN).digest('hex') }],
+        operator_tokens: [{ name: 'ops', token_sha256: createHash('sha256').update(OPERATOR).digest('hex') }],
+      },
     });
     const store = Store.open(db, { flushIntervalMs: 0 });
     const pipeline = new Pipeline(cfg, { store });
@@ -249,7 +259,7 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
       expect(pipeline.counters.aiObservations).toBeGreaterThan(100);
 
       for (const r of LIST_ROUTES) {
-        const res = await fetch(`${base}${r}`, { headers: auth });
+        const res = await fetch(`${base}${r}`, { headers: { authorization: `Bearer ${tokenFor(r)}` } });
         expect(res.status, r).toBe(200);
         bodies.push(await res.text());
       }

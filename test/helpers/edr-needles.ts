@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './corpus.js';
 
-/** The shared EDR samples folder, or undefined (a failure under CI=true). */
+/** The shared EDR samples folder (LLMTAP_EDR_SAMPLES, else ../shared/edr/samples beside the repo), or undefined (a failure under CI=true). */
 export function edrSamplesDir(): string | undefined {
-  const dir = join(repoRoot, '..', 'shared', 'edr', 'samples');
+  const dir = process.env['LLMTAP_EDR_SAMPLES'] ?? join(repoRoot, '..', 'shared', 'edr', 'samples');
   if (existsSync(join(dir, 'README.md'))) return dir;
   if (process.env['CI'] === 'true') throw new Error(`EDR samples not found at ${dir}`);
   return undefined;

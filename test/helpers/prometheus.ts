@@ -80,8 +80,9 @@ export class Prometheus {
     });
   }
 
-  /** Start scraping `target` (host:port) every second; data lives under `dir`. */
-  static async start(dir: string, target: string): Promise<Prometheus> {
+  /** Start scraping `target` (host:port) every second; data lives under `dir`. With an
+   * operator's bearer token it scrapes the full metrics (AI traffic and alerts included). */
+  static async start(dir: string, target: string, opts: { bearerToken?: string } = {}): Promise<Prometheus> {
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const cfg = join(dir, 'prometheus.yml');
@@ -94,6 +95,7 @@ export class Prometheus {
         'scrape_configs:',
         '  - job_name: llmtap',
         '    metrics_path: /metrics',
+        ...(opts.bearerToken !== undefined ? ['    authorization:', '      type: Bearer', `      credentials: '${opts.bearerToken}'`] : []),
         '    static_configs:',
         `      - targets: ['${target}']`,
         '',

@@ -68,7 +68,8 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
         const items =
           format === 'ocsf' ? page.map((a) => toOcsfFinding(a, { version: ctx.version })) : page.map(presentAlert);
         const schema = format === 'ocsf' ? alertPageOcsfSchema : alertPageNativeSchema;
-        reply.serializer(reply.compileSerializationSchema(schema, '200'));
+        // A custom serializer leaves the content type unset: say what it is.
+        reply.serializer(reply.compileSerializationSchema(schema, '200')).type('application/json; charset=utf-8');
         return { format, items, next_cursor: cursors.encode('alerts', tenant, last), has_more: hasMore };
       },
     );

@@ -1,9 +1,11 @@
-/** Unauthenticated operational routes: liveness, readiness, Prometheus metrics. */
+/** Operational routes outside /v1: liveness, readiness, Prometheus metrics. */
 import type { FastifyPluginAsync } from 'fastify';
+import type { Authenticator } from '../auth.js';
+import { ApiError } from '../errors.js';
 import { healthSchema, readySchema } from '../schemas/health.js';
 import type { RouteContext } from './context.js';
 
-export function healthRoutes(ctx: RouteContext): FastifyPluginAsync {
+export function healthRoutes(ctx: RouteContext, auth: Authenticator): FastifyPluginAsync {
   const { deps } = ctx;
   return async (app) => {
     app.get('/healthz', { schema: { summary: 'Alive', response: { 200: healthSchema } } }, async () => ({ status: 'ok' }));
@@ -25,10 +27,18 @@ export function healthRoutes(ctx: RouteContext): FastifyPluginAsync {
       },
     );
 
-    // Metrics carry only bounded labels (no tenant data), so Prometheus scrapes without a token.
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      const text = await deps.registry.metrics();
-      reply.header('content-type', deps.registry.contentType);
+    // Without a token: operational metrics only (capture health, parse errors, EDR ingest, API
+    // requests). The AI-traffic and alert series sum every tenant's activity, so they need an
+    // operator token; a tenant's token is refused here (its numbers are in /v1/usage, /v1/alerts).
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      let registry = deps.publicRegistry;
+      if (request.headers.authorization !== undefined) {
+        const p = auth.principal(request.headers.authorization);
+        if (p.kind !== 'operator') throw new ApiError('LLMTAP_ERR_FORBIDDEN', 'the full metrics need an operator token');
+        registry = deps.registry;
+      }
+      const text = await registry.metrics();
+      reply.header('content-type', registry.contentType);
       return text;
     });
   };

@@ -23,10 +23,18 @@ const ruleRef = (r: ExplainedRule): Record<string, unknown> => ({
 export function ruleRoutes(ctx: RouteContext): FastifyPluginAsync {
   const { classifier } = ctx.deps;
   return async (app) => {
+    // A tenant's token: the default rules plus its own tenant rules (never another tenant's
+    // names, sanctioned endpoints or notes). An operator's token: every tenant's rules.
     app.get(
       '/rules/export',
-      { schema: { summary: 'The rule set as the document endpoint agents load', response: withErrors({ 200: exportSchema }) } },
-      async () => classifier.exportDocument(),
+      {
+        config: { scope: 'any' },
+        schema: {
+          summary: "The rule set as the document endpoint agents load (the default rules plus the caller's tenant rules; every tenant's for an operator)",
+          response: withErrors({ 200: exportSchema }),
+        },
+      },
+      async (request) => (request.operator !== '' ? classifier.exportDocument() : classifier.exportDocument(request.tenant)),
     );
 
     app.get<{ Querystring: ExplainQs }>(
@@ -53,7 +61,9 @@ export function ruleRoutes(ctx: RouteContext): FastifyPluginAsync {
           other_matches: r.otherMatches.map(ruleRef),
           unmet: r.unmet.map((u) => ({ rule_id: u.ruleId, failed: u.failed })),
           reasons: r.reasons,
-          rules_version: r.rulesVersion,
+          // The version of the rules this tenant sees: the whole set's would change with
+          // other tenants' rule edits.
+          rules_version: String((classifier.exportDocument(request.tenant) as { version?: unknown }).version ?? r.rulesVersion),
         };
         if (v !== null) {
           out['verdict'] = {
@@ -72,7 +82,13 @@ export function ruleRoutes(ctx: RouteContext): FastifyPluginAsync {
 
     app.post(
       '/rules/reload',
-      { schema: { summary: 'Reload the rule set from its files (old rules stay if the new ones are invalid)', response: withErrors({ 200: reloadSchema }) } },
+      {
+        config: { scope: 'operator' },
+        schema: {
+          summary: 'Reload the rule set from its files (operator token; old rules stay if the new ones are invalid)',
+          response: withErrors({ 200: reloadSchema }),
+        },
+      },
       async () => {
         const r = classifier.reload();
         if (!r.ok) throw new ApiError('LLMTAP_ERR_REJECTED', r.error);
