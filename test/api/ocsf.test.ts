@@ -53,6 +53,7 @@ describe.skipIf(schemaDir === undefined)('OCSF Detection Findings of the demo', 
       ingestEdr: () => ({ accepted: 0, rejected: {}, byFormat: {} }),
       captureRunning: () => false,
       registry: metrics.registry,
+      publicRegistry: metrics.publicRegistry,
     });
     await app.ready();
     findings = await allFindings(app);
