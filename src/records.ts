@@ -320,6 +320,17 @@ export interface AlertEvidence {
   bytesIn: number;
   /** Heuristic-specific numbers (e.g. devices for H7, interval and dispersion for beacon). */
   detail: Record<string, number | string | string[] | boolean>;
+  /** H7: what each device of the spread called (device order of first sighting). */
+  spread?: SpreadDevice[];
+}
+
+/** One device of an H7 spread: the providers and hosts its connections reached. */
+export interface SpreadDevice {
+  deviceId: string;
+  deviceName?: string;
+  providers: string[];
+  hosts: string[];
+  firstSeenUs: number;
 }
 
 /**
@@ -343,9 +354,17 @@ export interface Alert {
   /** ... else SHA-1 (Defender/MDE streaming events): set only without a SHA-256, typed as
    * SHA-1 everywhere (API `sha1`, OCSF algorithm SHA-1), never compared with a SHA-256. */
   sha1?: string;
+  /** The provider; an alert spanning several (H7) lists them all, comma-separated, in order of
+   * first sighting — `providers` has the same as a list. */
   provider?: string;
+  /** The category; for an alert spanning several, the highest-precedence one (`categories` has all). */
   category?: AiCategory;
+  /** The host; for an alert spanning several, every host comma-separated (`hosts` has the list). */
   host?: string;
+  /** Alerts that span several destinations (H7): every provider, category and host reached. */
+  providers?: string[];
+  categories?: AiCategory[];
+  hosts?: string[];
   count: number;
   firstSeenUs: number;
   lastSeenUs: number;

@@ -31,7 +31,8 @@
  * | evidences[0].file                   | the binary (name, SHA-256 or SHA-1) when there is no pid |
  * | observables                         | hostname, IPs, process or file name, SHA-256 or SHA-1   |
  * | unmapped                            | heuristic, provider, category, host_source, rule_id,    |
- * |                                     | bytes_out, bytes_in, community_ids                      |
+ * |                                     | bytes_out, bytes_in, community_ids; providers, hosts,   |
+ * |                                     | categories (alerts spanning several, H7)                |
  *
  * OCSF 1.1 places endpoints and connection information of a finding in `evidences`; the
  * `process` object needs a pid (or a process uid, which llmtap does not have), so without a
@@ -171,6 +172,9 @@ export function toOcsfFinding(a: Alert, product: OcsfProduct): Record<string, un
   if (a.provider !== undefined) unmapped['provider'] = a.provider;
   if (a.category !== undefined) unmapped['category'] = a.category;
   if (a.host !== undefined) unmapped['host'] = a.host;
+  if (a.providers !== undefined) unmapped['providers'] = a.providers;
+  if (a.hosts !== undefined) unmapped['hosts'] = a.hosts;
+  if (a.categories !== undefined) unmapped['categories'] = a.categories;
   if (a.evidence.hostSource !== undefined) unmapped['host_source'] = a.evidence.hostSource;
   if (a.evidence.ruleId !== undefined) unmapped['rule_id'] = a.evidence.ruleId;
   const analytic: Record<string, unknown> = { type_id: 1, type: 'Rule', name: a.heuristic };

@@ -24,6 +24,13 @@ export function presentAlert(a: Alert): Record<string, unknown> {
   put(evidence, 'host', a.evidence.host);
   put(evidence, 'host_source', a.evidence.hostSource);
   put(evidence, 'rule_id', a.evidence.ruleId);
+  if (a.evidence.spread !== undefined) {
+    evidence['spread'] = a.evidence.spread.map((d) => {
+      const o: Record<string, unknown> = { device_id: d.deviceId, providers: d.providers, hosts: d.hosts, first_seen: iso(d.firstSeenUs) };
+      put(o, 'device_name', d.deviceName);
+      return o;
+    });
+  }
   const o: Record<string, unknown> = {
     id: a.id,
     heuristic: a.heuristic,
@@ -47,6 +54,9 @@ export function presentAlert(a: Alert): Record<string, unknown> {
   put(o, 'provider', a.provider);
   put(o, 'category', a.category);
   put(o, 'host', a.host);
+  put(o, 'providers', a.providers);
+  put(o, 'categories', a.categories);
+  put(o, 'hosts', a.hosts);
   put(o, 'related', a.related);
   return o;
 }

@@ -9,14 +9,18 @@
  * capture time, so a replay recreates the same id.
  */
 import { createHash } from 'node:crypto';
-import type { Alert, Observation, Severity } from '../records.js';
+import { categoryRank } from '../classify/precedence.js';
+import type { Alert, Observation, Severity, SpreadDevice } from '../records.js';
 import { alertDedupKey } from './alert-key.js';
-import { binHash, refOf, type EvidenceRef, type Hit } from './rule.js';
+import { binHash, refOf, type EvidenceRef, type Hit, type SpreadHit } from './rule.js';
 import type { DetectStore } from './sink.js';
 
 /** Evidence lists keep the most recent entries only. */
 export const EVIDENCE_MAX = 16;
 const RELATED_MAX = 64;
+/** Devices kept in a spread's per-device evidence, and destinations per device. */
+export const SPREAD_DEVICES_MAX = 1024;
+const SPREAD_DESTINATIONS_MAX = 16;
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
 
@@ -71,6 +75,50 @@ function skeleton(tenant: string, obs: Observation, hit: Hit, id: string): Alert
     a.evidence.host = obs.host;
   }
   return a;
+}
+
+function addUnique<T>(list: T[], v: T, max = Number.POSITIVE_INFINITY): void {
+  if (!list.includes(v) && list.length < max) list.push(v);
+}
+
+/**
+ * Merges a fleet hit's per-device destinations into the alert (union per device, kept across
+ * updates) and makes the alert's destination fields name the whole spread: `providers`,
+ * `hosts` and `categories` in order of first sighting, `provider` and `host` those lists
+ * comma-separated, `category` the highest-precedence category reached.
+ */
+function mergeSpread(a: Alert, hits: SpreadHit[]): void {
+  const list: SpreadDevice[] = a.evidence.spread ?? [];
+  const providers = [...(a.providers ?? [])];
+  const hosts = [...(a.hosts ?? [])];
+  const categories = [...(a.categories ?? [])];
+  for (const h of [...hits].sort((x, y) => x.firstSeenUs - y.firstSeenUs)) {
+    let d = list.find((x) => x.deviceId === h.deviceId);
+    if (!d) {
+      if (list.length >= SPREAD_DEVICES_MAX) continue;
+      d = { deviceId: h.deviceId, providers: [], hosts: [], firstSeenUs: h.firstSeenUs };
+      if (h.deviceName !== undefined) d.deviceName = h.deviceName;
+      list.push(d);
+    }
+    d.firstSeenUs = Math.min(d.firstSeenUs, h.firstSeenUs);
+    for (const x of h.destinations) {
+      addUnique(d.providers, x.provider, SPREAD_DESTINATIONS_MAX);
+      addUnique(d.hosts, x.host, SPREAD_DESTINATIONS_MAX);
+      addUnique(providers, x.provider);
+      addUnique(hosts, x.host);
+      addUnique(categories, x.category);
+    }
+  }
+  list.sort((x, y) => x.firstSeenUs - y.firstSeenUs);
+  a.evidence.spread = list;
+  a.providers = providers.slice(0, SPREAD_DESTINATIONS_MAX);
+  a.hosts = hosts.slice(0, SPREAD_DESTINATIONS_MAX);
+  a.categories = categories;
+  a.provider = a.providers.join(', ');
+  a.host = a.hosts.join(', ');
+  a.evidence.host = a.host;
+  const top = [...categories].sort((x, y) => categoryRank(x) - categoryRank(y))[0];
+  if (top !== undefined) a.category = top;
 }
 
 /**
@@ -145,6 +193,8 @@ export class Deduper {
     if (hit.related && hit.related.length > 0) {
       alert.related = [...new Set([...(alert.related ?? []), ...hit.related])].slice(0, RELATED_MAX);
     }
+    if (hit.spread) mergeSpread(alert, hit.spread);
+    hit.describe?.(alert);
     if (created) return { alert: this.store.upsertAlert(alert, key), created };
     this.pending.set(pkey, { alert, key });
     return { alert, created };

@@ -4,13 +4,37 @@
  * not in the tenant's known process inventory. The inventory is every hash EDR reported
  * before the window began (the detector records first sightings of all attributed
  * connections) plus imports. Critical; links the H1 (and warm-up learning) alerts of the hash.
+ *
+ * The alert is about the spread, not its last connection: one alert per hash, whose
+ * `providers`, `hosts` and `categories` list every destination the spread reached (and
+ * `provider` / `host` the same, comma-separated; `category` the highest-precedence one), with
+ * `evidence.spread` saying which device called which provider and host.
  */
-import type { Rule, RuleContext } from './rule.js';
+import type { AiCategory, Alert } from '../records.js';
+import type { EvidenceRef, Rule, RuleContext, SpreadHit } from './rule.js';
 import { binHash, refOf, RefWindow } from './rule.js';
+
+interface SpreadRef extends EvidenceRef {
+  deviceName?: string;
+  provider: string;
+  host: string;
+  category: AiCategory;
+}
 
 interface TenantState {
   windowUs: number;
-  byHash: RefWindow;
+  byHash: RefWindow<SpreadRef>;
+}
+
+/** "OpenAI from 2 devices, Anthropic from 1 device" — per provider, distinct devices. */
+function reach(a: Alert): string {
+  const spread = a.evidence.spread ?? [];
+  return (a.providers ?? [])
+    .map((p) => {
+      const n = spread.filter((d) => d.providers.includes(p)).length;
+      return `${p} from ${n} device${n === 1 ? '' : 's'}`;
+    })
+    .join(', ');
 }
 
 export class H7Spread implements Rule {
@@ -20,7 +44,7 @@ export class H7Spread implements Rule {
   private state(tenant: string, windowUs: number): TenantState {
     let s = this.tenants.get(tenant);
     if (!s) {
-      s = { windowUs, byHash: new RefWindow(1024) };
+      s = { windowUs, byHash: new RefWindow<SpreadRef>(1024) };
       this.tenants.set(tenant, s);
     }
     s.windowUs = windowUs;
@@ -30,13 +54,28 @@ export class H7Spread implements Rule {
   observe(ctx: RuleContext): void {
     const { obs, tenant } = ctx;
     const c = obs.client;
+    const v = obs.verdict;
     const h = binHash(obs);
-    if (!obs.verdict || !h || c?.deviceId === undefined) return;
+    if (!v || !h || c?.deviceId === undefined) return;
     const windowUs = tenant.h7.window_s * 1e6;
     const s = this.state(tenant.id, windowUs);
-    const refs = s.byHash.add(h.hash, refOf(obs), obs.tsUs - windowUs).filter((r) => r.tsUs <= obs.tsUs);
-    const devices = [...new Set(refs.map((r) => r.deviceId ?? ''))].filter((d) => d !== '');
-    if (devices.length < tenant.h7.devices) return;
+    const ref: SpreadRef = { ...refOf(obs), provider: v.provider, host: obs.host ?? obs.serverAddr, category: v.category };
+    if (c.deviceName !== undefined) ref.deviceName = c.deviceName;
+    const refs = s.byHash.add(h.hash, ref, obs.tsUs - windowUs).filter((r) => r.tsUs <= obs.tsUs);
+    const byDevice = new Map<string, SpreadHit>();
+    for (const r of refs) {
+      if (r.deviceId === undefined || r.deviceId === '') continue;
+      let d = byDevice.get(r.deviceId);
+      if (!d) {
+        d = { deviceId: r.deviceId, firstSeenUs: r.tsUs, destinations: [] };
+        if (r.deviceName !== undefined) d.deviceName = r.deviceName;
+        byDevice.set(r.deviceId, d);
+      }
+      if (!d.destinations.some((x) => x.provider === r.provider && x.host === r.host)) {
+        d.destinations.push({ provider: r.provider, host: r.host, category: r.category });
+      }
+    }
+    if (byDevice.size < tenant.h7.devices) return;
     const firstSeen = ctx.store.inventoryFirstSeen(tenant.id, h.hash);
     if (firstSeen !== undefined && firstSeen <= obs.tsUs - windowUs) {
       ctx.count('h7.known_hash');
@@ -47,21 +86,28 @@ export class H7Spread implements Rule {
       ...ctx.store.alertIdsByHash(tenant.id, h.hash, 'learning'),
     ];
     const detail: Record<string, string | number | string[]> = {
-      devices: devices.sort(),
-      deviceCount: devices.length,
       windowS: tenant.h7.window_s,
       hashType: h.kind,
     };
     if (h.kind === 'sha1') detail['sha1'] = h.hash;
+    const name = c.processName ?? h.hash.slice(0, 12);
+    const windowS = tenant.h7.window_s;
     ctx.emit({
       heuristic: 'h7',
       severity: 'critical',
-      title: `H7: unknown binary ${c.processName ?? h.hash.slice(0, 12)} called ${obs.verdict.provider} from ${devices.length} devices within ${tenant.h7.window_s}s`,
+      title: `H7: unknown binary ${name} spread to ${byDevice.size} devices within ${windowS}s`,
       detail,
       window: refs,
       fleet: true,
       binHash: h.hash,
       related,
+      spread: [...byDevice.values()],
+      describe: (a) => {
+        const devices = (a.evidence.spread ?? []).map((d) => d.deviceId);
+        a.evidence.detail['devices'] = [...devices].sort().slice(0, 64);
+        a.evidence.detail['deviceCount'] = devices.length;
+        a.title = `H7: unknown binary ${name} spread to ${devices.length} devices within ${windowS}s: ${reach(a)}`;
+      },
     });
   }
 

@@ -4,7 +4,7 @@
  * its own windows (keyed by tenant first, so nothing is correlated across tenants) and prunes
  * them on `tick`.
  */
-import type { Alert, Heuristic, Observation, Severity } from '../records.js';
+import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../records.js';
 import type { TenantConfig } from '../tenants/schema.js';
 import type { DetectStore } from './sink.js';
 
@@ -33,6 +33,20 @@ export interface Hit {
   /** Hash the alert is about when only SHA-1 is known (H7 dedup key). */
   binHash?: string;
   related?: string[];
+  /** A fleet alert's reach (H7): each device with the destinations it called. Merged into the
+   * alert's `evidence.spread` (union per device); the alert's provider, host and category
+   * fields then name every destination the spread reached. */
+  spread?: SpreadHit[];
+  /** Rewrites what depends on the merged alert (title, counts) after the merge. */
+  describe?: (a: Alert) => void;
+}
+
+/** One device's destinations within a fleet hit's window. */
+export interface SpreadHit {
+  deviceId: string;
+  deviceName?: string;
+  firstSeenUs: number;
+  destinations: { provider: string; host: string; category: AiCategory }[];
 }
 
 export interface RuleContext {
@@ -88,12 +102,12 @@ export function hasEdr(obs: Observation): boolean {
  * A small time-ordered window of evidence refs per key, unique by obsId (a late-join update
  * replaces its earlier entry instead of counting twice). Bounded per key and in keys.
  */
-export class RefWindow {
-  private readonly m = new Map<string, EvidenceRef[]>();
+export class RefWindow<R extends EvidenceRef = EvidenceRef> {
+  private readonly m = new Map<string, R[]>();
   constructor(private readonly maxPerKey = 256, private readonly maxKeys = 100_000) {}
 
   /** Adds (or replaces) `ref`, drops refs older than `sinceUs`; returns the key's refs. */
-  add(key: string, ref: EvidenceRef, sinceUs: number): EvidenceRef[] {
+  add(key: string, ref: R, sinceUs: number): R[] {
     let list = this.m.get(key);
     if (!list) {
       if (this.m.size >= this.maxKeys) {

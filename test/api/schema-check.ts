@@ -7,19 +7,19 @@ type Schema = {
   properties?: Record<string, Schema>;
   additionalProperties?: boolean | Schema;
   items?: Schema;
-  anyOf?: Schema[];
+  anyOf?: readonly Schema[];
 };
 
 export function unlistedPaths(schema: Schema, value: unknown, path = '$'): string[] {
   if (value === null || typeof value !== 'object') return [];
+  if (schema.anyOf !== undefined) {
+    const options = schema.anyOf.map((s) => unlistedPaths(s, value, path));
+    return options.reduce((best, cur) => (cur.length < best.length ? cur : best));
+  }
   if (Array.isArray(value)) {
     const items = schema.items;
     if (items === undefined) return value.length > 0 ? [`${path}[]`] : [];
     return value.flatMap((v, i) => unlistedPaths(items, v, `${path}[${i}]`));
-  }
-  if (schema.anyOf !== undefined) {
-    const options = schema.anyOf.map((s) => unlistedPaths(s, value, path));
-    return options.reduce((best, cur) => (cur.length < best.length ? cur : best));
   }
   const out: string[] = [];
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

@@ -119,6 +119,12 @@ describe('demo scenario, end to end', () => {
     const sev = Object.fromEntries(r.alerts.map((a) => [alertKey(a), a.severity]));
     expect(sev['h1|device-b|httpd-worker|Anthropic']).toBe('critical');
     expect(sev['h7|-|quickprompt|OpenAI']).toBe('critical');
+    // H7 names its spread: each device and what it called
+    const h7 = r.alerts.find((a) => a.heuristic === 'h7');
+    expect(h7?.providers).toEqual(['OpenAI']);
+    expect(h7?.evidence.spread?.map((d) => `${d.deviceId}:${d.providers.join('+')}:${d.hosts.join('+')}`).sort()).toEqual([
+      'device-a:OpenAI:api.openai.com', 'device-b:OpenAI:api.openai.com', 'device-c:OpenAI:api.openai.com',
+    ]);
     // exactly the AI observations of the scenario, each with how its host was named
     const ai: Record<string, number> = {};
     for (const o of finalObservations(r.observations)) if (o.verdict !== undefined) ai[obsKey(o)] = (ai[obsKey(o)] ?? 0) + 1;

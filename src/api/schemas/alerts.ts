@@ -35,6 +35,21 @@ export const evidenceSchema = {
     bytes_out: { type: 'integer' },
     bytes_in: { type: 'integer' },
     detail: { type: 'object', additionalProperties: detailValue },
+    spread: {
+      type: 'array',
+      maxItems: 1024,
+      items: {
+        type: 'object',
+        properties: {
+          device_id: { type: 'string' },
+          device_name: { type: 'string' },
+          providers: { type: 'array', items: { type: 'string' } },
+          hosts: { type: 'array', items: { type: 'string' } },
+          first_seen: { type: 'string', format: 'date-time' },
+        },
+        required: ['device_id', 'providers', 'hosts', 'first_seen'],
+      },
+    },
   },
   required: ['flow_ids', 'community_ids', 'obs_ids', 'bytes_out', 'bytes_in', 'detail'],
 } as const;
@@ -57,6 +72,9 @@ export const alertSchema = {
     provider: { type: 'string' },
     category: { type: 'string', enum: CATEGORIES },
     host: { type: 'string' },
+    providers: { type: 'array', items: { type: 'string' } },
+    categories: { type: 'array', items: { type: 'string', enum: CATEGORIES } },
+    hosts: { type: 'array', items: { type: 'string' } },
     count: { type: 'integer' },
     first_seen: { type: 'string', format: 'date-time' },
     last_seen: { type: 'string', format: 'date-time' },

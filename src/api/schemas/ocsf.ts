@@ -119,7 +119,10 @@ export const ocsfFindingSchema = {
       properties: {
         heuristic: str,
         provider: str,
+        providers: { type: 'array', items: str },
         category: str,
+        categories: { type: 'array', items: str },
+        hosts: { type: 'array', items: str },
         host: str,
         host_source: str,
         rule_id: str,
