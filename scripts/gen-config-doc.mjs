@@ -8,7 +8,20 @@ let md = '# Configuration reference\n\nGenerated from `CONFIG_SCHEMA` in `src/co
   'Relative paths resolve against the config file\'s directory, else the package.\n\n';
 for (const [name, sec] of Object.entries(CONFIG_SCHEMA.properties)) {
   md += `## \`${name}\`\n\n`;
-  if (!sec.properties) { md += `${sec.description ?? ''}\n\n`; continue; }
+  if (!sec.properties) {
+    md += `${sec.description ?? ''}\n\n`;
+    // a list of objects: one row per key of an entry
+    const item = sec.items?.properties;
+    if (item) {
+      md += '| key of an entry | type | default | meaning |\n|---|---|---|---|\n';
+      for (const [k, p] of Object.entries(item)) {
+        const def = p.default === undefined ? '—' : `\`${JSON.stringify(p.default)}\``;
+        md += `| \`${k}\`${(sec.items.required ?? []).includes(k) ? ' (required)' : ''} | ${p.enum ? p.enum.join(' \\| ') : p.type} | ${def} | ${p.description ?? ''} |\n`;
+      }
+      md += '\n';
+    }
+    continue;
+  }
   md += '| key | type | default | meaning |\n|---|---|---|---|\n';
   for (const [k, p] of Object.entries(sec.properties)) {
     const def = p.default === undefined ? '—' : `\`${JSON.stringify(p.default)}\``;

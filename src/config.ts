@@ -128,6 +128,31 @@ export const CONFIG_SCHEMA = {
       timeout_ms: int('Longest wait before a partial batch is delivered.', 50, 1),
       backend: { type: 'string', enum: ['native', 'cap'], default: 'native', description: 'Capture backend.' },
     }),
+    outputs: {
+      type: 'array',
+      default: [],
+      description: 'Push outputs: every alert change goes to each (syslog, file, webhook); reloaded on SIGHUP. See "Sending alerts to a SIEM" in the README.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type'],
+        properties: {
+          type: { type: 'string', enum: ['syslog', 'file', 'webhook'], description: 'Output kind.' },
+          name: { type: 'string', pattern: '^[a-z0-9_-]{1,40}$', description: 'Label in metrics and logs (default `<type>-<position>`).' },
+          url: { type: 'string', description: 'syslog: udp://, tcp:// or tls://HOST:PORT; webhook: https:// (or http://) URL.' },
+          format: { type: 'string', enum: ['cef', 'json', 'ocsf', 'ecs', 'eve'], description: 'syslog: cef (default) or json (OCSF); file: ocsf (default), ecs or eve.' },
+          path: { type: 'string', description: 'file: the NDJSON file (appended; reopened on SIGHUP and when rotated away).' },
+          secret_file: { type: 'string', description: 'webhook: file holding the HMAC-SHA256 key that signs each batch.' },
+          ca_file: { type: 'string', description: 'tls:// and https://: PEM CA bundle to trust instead of the system store.' },
+          facility: { type: 'integer', minimum: 0, maximum: 23, default: 16, description: 'syslog: facility number (16 = local0).' },
+          queue_max: { type: 'integer', minimum: 1, default: 10000, description: 'Alert changes held for this output while it is down; beyond, the oldest are dropped (counted).' },
+          batch_max: { type: 'integer', minimum: 1, default: 100, description: 'Alert changes per write / webhook POST.' },
+          retry_initial_ms: { type: 'integer', minimum: 1, default: 500, description: 'First retry delay after a failure; doubles up to retry_max_ms.' },
+          retry_max_ms: { type: 'integer', minimum: 1, default: 30000, description: 'Longest retry delay.' },
+          timeout_ms: { type: 'integer', minimum: 1, default: 10000, description: 'Connect / request timeout.' },
+        },
+      },
+    },
     log: section({
       level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'Log level.' },
     }),
@@ -149,7 +174,58 @@ export interface SensorConfig {
   store: { path: string; retention_hours: number };
   api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
+  outputs: OutputConfig[];
   log: { level: string };
+}
+
+/** One push output (`outputs:` list); validated by configFromObject. */
+export interface OutputConfig {
+  type: 'syslog' | 'file' | 'webhook';
+  name?: string;
+  url?: string;
+  format?: 'cef' | 'json' | 'ocsf' | 'ecs' | 'eve';
+  path?: string;
+  secret_file?: string;
+  ca_file?: string;
+  facility: number;
+  queue_max: number;
+  batch_max: number;
+  retry_initial_ms: number;
+  retry_max_ms: number;
+  timeout_ms: number;
+}
+
+const OUTPUT_FORMATS: Record<OutputConfig['type'], readonly string[]> = { syslog: ['cef', 'json'], file: ['ocsf', 'ecs', 'eve'], webhook: ['ocsf'] };
+const OUTPUT_SCHEMES: Record<OutputConfig['type'], readonly string[]> = { syslog: ['udp:', 'tcp:', 'tls:'], file: [], webhook: ['https:', 'http:'] };
+
+/** What JSON Schema cannot say about one output; returns the problems, keyed `outputs[i].key`. */
+function checkOutput(o: OutputConfig, i: number): string[] {
+  const at = `outputs[${i}]`;
+  const errs: string[] = [];
+  if (o.format !== undefined && !OUTPUT_FORMATS[o.type].includes(o.format)) {
+    errs.push(`${at}.format: ${o.type} takes ${OUTPUT_FORMATS[o.type].join(' or ')}, not ${o.format}`);
+  }
+  if (o.type === 'file') {
+    if (o.path === undefined || o.path === '') errs.push(`${at}.path: a file output needs a path`);
+    if (o.url !== undefined) errs.push(`${at}.url: a file output takes a path, not a url`);
+  } else {
+    let u: URL | undefined;
+    try {
+      u = o.url !== undefined ? new URL(o.url) : undefined;
+    } catch {
+      errs.push(`${at}.url: not a URL: ${o.url ?? ''}`);
+    }
+    if (o.url === undefined) errs.push(`${at}.url: a ${o.type} output needs a url`);
+    else if (u !== undefined) {
+      if (!OUTPUT_SCHEMES[o.type].includes(u.protocol)) errs.push(`${at}.url: ${o.type} takes ${OUTPUT_SCHEMES[o.type].map((s) => `${s}//`).join(', ')} (got ${u.protocol}//)`);
+      if (o.type === 'syslog' && (u.hostname === '' || u.port === '')) errs.push(`${at}.url: give host and port, e.g. tcp://siem.example:6514`);
+    }
+    if (o.path !== undefined) errs.push(`${at}.path: only file outputs take a path`);
+  }
+  if (o.type === 'webhook' && (o.secret_file === undefined || o.secret_file === '')) errs.push(`${at}.secret_file: a webhook output needs the file of its signing key`);
+  if (o.type !== 'webhook' && o.secret_file !== undefined) errs.push(`${at}.secret_file: only webhook outputs are signed`);
+  if (o.retry_max_ms < o.retry_initial_ms) errs.push(`${at}.retry_max_ms: smaller than retry_initial_ms`);
+  return errs;
 }
 
 export class ConfigError extends Error {
@@ -191,6 +267,11 @@ export function configFromObject(raw: unknown, source = '(built-in defaults)', b
   cfg.api.operator_tokens.forEach((o, i) => {
     if (tenantHashes.has(o.token_sha256)) throw new ConfigError(`${source}: api.operator_tokens[${i}]: the same token is a tenant's token (api.tokens); give operators their own`);
   });
+  const outErrs = cfg.outputs.flatMap(checkOutput);
+  const names = cfg.outputs.map((o, i) => o.name ?? `${o.type}-${i}`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) outErrs.push(`outputs: two outputs named ${dup}`);
+  if (outErrs.length > 0) throw new ConfigError(`${source}: ${outErrs.join('; ')}`);
   return cfg;
 }
 

@@ -61,6 +61,16 @@ export interface ClassifyCounters {
   bytesIn: CountMap;
 }
 
+/** One push output (syslog, file, webhook): alert changes delivered, failed (retried), dropped, queued. */
+export interface OutputCounters {
+  name: string;
+  type: string;
+  sent: number;
+  failed: number;
+  dropped: number;
+  queued: number;
+}
+
 /**
  * Getters src/cli/serve.ts wires to the stages' `stats()`. Every getter is optional; an absent one
  * leaves its metrics without series. Getters must be cheap and must not throw (a throwing
@@ -81,6 +91,8 @@ export interface MetricSources {
   alerts?: () => CountMap2;
   /** Capture time of the newest packet vs. wall clock, seconds (0 when idle or in replay). */
   pipelineLagSeconds?: () => number;
+  /** The push outputs' counters. */
+  outputs?: () => OutputCounters[];
 }
 
 export interface Metrics {
@@ -286,6 +298,15 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   gauge('llmtap_pipeline_lag_seconds', 'Wall clock minus capture time of the newest packet processed', [], (s) =>
     one(s, read('pipeline', sources.pipelineLagSeconds)),
   );
+
+  // ── outputs ──
+  const perOutput = (s: SeriesSet, pick: (o: OutputCounters) => number): void => {
+    for (const o of read('output', sources.outputs) ?? []) s.add({ output: boundedLabel(o.name), type: boundedLabel(o.type) }, pick(o));
+  };
+  counter('llmtap_output_sent_total', 'Alert changes delivered by each push output', ['output', 'type'], (s) => perOutput(s, (o) => o.sent));
+  counter('llmtap_output_failed_total', 'Alert changes in failed send attempts (each is retried)', ['output', 'type'], (s) => perOutput(s, (o) => o.failed));
+  counter('llmtap_output_dropped_total', 'Alert changes dropped because an output queue was full (or left at shutdown)', ['output', 'type'], (s) => perOutput(s, (o) => o.dropped));
+  gauge('llmtap_output_queued', 'Alert changes waiting in each push output queue', ['output', 'type'], (s) => perOutput(s, (o) => o.queued));
 
   const apiRequests = new Counter({
     name: 'llmtap_api_requests_total',

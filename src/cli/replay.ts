@@ -16,6 +16,7 @@ import { renderSummary, type ReplaySummary } from './summary.js';
 import { Progress } from './progress.js';
 import { serveApi } from './serve.js';
 import { applyConfigAllowlist } from './config-allowlist.js';
+import { finishOutputs, openOutputs } from './outputs.js';
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
 
@@ -81,6 +82,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
   const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
   applyConfigAllowlist(cfg, store);
+  const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap replay: ${msg}: ${JSON.stringify(o)}\n`) });
   let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
   if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);
   const pipeline = new Pipeline(cfg, {
@@ -119,6 +121,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     progress.done();
   }
   pipeline.finish();
+  if (outputs !== undefined) {
+    // every alert change of the replay reaches the outputs before the summary (bounded wait)
+    for (const l of await finishOutputs(outputs, 30_000)) {
+      failed = true;
+      process.stderr.write(`llmtap replay: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
+    }
+  }
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (flowsOut !== undefined && flowsOut !== process.stdout) await new Promise<void>((res) => (flowsOut as WriteStream).end(res));
 

@@ -24,6 +24,8 @@ import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
 import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
 import { applyConfigAllowlist } from './config-allowlist.js';
+import { configTenants, finishOutputs, openOutputs } from './outputs.js';
+import type { Outputs } from '../output/outputs.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
 export const RUN_EXIT = { ok: 0, failed: 1, usage: 2, noIface: 3, perm: 4, noBinding: 5 } as const;
@@ -43,10 +45,10 @@ export interface RunDeps {
 const USAGE = 'usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap] [--flows OUT.ndjson] [--no-api] [--list-interfaces]';
 
 /** The default API server: src/cli/serve.ts `startApi`, with the live source's kernel counters. */
-function defaultServeFor(live: LiveSource): ServeFn {
+function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undefined): ServeFn {
   return async (cfg, store, pipeline) => {
     const { startApi } = await import('./serve.js');
-    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats() });
+    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats(), outputs: () => currentOutputs()?.counters() ?? [] });
   };
 }
 
@@ -143,6 +145,15 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     process.stderr.write(`llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}\n`);
     return RUN_EXIT.failed;
   }
+  let outputs: Outputs | undefined;
+  try {
+    outputs = await openOutputs(cfg, store, log);
+  } catch (e) {
+    await live.close();
+    store.close();
+    process.stderr.write(`llmtap run: ${(e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG'}: ${(e as Error).message}\n`);
+    return RUN_EXIT.usage;
+  }
   const flowsOut: WriteStream | undefined = o.flows !== undefined ? createWriteStream(o.flows) : undefined;
   const pipeline = new Pipeline(cfg, {
     store, log,
@@ -181,6 +192,9 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       log.error({ err: (e as Error).message }, 'flush failed');
       code = RUN_EXIT.failed;
     }
+    if (outputs !== undefined) {
+      for (const l of await finishOutputs(outputs, 5000)) log.warn({ output: l.name, queued: l.queued, err: l.lastError }, 'output: alert changes not delivered at shutdown');
+    }
     try {
       await api?.close();
     } catch (e) {
@@ -201,6 +215,13 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
         log.error({ err: (e as Error).message }, 'SIGHUP: config invalid, keeping the running one');
         return;
       }
+    }
+    // outputs: follow new tenants from their newest change, apply the list (file outputs reopen)
+    if (next.outputs.length > 0 && outputs === undefined) {
+      void openOutputs(next, store, log).then((o) => { outputs = o; }, (e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs not started'));
+    } else if (outputs !== undefined) {
+      outputs.follow(configTenants(next));
+      outputs.configure(next.outputs).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs invalid, keeping the running ones'));
     }
     const r = pipeline.reload(next);
     if (store !== undefined) applyConfigAllowlist(next, store);
@@ -228,7 +249,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   for (const f of followers) f.start();
   if (o.api) {
     try {
-      api = await (deps.serve ?? defaultServeFor(live))(cfg, store, pipeline);
+      api = await (deps.serve ?? defaultServeFor(live, () => outputs))(cfg, store, pipeline);
     } catch (e) {
       process.stderr.write(`llmtap run: cannot serve the API: ${(e as Error).message}\n`);
       void shutdown('API failed', RUN_EXIT.failed);

@@ -9,7 +9,7 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { ingestBody } from '../attribute/ingest.js';
-import { createMetrics, type MetricSources } from '../metrics.js';
+import { createMetrics, type MetricSources, type OutputCounters } from '../metrics.js';
 import { MALFORMED } from '../decode/reasons.js';
 import type { Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
@@ -135,6 +135,8 @@ export interface ServeOptions {
   /** Whether capture/replay is running (readiness). */
   running?: () => boolean;
   source?: () => SourceStats;
+  /** The push outputs' counters (metrics). */
+  outputs?: () => OutputCounters[];
 }
 
 /** Build and listen; returns the app (closed by the caller). Without configured tokens a one-time token for `default` is printed. */
@@ -146,7 +148,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
     process.stderr.write(`llmtap: no api.tokens configured; this run's token for tenant 'default': ${token}\n`);
   }
   const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
-  const metrics = createMetrics(metricSources(p, source));
+  const metrics = createMetrics({ ...metricSources(p, source), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
   const app = await buildApp(
     {
       tenants: tokens,

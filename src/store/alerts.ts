@@ -52,6 +52,8 @@ export class AlertTable {
   private readonly byKey: Statement;
   private readonly byHash: Statement;
   private readonly keyOf: Statement;
+  private readonly lastSeqOf: Statement;
+  private readonly seqFloor: Statement;
   private readonly changesAll: Statement;
   private readonly changesSev: Statement;
   private readonly changesHeur: Statement;
@@ -72,6 +74,8 @@ export class AlertTable {
          bin_hash = excluded.bin_hash, first_seen_us = excluded.first_seen_us,
          last_seen_us = excluded.last_seen_us, seq = excluded.seq, alert_json = excluded.alert_json`,
     );
+    this.lastSeqOf = db.prepare('SELECT last FROM alert_seq WHERE tenant = ?');
+    this.seqFloor = db.prepare("SELECT value FROM store_meta WHERE key = 'alert_seq_floor'");
     this.byId = db.prepare('SELECT seq, alert_json AS body FROM alerts WHERE tenant = ? AND id = ?');
     this.keyOf = db.prepare('SELECT tenant, dedup_key AS k FROM alerts WHERE id = ?');
     this.byKey = db.prepare(
@@ -115,6 +119,13 @@ export class AlertTable {
       json: body,
     });
     return { ...a, seq, change: existing ? 'update' : 'create' };
+  }
+
+  /** Last seq handed out to the tenant (its counter row survives retention), else the floor new counters start above. */
+  lastSeq(tenant: string): number {
+    const r = this.lastSeqOf.get(tenant) as { last: number } | undefined;
+    if (r !== undefined) return r.last;
+    return (this.seqFloor.get() as { value: number } | undefined)?.value ?? 0;
   }
 
   getAlert(tenant: string, id: string): Alert | undefined {

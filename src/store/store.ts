@@ -246,6 +246,11 @@ export class Store {
     return this.read(() => this.alerts.listChanges(tenant, q));
   }
 
+  /** The tenant's newest change seq (0 or the migration floor when it has none): where a follower starts. */
+  lastAlertSeq(tenant: string): number {
+    return this.read(() => this.alerts.lastSeq(tenant));
+  }
+
   getAlert(tenant: string, id: string): Alert | undefined {
     return this.read(() => this.alerts.getAlert(tenant, id));
   }

@@ -14,7 +14,7 @@ import { repoRoot } from '../helpers/corpus.js';
 const SRC = join(repoRoot, 'src');
 
 /** Pipeline order (DESIGN.md): a stage may never import a later one. */
-const STAGES = ['source', 'decode', 'flow', 'dissect', 'names', 'attribute', 'classify', 'detect', 'store', 'api'] as const;
+const STAGES = ['source', 'decode', 'flow', 'dissect', 'names', 'attribute', 'classify', 'detect', 'store', 'api', 'output'] as const;
 
 /** Files (or, ending in `/`, folders) every stage may import, and why. A shared folder is not a
  * stage: its files import each other and the shared files, never a stage. */
@@ -39,6 +39,7 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['detect'], to: 'attribute/normalize.ts', why: 'the scope of an address (a loopback client address names no device), one implementation for the join and detection' },
   { from: ['store'], to: 'detect/alert-key.ts', why: 'detect defines which alerts are the same; the store computes that key only for alerts written without one' },
   { from: ['store'], to: 'detect/sink.ts', why: 'the store implements what detect asks of it; the argument shapes are declared once, by detect' },
+  { from: ['output'], to: 'api/ocsf.ts', why: 'push outputs send the same OCSF findings the API serves: one mapping' },
   { from: ['api'], to: 'store/types.ts', why: 'the API serves the store rows (allowlist, candidates, observations); the response schemas choose which fields leave' },
 ];
 
