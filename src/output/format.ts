@@ -41,7 +41,7 @@ const PROTO: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'IPv
 /**
  * `CEF:0|llmtap|llmtap|<version>|<heuristic>|<title>|<severity>|<extension>`. Extension keys
  * are ArcSight dictionary names: rt/start/end, src or c6a2 (IPv6 source), dst or c6a3, dpt,
- * proto, dhost, shost, sproc, spid, fileHash, cnt, out/in, msg, externalId, dvchost, act, and
+ * proto, dhost, shost, sproc, spid, fileHash (SHA-256, else SHA-1), cnt, out/in, msg, externalId, dvchost, act, and
  * labelled custom strings cs1 provider, cs2 category, cs3 tenant, cs4 Community IDs, cs5 rule.
  */
 export function toCef(a: Alert, ctx: FormatContext): string {
@@ -65,7 +65,8 @@ export function toCef(a: Alert, ctx: FormatContext): string {
   if (a.deviceName !== undefined) ext.push(['shost', a.deviceName]);
   if (a.processName !== undefined) ext.push(['sproc', a.processName]);
   if (a.pid !== undefined) ext.push(['spid', a.pid]);
-  if (a.sha256 !== undefined) ext.push(['fileHash', a.sha256]);
+  const hash = a.sha256 ?? a.sha1;
+  if (hash !== undefined) ext.push(['fileHash', hash]);
   ext.push(['out', a.evidence.bytesOut], ['in', a.evidence.bytesIn]);
   if (a.provider !== undefined) ext.push(['cs1Label', 'provider'], ['cs1', a.provider]);
   if (a.category !== undefined) ext.push(['cs2Label', 'category'], ['cs2', a.category]);
@@ -171,7 +172,7 @@ export function toEcs(a: Alert, ctx: FormatContext): Record<string, unknown> {
     doc['process'] = {
       name: a.processName,
       ...(a.pid !== undefined ? { pid: a.pid } : {}),
-      ...(a.sha256 !== undefined ? { hash: { sha256: a.sha256 } } : {}),
+      ...(a.sha256 !== undefined ? { hash: { sha256: a.sha256 } } : a.sha1 !== undefined ? { hash: { sha1: a.sha1 } } : {}),
     };
   }
   return doc;
@@ -225,6 +226,7 @@ export function toEve(a: Alert, ctx: FormatContext): Record<string, unknown> {
     ...(a.processName !== undefined ? { process: a.processName } : {}),
     ...(a.pid !== undefined ? { pid: a.pid } : {}),
     ...(a.sha256 !== undefined ? { sha256: a.sha256 } : {}),
+    ...(a.sha1 !== undefined ? { sha1: a.sha1 } : {}),
   };
   return ev;
 }

@@ -139,7 +139,7 @@ describe.skipIf(!haveRsyslog)('the demo through every output (CLI replay)', () =
     expect(h7).toHaveLength(1);
     expect(h7[0]).toMatchObject({
       act: 'create', cefSev: '10', sev: 2, sproc: 'quickprompt', dhost: 'api.openai.com', cs1: 'OpenAI',
-      title: 'H7: unknown binary quickprompt called OpenAI from 3 devices within 300s',
+      title: expect.stringMatching(/^H7: unknown binary quickprompt .*3 devices/) as unknown as string,
       fileHash: '007e36a3c44329305dc018653576f9843a6bb03c688eb75cce2a0aafa0e0ec3c',
     });
     const upload = cefs.find((c) => c['heuristic'] === 'upload')!;
