@@ -24,6 +24,8 @@ export interface IngestResult {
 
 export interface IngestOptions {
   tenant: string;
+  /** Whether an EDR tenant id a record carries belongs to `tenant` (API ingest; see FeedContext). */
+  edrTenantOk?: (edrTenantId: string) => boolean;
   /** The tenant's secret for the lineage HMAC. */
   lineageKey: string;
   /** Long-lived process table and DNS hints; defaults to one shared state per tenant. */
@@ -153,6 +155,7 @@ function runUnits(ctx: FeedContext, units: Detected[], sink: (r: EdrConnection) 
 function contextOf(opts: IngestOptions): FeedContext {
   return {
     tenant: opts.tenant,
+    edrTenantOk: opts.edrTenantOk,
     lineageKey: opts.lineageKey,
     receivedAtMs: opts.receivedAtMs ?? Date.now(),
     state: opts.state ?? stateFor(opts.tenant),

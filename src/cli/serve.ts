@@ -162,7 +162,9 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
       store,
       classifier: p.classifier,
       ingestEdr: async (tenant, body) => {
-        const r = await ingestBody(body, undefined, { tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
+        // A record naming another tenant's EDR tenant id (MDE tenantId, FDR cid) is rejected.
+        const edrTenantOk = (id: string): boolean => p.tenants.edrTenantMatches(tenant, id);
+        const r = await ingestBody(body, undefined, { tenant, edrTenantOk, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
         p.noteIngest(r.rejected);
         return r;
       },

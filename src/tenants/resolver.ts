@@ -15,6 +15,8 @@ export class TenantResolver {
   private readonly byId = new Map<string, TenantConfig>();
   private readonly byVlan = new Map<number, string>();
   private readonly byEdr = new Map<string, string>();
+  /** Lower-cased EDR tenant ids → tenant (GUIDs arrive in either case). */
+  private readonly byEdrLower = new Map<string, string>();
   /** Longest prefix first, so the first containing range wins. */
   private readonly ranges: Range[] = [];
 
@@ -23,7 +25,10 @@ export class TenantResolver {
       if (this.byId.has(t.id)) throw new TenantConfigError(`tenants.${t.id}`, 'duplicate tenant id');
       this.byId.set(t.id, t);
       for (const v of t.vlans) this.byVlan.set(v, t.id);
-      for (const e of t.edr_tenant_ids) this.byEdr.set(e, t.id);
+      for (const e of t.edr_tenant_ids) {
+        this.byEdr.set(e, t.id);
+        this.byEdrLower.set(e.toLowerCase(), t.id);
+      }
       for (const c of t.cidrs) {
         const cidr = parseCidr(c);
         if (!cidr) throw new TenantConfigError(`tenants.${t.id}.cidrs`, `not an address range: ${c}`);
@@ -56,6 +61,18 @@ export class TenantResolver {
   /** The tenant an EDR feed's tenant id maps to (the id itself when it names a tenant). */
   ofEdrTenant(edrTenantId: string): string {
     return this.byEdr.get(edrTenantId) ?? (this.byId.has(edrTenantId) ? edrTenantId : 'default');
+  }
+
+  /**
+   * Whether a record labelled with EDR tenant id `edrTenantId` may arrive on `tenant`'s feed
+   * credential: yes when the id is one of the tenant's `edr_tenant_ids`; no when another tenant
+   * claims it; when the tenant lists none, any id no tenant claims (there is nothing to compare
+   * with). Case-insensitive.
+   */
+  edrTenantMatches(tenant: string, edrTenantId: string): boolean {
+    const owner = this.byEdrLower.get(edrTenantId.toLowerCase());
+    if (owner !== undefined) return owner === tenant;
+    return (this.byId.get(tenant)?.edr_tenant_ids.length ?? 0) === 0;
   }
 
   has(tenant: string): boolean {

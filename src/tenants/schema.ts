@@ -28,7 +28,7 @@ export interface TenantConfig {
   vlans: number[];
   /** Client address ranges, IPv4 or IPv6 CIDR. Longest prefix wins across tenants. */
   cidrs: string[];
-  /** EDR tenant ids (as the feed labels them) that map to this tenant. */
+  /** EDR tenant ids (as the feed labels them: Defender `tenantId`, CrowdStrike `cid`) that map to this tenant; a record posted with this tenant's token naming another id is rejected. */
   edr_tenant_ids: string[];
   /** Off: nothing AI-threat related is written for this tenant (no alerts, no AI fields). */
   ai_threat_telemetry_enabled: boolean;

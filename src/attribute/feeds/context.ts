@@ -21,9 +21,20 @@ export function createIngestState(maxProcesses = 200_000): IngestState {
 
 export interface FeedContext {
   tenant: string;
+  /**
+   * Whether a record labelled with this EDR tenant id (MDE `tenantId`, FDR `cid`) may arrive
+   * on this feed's credential. Absent: no check (files, whose tenant the config names).
+   */
+  edrTenantOk?: ((edrTenantId: string) => boolean) | undefined;
   lineageKey: string;
   receivedAtMs: number;
   state: IngestState;
+}
+
+/** False when the record names an EDR tenant the feed's credential does not hold (FORMATS.md §3.3, §8.1). */
+export function edrTenantAccepted(ctx: FeedContext, edrTenantId: unknown): boolean {
+  if (ctx.edrTenantOk === undefined || typeof edrTenantId !== 'string' || edrTenantId.trim() === '') return true;
+  return ctx.edrTenantOk(edrTenantId.trim());
 }
 
 /** An adapter returns a record, or the reason the input record produced none. */

@@ -6,7 +6,7 @@
  * skipped whole.
  */
 import { basename, canonHash, canonInt, canonIp, canonPort, canonTransport, epochSecondsToMs, str } from '../normalize.js';
-import { buildConnection, type FeedContext, type FeedOutcome } from './context.js';
+import { buildConnection, edrTenantAccepted, type FeedContext, type FeedOutcome } from './context.js';
 
 type Obj = Record<string, unknown>;
 
@@ -39,6 +39,8 @@ export function fdrPrepass(ctx: FeedContext, o: Obj): void {
 }
 
 export function handleFdr(ctx: FeedContext, o: Obj): FeedOutcome {
+  // §8.1: the customer id must be the feed credential's tenant when both are known.
+  if (!edrTenantAccepted(ctx, o['cid'])) return 'fdr.tenant_mismatch';
   const name = str(o['event_simpleName']) ?? '';
   if (isRollup(name)) return 'fdr.process_rollup';
   const connect = name.startsWith('NetworkConnectIP');

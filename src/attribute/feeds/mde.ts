@@ -6,7 +6,7 @@
  * `AdditionalFields` columns are never read.
  */
 import { canonHash, canonInt, canonIp, canonPort, canonTransport, parseTimeMs, str } from '../normalize.js';
-import { buildConnection, type FeedContext, type FeedOutcome } from './context.js';
+import { buildConnection, edrTenantAccepted, type FeedContext, type FeedOutcome } from './context.js';
 import { isObj } from './win-event.js';
 
 type Obj = Record<string, unknown>;
@@ -24,6 +24,7 @@ export function handleMde(ctx: FeedContext, o: Obj): FeedOutcome {
   const cat = o['category'];
   if (typeof cat === 'string' && !cat.endsWith('DeviceNetworkEvents')) return 'mde.unsupported_table';
   // §3.3: the envelope tenant must be the feed credential's tenant when both are known.
+  if (!edrTenantAccepted(ctx, o['tenantId'])) return 'mde.tenant_mismatch';
   const row = mdeRow(o);
   if (row === undefined) return 'mde.no_row';
   const action = str(row['ActionType']) ?? '';
