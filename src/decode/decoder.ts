@@ -3,6 +3,7 @@
  * IP-in-IP, GTP-U) → TCP/UDP/ICMP. Refills one PacketView; never allocates or throws per packet.
  * Every packet increments exactly one reason counter (`decode.ok` or why not).
  */
+import { icmpCounterpart } from './icmp.js';
 import { u16, u32, u8 } from './bytes.js';
 import { decodeLink, ET_IPV4, ET_IPV6 } from './link.js';
 import { DECODE_REASONS, R } from './reasons.js';
@@ -11,18 +12,6 @@ import type { PacketView } from './view.js';
 const GTPU_PORT = 2152;
 /** Tunnel nesting bound (an adversarial packet could nest IP-in-IP forever). */
 const MAX_TUNNELS = 3;
-
-/** ICMP type pairs treated as one bidirectional conversation (as the Community ID spec does). */
-const ICMP4_PAIR = new Int16Array(256).fill(-1);
-const ICMP6_PAIR = new Int16Array(256).fill(-1);
-for (const [a, b] of [[8, 0], [13, 14], [15, 16], [10, 9], [17, 18]] as const) {
-  ICMP4_PAIR[a] = b;
-  ICMP4_PAIR[b] = a;
-}
-for (const [a, b] of [[128, 129], [133, 134], [135, 136], [130, 131], [144, 145]] as const) {
-  ICMP6_PAIR[a] = b;
-  ICMP6_PAIR[b] = a;
-}
 
 export class Decoder {
   /** Packets per reason, indexed like DECODE_REASONS. */
@@ -200,13 +189,25 @@ export class Decoder {
       }
       return note;
     }
+    if (proto === 132) {
+      // SCTP common header (RFC 9260 §3.1): source port u16 | destination port u16 | tag | checksum
+      if (l4 + 12 > ipEnd) {
+        v.l4Off = 0;
+        return R['decode.sctp_truncated'];
+      }
+      v.srcPort = u16(b, l4);
+      v.dstPort = u16(b, l4 + 2);
+      v.payloadOff = l4 + 12;
+      v.payloadLen = 0;
+      return note;
+    }
     if (proto === 1 || proto === 58) {
       if (l4 + 4 > ipEnd) {
         v.l4Off = 0;
         return R['decode.icmp_truncated'];
       }
       const type = u8(b, l4);
-      const pair = (proto === 1 ? ICMP4_PAIR : ICMP6_PAIR)[type]!;
+      const pair = icmpCounterpart(proto, type);
       v.srcPort = type;
       v.dstPort = pair >= 0 ? pair : u8(b, l4 + 1);
       v.payloadOff = l4 + 4;

@@ -17,6 +17,7 @@ export const DECODE_REASONS = [
   'decode.tcp_bad_offset',
   'decode.udp_truncated',
   'decode.icmp_truncated',
+  'decode.sctp_truncated',
   'decode.tunnel_truncated',
   // not keyable or informational
   'decode.unknown_link_type',
@@ -32,4 +33,4 @@ export type DecodeReason = (typeof DECODE_REASONS)[number];
 export const R = Object.fromEntries(DECODE_REASONS.map((r, i) => [r, i])) as Record<DecodeReason, number>;
 
 /** Reasons that mean the packet was malformed or cut (for the "malformed by reason" summary). */
-export const MALFORMED = new Set<string>(DECODE_REASONS.slice(1, 13));
+export const MALFORMED = new Set<string>(DECODE_REASONS.slice(1, DECODE_REASONS.indexOf('decode.unknown_link_type')));

@@ -1,7 +1,8 @@
 /**
  * Community ID flow hash, version 1 (corelight/community-id-spec): base64 of
  * SHA-1(seed u16 | saddr | daddr | proto u8 | 0 u8 | sport u16 | dport u16), endpoints ordered so
- * that the smaller (address, port) comes first; ICMP one-way message types are not reordered.
+ * that the smaller (address, port) comes first; ICMP types without a reply type (decode/icmp.ts)
+ * are one-way and never reordered; SCTP hashes its ports like TCP and UDP.
  * Computed once per emitted flow, never per packet.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';

@@ -1,12 +1,12 @@
 /** Build the FlowRecord of a slot (the only place the flow stage makes strings). */
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { v4ToString, v6WordsToString } from '../decode/addr.js';
+import { icmpCounterpart } from '../decode/icmp.js';
 import { communityIdOfWords } from './community-id.js';
 import type { FlowTable } from './table.js';
 
 /** Key words per flow-table slot: A address (4), B address (4), ports, version/proto, VLANs. */
 export const KW = 11;
-const ONE_WAY_ICMP4 = new Set([3, 4, 5, 11, 12]);
 
 export function emitRecord(
   t: FlowTable,
@@ -34,7 +34,9 @@ export function emitRecord(
   const respAddr = origIsA ? bS : aS;
   const origPort = origIsA ? aPort : bPort;
   const respPort = origIsA ? bPort : aPort;
-  const oneWay = (proto === 1 && ONE_WAY_ICMP4.has(origPort)) || (proto === 58 && origPort < 128);
+  // ICMP "ports" are (type, counterpart) for request/reply types and (type, code) for the others,
+  // which are one-way: hashed sender first, never reordered (Community ID spec, as Zeek)
+  const oneWay = (proto === 1 || proto === 58) && icmpCounterpart(proto, origPort) !== respPort;
   const cid = oneWay
     ? communityIdOfWords(proto, w, origIsA ? o : o + 4, origPort, origIsA ? o + 4 : o, respPort, v6, true)
     : communityIdOfWords(proto, w, o, aPort, o + 4, bPort, v6, false);
