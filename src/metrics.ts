@@ -85,6 +85,8 @@ export interface MetricSources {
   names?: () => NamesCounters;
   /** EDR format → outcome (`accepted`, `rejected`, `duplicate`, …) → records. */
   edr?: () => CountMap2;
+  /** `ingest.<reason>` → EDR input records skipped by the reader (too long, binary, bad JSON …). */
+  edrSkipped?: () => CountMap;
   join?: () => JoinCounters;
   classify?: () => ClassifyCounters;
   /** heuristic → severity → alerts raised (creations, not updates). */
@@ -272,6 +274,9 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   // ── attribute ──
   counter('llmtap_edr_records_total', 'EDR connection records by source format and outcome', ['format', 'outcome'], (s) =>
     nested(s, read('edr', sources.edr), 'format', 'outcome'),
+  );
+  counter('llmtap_edr_input_skipped_total', 'EDR input records skipped before or while parsing, by reason', ['reason'], (s) =>
+    flat(s, read('edrSkipped', sources.edrSkipped), 'reason', reasonLabel),
   );
   counter('llmtap_attribute_flows_total', 'Flows offered to the EDR join', [], (s) => one(s, read('join', sources.join)?.flows));
   counter('llmtap_attribute_joined_flows_total', 'Flows attributed to a process by an EDR record', [], (s) =>

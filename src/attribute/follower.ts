@@ -2,12 +2,13 @@
  * Follow a growing EDR log like `tail -F`: bounded polling (one stat and at most
  * `maxReadBytes` per poll), survives rotation (a new inode at the path: the old file is read
  * to its end first, then the new one from its start) and truncation (size below the read
- * position: start over). Only complete records are parsed; a partial last line waits.
+ * position: start over). Bytes go through the shared EDR reader (reader.ts): only complete
+ * records are parsed, a partial last record waits (held up to the record-size cap, never
+ * more), an oversize or binary record is skipped and counted as in files and the API.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { EdrConnection } from '../records.js';
-import type { IngestOptions, IngestResult } from './ingest.js';
-import { emptyResult, mergeResult, parseEdrText } from './ingest.js';
+import { EdrReader, emptyResult, mergeResult, type IngestOptions, type IngestResult } from './reader.js';
 
 export interface FollowerOptions extends IngestOptions {
   /** Poll interval (ms). */
@@ -22,17 +23,14 @@ export interface FollowerOptions extends IngestOptions {
   onError?: (err: Error) => void;
 }
 
-const MAX_PENDING_CHARS = 4 << 20;
-
 export class EdrFollower {
   private fh: FileHandle | undefined;
   private ino = -1;
   private pos = 0;
-  private pending = '';
+  private readonly reader: EdrReader;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private closed = false;
-  private readonly decoder = new TextDecoder('utf-8');
   readonly totals: IngestResult = emptyResult();
   rotations = 0;
   truncations = 0;
@@ -40,8 +38,10 @@ export class EdrFollower {
   constructor(
     private readonly path: string,
     private readonly opts: FollowerOptions,
-    private readonly sink: (r: EdrConnection) => void,
-  ) {}
+    sink: (r: EdrConnection) => void,
+  ) {
+    this.reader = new EdrReader(opts, sink);
+  }
 
   /** Begin polling. The first poll runs immediately. */
   start(): void {
@@ -85,7 +85,7 @@ export class EdrFollower {
     } else if (st.size < this.pos) {
       this.truncations++;
       this.pos = 0;
-      this.pending = '';
+      this.reader.reset();
     }
     await this.drain();
   }
@@ -101,30 +101,22 @@ export class EdrFollower {
       if (bytesRead === 0) break;
       this.pos += bytesRead;
       readTotal += bytesRead;
-      this.pending += this.decoder.decode(buf.subarray(0, bytesRead), { stream: true });
+      this.reader.push(buf.subarray(0, bytesRead));
     }
     if (readTotal > 0) this.flushPending(false);
   }
 
-  /** Parse complete records; keep an incomplete tail (unless the file ended for good). */
+  /** Run the records read so far; at the end of a rotated file, its incomplete tail too. */
   private flushPending(final: boolean): void {
-    let cut: number;
-    if (final) cut = this.pending.length;
-    else if (this.pending.trimStart().startsWith('<')) {
-      const e = this.pending.lastIndexOf('</Event>');
-      cut = e < 0 ? 0 : e + 8;
-    } else cut = this.pending.lastIndexOf('\n') + 1;
-    if (cut <= 0) {
-      if (this.pending.length > MAX_PENDING_CHARS) {
-        this.pending = '';
-        this.totals.rejected['ingest.record_too_long'] = (this.totals.rejected['ingest.record_too_long'] ?? 0) + 1;
-      }
-      return;
+    let r: IngestResult;
+    if (final) {
+      r = this.reader.end();
+      this.reader.reset();
+    } else {
+      this.reader.flush();
+      r = this.reader.take();
     }
-    const text = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut);
-    if (text.trim() === '') return;
-    const r = parseEdrText(text, this.opts, this.sink);
+    if (r.accepted === 0 && Object.keys(r.rejected).length === 0) return;
     mergeResult(this.totals, r);
     this.opts.onResult?.(r);
   }

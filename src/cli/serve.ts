@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
-import { ingestBody } from '../attribute/ingest.js';
+import { readEdrBytes } from '../attribute/ingest.js';
 import { createMetrics, type MetricSources, type OutputCounters } from '../metrics.js';
 import { MALFORMED } from '../decode/reasons.js';
 import type { Pipeline } from '../pipeline.js';
@@ -96,6 +96,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats): MetricSou
       }
       return out;
     },
+    edrSkipped: () => Object.fromEntries(Object.entries(p.counters.edrRejected).filter(([k]) => k.startsWith('ingest.'))),
     join: () => {
       const s = p.attributor.stats();
       return { flows: s['flows'] ?? p.counters.flows, joined: s['join.hit'] ?? 0 };
@@ -161,10 +162,11 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
     {
       store,
       classifier: p.classifier,
-      ingestEdr: async (tenant, body) => {
+      // the route has inflated the body within its limit (api.md); the reader bounds each record
+      ingestEdr: (tenant, body) => {
         // A record naming another tenant's EDR tenant id (MDE tenantId, FDR cid) is rejected.
         const edrTenantOk = (id: string): boolean => p.tenants.edrTenantMatches(tenant, id);
-        const r = await ingestBody(body, undefined, { tenant, edrTenantOk, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
+        const r = readEdrBytes(body, { tenant, edrTenantOk, lineageKey: cfg.attribute.lineage_key }, (rec) => p.addEdr(rec));
         p.noteIngest(r.rejected);
         return r;
       },
