@@ -65,7 +65,7 @@ export const CONFIG_SCHEMA = {
     allowlist: {
       type: 'array',
       default: [],
-      description: 'Allowlist entries applied to the store at start and on reload (the API manages the same list).',
+      description: 'Allowlist entries applied to the store at start and on reload: the new config\'s entries replace the previous config\'s (an entry removed here is revoked on SIGHUP); entries added through the API stay.',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -73,7 +73,9 @@ export const CONFIG_SCHEMA = {
         properties: {
           tenant: { type: 'string', default: 'default', description: 'Tenant id.' },
           process: { type: 'string', minLength: 1, description: 'Process name, case-insensitive.' },
-          sha256: { type: 'string', pattern: '^[0-9a-fA-F]{40}([0-9a-fA-F]{24})?$', description: 'Pin to one binary (SHA-256, or SHA-1).' },
+          sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Pin to one binary by its SHA-256 (64 hex).' },
+          sha1: { type: 'string', pattern: '^[0-9a-fA-F]{40}$', description: 'Pin to one binary by its SHA-1 (40 hex), for feeds that give no SHA-256 (Defender). Not with sha256.' },
+          expires: { type: 'string', description: 'The entry stops matching at this time (ISO 8601, e.g. 2027-06-30 or 2027-06-30T18:00:00Z; capture time). A time already past is a config error.' },
           device_group: { type: 'string', description: 'Pin to a device group of the tenant.' },
           provider: { type: 'string', description: 'Only for this provider.' },
           category: { type: 'string', enum: ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'], description: 'Only for this category.' },
@@ -170,7 +172,7 @@ export interface SensorConfig {
   edr: { files: string[]; follow: string[]; tenant: string };
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];
-  allowlist: { tenant: string; process: string; sha256?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
+  allowlist: { tenant: string; process: string; sha256?: string; sha1?: string; expires?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
   store: { path: string; retention_hours: number };
   api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
@@ -244,6 +246,27 @@ function describe(e: ErrorObject): string {
   return `${key}: ${e.message ?? 'invalid'}`;
 }
 
+/** An ISO 8601 date or date-time (a date alone is midnight UTC), or undefined. */
+export function parseExpiry(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Allowlist entries: one hash pin at most, and an expiry that parses and is still ahead. */
+function checkAllowlist(cfg: SensorConfig, source: string, nowMs: number): void {
+  cfg.allowlist.forEach((e, i) => {
+    const at = `${source}: allowlist[${i}] (${e.process})`;
+    if (e.sha256 !== undefined && e.sha1 !== undefined) throw new ConfigError(`${at}: give sha256 or sha1, not both`);
+    if (e.expires === undefined) return;
+    const ms = parseExpiry(e.expires);
+    if (ms === undefined) throw new ConfigError(`${at}.expires: not an ISO 8601 date or date-time: ${JSON.stringify(e.expires)}`);
+    if (ms <= nowMs) {
+      throw new ConfigError(`${at}.expires: ${e.expires} is in the past; remove the entry or give a later date`);
+    }
+  });
+}
+
 /** Validate a parsed config object (defaults filled in). Throws ConfigError naming the keys. */
 export function configFromObject(raw: unknown, source = '(built-in defaults)', baseDir = PACKAGE_ROOT): SensorConfig {
   const obj = raw === undefined || raw === null ? {} : raw;
@@ -263,6 +286,7 @@ export function configFromObject(raw: unknown, source = '(built-in defaults)', b
   const tlsCert = cfg.api.tls_cert;
   const tlsKey = cfg.api.tls_key;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError(`${source}: api.tls_cert and api.tls_key go together`);
+  checkAllowlist(cfg, source, Date.now());
   const tenantHashes = new Set(cfg.api.tokens.map((t) => t.token_sha256));
   cfg.api.operator_tokens.forEach((o, i) => {
     if (tenantHashes.has(o.token_sha256)) throw new ConfigError(`${source}: api.operator_tokens[${i}]: the same token is a tenant's token (api.tokens); give operators their own`);

@@ -1,33 +1,30 @@
 /**
- * Allowlist entries from the config file, applied to the store at start and on SIGHUP. An
- * entry already present (same tenant, process, pins) is left alone, so re-applying is a no-op;
- * entries added through the API are never removed here.
+ * Allowlist entries from the config file, applied to the store at start and on SIGHUP. The
+ * config owns the entries it put there (origin `config`): applying a config makes them exactly
+ * this config's set, so an entry removed from the file is revoked and a changed one replaced,
+ * while entries added through the API or approved from candidates are never touched. Applying
+ * the same config again changes nothing (same ids).
  */
-import type { SensorConfig } from '../config.js';
+import { parseExpiry, type SensorConfig } from '../config.js';
 import type { Store } from '../store/store.js';
 import type { NewAllowlistEntry } from '../store/types.js';
 
-export function applyConfigAllowlist(cfg: SensorConfig, store: Store): number {
-  let added = 0;
-  for (const e of cfg.allowlist) {
-    const want: NewAllowlistEntry = { processName: e.process.toLowerCase(), justification: e.justification };
-    if (e.sha256 !== undefined) want.binaryHash = e.sha256.toLowerCase();
-    if (e.device_group !== undefined) want.deviceGroup = e.device_group;
-    if (e.provider !== undefined) want.provider = e.provider;
-    if (e.category !== undefined) want.category = e.category;
-    const same = store
-      .listAllowlist(e.tenant)
-      .some(
-        (x) =>
-          x.processName.toLowerCase() === want.processName &&
-          (x.binaryHash ?? '') === (want.binaryHash ?? '') &&
-          (x.deviceGroup ?? '') === (want.deviceGroup ?? '') &&
-          (x.provider ?? '') === (want.provider ?? '') &&
-          (x.category ?? '') === (want.category ?? ''),
-      );
-    if (same) continue;
-    store.addAllowlist(e.tenant, want);
-    added++;
-  }
-  return added;
+/** The store entries a config's `allowlist:` stands for (the config is already validated). */
+export function configAllowlistEntries(cfg: SensorConfig): Array<{ tenant: string; entry: NewAllowlistEntry }> {
+  return cfg.allowlist.map((e) => {
+    const entry: NewAllowlistEntry = { processName: e.process.toLowerCase(), justification: e.justification };
+    const hash = e.sha256 ?? e.sha1;
+    if (hash !== undefined) entry.binaryHash = hash.toLowerCase();
+    if (e.device_group !== undefined) entry.deviceGroup = e.device_group;
+    if (e.provider !== undefined) entry.provider = e.provider;
+    if (e.category !== undefined) entry.category = e.category;
+    const expires = e.expires === undefined ? undefined : parseExpiry(e.expires);
+    if (expires !== undefined) entry.expiresAtMs = expires;
+    return { tenant: e.tenant, entry };
+  });
+}
+
+/** Applies the config's allowlist; returns how many entries were added and removed. */
+export function applyConfigAllowlist(cfg: SensorConfig, store: Store): { added: number; removed: number; kept: number } {
+  return store.replaceConfigAllowlist(configAllowlistEntries(cfg));
 }

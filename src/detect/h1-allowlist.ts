@@ -46,6 +46,7 @@ export class H1Allowlist implements Rule {
       provider: v.provider,
       category: v.category,
       atMs: obs.tsUs / 1000,
+      ...(c.sha1 ? { sha1: c.sha1.toLowerCase() } : {}),
     };
     if (ctx.store.isAllowlisted(tenant.id, hash ? { ...q, binaryHash: hash.hash } : q)) {
       ctx.count('h1.allowlisted');

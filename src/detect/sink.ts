@@ -10,6 +10,8 @@ export interface AllowCheck {
   processName: string;
   /** SHA-256 or, without one, SHA-1 of the binary, lower-case hex. */
   binaryHash?: string;
+  /** The binary's SHA-1 when the feed gave one (an allowlist entry pinned to a SHA-1 matches it). */
+  sha1?: string;
   /** Device groups (tenant config) the client device belongs to. */
   deviceGroups: string[];
   provider: string;

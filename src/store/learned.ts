@@ -8,7 +8,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { AiCategory } from '../records.js';
-import type { AllowlistEntry, AllowQuery, Candidate, CandidateSighting, NewAllowlistEntry } from './types.js';
+import type { AllowlistEntry, AllowOrigin, AllowQuery, Candidate, CandidateSighting, NewAllowlistEntry } from './types.js';
 
 /** Bound on the device list kept per candidate. */
 export const CANDIDATE_MAX_DEVICES = 64;
@@ -24,7 +24,7 @@ interface AllowRow {
   justification: string;
   expires_at_ms: number | null;
   created_at_ms: number;
-  origin: 'manual' | 'candidate';
+  origin: AllowOrigin;
 }
 
 interface CandRow {
@@ -88,6 +88,10 @@ export class LearnedTables {
       ),
       allowGet: p('SELECT * FROM allowlist WHERE id = ?'),
       allowDel: p('DELETE FROM allowlist WHERE tenant = ? AND id = ?'),
+      // Config entries, and entries identical to a config entry that an older llmtap stored as
+      // `manual` (it did not record the origin): both are the config's to replace.
+      allowOrigin: p("SELECT * FROM allowlist WHERE origin IN ('config', 'manual') ORDER BY id"),
+      allowAdopt: p("UPDATE allowlist SET origin = 'config' WHERE id = ?"),
       candGet: p('SELECT * FROM candidates WHERE tenant = ? AND process_name = ? AND provider = ?'),
       candById: p('SELECT * FROM candidates WHERE tenant = ? AND id = ?'),
       candIns: p(
@@ -131,7 +135,9 @@ export class LearnedTables {
     const rows = this.st('allowByName').all(tenant, q.processName.toLowerCase()) as AllowRow[];
     for (const r of rows) {
       if (r.expires_at_ms !== null && r.expires_at_ms <= q.atMs) continue;
-      if (r.binary_hash !== null && r.binary_hash !== q.binaryHash?.toLowerCase()) continue;
+      // A SHA-256 pin matches the binary's SHA-256; a SHA-1 pin (40 hex) its SHA-1. The two
+      // kinds differ in length, so one never equals the other.
+      if (r.binary_hash !== null && r.binary_hash !== q.binaryHash?.toLowerCase() && r.binary_hash !== q.sha1?.toLowerCase()) continue;
       if (r.device_group !== null && !q.deviceGroups.includes(r.device_group)) continue;
       if (r.provider !== null && r.provider !== q.provider) continue;
       if (r.category !== null && r.category !== q.category) continue;
@@ -144,7 +150,7 @@ export class LearnedTables {
     return (this.st('allowAll').all(tenant) as AllowRow[]).map(allowEntry);
   }
 
-  addAllowlist(tenant: string, e: NewAllowlistEntry, nowMs: number, origin: 'manual' | 'candidate'): AllowlistEntry {
+  addAllowlist(tenant: string, e: NewAllowlistEntry, nowMs: number, origin: AllowOrigin): AllowlistEntry {
     const info = this.st('allowIns').run(
       tenant,
       e.processName.toLowerCase(),
@@ -162,6 +168,40 @@ export class LearnedTables {
 
   removeAllowlist(tenant: string, id: number): boolean {
     return this.st('allowDel').run(tenant, id).changes > 0;
+  }
+
+  /**
+   * Makes the config-origin entries exactly `want` (per tenant): entries no longer wanted are
+   * removed, missing ones added, identical ones kept (same id). API and candidate entries are
+   * untouched, except that a `manual` entry identical to a wanted one is adopted as the
+   * config's (databases written before origins were recorded held config entries as `manual`).
+   */
+  replaceConfigAllowlist(want: Array<{ tenant: string; entry: NewAllowlistEntry }>, nowMs: number): { added: number; removed: number; kept: number } {
+    const key = (tenant: string, e: NewAllowlistEntry): string =>
+      JSON.stringify([tenant, e.processName.toLowerCase(), e.binaryHash?.toLowerCase() ?? null, e.deviceGroup ?? null, e.provider ?? null, e.category ?? null, e.justification, e.expiresAtMs ?? null]);
+    const wanted = new Map<string, { tenant: string; entry: NewAllowlistEntry }>();
+    for (const w of want) wanted.set(key(w.tenant, w.entry), w);
+    let removed = 0;
+    let kept = 0;
+    const have = new Set<string>();
+    for (const r of this.st('allowOrigin').all() as AllowRow[]) {
+      const e = allowEntry(r);
+      const k = key(r.tenant, e);
+      if (wanted.has(k) && !have.has(k)) {
+        have.add(k);
+        kept++;
+        if (r.origin !== 'config') this.st('allowAdopt').run(r.id);
+      } else if (r.origin === 'config') {
+        removed += this.st('allowDel').run(r.tenant, r.id).changes;
+      }
+    }
+    let added = 0;
+    for (const [k, w] of wanted) {
+      if (have.has(k)) continue;
+      this.addAllowlist(w.tenant, w.entry, nowMs, 'config');
+      added++;
+    }
+    return { added, removed, kept };
   }
 
   /** Records that `obsId` counted toward `scope`; false when it already had (idempotent re-runs). */

@@ -275,6 +275,11 @@ export class Store {
     return this.writeNow(() => this.learned.removeAllowlist(tenant, id));
   }
 
+  /** The config file's allowlist, applied in one transaction: see `LearnedTables.replaceConfigAllowlist`. */
+  replaceConfigAllowlist(want: Array<{ tenant: string; entry: NewAllowlistEntry }>): { added: number; removed: number; kept: number } {
+    return this.writeNow(() => this.learned.replaceConfigAllowlist(want, Date.now()));
+  }
+
   listCandidates(tenant: string): Candidate[] {
     return this.read(() => this.learned.listCandidates(tenant));
   }

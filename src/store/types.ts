@@ -44,7 +44,7 @@ export interface ObservationRow {
 export interface NewAllowlistEntry {
   /** Process name, matched case-insensitively (stored lower-case). */
   processName: string;
-  /** Pin to one binary (SHA-256 or, without one, SHA-1), lower-case hex. */
+  /** Pin to one binary: SHA-256 (64 hex) or SHA-1 (40 hex), lower-case; the length says which. */
   binaryHash?: string;
   /** Pin to a device group named in the tenant config. */
   deviceGroup?: string;
@@ -55,12 +55,15 @@ export interface NewAllowlistEntry {
   expiresAtMs?: number;
 }
 
+export type AllowOrigin = 'manual' | 'candidate' | 'config';
+
 export interface AllowlistEntry extends NewAllowlistEntry {
   id: number;
   tenant: string;
   createdAtMs: number;
-  /** `manual` (API) or `candidate` (approved from warm-up learning). */
-  origin: 'manual' | 'candidate';
+  /** `manual` (API), `candidate` (approved from warm-up learning) or `config` (the config
+   * file's `allowlist:`; replaced by the new config's set on SIGHUP). */
+  origin: AllowOrigin;
 }
 
 /** A process H1 would have flagged during warm-up (or since), waiting for a decision. */

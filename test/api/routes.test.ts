@@ -155,6 +155,19 @@ describe('allowlist, candidates, inventory', () => {
     expect(again.statusCode).toBe(404);
   });
 
+  it('refuses an entry whose expiry has already passed', async () => {
+    const before = h.store.listAllowlist('t1').length;
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/allowlist',
+      headers: auth('t1'),
+      payload: { process_name: 'trial.exe', justification: 'trial', expires: '2024-01-31T00:00:00Z' },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toEqual({ error: { code: 'LLMTAP_ERR_REJECTED', message: 'request rejected: expires is in the past' } });
+    expect(h.store.listAllowlist('t1').length).toBe(before);
+  });
+
   it('lists and approves candidates onto the allowlist', async () => {
     const list = await h.app.inject({ url: '/v1/candidates', headers: auth('t1') });
     conforms(candidateListSchema, list.json());

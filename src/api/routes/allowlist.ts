@@ -74,7 +74,12 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
         if (b.device_group !== undefined) entry.deviceGroup = b.device_group;
         if (b.provider !== undefined) entry.provider = b.provider;
         if (b.category !== undefined) entry.category = b.category;
-        if (b.expires !== undefined) entry.expiresAtMs = Date.parse(b.expires);
+        if (b.expires !== undefined) {
+          const ms = Date.parse(b.expires);
+          // An entry that could never match is a mistake, not an entry.
+          if (!(ms > Date.now())) throw new ApiError('LLMTAP_ERR_REJECTED', 'expires is in the past');
+          entry.expiresAtMs = ms;
+        }
         const saved = store.addAllowlist(request.tenant, entry);
         reply.code(201);
         return presentAllowlist(saved);

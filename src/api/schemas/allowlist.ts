@@ -17,7 +17,7 @@ export const allowlistEntrySchema = {
     provider: { type: 'string' },
     category: { type: 'string', enum: CATEGORIES },
     justification: { type: 'string' },
-    origin: { type: 'string', enum: ['manual', 'candidate'] },
+    origin: { type: 'string', enum: ['manual', 'candidate', 'config'] },
     created: { type: 'string', format: 'date-time' },
     expires: { type: 'string', format: 'date-time' },
   },
