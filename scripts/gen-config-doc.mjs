@@ -29,5 +29,5 @@ for (const [name, sec] of Object.entries(CONFIG_SCHEMA.properties)) {
   }
   md += '\n';
 }
-md += `## \`tenants\`\n\nEach entry: \`id\`, \`vlans\`, \`cidrs\`, \`edr_tenant_ids\`, \`ai_threat_telemetry_enabled\` (default true), \`payload_entropy\` (default false), \`warmup_days\` (14), \`h1_categories\` (["api"]), \`device_groups\`, \`h7\` ({devices: 3, window_s: 300}), \`beacon\`, \`upload\` ({bytes_out: 10000000, …}), \`shadow_volume\` ({connections: 5, bytes_out: 10000000, …}), \`alert_ttl_hours\` (72). See \`src/tenants/schema.ts\` for every field's doc line.\n`;
+md += `## \`tenants\`\n\nEach entry: \`id\`, \`vlans\`, \`cidrs\`, \`edr_tenant_ids\`, \`ai_threat_telemetry_enabled\` (default true), \`payload_entropy\` (default false), \`warmup_days\` (14), \`h1_categories\` (["api"]), \`device_groups\`, \`h7\` ({devices: 3, window_s: 300}), \`beacon\`, \`upload\` ({bytes_out: 10000000, …}), \`shadow_volume\` ({connections: 5, bytes_out: 10000000, …}), \`alert_ttl_hours\` (72), \`business_hours\` (absent; {time_zone: IANA name, days: [mon…fri], start: "08:00", end: "18:00"} — outside them is the off-hours confidence signal). See \`src/tenants/schema.ts\` for every field's doc line.\n`;
 writeFileSync(new URL('../docs/configuration.md', import.meta.url), md);

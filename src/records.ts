@@ -333,6 +333,45 @@ export interface SpreadDevice {
   firstSeenUs: number;
 }
 
+export type ConfidenceLevel = 'low' | 'medium' | 'high';
+
+/**
+ * Why an alert is as credible as it is (the playbook: agreement across sources, programmatic,
+ * repeated or off-hours use raise confidence). Each signal has a fixed weight; see
+ * src/detect/confidence.ts for the table.
+ */
+export type ConfidenceSignal =
+  | 'sni_dns_agree'
+  | 'sni'
+  | 'dns_client'
+  | 'dns_any'
+  | 'edr_name'
+  | 'ip_range'
+  | 'no_name'
+  | 'sni_dns_conflict'
+  | 'edr_process'
+  | 'programmatic'
+  | 'browser'
+  | 'repeated'
+  | 'off_hours'
+  | 'first_seen'
+  | 'threat_intel';
+
+export interface ConfidenceReason {
+  signal: ConfidenceSignal;
+  /** What the signal adds to the score (negative lowers it). */
+  weight: number;
+  /** Short words for the analyst, e.g. "Sat 03:12 Europe/Berlin"; never content. */
+  note: string;
+}
+
+/** An alert's confidence: level from the summed weights (≥ 4 high, 2–3 medium, ≤ 1 low). */
+export interface Confidence {
+  level: ConfidenceLevel;
+  score: number;
+  reasons: ConfidenceReason[];
+}
+
 /**
  * An alert, deduplicated per (tenant, heuristic, device, process, provider): repeats update
  * `count`, `lastSeenUs` and evidence instead of creating a new alert. `seq` is the change
@@ -369,6 +408,8 @@ export interface Alert {
   firstSeenUs: number;
   lastSeenUs: number;
   evidence: AlertEvidence;
+  /** How credible the alert is, with its reasons (signals of every contributing connection). */
+  confidence?: Confidence;
   /** Related alerts (H7 links the H1 alerts of the same hash). */
   related?: string[];
   /** The server of the connection that first raised the alert (address, port, IP protocol). */

@@ -12,7 +12,8 @@
  * | time                                | lastSeenUs in ms                                        |
  * | severity_id / severity              | info 1, low 2, medium 3, high 4, critical 5             |
  * | status_id / status                  | open 1 New, acknowledged 2 In Progress, closed 4 Resolved|
- * | confidence_id / confidence          | by heuristic (CONFIDENCE below)                         |
+ * | confidence_id / confidence          | the alert's confidence level (low 1, medium 2, high 3); |
+ * |                                     | alerts stored without one: by heuristic (CONFIDENCE)    |
  * | count / message                     | count (deduplicated repeats) / title                    |
  * | metadata.uid / sequence             | `<alert id>:<seq>` / seq (the change sequence)          |
  * | metadata.tenant_uid / profiles      | tenant / ["host"]                                       |
@@ -32,14 +33,15 @@
  * | observables                         | hostname, IPs, process or file name, SHA-256 or SHA-1   |
  * | unmapped                            | heuristic, provider, category, host_source, rule_id,    |
  * |                                     | bytes_out, bytes_in, community_ids; providers, hosts,   |
- * |                                     | categories (alerts spanning several, H7)                |
+ * |                                     | categories (alerts spanning several, H7);               |
+ * |                                     | confidence_reasons (the confidence signals)             |
  *
  * OCSF 1.1 places endpoints and connection information of a finding in `evidences`; the
  * `process` object needs a pid (or a process uid, which llmtap does not have), so without a
  * pid the binary is reported as the evidence `file`. Nothing else leaves: the response schema
  * (schemas/ocsf.ts) lists exactly these attributes.
  */
-import type { Alert, AlertStatus, Heuristic, Severity } from '../records.js';
+import type { Alert, AlertStatus, ConfidenceLevel, Heuristic, Severity } from '../records.js';
 
 export const OCSF_VERSION = '1.1.0';
 export const OCSF_PROFILES = ['host'] as const;
@@ -65,6 +67,7 @@ export const CONFIDENCE: Record<Heuristic, 1 | 2 | 3> = {
   h1: 3, h7: 3, beacon: 2, upload: 2, lineage: 2, shadow_volume: 1, learning: 1,
 };
 const CONFIDENCE_NAME: Record<number, string> = { 1: 'Low', 2: 'Medium', 3: 'High' };
+const CONFIDENCE_LEVEL: Record<ConfidenceLevel, 1 | 2 | 3> = { low: 1, medium: 2, high: 3 };
 const PROTO_NAME: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp' };
 
 /** RFC 1123 host name, as OCSF's hostname_t. */
@@ -177,10 +180,11 @@ export function toOcsfFinding(a: Alert, product: OcsfProduct): Record<string, un
   if (a.categories !== undefined) unmapped['categories'] = a.categories;
   if (a.evidence.hostSource !== undefined) unmapped['host_source'] = a.evidence.hostSource;
   if (a.evidence.ruleId !== undefined) unmapped['rule_id'] = a.evidence.ruleId;
+  if (a.confidence !== undefined) unmapped['confidence_reasons'] = a.confidence.reasons.map((r) => r.signal);
   const analytic: Record<string, unknown> = { type_id: 1, type: 'Rule', name: a.heuristic };
   if (a.evidence.ruleId !== undefined) analytic['uid'] = a.evidence.ruleId;
   const seq = a.seq ?? 0;
-  const confidenceId = CONFIDENCE[a.heuristic];
+  const confidenceId = a.confidence !== undefined ? CONFIDENCE_LEVEL[a.confidence.level] : CONFIDENCE[a.heuristic];
   const out: Record<string, unknown> = {
     class_uid: 2004,
     class_name: 'Detection Finding',

@@ -58,6 +58,13 @@ export function presentAlert(a: Alert): Record<string, unknown> {
   put(o, 'categories', a.categories);
   put(o, 'hosts', a.hosts);
   put(o, 'related', a.related);
+  if (a.confidence !== undefined) {
+    o['confidence'] = {
+      level: a.confidence.level,
+      score: a.confidence.score,
+      reasons: a.confidence.reasons.map((r) => ({ signal: r.signal, weight: r.weight, note: r.note })),
+    };
+  }
   return o;
 }
 

@@ -1,5 +1,5 @@
 /** The replay summary: what a network engineer reads first. Plain text table or JSON. */
-import type { Alert } from '../records.js';
+import type { Alert, Confidence } from '../records.js';
 import type { IngestResult } from '../attribute/ingest.js';
 
 export interface ReplaySummary {
@@ -51,6 +51,11 @@ function evidenceLine(a: Alert): string {
   return parts.join(' ');
 }
 
+/** "sni+dns agree +2, programmatic (curl) +1, …" — each signal with its weight. */
+function confidenceLine(c: Confidence): string {
+  return c.reasons.map((r) => `${r.signal.replace(/_/g, ' ')} (${r.note}) ${r.weight > 0 ? '+' : ''}${r.weight}`).join(', ');
+}
+
 export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): string {
   if (format === 'json') return `${JSON.stringify(s, null, 2)}\n`;
   let out = '';
@@ -79,13 +84,15 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
       a.processName ?? '-',
       a.provider ?? '-',
       a.host ?? '-',
+      a.confidence?.level ?? '-',
       n(a.count),
       evidenceLine(a),
     ]);
-    out += table(['heuristic', 'severity', 'device', 'process', 'provider', 'host', 'count', 'evidence'], rows);
+    out += table(['heuristic', 'severity', 'device', 'process', 'provider', 'host', 'confidence', 'count', 'evidence'], rows);
     out += '\nwhy:\n';
     alerts.forEach((a) => {
       out += `  ${a.heuristic.padEnd(13)} ${a.title}\n`;
+      if (a.confidence !== undefined) out += `  ${''.padEnd(13)} confidence ${a.confidence.level}: ${confidenceLine(a.confidence)}\n`;
     });
   }
   if (s.quiet.sanctioned + s.quiet.allowlisted > 0) {

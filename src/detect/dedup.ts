@@ -10,8 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { categoryRank } from '../classify/precedence.js';
-import type { Alert, Observation, Severity, SpreadDevice } from '../records.js';
+import type { Alert, ConfidenceReason, Observation, Severity, SpreadDevice } from '../records.js';
 import { alertDedupKey } from './alert-key.js';
+import { mergeConfidence } from './confidence.js';
 import { binHash, refOf, type EvidenceRef, type Hit, type SpreadHit } from './rule.js';
 import type { DetectStore } from './sink.js';
 
@@ -122,6 +123,9 @@ function mergeSpread(a: Alert, hits: SpreadHit[]): void {
 }
 
 /**
+ * Confidence (see confidence.ts) is folded in on every create and update: the signals of the
+ * connection that triggered the hit join the alert's, and `repeated` follows its count.
+ *
  * Updates are coalesced per batch: a created alert is written at once (H7 must find the H1
  * alerts it links), later updates stay in memory and are written once, inside the same
  * transaction as their `contributions` rows, just before the store commits (and before any
@@ -145,7 +149,7 @@ export class Deduper {
   }
 
   /** Creates or updates the alert for `hit`; undefined when the observation(s) already counted. */
-  emit(tenant: string, obs: Observation, hit: Hit): { alert: Alert; created: boolean } | undefined {
+  emit(tenant: string, obs: Observation, hit: Hit, signals: ConfidenceReason[] = []): { alert: Alert; created: boolean } | undefined {
     const probe = skeleton(tenant, obs, hit, '');
     const keyFields = hit.binHash !== undefined ? { ...probe, binHash: hit.binHash } : probe;
     const key = alertDedupKey(keyFields);
@@ -195,6 +199,7 @@ export class Deduper {
     }
     if (hit.spread) mergeSpread(alert, hit.spread);
     hit.describe?.(alert);
+    alert.confidence = mergeConfidence(alert.confidence, signals, alert.count);
     if (created) return { alert: this.store.upsertAlert(alert, key), created };
     this.pending.set(pkey, { alert, key });
     return { alert, created };

@@ -16,12 +16,13 @@ import type { Observation } from '../records.js';
 import type { TenantResolver } from '../tenants/resolver.js';
 import type { TenantConfig } from '../tenants/schema.js';
 import { Beacon } from './beacon.js';
+import { observationSignals, offHours } from './confidence.js';
 import { Deduper } from './dedup.js';
 import { H1Allowlist } from './h1-allowlist.js';
 import { H7Spread } from './h7-spread.js';
 import { Parent } from './parent.js';
 import type { Hit, Rule, RuleContext } from './rule.js';
-import { binHash } from './rule.js';
+import { binHash, deviceKey } from './rule.js';
 import { ShadowVolume } from './shadow-volume.js';
 import type { DetectStore } from './sink.js';
 import { Upload } from './upload.js';
@@ -56,6 +57,7 @@ export class Detector {
   private readonly counters = new Map<string, number>();
   private readonly firstObs = new Map<string, number>();
   private readonly inventory = new Map<string, number>();
+  private readonly pairs = new Map<string, number>();
   private readonly lastErrorLog = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private lastRetentionUs = 0;
@@ -122,6 +124,16 @@ export class Detector {
     }
     if (!obs.verdict) return;
     this.count('detect.observations_ai');
+    let firstSeen = false;
+    try {
+      firstSeen = this.learnPair(tenant.id, obs) && warm;
+    } catch (err) {
+      this.failed('store', err, obs.obsId);
+    }
+    const off = offHours(obs.tsUs, tenant.business_hours);
+    if (off !== undefined) this.count('detect.off_hours');
+    if (firstSeen) this.count('detect.first_seen');
+    const signals = observationSignals(obs, { ...(off !== undefined ? { offHours: off } : {}), firstSeen });
     const marks = { h1: false };
     const ctx: RuleContext = {
       tenant,
@@ -136,7 +148,7 @@ export class Detector {
           this.count('detect.loopback_without_device');
           return undefined;
         }
-        const r = this.dedup.emit(tenant.id, obs, hit);
+        const r = this.dedup.emit(tenant.id, obs, hit, signals);
         if (!r) return undefined;
         this.count(r.created ? `alerts.${hit.heuristic}.${r.alert.severity}` : `alert_updates.${hit.heuristic}`);
         return r.alert;
@@ -183,6 +195,29 @@ export class Detector {
     }
     if (this.inventory.size >= INVENTORY_CACHE_MAX) this.inventory.clear();
     this.inventory.set(key, first);
+  }
+
+  /**
+   * Records the first sighting of this (device, process, provider) and says whether this
+   * observation is it (at or before the stored first sighting: a replay of the same input
+   * answers the same). Recorded during warm-up too, so only what is new after it counts.
+   */
+  private learnPair(tenant: string, obs: Observation): boolean {
+    const v = obs.verdict;
+    if (!v) return false;
+    const dev = deviceKey(obs);
+    const proc = (obs.client?.processName ?? '-').toLowerCase();
+    const key = `${tenant}\0${dev}\0${proc}\0${v.provider}`;
+    let first = this.pairs.get(key);
+    if (first === undefined) first = this.store.pairFirstSeen(tenant, dev, proc, v.provider);
+    const isFirst = first === undefined || obs.tsUs <= first;
+    if (first === undefined || obs.tsUs < first) {
+      first = obs.tsUs;
+      this.store.addPairFirstSeen(tenant, dev, proc, v.provider, obs.tsUs);
+    }
+    if (this.pairs.size >= INVENTORY_CACHE_MAX) this.pairs.clear();
+    this.pairs.set(key, first);
+    return isFirst;
   }
 
   private countDaily(tenant: string, tsUs: number, h1: boolean): void {

@@ -67,6 +67,9 @@ export interface DetectStore {
    * map the caller may keep and extend (parent.ts caches it). */
   lineages(tenant: string, processName: string): Map<string, number>;
   addLineage(tenant: string, processName: string, lineageHash: string, tsUs: number): void;
+  /** First sighting of a (device key, process name, provider), capture µs, or undefined. */
+  pairFirstSeen(tenant: string, device: string, process: string, provider: string): number | undefined;
+  addPairFirstSeen(tenant: string, device: string, process: string, provider: string, tsUs: number): void;
   /** Capture time of the tenant's first observation (warm-up clock), persisted. */
   tenantFirstObs(tenant: string): number | undefined;
   setTenantFirstObs(tenant: string, tsUs: number): void;

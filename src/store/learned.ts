@@ -111,6 +111,11 @@ export class LearnedTables {
          ON CONFLICT(tenant, hash) DO UPDATE SET first_seen_us = MIN(first_seen_us, excluded.first_seen_us),
            source = CASE WHEN excluded.first_seen_us < first_seen_us THEN excluded.source ELSE source END`,
       ),
+      fsGet: p('SELECT first_seen_us AS f FROM first_seen WHERE tenant = ? AND device = ? AND process = ? AND provider = ?'),
+      fsAdd: p(
+        `INSERT INTO first_seen (tenant, device, process, provider, first_seen_us) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET first_seen_us = MIN(first_seen_us, excluded.first_seen_us)`,
+      ),
       linGet: p('SELECT lineage_hash AS h, first_seen_us AS f FROM lineage WHERE tenant = ? AND process_name = ?'),
       linAdd: p(
         `INSERT INTO lineage (tenant, process_name, lineage_hash, first_seen_us) VALUES (?, ?, ?, ?)
@@ -259,6 +264,14 @@ export class LearnedTables {
 
   addInventory(tenant: string, hash: string, firstSeenUs: number, source: string): void {
     this.st('invAdd').run(tenant, hash.toLowerCase(), firstSeenUs, source);
+  }
+
+  pairFirstSeen(tenant: string, device: string, process: string, provider: string): number | undefined {
+    return (this.st('fsGet').get(tenant, device, process.toLowerCase(), provider) as { f: number } | undefined)?.f;
+  }
+
+  addPairFirstSeen(tenant: string, device: string, process: string, provider: string, tsUs: number): void {
+    this.st('fsAdd').run(tenant, device, process.toLowerCase(), provider, tsUs);
   }
 
   lineages(tenant: string, processName: string): Map<string, number> {

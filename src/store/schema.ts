@@ -167,6 +167,18 @@ const MIGRATIONS: string[] = [
   INSERT INTO store_meta (key, value)
     VALUES ('alert_seq_floor', COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'alert_changes'), 0));
   `,
+  // 3: first sighting of each (device, process, provider) per tenant, for the first-seen
+  // confidence signal. Learned state like the inventory: kept by retention.
+  `
+  CREATE TABLE first_seen (
+    tenant TEXT NOT NULL,
+    device TEXT NOT NULL,
+    process TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    first_seen_us REAL NOT NULL,
+    PRIMARY KEY (tenant, device, process, provider)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

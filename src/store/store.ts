@@ -224,6 +224,15 @@ export class Store {
     this.write(() => this.learned.addInventory(tenant, hash, firstSeenUs, source));
   }
 
+  /** First sighting of a (device, process, provider) in the tenant, or undefined. */
+  pairFirstSeen(tenant: string, device: string, process: string, provider: string): number | undefined {
+    return this.learned.pairFirstSeen(tenant, device, process, provider);
+  }
+
+  addPairFirstSeen(tenant: string, device: string, process: string, provider: string, tsUs: number): void {
+    this.write(() => this.learned.addPairFirstSeen(tenant, device, process, provider, tsUs));
+  }
+
   lineages(tenant: string, processName: string): Map<string, number> {
     return this.learned.lineages(tenant, processName);
   }

@@ -21,6 +21,23 @@ export interface BeaconConfig {
   max_interval_s: number;
 }
 
+/** Days of the week as `business_hours.days` names them (Sunday first, like `Date.getDay`). */
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * A tenant's working hours in its own time zone: use outside them is an off-hours signal
+ * (confidence). `start`/`end` are local "HH:MM"; an `end` at or before `start` is a shift that
+ * runs past midnight (it belongs to the day it started on).
+ */
+export interface BusinessHours {
+  /** IANA time zone, e.g. Europe/Berlin (checked with Intl when the config is loaded). */
+  time_zone: string;
+  days: Weekday[];
+  start: string;
+  end: string;
+}
+
 export interface TenantConfig {
   /** Tenant id (also the API's scope). */
   id: string;
@@ -50,6 +67,8 @@ export interface TenantConfig {
   shadow_volume: { connections: number; bytes_out: number; window_s: number };
   /** Alerts (and their change rows) are removed this long after they were last seen. */
   alert_ttl_hours: number;
+  /** Working hours for the off-hours confidence signal; absent: no off-hours signal. */
+  business_hours?: BusinessHours;
 }
 
 export function defaultTenantConfig(id = 'default'): TenantConfig {
@@ -123,8 +142,42 @@ function section(o: Obj, k: string, path: string, known: string[]): Obj {
 const TOP_KEYS = [
   'id', 'vlans', 'cidrs', 'edr_tenant_ids', 'ai_threat_telemetry_enabled', 'payload_entropy',
   'warmup_days', 'h1_categories', 'device_groups', 'h7', 'beacon', 'upload', 'shadow_volume',
-  'alert_ttl_hours',
+  'alert_ttl_hours', 'business_hours',
 ];
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** True when Intl knows the IANA time zone name. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseBusinessHours(raw: unknown, path: string): BusinessHours | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObj(raw)) throw new TenantConfigError(path, 'must be an object');
+  for (const key of Object.keys(raw)) {
+    if (!['time_zone', 'days', 'start', 'end'].includes(key)) throw new TenantConfigError(`${path}.${key}`, 'unknown key');
+  }
+  const tz = raw['time_zone'];
+  if (typeof tz !== 'string' || tz === '' || !isTimeZone(tz)) {
+    throw new TenantConfigError(`${path}.time_zone`, `must be an IANA time zone such as Europe/Berlin (got ${JSON.stringify(tz)})`);
+  }
+  const days = raw['days'] === undefined ? ['mon', 'tue', 'wed', 'thu', 'fri'] : strings(raw, 'days', path).map((d) => d.toLowerCase());
+  days.forEach((d, i) => {
+    if (!(WEEKDAYS as readonly string[]).includes(d)) throw new TenantConfigError(`${path}.days[${i}]`, `must be one of ${WEEKDAYS.join(', ')}`);
+  });
+  const hhmm = (k: string, dflt: string): string => {
+    const v = raw[k] ?? dflt;
+    if (typeof v !== 'string' || !HHMM.test(v)) throw new TenantConfigError(`${path}.${k}`, 'must be a local time "HH:MM" (00:00-23:59)');
+    return v;
+  };
+  return { time_zone: tz, days: days as Weekday[], start: hhmm('start', '08:00'), end: hhmm('end', '18:00') };
+}
 
 /** Validates one tenant entry (unknown keys and wrong types are errors naming the key). */
 export function parseTenant(raw: unknown, path: string): TenantConfig {
@@ -198,7 +251,12 @@ export function parseTenant(raw: unknown, path: string): TenantConfig {
       window_s: num(sv, 'window_s', `${path}.shadow_volume`, d.shadow_volume.window_s, 1, false),
     },
     alert_ttl_hours: num(raw, 'alert_ttl_hours', path, d.alert_ttl_hours, 1, false),
+    ...withBusinessHours(parseBusinessHours(raw['business_hours'], `${path}.business_hours`)),
   };
+}
+
+function withBusinessHours(b: BusinessHours | undefined): { business_hours?: BusinessHours } {
+  return b === undefined ? {} : { business_hours: b };
 }
 
 /** Validates a `tenants:` list; ids must be unique and a VLAN or EDR id may belong to one tenant. */

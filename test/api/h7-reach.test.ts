@@ -1,4 +1,4 @@
-/** The API serves an H7 alert's reach: every provider and host, and per device in the evidence. */
+/** The API serves an H7 alert's reach (every provider and host, per device in the evidence) and its confidence. */
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,6 +45,16 @@ describe('H7 reach over the API', () => {
       ['dev-3', ['Anthropic'], ['api.anthropic.com']],
     ]);
     expect(a.evidence.spread[0].first_seen).toBe('2025-11-03T00:00:10.000Z');
+    expect(a.confidence).toEqual({
+      level: 'high',
+      score: 4,
+      reasons: [
+        { signal: 'sni', weight: 1, note: 'TLS server name' },
+        { signal: 'edr_process', weight: 1, note: 'endpoint record (sysmon)' },
+        { signal: 'programmatic', weight: 1, note: 'curl.exe' },
+        { signal: 'first_seen', weight: 1, note: 'first curl.exe to Anthropic from this device' },
+      ],
+    });
   });
 
   it('OCSF: the lists travel in unmapped', async () => {
@@ -56,5 +66,7 @@ describe('H7 reach over the API', () => {
     expect(f.unmapped.provider).toBe('OpenAI, Anthropic');
     expect(f.unmapped.providers).toEqual(['OpenAI', 'Anthropic']);
     expect(f.unmapped.hosts).toEqual(['api.openai.com', 'api.anthropic.com']);
+    expect(f.confidence_id).toBe(3);
+    expect(f.unmapped.confidence_reasons).toEqual(['sni', 'edr_process', 'programmatic', 'first_seen']);
   });
 });

@@ -127,9 +127,11 @@ describe.skipIf(schemaDir === undefined)('OCSF Detection Findings of the demo', 
     const upload = findings.find((f) => f.finding_info.types[0] === 'upload')!;
     expect(upload.evidences[0].src_endpoint.ip).toBe('fd77:0:0:77::103');
     expect(upload.evidences[0].connection_info.protocol_ver_id).toBe(6);
-    expect(upload.confidence_id).toBe(2);
+    // confidence is the alert's own: SNI and DNS agree, endpoint record, programmatic process
+    expect(upload.confidence_id).toBe(3);
+    expect(upload.unmapped.confidence_reasons).toEqual(['sni_dns_agree', 'edr_process', 'programmatic', 'first_seen']);
     const shadow = findings.find((f) => f.finding_info.types[0] === 'shadow_volume')!;
-    expect(shadow.confidence).toBe('Low');
+    expect(shadow.confidence).toBe('Medium'); // no EDR: SNI and DNS agree, 6 connections
     expect(shadow.evidences[0].process).toBeUndefined();
     expect(shadow.evidences[0].file).toBeUndefined();
   });

@@ -119,6 +119,11 @@ describe('demo scenario, end to end', () => {
     const sev = Object.fromEntries(r.alerts.map((a) => [alertKey(a), a.severity]));
     expect(sev['h1|device-b|httpd-worker|Anthropic']).toBe('critical');
     expect(sev['h7|-|quickprompt|OpenAI']).toBe('critical');
+    // every alert carries its confidence: the EDR-attributed ones have SNI (or the client's
+    // DNS answer), the endpoint record and a programmatic process agreeing; device-d has no EDR
+    const conf = Object.fromEntries(r.alerts.map((a) => [alertKey(a), a.confidence?.level]));
+    expect(conf).toEqual(Object.fromEntries(EXPECTED_ALERTS.map((k) => [k, k.startsWith('shadow_volume|') ? 'medium' : 'high'])));
+    expect(r.alerts.find((a) => a.heuristic === 'shadow_volume')?.confidence?.reasons.map((x) => x.signal)).toEqual(['sni_dns_agree', 'repeated']);
     // H7 names its spread: each device and what it called
     const h7 = r.alerts.find((a) => a.heuristic === 'h7');
     expect(h7?.providers).toEqual(['OpenAI']);

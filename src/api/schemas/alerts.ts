@@ -1,5 +1,5 @@
 /** Schemas of the alert routes: native JSON (snake_case) and OCSF Detection Finding. */
-import { HEURISTICS, HOST_SOURCES, SEVERITIES, STATUSES, CATEGORIES, cursorQuery, limitQuery } from './common.js';
+import { CONFIDENCE_SIGNALS, HEURISTICS, HOST_SOURCES, SEVERITIES, STATUSES, CATEGORIES, cursorQuery, limitQuery } from './common.js';
 import { ocsfFindingSchema } from './ocsf.js';
 
 export const alertsQuery = {
@@ -82,6 +82,26 @@ export const alertSchema = {
     last_seen_us: { type: 'number' },
     evidence: evidenceSchema,
     related: { type: 'array', items: { type: 'string' } },
+    confidence: {
+      type: 'object',
+      properties: {
+        level: { type: 'string', enum: ['low', 'medium', 'high'] },
+        score: { type: 'integer' },
+        reasons: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              signal: { type: 'string', enum: CONFIDENCE_SIGNALS },
+              weight: { type: 'integer' },
+              note: { type: 'string', maxLength: 256 },
+            },
+            required: ['signal', 'weight', 'note'],
+          },
+        },
+      },
+      required: ['level', 'score', 'reasons'],
+    },
   },
   required: ['id', 'heuristic', 'severity', 'status', 'title', 'count', 'first_seen', 'last_seen', 'evidence'],
 } as const;

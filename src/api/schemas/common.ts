@@ -9,6 +9,10 @@ export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const
 export const HEURISTICS = ['h1', 'h7', 'beacon', 'upload', 'lineage', 'shadow_volume', 'learning'] as const;
 export const STATUSES = ['open', 'acknowledged', 'closed'] as const;
 export const CATEGORIES = ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'] as const;
+export const CONFIDENCE_SIGNALS = [
+  'sni_dns_agree', 'sni', 'dns_client', 'dns_any', 'edr_name', 'ip_range', 'no_name', 'sni_dns_conflict',
+  'edr_process', 'programmatic', 'browser', 'repeated', 'off_hours', 'first_seen', 'threat_intel',
+] as const;
 export const HOST_SOURCES = ['sni', 'quic-sni', 'dns-client', 'dns-any', 'edr', 'none'] as const;
 
 export const DEFAULT_PAGE = 100;

@@ -129,6 +129,7 @@ export const ocsfFindingSchema = {
         bytes_out: int,
         bytes_in: int,
         community_ids: { type: 'array', items: str },
+        confidence_reasons: { type: 'array', items: str },
       },
     },
   },
