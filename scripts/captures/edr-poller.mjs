@@ -1,7 +1,7 @@
 // A minimal endpoint sensor for the lab devices: polls each device namespace's socket tables
 // (/proc/<pid>/net/{tcp,tcp6,udp,udp6} of an anchor process inside the namespace) and maps
 // each new connected socket to its process through /proc/<pid>/fd, like `ss -p` does. For
-// every process seen it records pid, exe path, SHA-256 of the exe, parent pid/exe and start
+// every process seen it records pid, exe path, SHA-256 and SHA-1 of the exe, parent pid/exe and start
 // time. Writes JSON lines: {"kind":"conn",...} and {"kind":"proc",...}. Never reads command
 // lines, environments or user names.
 //
@@ -68,10 +68,13 @@ function readTable(pid, file) {
 }
 
 const hashCache = new Map();
-function sha256(path) {
+// SHA-256 and SHA-1 of an executable (Defender reports SHA-1 only; Sysmon either).
+function hashes(path) {
   if (!hashCache.has(path)) {
-    try { hashCache.set(path, createHash('sha256').update(readFileSync(path)).digest('hex')); }
-    catch { hashCache.set(path, null); }
+    try {
+      const b = readFileSync(path);
+      hashCache.set(path, { sha256: createHash('sha256').update(b).digest('hex'), sha1: createHash('sha1').update(b).digest('hex') });
+    } catch { hashCache.set(path, { sha256: null, sha1: null }); }
   }
   return hashCache.get(path);
 }
@@ -85,7 +88,7 @@ function procInfo(pid) {
     const exe = readlinkSync(`/proc/${pid}/exe`);
     let parentExe = null;
     try { parentExe = readlinkSync(`/proc/${ppid}/exe`); } catch { /* parent gone */ }
-    return { pid, ppid, startMs, exe, sha256: sha256(exe), parentExe };
+    return { pid, ppid, startMs, exe, ...hashes(exe), parentExe };
   } catch {
     return null;
   }

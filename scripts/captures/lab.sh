@@ -7,13 +7,19 @@
 #               between the devices and the servers, Ethernet link type)
 #   llcap-a..d  one device each: eth0 with its own IPv4 and IPv6 address
 #
+# Callers may set, before sourcing: LAB_DEVICE_LIST (devices, default "a b c d"; e exists too),
+# LAB_V6_ONLY (devices with no IPv4 address and an IPv6 resolver), LAB_CADDY=0 (no Caddy, no
+# chatgpt.com over QUIC: the fleet set needs neither).
+#
 # Nothing leaves the machine: the namespaces have no route to the outside and are deleted by
 # lab_down (also on exit through the trap the callers install).
 
 LAB_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_PREFIX=llcap
 LAB_SRV="${LAB_PREFIX}-srv"
-LAB_DEVICES=(a b c d)
+read -r -a LAB_DEVICES <<<"${LAB_DEVICE_LIST:-a b c d}"
+LAB_V6_ONLY=" ${LAB_V6_ONLY:-} "
+lab_v6_only() { [[ "$LAB_V6_ONLY" == *" $1 "* ]]; }
 LAB_TMP="${LAB_TMP:-$(mktemp -d /tmp/llcap.XXXXXX)}"
 LAB_NET4=10.77.0
 LAB_NET6=fd77:0:0:77
@@ -31,7 +37,7 @@ declare -A LAB_HOSTS=(
   [www.example.org]=16
   [www.wikipedia.org]=17
 )
-declare -A LAB_DEV_NUM=([a]=101 [b]=102 [c]=103 [d]=104)
+declare -A LAB_DEV_NUM=([a]=101 [b]=102 [c]=103 [d]=104 [e]=105)
 
 lab_v4() { echo "${LAB_NET4}.${LAB_HOSTS[$1]}"; }
 lab_v6() { echo "${LAB_NET6}::${LAB_HOSTS[$1]}"; }
@@ -94,14 +100,16 @@ lab_up() {
     ip link add "v${LAB_PREFIX}${d}" netns "$LAB_SRV" type veth peer name eth0 netns "$ns"
     in_srv ip link set "v${LAB_PREFIX}${d}" master br0 up
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.accept_dad=0
-    ip netns exec "$ns" ip addr add "$(lab_dev_v4 "$d")/24" dev eth0
+    lab_v6_only "$d" || ip netns exec "$ns" ip addr add "$(lab_dev_v4 "$d")/24" dev eth0
     ip netns exec "$ns" ip -6 addr add "$(lab_dev_v6 "$d")/64" dev eth0 nodad
     ip netns exec "$ns" ip link set eth0 up
     lab_no_offload "$ns" eth0
     lab_no_offload "$LAB_SRV" "v${LAB_PREFIX}${d}"
     # `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
     mkdir -p "/etc/netns/$ns"
-    printf 'nameserver %s\noptions attempts:1 timeout:2\n' "$LAB_DNS4" >"/etc/netns/$ns/resolv.conf"
+    local dns="$LAB_DNS4"
+    lab_v6_only "$d" && dns="$LAB_DNS6"
+    printf 'nameserver %s\noptions attempts:1 timeout:2\n' "$dns" >"/etc/netns/$ns/resolv.conf"
   done
   lab_certs
   lab_servers
@@ -128,6 +136,7 @@ lab_servers() {
     --delay-ms "${LAB_DELAY_MS:-800}" --plain 127.0.0.1:8080 "${binds[@]}" >"$LAB_TMP/https-server.log" 2>&1 &
   echo $! >"$LAB_TMP/https-server.bg"
 
+  if [[ "${LAB_CADDY:-1}" == 0 ]]; then lab_wait_ready; return; fi
   log "Caddy for chatgpt.com (h1, h2, h3)"
   local c4 c6
   c4="$(lab_v4 chatgpt.com)"; c6="$(lab_v6 chatgpt.com)"
@@ -157,8 +166,8 @@ lab_wait_ready() {
   local i
   for i in $(seq 1 50); do
     if in_srv ss -ltnH | grep -q "$(lab_v4 api.openai.com):443" &&
-       in_srv ss -ltnH | grep -q "$(lab_v4 chatgpt.com):443" &&
-       in_srv ss -lunH | grep -q "$(lab_v4 chatgpt.com):443" &&
+       { [[ "${LAB_CADDY:-1}" == 0 ]] || { in_srv ss -ltnH | grep -q "$(lab_v4 chatgpt.com):443" &&
+         in_srv ss -lunH | grep -q "$(lab_v4 chatgpt.com):443"; }; } &&
        in_srv ss -lunH | grep -q "${LAB_DNS4}:53"; then
       log "servers ready"; return 0
     fi
@@ -201,7 +210,7 @@ lab_stop_bg() {
 lab_down_quiet() {
   local d
   [[ -d "$LAB_TMP" ]] && lab_stop_bg
-  for d in "${LAB_DEVICES[@]}"; do
+  for d in "${!LAB_DEV_NUM[@]}"; do
     ip netns del "$(lab_ns "$d")" 2>/dev/null || true
     rm -rf "/etc/netns/$(lab_ns "$d")"
   done

@@ -1,10 +1,14 @@
-"""A tiny local model runtime stand-in: HTTP on 127.0.0.1:11434 (Ollama's default port).
+"""A tiny local model runtime stand-in: HTTP on 127.0.0.1:11434 (Ollama's default port), and
+also on [::1]:11434 when started with --ipv6.
 
 Answers every request after a short delay so the endpoint poller sees the connection.
 Runs until killed.
 """
 import http.server
 import json
+import socket
+import sys
+import threading
 import time
 
 
@@ -28,4 +32,10 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class H6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+if "--ipv6" in sys.argv[1:]:
+    threading.Thread(target=H6(("::1", 11434), H).serve_forever, daemon=True).start()
 http.server.ThreadingHTTPServer(("127.0.0.1", 11434), H).serve_forever()

@@ -2,7 +2,7 @@
  * A tiny, new TLS client binary (its SHA-256 is its own, not an interpreter's): resolves a
  * name, connects, sends one HTTP/1.1 GET over TLS with SNI, reads the answer.
  *
- *   newbin HOST CA.pem
+ *   newbin HOST CA.pem [4|6]     (address family, default 4)
  */
 #include <netdb.h>
 #include <openssl/err.h>
@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: %s HOST CA.pem\n", argv[0]); return 2; }
+  if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s HOST CA.pem [4|6]\n", argv[0]); return 2; }
   const char *host = argv[1];
   struct addrinfo hints = {0}, *ai = NULL;
-  hints.ai_family = AF_INET;
+  hints.ai_family = argc == 4 && strcmp(argv[3], "6") == 0 ? AF_INET6 : AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   if (getaddrinfo(host, "443", &hints, &ai) != 0 || ai == NULL) { fprintf(stderr, "resolve failed\n"); return 1; }
   int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
