@@ -3,6 +3,7 @@
  * and swaps it in one assignment on reload, so a classification never sees half a rule set;
  * a bad new file leaves the old state in place and reports why.
  */
+import { toSuricataRules, toZeekIntel, type SensorExport, type SensorFormat } from './sensor-export.js';
 import { fileURLToPath } from 'node:url';
 import type { Verdict } from '../records.js';
 import { LlmtapError } from '../errors.js';
@@ -107,6 +108,12 @@ export class Classifier {
       if (s.byTenant.size < 4096) s.byTenant.set(tenant, doc);
     }
     return doc;
+  }
+
+  /** The rule set for Zeek's Intel framework or as Suricata rules (sensor-export.ts). */
+  sensorExport(format: SensorFormat): SensorExport {
+    const s = this.state;
+    return format === 'zeek-intel' ? toZeekIntel(s.set, s.version) : toSuricataRules(s.set, s.version);
   }
 
   /** Re-reads the rule files; the new rules replace the old ones only when all are valid. */

@@ -9,7 +9,7 @@ usage:
                 [--format table|json] [--serve] [--quiet]
   llmtap run --iface NAME [--config FILE]
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
-  llmtap rules export [--out FILE]
+  llmtap rules export [--format json|zeek-intel|suricata] [--out FILE]
   llmtap rules check FILE
   llmtap --version
 `;

@@ -1,7 +1,7 @@
 /**
  * `llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
  *                            [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]`
- * `llmtap rules export [--out FILE] [--rules FILE] [--tenant-dir DIR]`
+ * `llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]`
  * `llmtap rules check FILE [--rules FILE]`   (a tenant file is checked together with the rules)
  *
  * Exit codes: 0 ok, 1 invalid rules, 2 usage error.
@@ -20,7 +20,7 @@ import { CATEGORY_ORDER } from '../classify/types.js';
 const USAGE = `usage:
   llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
                             [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]
-  llmtap rules export [--out FILE] [--rules FILE] [--tenant-dir DIR]
+  llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]
   llmtap rules check FILE [--rules FILE]
 `;
 
@@ -108,11 +108,21 @@ function exportCmd(args: string[]): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string' }, rules: { type: 'string' }, 'tenant-dir': { type: 'string' } },
+    options: { out: { type: 'string' }, rules: { type: 'string' }, 'tenant-dir': { type: 'string' }, format: { type: 'string', default: 'json' } },
   });
   if (positionals.length > 0) throw new LlmtapError('LLMTAP_ERR_USAGE', 'export takes no positional arguments');
+  const format = values.format ?? 'json';
+  if (format !== 'json' && format !== 'zeek-intel' && format !== 'suricata') {
+    throw new LlmtapError('LLMTAP_ERR_USAGE', `--format must be json, zeek-intel or suricata (got '${format}')`);
+  }
   const c = load(values);
-  const text = `${canonicalJson(c.exportDocument())}\n`;
+  let text: string;
+  if (format === 'json') text = `${canonicalJson(c.exportDocument())}\n`;
+  else {
+    const x = c.sensorExport(format);
+    text = x.text;
+    for (const n of x.notes) err(`not exported to ${format}: ${n}`);
+  }
   if (values.out === undefined) out(text);
   else {
     const tmp = `${values.out}.tmp`;
