@@ -61,14 +61,22 @@ interface Run {
   stats: Record<string, number>;
 }
 
-async function run(feed: Feed, captures: string[]): Promise<Run> {
+/** Replay; the feed before the packets, or (`edrLate`) after all of them (late joins). */
+async function run(feed: Feed, captures: string[], edrLate = false): Promise<Run> {
   const cfg = loadConfig(join(fleet, 'llmtap.yaml'));
   const store = Store.open(join(tmp, `fleet-${dbN++}.db`));
   const seen: Observation[] = [];
   const pipeline = new Pipeline(cfg, { store, onObservation: (o) => seen.push(o) });
-  const r = await readEdrFile(join(fleet, 'edr', feed.feed), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
-  expect(r.accepted, feed.feed).toBeGreaterThan(0);
+  const readFeed = async () => {
+    const r = await readEdrFile(join(fleet, 'edr', feed.feed), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
+    expect(r.accepted, feed.feed).toBeGreaterThan(0);
+  };
+  if (!edrLate) await readFeed();
   for (const f of captures) await readCaptureFile(f, (b) => pipeline.onBatch(b));
+  if (edrLate) {
+    pipeline.packets.finish();
+    await readFeed();
+  }
   pipeline.finish();
   const last = new Map<string, Observation>();
   for (const o of seen) last.set(o.obsId, o);
@@ -110,9 +118,10 @@ describe('the fleet set (issue 15 acceptance)', () => {
 
   const baseline = new Map<string, string[]>();
   for (const feed of FEEDS) {
-    for (const [arrangement, captures] of Object.entries(CAPTURES)) {
-      it(`${feed.feed}, ${arrangement === 'files' ? 'the three captures at once' : 'one pcapng with all interfaces'}: no loopback device, each local connection once and attributed, H7 names its spread and links its H1 alerts`, async () => {
-        const r = await run(feed, captures);
+    for (const [arrangement, captures, edrLate] of [['files', CAPTURES.files, false], ['pcapng', CAPTURES.pcapng, false], ['files', CAPTURES.files, true]] as const) {
+      const what = `${arrangement === 'files' ? 'the three captures at once' : 'one pcapng with all interfaces'}${edrLate ? ', the feed after the packets' : ''}`;
+      it(`${feed.feed}, ${what}: no loopback device, each local connection once and attributed, H7 names its spread and links its H1 alerts`, async () => {
+        const r = await run(feed, [...captures], edrLate);
         // no alert (of any kind) whose device is a loopback address, no shadow-volume at all
         expect(r.alerts.filter((a) => a.deviceId === undefined && a.clientAddr !== undefined && addrScope(a.clientAddr) === 'loopback')).toEqual([]);
         expect(r.alerts.filter((a) => a.heuristic === 'shadow_volume')).toEqual([]);
