@@ -6,6 +6,7 @@
  * — including context-only events such as Sysmon process creation, which feed the process
  * table rather than the join. One bad record never rejects the batch.
  */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -29,7 +30,7 @@ export function parseEdrText(text: string, opts: IngestOptions, sink: (r: EdrCon
 export class EdrFileError extends Error {
   readonly code = 'LLMTAP_ERR_EDR_FILE';
   constructor(readonly file: string, readonly offset: number, readonly decodedOffset: number | undefined, cause: Error) {
-    super(`${file}: ${decodedOffset !== undefined ? `gzip stream broken at compressed byte ${offset} (text byte ${decodedOffset})` : `read error at byte ${offset}`}: ${cause.message}`);
+    super(`${file}: ${decodedOffset !== undefined ? `gzip stream broken at compressed byte ${offset} (decompressed byte ${decodedOffset})` : `byte offset ${offset}`}: ${cause.message}`);
     this.name = 'EdrFileError';
   }
 }
@@ -40,7 +41,18 @@ const READ_BYTES = 256 << 10;
 /** Stream a feed file (gzip detected from its magic) through the reader; memory is bounded by the record cap. */
 export async function readEdrFile(path: string, opts: IngestOptions, sink: (r: EdrConnection) => void): Promise<IngestResult> {
   const reader = new EdrReader(opts, sink);
-  const fh = await open(path, 'r');
+  // non-blocking open and a regular-file check: a FIFO or device named as a feed never blocks the read
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new EdrFileError(path, 0, undefined, e as Error);
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new EdrFileError(path, 0, undefined, new Error('not a regular file (only regular files and .gz are read)'));
+  }
   let pos = 0;
   let textBytes = 0;
   try {

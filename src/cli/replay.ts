@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, configPath, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
-import { readCaptureFile, type FileReadResult } from '../source/file.js';
+import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
 import { Store } from '../store/store.js';
 import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
@@ -20,21 +20,52 @@ import { finishOutputs, openOutputs } from './outputs.js';
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
 
-/** Expand directories to the capture files inside them (sorted, not recursive). */
-export function expandInputs(paths: string[]): string[] {
-  const out: string[] = [];
+export interface ExpandedInputs {
+  /** Regular files to read, in order. */
+  files: string[];
+  /** Inputs not read, each with why (a FIFO, socket, device or directory named like a capture …). */
+  skipped: { path: string; why: string; named: boolean }[];
+}
+
+const NOT_READ = 'only regular files and .gz are read';
+
+/**
+ * Expand directories to the capture files inside them (sorted, not recursive). Only regular
+ * files (symlinks followed) are read: a directory entry named like a capture that is a FIFO,
+ * socket, device or directory is skipped with a message naming it (a FIFO would block the read
+ * forever). An input named on the command line that is not a regular file is skipped too and
+ * marked `named` (the replay then exits 1); a named directory is expanded.
+ */
+export function expandInputs(paths: string[]): ExpandedInputs {
+  const files: string[] = [];
+  const skipped: ExpandedInputs['skipped'] = [];
   for (const p of paths) {
     if (!existsSync(p)) throw Object.assign(new Error(`${p}: no such file or directory`), { code: 'LLMTAP_ERR_INPUT' });
-    if (statSync(p).isDirectory()) {
-      const files = readdirSync(p)
-        .filter((f) => CAPTURE_EXT.test(f))
-        .sort()
-        .map((f) => join(p, f));
-      if (files.length === 0) throw Object.assign(new Error(`${p}: no capture files (*.pcap, *.pcapng, *.gz) in this directory`), { code: 'LLMTAP_ERR_INPUT' });
-      out.push(...files);
-    } else out.push(p);
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      const found: string[] = [];
+      const before = skipped.length;
+      for (const f of readdirSync(p).filter((n) => CAPTURE_EXT.test(n)).sort()) {
+        const path = join(p, f);
+        let kind: string;
+        try {
+          const fst = statSync(path);
+          if (fst.isFile()) { found.push(path); continue; }
+          kind = fileKind(fst);
+        } catch (e) {
+          kind = `unreadable (${(e as Error).message})`;
+        }
+        skipped.push({ path, why: `${kind}, not a capture file (${NOT_READ})`, named: false });
+      }
+      if (found.length === 0 && skipped.length === before) {
+        const what = CAPTURE_EXT.test(p.replace(/\/+$/, '')) ? 'a directory, not a capture file, and it holds' : 'a directory with';
+        throw Object.assign(new Error(`${p}: ${what} no capture files (*.pcap, *.pcapng, *.cap, *.dmp, optionally .gz)`), { code: 'LLMTAP_ERR_INPUT' });
+      }
+      files.push(...found);
+    } else if (st.isFile()) files.push(p);
+    else skipped.push({ path: p, why: `${fileKind(st)}, not a capture file (${NOT_READ})`, named: true });
   }
-  return out;
+  return { files, skipped };
 }
 
 /** Current state of every alert of every tenant (the change log's last snapshot per id). */
@@ -78,7 +109,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const cfg: SensorConfig = loadConfig(values.config);
-  const files = expandInputs(positionals);
+  const inputs = expandInputs(positionals);
+  const files = inputs.files;
+  let failed = false;
+  for (const sk of inputs.skipped) {
+    process.stderr.write(`llmtap replay: skipped ${sk.path}: ${sk.why}\n`);
+    if (sk.named) failed = true;
+  }
   const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
   const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
   applyConfigAllowlist(cfg, store);
@@ -94,15 +131,19 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
   const edrResults: { file: string; result: IngestResult }[] = [];
   for (const f of edrFiles) {
-    const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
-    pipeline.noteIngest(result.rejected);
-    edrResults.push({ file: f, result });
+    try {
+      const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+      pipeline.noteIngest(result.rejected);
+      edrResults.push({ file: f, result });
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`llmtap replay: EDR feed ${(err as Error).message}\n`);
+    }
   }
 
   const t0 = process.hrtime.bigint();
   const reads: FileReadResult[] = [];
   const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
-  let failed = false;
   for (const f of files) {
     progress.start(f);
     try {
@@ -134,10 +175,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const decode = pipeline.packets.decodeStats();
   const malformed: Record<string, number> = {};
   for (const [k, n] of Object.entries(decode)) if (MALFORMED.has(k)) malformed[k] = n;
-  for (const r of reads) for (const [k, n] of Object.entries(r.reasons)) if (k === 'source.truncated_record' || k === 'source.bad_block') malformed[k] = (malformed[k] ?? 0) + n;
+  for (const r of reads) for (const [k, n] of Object.entries(r.reasons)) if (k !== 'source.skipped_block') malformed[k] = (malformed[k] ?? 0) + n;
   const tenants = [...new Set(['default', ...cfg.tenants.map((t) => t.id)])];
   const summary: ReplaySummary = {
     files: reads.map((r) => ({ file: r.file, format: r.format, compressed: r.compressed, packets: r.stats.packets, error: r.error?.message })),
+    skipped: inputs.skipped.map(({ path, why }) => ({ path, why })),
     packets: pipeline.packets.packets,
     wireBytes: pipeline.packets.wireBytes,
     flows: pipeline.counters.flows,

@@ -4,6 +4,8 @@ import type { IngestResult } from '../attribute/ingest.js';
 
 export interface ReplaySummary {
   files: { file: string; format: string; compressed: boolean; packets: number; error: string | undefined }[];
+  /** Inputs not read (not regular files), with why. */
+  skipped: { path: string; why: string }[];
   packets: number;
   wireBytes: number;
   flows: number;
@@ -63,6 +65,7 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
   out += `llmtap replay: ${s.files.length} file(s), ${n(s.packets)} packets, ${bytes(s.wireBytes)}, ${n(s.flows)} flows in ${s.wallS.toFixed(2)} s (${n(pps)} packets/s, ${(s.wireBytes / Math.max(s.wallS, 1e-9) / 1e6).toFixed(0)} MB/s)\n`;
   const ended = Object.entries(s.flowsEnded).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${n(v)}`).join(', ');
   if (ended) out += `flows ended: ${ended}\n`;
+  for (const sk of s.skipped) out += `skipped ${sk.path}: ${sk.why}\n`;
   const mal = Object.entries(s.malformed);
   out += mal.length ? `malformed: ${mal.map(([k, v]) => `${k} ${n(v)}`).join(', ')}\n` : 'malformed: none\n';
   for (const e of s.edr) {

@@ -6,7 +6,7 @@
  * chunk boundary is copied to the front of a carry buffer. Memory is bounded by the chunk size,
  * whatever the file size.
  */
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { PacketBatch, SourceStats } from '../records.js';
@@ -44,6 +44,36 @@ export class CaptureFileError extends Error {
   }
 }
 
+/** What a non-regular file is, for messages. */
+export function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Open a capture for reading: regular files only (a FIFO, device or directory named like a
+ * capture is refused with a message naming it, before any read that could block). Non-blocking
+ * open, so a FIFO without a writer cannot hang the open itself.
+ */
+function openCapture(file: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new CaptureFileError(file, 0, `cannot open: ${(e as Error).message}`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new CaptureFileError(file, 0, `${fileKind(st)}, not a capture file (only regular files and .gz are read)`);
+  }
+  return { fd, size: st.size };
+}
+
 type Format = { kind: 'pcap'; h: PcapHeader } | { kind: 'pcapng'; st: PcapngState };
 
 function detect(file: string, head: Buffer): Format {
@@ -54,15 +84,28 @@ function detect(file: string, head: Buffer): Format {
   throw new CaptureFileError(file, 0, `not a pcap or pcapng file (magic 0x${head.readUInt32BE(0).toString(16).padStart(8, '0')})`);
 }
 
-async function openStream(file: string, chunkBytes: number): Promise<{ stream: Readable | undefined; compressed: boolean }> {
-  const probe = createReadStream(file, { start: 0, end: 1 });
-  let magic = Buffer.alloc(0);
-  for await (const c of probe) magic = Buffer.concat([magic, c as Buffer]);
-  if (magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
-    const raw = createReadStream(file, { highWaterMark: chunkBytes });
-    return { stream: raw.pipe(createGunzip({ chunkSize: chunkBytes })), compressed: true };
+interface Opened {
+  stream: Readable | undefined;
+  compressed: boolean;
+  /** Compressed bytes read so far (gzip only). */
+  rawBytes: () => number;
+  /** Stop the file stream; true when the stream owned (and closed) the descriptor. */
+  close: () => boolean;
+}
+
+function openStream(fd: number, chunkBytes: number): Opened {
+  const magic = Buffer.alloc(2);
+  const n = readSync(fd, magic, 0, 2, 0);
+  if (n === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+    // the stream owns the descriptor from here (it closes it when it ends or is destroyed)
+    const raw = createReadStream('', { fd, start: 0, highWaterMark: chunkBytes });
+    let rawBytes = 0;
+    raw.on('data', (c) => { rawBytes += c.length; });
+    const gunzip = createGunzip({ chunkSize: chunkBytes });
+    raw.on('error', (e) => gunzip.destroy(e));
+    return { stream: raw.pipe(gunzip), compressed: true, rawBytes: () => rawBytes, close: () => { raw.destroy(); gunzip.destroy(); return true; } };
   }
-  return { stream: undefined, compressed: false };
+  return { stream: undefined, compressed: false, rawBytes: () => 0, close: () => false };
 }
 
 interface Chunk {
@@ -80,7 +123,7 @@ interface Chunk {
  * Plain files are read with positioned reads into one reusable buffer (no allocation per chunk;
  * a partial record is moved to the front with copyWithin); gzip comes through zlib's stream.
  */
-async function* chunks(file: string, stream: Readable | undefined, chunkBytes: number): AsyncGenerator<Chunk> {
+async function* chunks(file: string, fd: number, stream: Readable | undefined, chunkBytes: number): AsyncGenerator<Chunk> {
   const noop = (): void => undefined;
   if (stream !== undefined) {
     for await (const c of stream) {
@@ -91,15 +134,19 @@ async function* chunks(file: string, stream: Readable | undefined, chunkBytes: n
   }
   // Synchronous positioned reads: an async read per chunk measured ~1.5 ms of idle hand-off per
   // 4 MiB on this path; a page-cache read of 4 MiB blocks the loop for well under a millisecond.
-  const fd = openSync(file, 'r');
-  try {
+  {
     // room for one chunk plus a carried partial record (≤ 16 MiB pcapng block bound)
     const big = Buffer.allocUnsafe(chunkBytes + 16 * 1024 * 1024 + 64);
     let have = 0;
     let filePos = 0;
     let stopped = false;
     while (!stopped) {
-      const bytesRead = readSync(fd, big, have, Math.min(chunkBytes, big.length - have), filePos);
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, big, have, Math.min(chunkBytes, big.length - have), filePos);
+      } catch (e) {
+        throw new CaptureFileError(file, filePos, `read error: ${(e as Error).message}`);
+      }
       if (bytesRead === 0) return;
       filePos += bytesRead;
       const view = big.subarray(0, have + bytesRead);
@@ -118,8 +165,6 @@ async function* chunks(file: string, stream: Readable | undefined, chunkBytes: n
       };
       have = kept;
     }
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -135,8 +180,49 @@ export async function readCaptureFile(
 ): Promise<FileReadResult> {
   const chunkBytes = opts.chunkBytes ?? 4 * 1024 * 1024;
   const batch = allocBatch(opts.batchPackets ?? 8192);
-  const totalBytes = statSync(file).size;
-  const { stream, compressed } = await openStream(file, chunkBytes);
+  const { fd, size: totalBytes } = openCapture(file);
+  const owner = { closed: false };
+  try {
+    return await readOpened(file, fd, totalBytes, onBatch, opts, chunkBytes, batch, owner);
+  } finally {
+    if (!owner.closed) closeSync(fd);
+  }
+}
+
+async function readOpened(
+  file: string,
+  fd: number,
+  totalBytes: number,
+  onBatch: (b: PacketBatch) => void,
+  opts: FileReadOptions,
+  chunkBytes: number,
+  batch: PacketBatch,
+  owner: { closed: boolean },
+): Promise<FileReadResult> {
+  let opened: Opened;
+  try {
+    opened = openStream(fd, chunkBytes);
+  } catch (e) {
+    throw new CaptureFileError(file, 0, `read error: ${(e as Error).message}`);
+  }
+  try {
+    return await walkFile(file, fd, totalBytes, onBatch, opts, chunkBytes, batch, opened);
+  } finally {
+    owner.closed = opened.close();
+  }
+}
+
+async function walkFile(
+  file: string,
+  fd: number,
+  totalBytes: number,
+  onBatch: (b: PacketBatch) => void,
+  opts: FileReadOptions,
+  chunkBytes: number,
+  batch: PacketBatch,
+  opened: Opened,
+): Promise<FileReadResult> {
+  const { stream, compressed } = opened;
   const reasons: Record<string, number> = {};
   const count = (r: string): void => {
     reasons[r] = (reasons[r] ?? 0) + 1;
@@ -180,31 +266,42 @@ export async function readCaptureFile(
     }
   };
 
-  for await (const chunk of chunks(file, stream, chunkBytes)) {
-    const buf = chunk.fresh && carry.length > 0 ? Buffer.concat([carry, chunk.buf]) : chunk.buf;
-    stats.fileBytes += chunk.read;
-    let off = 0;
-    if (fmt === undefined) {
-      if (buf.length < 24 && chunk.read > 0) {
-        if (chunk.fresh) carry = Buffer.from(buf);
-        else chunk.keep(0);
-        leftover = buf.length;
-        continue;
+  try {
+    for await (const chunk of chunks(file, fd, stream, chunkBytes)) {
+      const buf = chunk.fresh && carry.length > 0 ? Buffer.concat([carry, chunk.buf]) : chunk.buf;
+      stats.fileBytes += chunk.read;
+      let off = 0;
+      if (fmt === undefined) {
+        if (buf.length < 24 && chunk.read > 0) {
+          if (chunk.fresh) carry = Buffer.from(buf);
+          else chunk.keep(0);
+          leftover = buf.length;
+          continue;
+        }
+        fmt = detect(file, buf);
+        if (fmt.kind === 'pcap') off = 24;
       }
-      fmt = detect(file, buf);
-      if (fmt.kind === 'pcap') off = 24;
+      const stop = walk(fmt, buf, off, buf.length);
+      if (stop < 0) {
+        stream?.destroy();
+        chunk.stop();
+        break;
+      }
+      pos += stop;
+      leftover = buf.length - stop;
+      if (chunk.fresh) carry = leftover > 0 ? Buffer.from(buf.subarray(stop)) : Buffer.alloc(0);
+      else chunk.keep(stop);
+      if (opts.onProgress) opts.onProgress(stats.fileBytes, compressed ? 0 : totalBytes);
     }
-    const stop = walk(fmt, buf, off, buf.length);
-    if (stop < 0) {
-      stream?.destroy();
-      chunk.stop();
-      break;
-    }
-    pos += stop;
-    leftover = buf.length - stop;
-    if (chunk.fresh) carry = leftover > 0 ? Buffer.from(buf.subarray(stop)) : Buffer.alloc(0);
-    else chunk.keep(stop);
-    if (opts.onProgress) opts.onProgress(stats.fileBytes, compressed ? 0 : totalBytes);
+  } catch (e) {
+    if (!compressed || e instanceof CaptureFileError) throw e;
+    // a broken or truncated gzip stream: everything decompressed before it was read
+    stream?.destroy();
+    const at = pos + leftover;
+    const message = `${file}: gzip stream broken at compressed byte ${opened.rawBytes()} (decompressed byte ${at}): ${(e as Error).message}`;
+    if (fmt === undefined) throw new CaptureFileError(file, 0, `gzip stream broken at compressed byte ${opened.rawBytes()} (decompressed byte ${at}): ${(e as Error).message}`);
+    count('source.gzip_error');
+    return { file, format: fmt.kind, compressed, stats, reasons, error: { reason: 'source.gzip_error', offset: at, message } };
   }
   if (fmt === undefined) {
     throw new CaptureFileError(file, 0, `file too short for a capture header (${leftover} bytes)`);

@@ -45,7 +45,7 @@ type Feed = (typeof FEEDS)[number];
 
 const CAPTURES = {
   /** the three capture files at once, as `llmtap replay pcaps/fleet` reads them */
-  files: expandInputs([fleet]),
+  files: expandInputs([fleet]).files,
   /** one pcapng with the bridge and both loopback interfaces */
   pcapng: [join(fleet, 'merged', 'fleet.pcapng.gz')],
 };

@@ -3,14 +3,16 @@
  * Simple Packet Blocks, per-interface resolution), classic pcap variants, gzip, truncation and
  * corruption with file + offset, built byte by byte here.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { PacketBatch } from '../../src/records.js';
 import { CaptureFileError, readCaptureFile } from '../../src/source/file.js';
 import { corpusDir } from '../helpers/corpus.js';
+import { NgWriter } from '../helpers/pcapng-writer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'llmtap-reader-'));
 
@@ -35,55 +37,6 @@ async function readAll(file: string, opts: { chunkBytes?: number } = {}): Promis
     opts,
   );
   return { pkts, res };
-}
-
-/** A pcapng writer for tests: blocks in either byte order. */
-class NgWriter {
-  private parts: Buffer[] = [];
-  constructor(private le: boolean) {}
-  private u32(v: number): Buffer {
-    const b = Buffer.alloc(4);
-    if (this.le) b.writeUInt32LE(v >>> 0);
-    else b.writeUInt32BE(v >>> 0);
-    return b;
-  }
-  private u16(v: number): Buffer {
-    const b = Buffer.alloc(2);
-    if (this.le) b.writeUInt16LE(v);
-    else b.writeUInt16BE(v);
-    return b;
-  }
-  private block(type: number, body: Buffer): void {
-    const pad = (4 - (body.length % 4)) % 4;
-    const len = 12 + body.length + pad;
-    this.parts.push(this.u32(type), this.u32(len), body, Buffer.alloc(pad), this.u32(len));
-  }
-  shb(): this {
-    this.block(0x0a0d0d0a, Buffer.concat([this.u32(0x1a2b3c4d), this.u16(1), this.u16(0), Buffer.alloc(8, 0xff)]));
-    return this;
-  }
-  idb(linkType: number, tsresol?: number): this {
-    const opts: Buffer[] = [];
-    if (tsresol !== undefined) opts.push(this.u16(9), this.u16(1), Buffer.from([tsresol, 0, 0, 0]));
-    opts.push(this.u16(0), this.u16(0));
-    this.block(1, Buffer.concat([this.u16(linkType), this.u16(0), this.u32(65535), ...opts]));
-    return this;
-  }
-  epb(ifId: number, ts: bigint, data: Buffer, origLen = data.length): this {
-    this.block(6, Buffer.concat([this.u32(ifId), this.u32(Number(ts >> 32n)), this.u32(Number(ts & 0xffffffffn)), this.u32(data.length), this.u32(origLen), data]));
-    return this;
-  }
-  spb(data: Buffer, origLen = data.length): this {
-    this.block(3, Buffer.concat([this.u32(origLen), data]));
-    return this;
-  }
-  custom(): this {
-    this.block(0x00000bad, Buffer.from('opaque'));
-    return this;
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.parts);
-  }
 }
 
 function classicPcap(le: boolean, nanos: boolean, recs: { sec: number; frac: number; data: Buffer }[]): Buffer {
@@ -238,5 +191,43 @@ describe.skipIf(corpus === undefined)('gzip and format detection on corpus files
     const { res, pkts } = await readAll(join(corpus!, 'pcaps', 'ndpi-dns-vlan.pcap'));
     expect(res.format).toBe('pcapng');
     expect(pkts.length).toBeGreaterThan(0);
+  });
+});
+
+describe('only regular files are read; read errors name the file and offset', () => {
+  it('a FIFO named like a capture is refused at once, naming it (no writer: a read would block forever)', async () => {
+    const fifo = join(tmp, 'stuck.pcap');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readCaptureFile(fifo, () => undefined)).rejects.toThrow(`${fifo}: byte offset 0: a FIFO, not a capture file (only regular files and .gz are read)`);
+  });
+
+  it('a directory named like a capture is refused, naming it', async () => {
+    const dir = join(tmp, 'x.pcap');
+    mkdirSync(dir);
+    await expect(readCaptureFile(dir, () => undefined)).rejects.toThrow(`${dir}: byte offset 0: a directory, not a capture file`);
+  });
+
+  it('a truncated .gz capture: the packets before the cut are read, the error names the file and both offsets', async () => {
+    const recs = Array.from({ length: 400 }, (_, i) => ({ sec: i, frac: 0, data: Buffer.alloc(200, i & 0xff) }));
+    const plain = classicPcap(true, false, recs);
+    const gz = gzipSync(plain);
+    const cut = gz.subarray(0, gz.length - 40);
+    const file = join(tmp, 'cut.pcap.gz');
+    writeFileSync(file, cut);
+    // what zlib can inflate from the cut stream: the reader must get exactly as far
+    const inflated = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+    expect(inflated).toBeLessThan(plain.length);
+    const { pkts, res } = await readAll(file, { chunkBytes: 4096 });
+    expect(pkts.length).toBe(Math.floor((inflated - 24) / 216));
+    expect(res.reasons['source.gzip_error']).toBe(1);
+    expect(res.error?.reason).toBe('source.gzip_error');
+    expect(res.error?.offset).toBe(inflated);
+    expect(res.error?.message).toBe(`${file}: gzip stream broken at compressed byte ${cut.length} (decompressed byte ${inflated}): unexpected end of file`);
+  });
+
+  it('a .gz cut inside its header: an error naming the file at offset 0', async () => {
+    const file = join(tmp, 'tiny.pcap.gz');
+    writeFileSync(file, gzipSync(classicPcap(true, false, [])).subarray(0, 12));
+    await expect(readCaptureFile(file, () => undefined)).rejects.toThrow(`${file}: byte offset 0: gzip stream broken at compressed byte 12`);
   });
 });
