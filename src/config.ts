@@ -86,6 +86,9 @@ export const CONFIG_SCHEMA = {
     store: section({
       path: str('SQLite database file (WAL).', 'llmtap.db'),
       retention_hours: num('Anomaly rows (observations) are removed after this many hours.', 72),
+      busy_timeout_ms: int('How long a write waits for another connection holding the database lock, ms (longer is a storage fault; while a fault lasts nothing waits).', 5000),
+      queue_max: int('Writes (alerts first, then observations and the rest) kept in memory while the database cannot take them (disk full, I/O error, read-only, locked); the oldest non-alert write is dropped first. About 2 KiB each.', 100000, 16),
+      retry_interval_ms: int('How often writes queued during a storage fault are retried, ms.', 1000, 10),
     }),
     api: section({
       host: str('Listen address.', '127.0.0.1'),
@@ -173,7 +176,7 @@ export interface SensorConfig {
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];
   allowlist: { tenant: string; process: string; sha256?: string; sha1?: string; expires?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
-  store: { path: string; retention_hours: number };
+  store: { path: string; retention_hours: number; busy_timeout_ms: number; queue_max: number; retry_interval_ms: number };
   api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
   outputs: OutputConfig[];

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, configPath, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
-import { Store } from '../store/store.js';
+import { Store, type StoreFaultEvent } from '../store/store.js';
+import { FAULT_TEXT } from '../store/faults.js';
 import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
 import type { Alert } from '../records.js';
@@ -68,6 +69,37 @@ export function expandInputs(paths: string[]): ExpandedInputs {
   return { files, skipped };
 }
 
+/** One stderr line per storage fault episode (its start and its end). */
+function faultLine(e: StoreFaultEvent): string {
+  if (e.state === 'started') return `llmtap replay: ${e.path}: database not writable (${FAULT_TEXT[e.reason]}, ${e.code}): writes are queued and retried\n`;
+  return `llmtap replay: ${e.path}: database writable again after ${e.seconds} s: ${e.writes} queued writes stored${e.dropped > 0 ? `, ${e.dropped} dropped (queue full)` : ''}\n`;
+}
+
+/**
+ * What the database did not take, or undefined when everything was stored: one line naming the
+ * file, the fault and the counts, then one line per alert that was not stored.
+ */
+export function lossReport(store: Store): string | undefined {
+  const st = store.status();
+  const lost = {
+    alert: st.queued.alert + st.dropped.alert,
+    observation: st.queued.observation + st.dropped.observation,
+    other: st.queued.other + st.dropped.other,
+  };
+  if (lost.alert + lost.observation + lost.other === 0) return undefined;
+  const { queued, dropped } = store.unstoredAlerts();
+  const why = st.reason !== undefined ? `${FAULT_TEXT[st.reason]}: ${st.code}: ${st.message}` : 'writes dropped from a full queue';
+  // the alert lane also holds the contributions that count observations toward alerts
+  const lines = [
+    `llmtap replay: LLMTAP_ERR_STORE_FAULT: ${store.file()}: not stored (${why}): ${queued.length + dropped.length} alerts, ${lost.observation} observations, ${lost.alert - queued.length - dropped.length + lost.other} other writes`,
+  ];
+  for (const a of [...queued, ...dropped]) {
+    const who = [a.deviceId ?? a.clientAddr, a.processName, a.provider].filter((x) => x !== undefined).join(' ');
+    lines.push(`  not stored: alert ${a.id} ${a.tenant} ${a.heuristic} ${a.severity} ${a.title}${who !== '' ? ` (${who})` : ''} count ${a.count}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Current state of every alert of every tenant (the change log's last snapshot per id). */
 export function currentAlerts(store: Store, tenants: string[]): Alert[] {
   const byId = new Map<string, Alert>();
@@ -117,7 +149,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     if (sk.named) failed = true;
   }
   const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
-  const store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+  const store = Store.open(dbPath, {
+    retentionHours: cfg.store.retention_hours,
+    busyTimeoutMs: cfg.store.busy_timeout_ms,
+    queueMax: cfg.store.queue_max,
+    retryIntervalMs: cfg.store.retry_interval_ms,
+    onFault: (e) => process.stderr.write(faultLine(e)),
+  });
   applyConfigAllowlist(cfg, store);
   const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap replay: ${msg}: ${JSON.stringify(o)}\n`) });
   let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
@@ -169,6 +207,9 @@ export async function replayCommand(argv: string[]): Promise<number> {
       process.stderr.write(`llmtap replay: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
     }
   }
+  // a storage fault: one last try, then everything that did not land is named (exit 1)
+  store.settle();
+  const loss = lossReport(store);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (flowsOut !== undefined && flowsOut !== process.stdout) await new Promise<void>((res) => (flowsOut as WriteStream).end(res));
 
@@ -196,6 +237,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
     db: dbPath,
   };
   if (!values.quiet || format === 'json') process.stdout.write(renderSummary(summary, format === 'json' ? 'json' : 'table'));
+  if (loss !== undefined) {
+    process.stderr.write(loss);
+    failed = true;
+  }
   if (values.serve) {
     await serveApi(cfg, store, pipeline);
     return failed ? 1 : 0;

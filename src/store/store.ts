@@ -7,6 +7,15 @@
  * lost to `kill -9` is only the uncommitted tail; replaying the same input rebuilds it without
  * duplicates (stable alert ids, obsId upserts, the `contributions` table).
  *
+ * Faults (faults.ts): when a write or a commit fails because the disk is full, an I/O error,
+ * a read-only file or another connection's lock, the open batch is rolled back and its writes,
+ * with every later one, go to a bounded queue; detect's reads see the queued alerts and
+ * contributions, so deduplication stays right. Every `retryIntervalMs` the queue is replayed in
+ * transactions of `batchSize` writes; when it is empty the fault has cleared. One `onFault`
+ * event when an episode starts and one when it clears (with the number of writes it held), so
+ * a caller logs each episode once. API writes never queue: they fail with `StoreFaultError`.
+ * Nothing committed is touched: a failed commit rolls back only its own batch.
+ *
  * Durability: `synchronous=FULL` by default. In WAL mode NORMAL already survives a process kill
  * (committed pages are in the OS cache), but a power loss could roll back the last commits and
  * let a change seq a SIEM has already read be reissued for a different change. Because commits
@@ -20,6 +29,7 @@ import { AlertTable } from './alerts.js';
 import { LearnedTables } from './learned.js';
 import { ObservationTable, type ObservationMarks, type ObservationQuery } from './observations.js';
 import { migrate } from './schema.js';
+import { FAULT_TEXT, faultReasonOf, WriteQueue, type FaultReason, type QueueCounts, type QueuedWrite } from './faults.js';
 import type { AllowlistEntry, AllowQuery, Candidate, CandidateSighting, NewAllowlistEntry, ObservationRow } from './types.js';
 
 export interface StoreOptions {
@@ -30,6 +40,44 @@ export interface StoreOptions {
   /** Longest time a write waits for its commit, ms (0 disables the timer). Default 250. */
   flushIntervalMs?: number;
   synchronous?: 'full' | 'normal';
+  /** How long a write waits for another connection's lock, ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Writes kept while the database cannot take them. Default 100000. */
+  queueMax?: number;
+  /** How often a fault is retried, ms. Default 1000. */
+  retryIntervalMs?: number;
+  /** Told once when a fault episode starts and once when it clears. */
+  onFault?: (e: StoreFaultEvent) => void;
+}
+
+export type StoreFaultEvent =
+  | { state: 'started'; path: string; reason: FaultReason; code: string; message: string }
+  | { state: 'cleared'; path: string; reason: FaultReason; writes: number; dropped: number; seconds: number };
+
+/** What /readyz, the metrics and replay's loss report read. */
+export interface StoreStatus {
+  writable: boolean;
+  /** Set while a fault lasts. */
+  reason?: FaultReason;
+  code?: string;
+  message?: string;
+  /** Writes waiting for the database, by kind. */
+  queued: QueueCounts;
+  /** Writes dropped because the queue was full, since start. */
+  dropped: QueueCounts;
+  /** Fault episodes since start, by reason. */
+  episodes: Record<string, number>;
+  /** Writes that went to the queue, since start. */
+  queuedTotal: number;
+}
+
+/** An API write while the database cannot take writes. */
+export class StoreFaultError extends Error {
+  readonly code = 'LLMTAP_ERR_STORE_FAULT';
+  constructor(readonly reason: FaultReason, detail: string) {
+    super(`database not writable (${FAULT_TEXT[reason]}): ${detail}`);
+    this.name = 'StoreFaultError';
+  }
 }
 
 const US_PER_HOUR = 3_600_000_000;
@@ -43,10 +91,11 @@ export class StoreOpenError extends Error {
 }
 
 export class Store {
-  private readonly alerts: AlertTable;
-  private readonly obs: ObservationTable;
-  private readonly learned: LearnedTables;
-  private readonly retention: Record<string, Statement>;
+  // statements of the current connection (a read-only fault reopens it: see reopen())
+  private alerts!: AlertTable;
+  private obs!: ObservationTable;
+  private learned!: LearnedTables;
+  private retention!: Record<string, Statement>;
   private readonly retentionHours: number;
   private readonly batchSize: number;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -54,13 +103,36 @@ export class Store {
   private flushing = false;
   private readonly beforeCommit: (() => void)[] = [];
   private closed = false;
-  private lastError: Error | undefined;
   private errorCount = 0;
+  /** Writes of the open transaction, replayable if it fails. */
+  private batch: QueuedWrite[] = [];
+  private readonly queue: WriteQueue;
+  private fault: { reason: FaultReason; code: string; message: string; sinceMs: number; writes: number; dropped0: number } | undefined;
+  private lastAttemptMs = 0;
+  private readonly busyTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly onFault: ((e: StoreFaultEvent) => void) | undefined;
+  private readonly episodes: Record<string, number> = {};
+  private queuedTotal = 0;
 
-  private constructor(private readonly db: Db, opts: StoreOptions) {
+  private constructor(private db: Db, private readonly path: string, private readonly opts: StoreOptions) {
     this.retentionHours = opts.retentionHours ?? 72;
     this.batchSize = Math.max(1, opts.batchSize ?? 500);
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.retryMs = opts.retryIntervalMs ?? 1000;
+    this.onFault = opts.onFault;
+    this.queue = new WriteQueue(Math.max(1, opts.queueMax ?? 100_000));
     migrate(db, Date.now());
+    this.bind(db);
+    const every = opts.flushIntervalMs ?? 250;
+    if (every > 0) {
+      this.timer = setInterval(() => this.flush(), every);
+      this.timer.unref();
+    }
+  }
+
+  private bind(db: Db): void {
+    this.db = db;
     this.alerts = new AlertTable(db);
     this.obs = new ObservationTable(db);
     this.learned = new LearnedTables(db);
@@ -72,11 +144,27 @@ export class Store {
       obs: db.prepare('DELETE FROM observations WHERE ts_us < ?'),
       candContrib: db.prepare("DELETE FROM contributions WHERE scope LIKE 'cand:%' AND ts_us < ?"),
     };
-    const every = opts.flushIntervalMs ?? 250;
-    if (every > 0) {
-      this.timer = setInterval(() => this.flush(), every);
-      this.timer.unref();
+  }
+
+  /** The connection of a file that was read-only stays read-only: a retry opens a new one. */
+  private reopen(): void {
+    let db: Db | undefined;
+    try {
+      db = new Database(this.path);
+      Store.configure(db, { ...this.opts, busyTimeoutMs: 0 });
+      const old = this.db;
+      this.bind(db);
+      old.close();
+    } catch {
+      db?.close(); // still not writable; the next retry tries again
     }
+  }
+
+  /** Connection settings shared by open() and reopen(). */
+  private static configure(db: Db, opts: StoreOptions): void {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   }
 
   /** Opens (creating and migrating as needed). A file that is not a usable llmtap database
@@ -89,10 +177,8 @@ export class Store {
       throw new StoreOpenError(path, err);
     }
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      db.pragma('busy_timeout = 5000');
-      return new Store(db, opts);
+      Store.configure(db, opts);
+      return new Store(db, path, opts);
     } catch (err) {
       db.close();
       throw new StoreOpenError(path, err);
@@ -101,19 +187,122 @@ export class Store {
 
   // ───────────── batching ─────────────
 
-  private write<T>(fn: () => T): T {
+  /**
+   * A detect write: into the open batch, or into the queue while a fault lasts (then `queued`
+   * is returned). A storage fault never throws from here; any other error does.
+   */
+  private write<T>(w: QueuedWrite, fn: () => T, queued: () => T): T {
     if (this.closed) throw new Error('store is closed');
+    if (this.fault !== undefined) {
+      const out = queued();
+      this.enqueue(w);
+      return out;
+    }
     try {
       if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
       const out = fn();
+      this.batch.push(w);
       if (++this.pending >= this.batchSize && !this.flushing) this.flush();
-      this.lastError = undefined;
       return out;
     } catch (err) {
-      this.lastError = err instanceof Error ? err : new Error(String(err));
+      const reason = faultReasonOf(err);
       this.errorCount++;
-      throw err;
+      if (reason === undefined) throw err;
+      this.enterFault(reason, err);
+      const out = queued();
+      this.enqueue(w);
+      return out;
     }
+  }
+
+  private enqueue(w: QueuedWrite): void {
+    this.queue.add(w, w.dedupKey);
+    this.queuedTotal++;
+    if (this.fault !== undefined) this.fault.writes++;
+  }
+
+  /** Rolls the open batch back into the queue. */
+  private enterFault(reason: FaultReason, err: unknown): void {
+    const code = String((err as { code?: unknown }).code ?? 'SQLITE_ERROR');
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch {
+      // a failed rollback leaves nothing committed behind; the retry starts a new transaction
+    }
+    const started = this.fault === undefined;
+    if (started) {
+      this.fault = { reason, code, message, sinceMs: Date.now(), writes: 0, dropped0: sum(this.queue.dropped) };
+      this.episodes[reason] = (this.episodes[reason] ?? 0) + 1;
+      // while the fault lasts nothing may wait for a lock: capture shares this thread
+      this.setBusyTimeout(0);
+    } else {
+      Object.assign(this.fault!, { reason, code, message });
+    }
+    const lost = this.batch;
+    this.batch = [];
+    this.pending = 0;
+    for (const q of lost) this.enqueue(q);
+    this.lastAttemptMs = Date.now();
+    if (started) this.onFault?.({ state: 'started', path: this.path, reason, code, message });
+  }
+
+  private setBusyTimeout(ms: number): void {
+    try {
+      this.db.pragma(`busy_timeout = ${Math.floor(ms)}`);
+    } catch {
+      // not a statement that can fail on a fault; ignore if it does
+    }
+  }
+
+  /**
+   * Replays the queue in transactions of `batchSize` writes (for at most ~200 ms per call);
+   * the fault clears when the queue is empty. Returns whether the store is writable.
+   */
+  private retry(force: boolean): boolean {
+    const f = this.fault;
+    if (f === undefined) return true;
+    const t0 = Date.now();
+    if (!force && t0 - this.lastAttemptMs < this.retryMs) return false;
+    this.lastAttemptMs = t0;
+    if (f.reason === 'readonly' || f.reason === 'cantopen') this.reopen();
+    for (;;) {
+      const ws = this.queue.peek(this.batchSize);
+      if (ws.length === 0) break;
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        for (const w of ws) {
+          try {
+            w.run();
+          } catch (err) {
+            if (faultReasonOf(err) !== undefined) throw err;
+            this.errorCount++; // not a storage fault: this one write is bad, the others go on
+          }
+        }
+        this.db.exec('COMMIT');
+      } catch (err) {
+        try {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        } catch {
+          // see enterFault
+        }
+        const reason = faultReasonOf(err) ?? f.reason;
+        Object.assign(f, { reason, code: String((err as { code?: unknown }).code ?? f.code), message: err instanceof Error ? err.message : String(err) });
+        return false;
+      }
+      this.queue.consume(ws.length);
+      if (!force && Date.now() - t0 > 200) {
+        this.lastAttemptMs = 0; // go on at the next flush
+        return false;
+      }
+    }
+    this.fault = undefined;
+    this.setBusyTimeout(this.busyTimeoutMs);
+    this.onFault?.({
+      state: 'cleared', path: this.path, reason: f.reason, writes: f.writes,
+      dropped: sum(this.queue.dropped) - f.dropped0, seconds: Math.round((Date.now() - f.sinceMs) / 100) / 10,
+    });
+    return true;
   }
 
   /**
@@ -125,7 +314,7 @@ export class Store {
     this.beforeCommit.push(fn);
   }
 
-  /** Commits the open batch, if any. */
+  /** Commits the open batch, if any; while a fault lasts, retries the queue (throttled). Never throws. */
   flush(): void {
     if (this.closed || this.flushing) return;
     this.flushing = true;
@@ -137,28 +326,46 @@ export class Store {
     } finally {
       this.flushing = false;
     }
+    if (this.fault !== undefined) {
+      this.retry(false);
+      return;
+    }
     if (!this.db.inTransaction) return;
     try {
       this.db.exec('COMMIT');
       this.pending = 0;
-      this.lastError = undefined;
+      this.batch = [];
     } catch (err) {
-      this.lastError = err instanceof Error ? err : new Error(String(err));
       this.errorCount++;
-      try {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      } catch {
-        // The connection is unusable; writable() already reports false.
-      }
-      this.pending = 0;
+      this.enterFault(faultReasonOf(err) ?? 'io', err);
     }
   }
 
-  /** API writes: durable when the call returns. */
+  /** Commits, and if a fault lasts retries its queue once now. Returns whether the store is writable. */
+  settle(): boolean {
+    if (this.closed) return false;
+    this.flush();
+    return this.retry(true);
+  }
+
+  /** API writes: durable when the call returns, or a `StoreFaultError` (never queued). */
   private writeNow<T>(fn: () => T): T {
+    if (this.closed) throw new Error('store is closed');
     this.flush();
-    const out = this.write(fn);
+    if (this.fault !== undefined && !this.retry(true)) throw new StoreFaultError(this.fault.reason, this.fault.message);
+    let out: T;
+    try {
+      if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
+      out = fn();
+    } catch (err) {
+      this.errorCount++;
+      const reason = faultReasonOf(err);
+      if (reason === undefined) throw err;
+      this.enterFault(reason, err);
+      throw new StoreFaultError(reason, err instanceof Error ? err.message : String(err));
+    }
     this.flush();
+    if (this.fault !== undefined) throw new StoreFaultError(this.fault.reason, this.fault.message);
     return out;
   }
 
@@ -172,23 +379,43 @@ export class Store {
   // ───────────── writes (detect) ─────────────
 
   upsertAlert(a: Alert, dedupKey?: string): Alert {
-    return this.write(() => this.alerts.upsertAlert(a, dedupKey));
+    const run = (): Alert => this.alerts.upsertAlert(a, dedupKey);
+    const w: QueuedWrite = { kind: 'alert', key: `a:${a.tenant}\0${a.id}`, run, alert: a };
+    if (dedupKey !== undefined) w.dedupKey = dedupKey;
+    return this.write(w, run, () => a);
   }
 
   /** AI observations only (a verdict is required); upsert by obsId. */
   insertObservation(o: Observation, marks?: ObservationMarks): void {
-    this.write(() => this.obs.upsert(o, marks));
+    const run = (): void => {
+      this.obs.upsert(o, marks);
+    };
+    this.write({ kind: 'observation', key: `o:${o.obsId}`, run }, run, () => undefined);
   }
 
-  upsertCandidate(tenant: string, c: CandidateSighting): Candidate {
-    return this.write(() => this.learned.upsertCandidate(tenant, c));
+  /** The candidate after the update, or undefined while a fault holds the write. */
+  upsertCandidate(tenant: string, c: CandidateSighting): Candidate | undefined {
+    const run = (): Candidate => this.learned.upsertCandidate(tenant, c);
+    return this.write<Candidate | undefined>({ kind: 'other', key: undefined, run }, run, () => undefined);
   }
 
   contribute(scope: string, obsId: string, tsUs: number): boolean {
-    return this.write(() => this.learned.contribute(scope, obsId, tsUs));
+    const run = (): boolean => this.learned.contribute(scope, obsId, tsUs);
+    const key = `c:${scope}\0${obsId}`;
+    // while a fault lasts: new unless queued or committed (a read that fails counts as not committed)
+    const fresh = (): boolean => {
+      if (this.queue.has(key)) return false;
+      try {
+        return !this.learned.hasContributed(scope, obsId);
+      } catch {
+        return true;
+      }
+    };
+    return this.write({ kind: 'alert', key, run }, run, fresh);
   }
 
   hasContributed(scope: string, obsId: string): boolean {
+    if (this.fault !== undefined && this.queue.has(`c:${scope}\0${obsId}`)) return true;
     return this.learned.hasContributed(scope, obsId);
   }
 
@@ -197,11 +424,19 @@ export class Store {
   }
 
   openAlertByKey(tenant: string, dedupKey: string): Alert | undefined {
+    if (this.fault !== undefined) {
+      const q = this.queue.openAlertByKey(tenant, dedupKey);
+      if (q !== undefined) return q;
+    }
     return this.alerts.openByKey(tenant, dedupKey);
   }
 
-  /** Alert by id, including uncommitted ones (for detect; the API uses getAlert). */
+  /** Alert by id, including uncommitted and queued ones (for detect; the API uses getAlert). */
   peekAlert(tenant: string, id: string): Alert | undefined {
+    if (this.fault !== undefined) {
+      const q = this.queue.alert(tenant, id);
+      if (q !== undefined) return q;
+    }
     return this.alerts.getAlert(tenant, id);
   }
 
@@ -221,7 +456,8 @@ export class Store {
   }
 
   addInventory(tenant: string, hash: string, firstSeenUs: number, source = 'edr'): void {
-    this.write(() => this.learned.addInventory(tenant, hash, firstSeenUs, source));
+    const run = (): void => this.learned.addInventory(tenant, hash, firstSeenUs, source);
+    this.write({ kind: 'other', key: undefined, run }, run, () => undefined);
   }
 
   /** First sighting of a (device, process, provider) in the tenant, or undefined. */
@@ -238,7 +474,8 @@ export class Store {
   }
 
   addLineage(tenant: string, processName: string, lineageHash: string, tsUs: number): void {
-    this.write(() => this.learned.addLineage(tenant, processName, lineageHash, tsUs));
+    const run = (): void => this.learned.addLineage(tenant, processName, lineageHash, tsUs);
+    this.write({ kind: 'other', key: undefined, run }, run, () => undefined);
   }
 
   tenantFirstObs(tenant: string): number | undefined {
@@ -246,7 +483,8 @@ export class Store {
   }
 
   setTenantFirstObs(tenant: string, tsUs: number): void {
-    this.write(() => this.learned.setTenantFirstObs(tenant, tsUs));
+    const run = (): void => this.learned.setTenantFirstObs(tenant, tsUs);
+    this.write({ kind: 'other', key: undefined, run }, run, () => undefined);
   }
 
   // ───────────── reads and writes (API), always tenant-scoped ─────────────
@@ -318,9 +556,31 @@ export class Store {
     return this.errorCount;
   }
 
-  /** False when closed or when the last write or commit failed (disk full, I/O error). */
+  /** False when closed or while a storage fault lasts (disk full, I/O error, read-only, locked). */
   writable(): boolean {
-    return !this.closed && this.db.open && this.lastError === undefined;
+    return !this.closed && this.db.open && this.fault === undefined;
+  }
+
+  status(): StoreStatus {
+    const f = this.fault;
+    return {
+      writable: this.writable(),
+      ...(f !== undefined ? { reason: f.reason, code: f.code, message: f.message } : {}),
+      queued: { ...this.queue.depth },
+      dropped: { ...this.queue.dropped },
+      episodes: { ...this.episodes },
+      queuedTotal: this.queuedTotal,
+    };
+  }
+
+  /** Alerts still waiting for the database and the newest ones dropped from a full queue. */
+  unstoredAlerts(): { queued: Alert[]; dropped: Alert[] } {
+    return { queued: this.queue.queuedAlerts(), dropped: [...this.queue.droppedAlerts] };
+  }
+
+  /** The database file. */
+  file(): string {
+    return this.path;
   }
 
   /**
@@ -350,8 +610,13 @@ export class Store {
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.fault !== undefined) this.retry(true);
     if (this.timer) clearInterval(this.timer);
     this.closed = true;
     this.db.close();
   }
+}
+
+function sum(c: QueueCounts): number {
+  return c.alert + c.observation + c.other;
 }

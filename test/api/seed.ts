@@ -86,5 +86,5 @@ export function seedTenant(store: Store, tenant: string): Seeded {
     tsUs: o2.tsUs,
   });
   store.flush();
-  return { alerts, obs: [o1.obsId, o2.obsId], allowIds: [allow.id], candidateIds: [cand.id] };
+  return { alerts, obs: [o1.obsId, o2.obsId], allowIds: [allow.id], candidateIds: [cand!.id] };
 }
