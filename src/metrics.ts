@@ -71,6 +71,18 @@ export interface OutputCounters {
   queued: number;
 }
 
+export interface StoreCounters {
+  writable: boolean;
+  /** kind (`alert`, `observation`, `other`) → writes waiting for the database. */
+  queued: CountMap;
+  /** kind → writes dropped because the fault queue was full. */
+  dropped: CountMap;
+  /** fault reason (`full`, `io`, `readonly`, `busy`, `cantopen`) → episodes. */
+  episodes: CountMap;
+  /** Writes that went to the fault queue. */
+  queuedTotal: number;
+}
+
 /**
  * Getters src/cli/serve.ts wires to the stages' `stats()`. Every getter is optional; an absent one
  * leaves its metrics without series. Getters must be cheap and must not throw (a throwing
@@ -95,6 +107,7 @@ export interface MetricSources {
   pipelineLagSeconds?: () => number;
   /** The push outputs' counters. */
   outputs?: () => OutputCounters[];
+  store?: () => StoreCounters;
 }
 
 export interface Metrics {
@@ -312,6 +325,23 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   counter('llmtap_output_failed_total', 'Alert changes in failed send attempts (each is retried)', ['output', 'type'], (s) => perOutput(s, (o) => o.failed));
   counter('llmtap_output_dropped_total', 'Alert changes dropped because an output queue was full (or left at shutdown)', ['output', 'type'], (s) => perOutput(s, (o) => o.dropped));
   gauge('llmtap_output_queued', 'Alert changes waiting in each push output queue', ['output', 'type'], (s) => perOutput(s, (o) => o.queued));
+  // ── store ──
+  gauge('llmtap_store_writable', '1 while the database takes writes, 0 during a storage fault (disk full, I/O error, read-only, locked)', [], (s) => {
+    const st = read('store', sources.store);
+    if (st !== undefined) s.add({}, st.writable ? 1 : 0);
+  });
+  counter('llmtap_store_fault_episodes_total', 'Storage fault episodes by reason', ['reason'], (s) =>
+    flat(s, read('store', sources.store)?.episodes, 'reason', boundedLabel),
+  );
+  gauge('llmtap_store_queue_depth', 'Writes waiting in the fault queue for the database, by kind', ['kind'], (s) =>
+    flat(s, read('store', sources.store)?.queued, 'kind', boundedLabel),
+  );
+  counter('llmtap_store_queue_dropped_total', 'Writes dropped because the fault queue was full, by kind', ['kind'], (s) =>
+    flat(s, read('store', sources.store)?.dropped, 'kind', boundedLabel),
+  );
+  counter('llmtap_store_queued_writes_total', 'Writes that went to the fault queue (stored later unless dropped)', [], (s) =>
+    one(s, read('store', sources.store)?.queuedTotal),
+  );
 
   const apiRequests = new Counter({
     name: 'llmtap_api_requests_total',

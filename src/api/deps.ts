@@ -50,6 +50,8 @@ export interface ApiStore {
   /** Adds hashes (SHA-256 or SHA-1 hex) to the known inventory; returns how many were valid. */
   importInventory(tenant: string, hashes: string[], source: string): number;
   writable(): boolean;
+  /** While a storage fault lasts: its reason and the writes queued (readiness detail). */
+  status?(): { writable: boolean; reason?: string; message?: string; queued: { alert: number; observation: number; other: number } };
 }
 
 export interface ExplainQuery {

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, configPath, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
-import { Store, type StoreFaultEvent } from '../store/store.js';
+import { Store, StoreFaultError, type StoreFaultEvent } from '../store/store.js';
 import { FAULT_TEXT } from '../store/faults.js';
 import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
@@ -156,7 +156,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
     retryIntervalMs: cfg.store.retry_interval_ms,
     onFault: (e) => process.stderr.write(faultLine(e)),
   });
-  applyConfigAllowlist(cfg, store);
+  try {
+    applyConfigAllowlist(cfg, store);
+  } catch (err) {
+    // without its allowlist the replay would raise alerts the config excuses: stop before reading
+    store.close();
+    if (!(err instanceof StoreFaultError)) throw err;
+    process.stderr.write(`llmtap replay: ${err.code}: ${err.message}: the config allowlist cannot be stored, nothing was replayed\n`);
+    return 1;
+  }
   const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap replay: ${msg}: ${JSON.stringify(o)}\n`) });
   let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
   if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);

@@ -26,6 +26,7 @@ import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
 import { applyConfigAllowlist } from './config-allowlist.js';
 import { configTenants, finishOutputs, openOutputs } from './outputs.js';
 import type { Outputs } from '../output/outputs.js';
+import { lossReport } from './replay.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
 export const RUN_EXIT = { ok: 0, failed: 1, usage: 2, noIface: 3, perm: 4, noBinding: 5 } as const;
@@ -138,7 +139,17 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
   let store: Store;
   try {
-    store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours });
+    store = Store.open(dbPath, {
+      retentionHours: cfg.store.retention_hours,
+      busyTimeoutMs: cfg.store.busy_timeout_ms,
+      queueMax: cfg.store.queue_max,
+      retryIntervalMs: cfg.store.retry_interval_ms,
+      // one line when a fault starts, one when it clears (with the writes it held)
+      onFault: (e) => {
+        if (e.state === 'started') log.error({ db: e.path, reason: e.reason, code: e.code, err: e.message }, 'database not writable: alerts and observations are queued and retried');
+        else log.warn({ db: e.path, reason: e.reason, writes: e.writes, dropped: e.dropped, seconds: e.seconds }, 'database writable again: queued writes stored');
+      },
+    });
     applyConfigAllowlist(cfg, store);
   } catch (e) {
     await live.close();
@@ -199,6 +210,13 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       await api?.close();
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'API close failed');
+    }
+    if (!store.settle() || lossReport(store) !== undefined) {
+      const st = store.status();
+      const lost = store.unstoredAlerts();
+      log.error({ db: dbPath, reason: st.reason, queued: st.queued, dropped: st.dropped, alerts: [...lost.queued, ...lost.dropped].map((a) => a.id) },
+        'stopping with writes the database did not take');
+      code = RUN_EXIT.failed;
     }
     store.close();
     if (flowsOut !== undefined) await new Promise<void>((res) => flowsOut.end(res));

@@ -46,8 +46,14 @@ export function providerLabel(name: string): string {
  * Wire stage counters to the Prometheus metrics. Keys are the stages' own `stats()` names
  * (test/e2e/metrics-replay.test.ts checks every one against a real scrape).
  */
-export function metricSources(p: Pipeline, source: () => SourceStats): MetricSources {
+export function metricSources(p: Pipeline, source: () => SourceStats, store?: Store): MetricSources {
   return {
+    ...(store !== undefined ? {
+      store: () => {
+        const st = store.status();
+        return { writable: st.writable, queued: { ...st.queued }, dropped: { ...st.dropped }, episodes: st.episodes, queuedTotal: st.queuedTotal };
+      },
+    } : {}),
     source: () => {
       const s = source();
       return {
@@ -149,7 +155,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
     process.stderr.write(`llmtap: no api.tokens configured; this run's token for tenant 'default': ${token}\n`);
   }
   const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
-  const metrics = createMetrics({ ...metricSources(p, source), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
+  const metrics = createMetrics({ ...metricSources(p, source, store), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
   const app = await buildApp(
     {
       tenants: tokens,

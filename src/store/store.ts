@@ -74,8 +74,8 @@ export interface StoreStatus {
 /** An API write while the database cannot take writes. */
 export class StoreFaultError extends Error {
   readonly code = 'LLMTAP_ERR_STORE_FAULT';
-  constructor(readonly reason: FaultReason, detail: string) {
-    super(`database not writable (${FAULT_TEXT[reason]}): ${detail}`);
+  constructor(readonly path: string, readonly reason: FaultReason, detail: string) {
+    super(`${path}: database not writable (${FAULT_TEXT[reason]}): ${detail}`);
     this.name = 'StoreFaultError';
   }
 }
@@ -352,7 +352,7 @@ export class Store {
   private writeNow<T>(fn: () => T): T {
     if (this.closed) throw new Error('store is closed');
     this.flush();
-    if (this.fault !== undefined && !this.retry(true)) throw new StoreFaultError(this.fault.reason, this.fault.message);
+    if (this.fault !== undefined && !this.retry(true)) throw new StoreFaultError(this.path, this.fault.reason, this.fault.message);
     let out: T;
     try {
       if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
@@ -362,10 +362,10 @@ export class Store {
       const reason = faultReasonOf(err);
       if (reason === undefined) throw err;
       this.enterFault(reason, err);
-      throw new StoreFaultError(reason, err instanceof Error ? err.message : String(err));
+      throw new StoreFaultError(this.path, reason, err instanceof Error ? err.message : String(err));
     }
     this.flush();
-    if (this.fault !== undefined) throw new StoreFaultError(this.fault.reason, this.fault.message);
+    if (this.fault !== undefined) throw new StoreFaultError(this.path, this.fault.reason, this.fault.message);
     return out;
   }
 

@@ -16,14 +16,20 @@ export function healthRoutes(ctx: RouteContext, auth: Authenticator): FastifyPlu
       async (_request, reply) => {
         const capture = deps.captureRunning();
         let dbWritable = false;
+        let fault: { db_fault?: string; db_fault_detail?: string; db_queued?: number } = {};
         try {
-          dbWritable = deps.store.writable();
+          const st = deps.store.status?.();
+          dbWritable = st?.writable ?? deps.store.writable();
+          if (st !== undefined && !st.writable && st.reason !== undefined) {
+            fault = { db_fault: st.reason, db_queued: st.queued.alert + st.queued.observation + st.queued.other };
+            if (st.message !== undefined) fault.db_fault_detail = st.message;
+          }
         } catch {
           dbWritable = false;
         }
         const ready = capture && dbWritable;
         reply.code(ready ? 200 : 503);
-        return { ready, capture, db_writable: dbWritable };
+        return { ready, capture, db_writable: dbWritable, ...fault };
       },
     );
 

@@ -12,6 +12,9 @@ export const readySchema = {
     ready: { type: 'boolean' },
     capture: { type: 'boolean' },
     db_writable: { type: 'boolean' },
+    db_fault: { type: 'string', enum: ['full', 'io', 'readonly', 'busy', 'cantopen'], description: 'While the database cannot take writes: disk full, I/O error, read-only file, locked by another connection, cannot be opened.' },
+    db_fault_detail: { type: 'string', description: "SQLite's message for the fault." },
+    db_queued: { type: 'integer', description: 'Writes (alerts first) held in memory until the fault clears.' },
   },
   required: ['ready', 'capture', 'db_writable'],
 } as const;
