@@ -466,7 +466,8 @@ export class Store {
   }
 
   addPairFirstSeen(tenant: string, device: string, process: string, provider: string, tsUs: number): void {
-    this.write(() => this.learned.addPairFirstSeen(tenant, device, process, provider, tsUs));
+    const run = (): void => this.learned.addPairFirstSeen(tenant, device, process, provider, tsUs);
+    this.write({ kind: 'other', key: undefined, run }, run, () => undefined);
   }
 
   lineages(tenant: string, processName: string): Map<string, number> {
