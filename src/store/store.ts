@@ -266,9 +266,10 @@ export class Store {
     if (!force && t0 - this.lastAttemptMs < this.retryMs) return false;
     this.lastAttemptMs = t0;
     if (f.reason === 'readonly' || f.reason === 'cantopen') this.reopen();
-    for (;;) {
+    for (let first = true; ; first = false) {
       const ws = this.queue.peek(this.batchSize);
-      if (ws.length === 0) break;
+      // nothing queued (an API write failed): a write transaction of its own tells whether the fault lasts
+      if (ws.length === 0 && !first) break;
       try {
         this.db.exec('BEGIN IMMEDIATE');
         for (const w of ws) {
