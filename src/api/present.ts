@@ -12,6 +12,17 @@ function put(o: Record<string, unknown>, key: string, value: unknown): void {
   if (value !== undefined) o[key] = value;
 }
 
+/** camelCase → snake_case (the API's one naming: the heuristics' own `detail` keys too). */
+export function snakeCase(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function snakeKeys(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[snakeCase(k)] = v;
+  return out;
+}
+
 export function presentAlert(a: Alert): Record<string, unknown> {
   const evidence: Record<string, unknown> = {
     flow_ids: a.evidence.flowIds,
@@ -19,7 +30,7 @@ export function presentAlert(a: Alert): Record<string, unknown> {
     obs_ids: a.evidence.obsIds,
     bytes_out: a.evidence.bytesOut,
     bytes_in: a.evidence.bytesIn,
-    detail: a.evidence.detail,
+    detail: snakeKeys(a.evidence.detail),
   };
   put(evidence, 'host', a.evidence.host);
   put(evidence, 'host_source', a.evidence.hostSource);

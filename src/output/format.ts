@@ -113,7 +113,7 @@ export function toOcsfJson(a: Alert, ctx: FormatContext): Record<string, unknown
 
 /** ECS `event.severity` (numeric) and the ECS version the field names follow. */
 const ECS_SEVERITY: Record<Severity, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
-export const ECS_VERSION = '8.11.0';
+export const ECS_VERSION = '9.4.0';
 
 const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
 
