@@ -26,6 +26,7 @@ import type { EdrRouteOptions } from './routes/edr.js';
 import { healthRoutes } from './routes/health.js';
 import { observationRoutes } from './routes/observations.js';
 import { ruleRoutes } from './routes/rules.js';
+import { usageRoutes } from './routes/usage.js';
 import { LLMTAP_VERSION } from '../version.js';
 
 export interface ApiOptions {
@@ -174,6 +175,7 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
       v1.addHook('onRequest', auth.hook);
       await v1.register(alertRoutes(ctx));
       await v1.register(observationRoutes(ctx));
+      await v1.register(usageRoutes(ctx));
       await v1.register(allowlistRoutes(ctx));
       await v1.register(ruleRoutes(ctx));
       await v1.register(edrRoutes(ctx, edr));

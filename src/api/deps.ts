@@ -3,7 +3,7 @@
  * `Store`, `Classifier` and EDR ingest bound to their sinks; tests pass small fakes. Row shapes
  * are the store's (types only); the method sets are declared here, where they are used.
  */
-import type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow } from '../store/types.js';
+import type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow, UsageQuery, UsageRow } from '../store/types.js';
 import type { Registry } from 'prom-client';
 import type {
   AiCategory,
@@ -32,7 +32,7 @@ export interface ObservationFilter extends ChangePage {
 }
 
 // The rows the API serves are the store's own (the response schemas choose which fields leave).
-export type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow } from '../store/types.js';
+export type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow, UsageDimension, UsageQuery, UsageRow } from '../store/types.js';
 
 export interface ApiStore {
   listAlertChanges(tenant: string, filter: AlertFilter): Alert[];
@@ -49,6 +49,8 @@ export interface ApiStore {
   approveCandidate(tenant: string, id: number, justification: string): AllowlistEntry | undefined;
   /** Adds hashes (SHA-256 or SHA-1 hex) to the known inventory; returns how many were valid. */
   importInventory(tenant: string, hashes: string[], source: string): number;
+  /** The tenant's usage summary over a window (src/store/usage.ts). */
+  usage(tenant: string, q: UsageQuery): UsageRow[];
   writable(): boolean;
   /** While a storage fault lasts: its reason and the writes queued (readiness detail). */
   status?(): { writable: boolean; reason?: string; message?: string; queued: { alert: number; observation: number; other: number } };

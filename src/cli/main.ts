@@ -11,6 +11,7 @@ usage:
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
   llmtap rules export [--format json|zeek-intel|suricata] [--out FILE]
   llmtap rules check FILE
+  llmtap report usage [--db PATH] [--window 24h] [--group device,provider] [--format table|csv|json]
   llmtap --version
 `;
 
@@ -36,6 +37,11 @@ export async function main(argv: string[]): Promise<void> {
       case 'rules': {
         const m = await import('./rules.js');
         code = await m.rulesCommand(rest);
+        break;
+      }
+      case 'report': {
+        const m = await import('./report.js');
+        code = await m.reportCommand(rest);
         break;
       }
       case '--version':

@@ -30,6 +30,7 @@ import { LearnedTables } from './learned.js';
 import { ObservationTable, type ObservationMarks, type ObservationQuery } from './observations.js';
 import { migrate } from './schema.js';
 import { FAULT_TEXT, faultReasonOf, WriteQueue, type FaultReason, type QueueCounts, type QueuedWrite } from './faults.js';
+import { UsageTable, type UsageQuery, type UsageRow } from './usage.js';
 import type { AllowlistEntry, AllowQuery, Candidate, CandidateSighting, NewAllowlistEntry, ObservationRow } from './types.js';
 
 export interface StoreOptions {
@@ -95,6 +96,7 @@ export class Store {
   private alerts!: AlertTable;
   private obs!: ObservationTable;
   private learned!: LearnedTables;
+  private usageTable!: UsageTable;
   private retention!: Record<string, Statement>;
   private readonly retentionHours: number;
   private readonly batchSize: number;
@@ -136,6 +138,7 @@ export class Store {
     this.alerts = new AlertTable(db);
     this.obs = new ObservationTable(db);
     this.learned = new LearnedTables(db);
+    this.usageTable = new UsageTable(db);
     this.retention = {
       tenants: db.prepare('SELECT DISTINCT tenant FROM alerts'),
       changes: db.prepare('DELETE FROM alert_changes WHERE alert_id IN (SELECT id FROM alerts WHERE tenant = ? AND last_seen_us < ?)'),
@@ -545,6 +548,21 @@ export class Store {
       for (const h of ok) this.learned.addInventory(tenant, h, 0, source);
     });
     return ok.length;
+  }
+
+  /** The tenant's usage summary over a window (see src/store/usage.ts). */
+  usage(tenant: string, q: UsageQuery): UsageRow[] {
+    return this.read(() => this.usageTable.usage(tenant, q));
+  }
+
+  /** Tenants that have stored observations. */
+  observationTenants(): string[] {
+    return this.read(() => this.usageTable.tenants());
+  }
+
+  /** Start times of the tenant's oldest and newest stored observation, or undefined. */
+  observationSpan(tenant: string): { firstUs: number; lastUs: number } | undefined {
+    return this.read(() => this.usageTable.observationSpan(tenant));
   }
 
   h1RatePerDay(tenant: string): { day: string; h1: number; observations: number }[] {

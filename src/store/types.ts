@@ -87,3 +87,33 @@ export interface Candidate {
  * so the argument shapes are detect's, used here as they are.
  */
 export type { AllowCheck as AllowQuery, CandidateSighting } from '../detect/sink.js';
+
+/** Group keys of the usage summary (src/store/usage.ts says what each one is). */
+export const USAGE_DIMENSIONS = ['device', 'source', 'provider', 'destination'] as const;
+export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
+
+export interface UsageQuery {
+  /** Connections that started at or after this time (µs since the epoch)… */
+  sinceUs: number;
+  /** …and before this one. */
+  untilUs: number;
+  /** Group keys, in output order; empty: one total row. Each at most once. */
+  group: readonly UsageDimension[];
+  /** Most rows returned (largest connection counts first). */
+  limit: number;
+}
+
+/** One row of the usage summary. */
+export interface UsageRow {
+  /** The group's key values, by dimension (only the grouped ones). */
+  key: Partial<Record<UsageDimension, string>>;
+  connections: number;
+  /** Start of the group's first connection and end of its last one (µs since the epoch). */
+  firstSeenUs: number;
+  lastSeenUs: number;
+  /** Client-sent and client-received wire bytes. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Distinct destinations (host name, else server address) in the group. */
+  distinctDestinations: number;
+}
