@@ -31,6 +31,7 @@ export const CONFIG_SCHEMA = {
       other_idle_s: num('Seconds without a packet before a UDP/ICMP/other flow is emitted (idle).', 60),
       active_s: num('A flow older than this is emitted (active) and continues as a new record.', 1800),
       split_on_reuse: bool('A SYN on a closed TCP flow starts a new flow (port reuse).', true),
+      max_fragments: int('First IP fragments remembered so later fragments find their flow (oldest forgotten first).', 8192, 16),
     }),
     dissect: section({
       max_hello_bytes: int('Largest ClientHello reassembled per flow, bytes.', 32768, 512),
@@ -49,6 +50,8 @@ export const CONFIG_SCHEMA = {
       learn_window_ms: int('Join window before a device skew is learned (covers zone mistakes).', 12 * 3600 * 1000),
       max_flows: int('Flows kept waiting for an EDR record.', 200000, 16),
       max_records: int('EDR records kept waiting for a flow.', 500000, 16),
+      max_devices: int('Addresses in the device map, and devices with a learned clock skew (oldest evicted).', 100000, 16),
+      max_edr_only_dedup: int('Off-tap EDR-only connections remembered so each is reported once.', 10000, 16),
       edr_only_loopback: bool('EDR loopback connections (local LLM runtimes) that no captured loopback flow matched within the join window become edr-only observations (loopback records join captured loopback flows either way).', true),
       lineage_key: str('Secret for the per-tenant keyed lineage hash (set it in production).', 'llmtap-default-lineage-key'),
     }),
@@ -56,6 +59,18 @@ export const CONFIG_SCHEMA = {
       files: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files read before a replay.' },
       follow: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files followed during a live run (survives rotation).' },
       tenant: str('Tenant of the records read from files (a feed credential decides it for the API).', 'default'),
+      max_processes: int('Processes kept per tenant from process start events (oldest evicted).', 200000, 16),
+      max_dns_hints: int('Name hints kept per tenant from endpoint DNS events (oldest evicted).', 50000, 16),
+    }),
+    classify: section({
+      max_memo: int('Host names whose rule lookup is memoised (least recently used evicted).', 65536, 16),
+    }),
+    detect: section({
+      max_beacon_series: int('Beacon series (device, process, host) kept (least recently active evicted).', 100000, 16),
+      max_window_keys: int('Keys of each per-tenant detection window: H7 hashes, upload devices, shadow-volume clients (least recently active evicted).', 100000, 16),
+      max_upload_seen: int('Connection ids the upload rule remembers to learn its baseline once per connection.', 500000, 16),
+      max_lineage_names: int('Process names whose lineage history is cached from the store (least recently used evicted).', 50000, 16),
+      max_inventory: int('Binary hashes, and (device, process, provider) triples, whose first sighting is cached from the store (least recently used evicted; each).', 200000, 16),
     }),
     rules: section({
       file: str('The ordered rule set.', 'config/rules/default.yaml'),
@@ -168,11 +183,13 @@ export interface SensorConfig {
   /** Where the config came from (for messages) and the directory relative paths resolve against. */
   source: string;
   baseDir: string;
-  flow: { max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean };
+  flow: { max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean; max_fragments: number };
   dissect: { max_hello_bytes: number; max_segments: number; max_inspect_packets: number };
   names: { max_entries: number; ttl_floor_s: number; ttl_cap_s: number };
-  attribute: { wait_s: number; hold_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; edr_only_loopback: boolean; lineage_key: string };
-  edr: { files: string[]; follow: string[]; tenant: string };
+  attribute: { wait_s: number; hold_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; max_devices: number; max_edr_only_dedup: number; edr_only_loopback: boolean; lineage_key: string };
+  edr: { files: string[]; follow: string[]; tenant: string; max_processes: number; max_dns_hints: number };
+  classify: { max_memo: number };
+  detect: { max_beacon_series: number; max_window_keys: number; max_upload_seen: number; max_lineage_names: number; max_inventory: number };
   rules: { file: string; tenant_dir?: string };
   tenants: TenantConfig[];
   allowlist: { tenant: string; process: string; sha256?: string; sha1?: string; expires?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];

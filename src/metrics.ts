@@ -10,6 +10,7 @@
  * at most MAX_SERIES distinct label sets, so a bug upstream cannot explode cardinality.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BoundStat } from './bounded/lru.js';
 
 /** Flat counters keyed by name, e.g. `{ 'decode.ipv4_truncated': 3 }`. */
 export type CountMap = Readonly<Record<string, number>>;
@@ -108,6 +109,8 @@ export interface MetricSources {
   /** The push outputs' counters. */
   outputs?: () => OutputCounters[];
   store?: () => StoreCounters;
+  /** Every bounded structure (`<stage>.<structure>`): entries, configured bound, evictions. */
+  bounds?: () => BoundStat[];
 }
 
 export interface Metrics {
@@ -311,6 +314,14 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) =>
     nested(s, read('detect', sources.alerts), 'heuristic', 'severity'),
   AI);
+
+  // ── bounded structures (every table, index, window and cache with a configured bound) ──
+  const bound = (s: SeriesSet, pick: (b: BoundStat) => number): void => {
+    for (const b of read('bounds', sources.bounds) ?? []) s.add({ structure: reasonLabel(b.structure) }, pick(b));
+  };
+  counter('llmtap_bound_evictions_total', 'Entries evicted because a bounded structure was full, by structure', ['structure'], (s) => bound(s, (b) => b.evictions));
+  gauge('llmtap_bound_entries', 'Entries held by a bounded structure', ['structure'], (s) => bound(s, (b) => b.entries));
+  gauge('llmtap_bound_max_entries', 'Configured bound of a structure (its config key in docs/configuration.md)', ['structure'], (s) => bound(s, (b) => b.max));
 
   // ── pipeline ──
   gauge('llmtap_pipeline_lag_seconds', 'Wall clock minus capture time of the newest packet processed', [], (s) =>

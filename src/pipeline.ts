@@ -26,6 +26,8 @@ import { defaultTenantConfig } from './tenants/schema.js';
 import type { Store } from './store/store.js';
 import { addrScope } from './attribute/normalize.js';
 import { PassiveDns } from './names/passive-dns.js';
+import { configureIngestBounds, ingestBounds } from './attribute/ingest.js';
+import type { BoundStat } from './bounded/lru.js';
 
 /** What the packet path needs from dissect (src/dissect/index.ts implements it). */
 export interface PacketDissector {
@@ -211,8 +213,11 @@ export class Pipeline {
       Classifier.fromFiles({
         rules: configPath(cfg, cfg.rules.file),
         ...(cfg.rules.tenant_dir !== undefined ? { tenantDir: configPath(cfg, cfg.rules.tenant_dir) } : {}),
-      });
-    this.detector = new Detector({ tenants: this.tenants }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log } : {}) });
+      }, { memoMax: cfg.classify.max_memo });
+    configureIngestBounds({ maxProcesses: cfg.edr.max_processes, maxDnsHints: cfg.edr.max_dns_hints });
+    const d = cfg.detect;
+    const bounds = { maxSeries: d.max_beacon_series, maxWindowKeys: d.max_window_keys, maxUploadSeen: d.max_upload_seen, maxLineageNames: d.max_lineage_names, maxInventory: d.max_inventory };
+    this.detector = new Detector({ tenants: this.tenants, bounds }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log } : {}) });
     this.attributor = new Attributor(
       {
         waitMs: cfg.attribute.wait_s * 1000,
@@ -222,6 +227,8 @@ export class Pipeline {
         toleranceMs: cfg.attribute.tolerance_ms,
         learnWindowMs: cfg.attribute.learn_window_ms,
         edrOnlyLoopback: cfg.attribute.edr_only_loopback,
+        maxDevices: cfg.attribute.max_devices,
+        maxEdrOnlyDedup: cfg.attribute.max_edr_only_dedup,
       },
       { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.tenants.ofFlow(flow) },
     );
@@ -249,6 +256,7 @@ export class Pipeline {
         otherIdleS: cfg.flow.other_idle_s,
         activeS: cfg.flow.active_s,
         splitOnReuse: cfg.flow.split_on_reuse,
+        maxFragments: cfg.flow.max_fragments,
       },
       { dissector: this.dissector, onFlow: (rec) => this.onFlow(rec) },
     );
@@ -362,6 +370,18 @@ export class Pipeline {
     }
     const r = this.classifier.reload();
     return r.ok ? { ok: true } : { ok: false, error: r.error };
+  }
+
+  /** Every bounded structure of every stage: entries, bound and evictions (`llmtap_bound_*`). */
+  bounds(): BoundStat[] {
+    return [
+      ...this.packets.flows.bounds(),
+      ...this.names.bounds(),
+      ...this.attributor.bounds(),
+      ...ingestBounds(),
+      ...this.classifier.bounds(),
+      ...this.detector.bounds(),
+    ];
   }
 
   stats(): Record<string, number> {

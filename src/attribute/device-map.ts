@@ -6,6 +6,7 @@
  * local side is unreliable there (§2.3).
  */
 import type { EdrConnection, EdrSourceFormat } from '../records.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export interface DeviceSpan {
   deviceId: string;
@@ -21,22 +22,28 @@ export const DEVICE_MAP_SLACK_MS = 60 * 60_000;
 const MAX_SPANS_PER_ADDR = 4;
 
 export class DeviceMap {
-  private readonly m = new Map<string, DeviceSpan[]>();
-  evicted = 0;
-  constructor(private readonly maxAddrs = 100_000) {}
+  /** Read with `peek` only: the oldest inserted address is evicted first. */
+  private readonly m: LruMap<string, DeviceSpan[]>;
+  constructor(maxAddrs = 100_000) {
+    this.m = new LruMap('attribute.device_map', maxAddrs);
+  }
+
+  get evicted(): number {
+    return this.m.evictions;
+  }
+
+  stat(): BoundStat {
+    return this.m.stat();
+  }
 
   /** Record the local side; true when the address gained a new device span. */
   note(rec: EdrConnection, skewKey: string): boolean {
     if (rec.transport === 'udp' && rec.direction !== 'outbound') return false;
     const k = `${rec.tenant}\u0000${rec.localAddr}`;
-    let spans = this.m.get(k);
+    let spans = this.m.peek(k);
     if (spans === undefined) {
       spans = [];
       this.m.set(k, spans);
-      if (this.m.size > this.maxAddrs) {
-        const first = this.m.keys().next();
-        if (first.done !== true) { this.m.delete(first.value); this.evicted++; }
-      }
     }
     const s = spans.find((x) => x.deviceId === rec.deviceId && x.skewKey === skewKey);
     if (s !== undefined) {
@@ -54,7 +61,7 @@ export class DeviceMap {
   /** The device holding `addr` at capture time `atMs`, most recently seen first. */
   lookup(tenant: string, addr: string, atMs: number, skewOf: (k: string) => number | undefined, unknownSkewSlackMs: number): DeviceSpan | undefined {
     if (this.m.size === 0) return undefined; // no device mapped yet: no key to build
-    const spans = this.m.get(`${tenant}\u0000${addr}`);
+    const spans = this.m.peek(`${tenant}\u0000${addr}`);
     if (spans === undefined) return undefined;
     let best: DeviceSpan | undefined;
     for (const s of spans) {

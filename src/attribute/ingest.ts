@@ -16,7 +16,7 @@ import { EdrReader, readEdrBytes, type IngestOptions, type IngestResult } from '
 export { EdrFollower, type FollowerOptions } from './follower.js';
 export { createIngestState, type IngestState } from './feeds/context.js';
 export {
-  EdrReader, emptyResult, mergeResult, readEdrBytes, DEFAULT_MAX_RECORD_BYTES, BINARY, TOO_LONG,
+  EdrReader, emptyResult, mergeResult, readEdrBytes, DEFAULT_MAX_RECORD_BYTES, BINARY, TOO_LONG, configureIngestBounds, ingestBounds,
   type IngestOptions, type IngestResult,
 } from './reader.js';
 

@@ -13,6 +13,7 @@ import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint, type Match } from './match.js';
 import { Fifo } from '../bounded/fifo.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 /**
  * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
@@ -49,6 +50,10 @@ export interface AttributeOptions {
    * beacons) until its record arrives. 0 emits at once (late joins still update).
    */
   holdMs: number;
+  /** Most addresses in the device map and most devices with a learned clock skew. */
+  maxDevices: number;
+  /** Most off-tap edr-only observations remembered to emit each connection once. */
+  maxEdrOnlyDedup: number;
 }
 
 export const defaultAttributeOptions: AttributeOptions = {
@@ -59,6 +64,8 @@ export const defaultAttributeOptions: AttributeOptions = {
   learnWindowMs: 12 * 3_600_000,
   edrOnlyLoopback: true,
   holdMs: 30_000,
+  maxDevices: 100_000,
+  maxEdrOnlyDedup: 10_000,
 };
 
 export interface AttributeDeps {
@@ -125,10 +132,10 @@ export class Attributor {
   private readonly edrTenants = new Set<string>();
   /** Waiting flows by endpoint address, so a newly mapped device labels them late. */
   private readonly pendingByAddr = new Map<string, Set<PendingFlow>>();
-  private readonly skews = new SkewTracker();
-  private readonly devices = new DeviceMap();
-  private readonly recentEdrOnly = new Set<string>();
-  private readonly recentEdrOnlyOrder = new Fifo<string>();
+  private readonly skews: SkewTracker;
+  private readonly devices: DeviceMap;
+  /** Read with `has` only: the oldest remembered is forgotten first. */
+  private readonly recentEdrOnly: LruMap<string, true>;
   private readonly counters: Record<string, number> = {};
   private nowUs = 0;
   private lastSweepUs = 0;
@@ -136,7 +143,22 @@ export class Attributor {
   constructor(
     private readonly opts: AttributeOptions,
     private readonly deps: AttributeDeps,
-  ) {}
+  ) {
+    this.skews = new SkewTracker(opts.maxDevices);
+    this.devices = new DeviceMap(opts.maxDevices);
+    this.recentEdrOnly = new LruMap('attribute.edr_only_dedup', opts.maxEdrOnlyDedup);
+  }
+
+  /** Every bounded structure of the join. */
+  bounds(): BoundStat[] {
+    return [
+      { structure: 'attribute.pending_flows', entries: this.pendingOrder.length, max: this.opts.maxFlows, evictions: this.counters['flows.evicted'] ?? 0 },
+      { structure: 'attribute.edr_records', entries: this.liveEntries, max: this.opts.maxRecords, evictions: this.counters['records.evicted'] ?? 0 },
+      this.devices.stat(),
+      this.skews.stat(),
+      this.recentEdrOnly.stat(),
+    ];
+  }
 
   private count(k: string, n = 1): void {
     this.counters[k] = (this.counters[k] ?? 0) + n;
@@ -371,9 +393,7 @@ export class Attributor {
     } else if (e.rec.direction !== 'outbound') return;
     const dedup = `${e.key}\u0000${e.rec.deviceId}`;
     if (this.recentEdrOnly.has(dedup)) return;
-    this.recentEdrOnly.add(dedup);
-    this.recentEdrOnlyOrder.push(dedup);
-    if (this.recentEdrOnlyOrder.length > 10_000) this.recentEdrOnly.delete(this.recentEdrOnlyOrder.shift() as string);
+    this.recentEdrOnly.set(dedup, true);
     this.count(loopback ? 'edr_only.loopback' : 'edr_only.offtap');
     this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0));
   }

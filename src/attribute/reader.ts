@@ -22,6 +22,7 @@ import type { EdrConnection } from '../records.js';
 import { createIngestState, type FeedContext, type IngestState } from './feeds/context.js';
 import { parseXmlEvent, splitXmlEvents } from './feeds/xml.js';
 import { detectJson, detectWinEvent, type Detected } from './detect.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export interface IngestResult {
   accepted: number;
@@ -60,17 +61,36 @@ export function mergeResult(into: IngestResult, r: IngestResult): void {
 }
 
 const MAX_TENANT_STATES = 1024;
-const tenantStates = new Map<string, IngestState>();
+/** The shared per-tenant states (read with `peek`: the oldest tenant's is dropped first). */
+const tenantStates = new LruMap<string, IngestState>('attribute.ingest_tenants', MAX_TENANT_STATES);
+/** Bounds of the shared states' tables (`edr.max_processes`, `edr.max_dns_hints`). */
+const stateBounds = { maxProcesses: 200_000, maxDnsHints: 50_000 };
+
+/** Set the table bounds of the shared per-tenant states made from now on. */
+export function configureIngestBounds(b: { maxProcesses: number; maxDnsHints: number }): void {
+  stateBounds.maxProcesses = b.maxProcesses;
+  stateBounds.maxDnsHints = b.maxDnsHints;
+}
+
+/** The shared states' process tables and DNS hints, summed over tenants. */
+export function ingestBounds(): BoundStat[] {
+  const procs: BoundStat = { structure: 'attribute.process_table', entries: 0, max: 0, evictions: 0 };
+  const dns: BoundStat = { structure: 'attribute.dns_hints', entries: 0, max: 0, evictions: 0 };
+  for (const s of tenantStates.values()) {
+    for (const [into, b] of [[procs, s.procs.stat()], [dns, s.dns.stat()]] as const) {
+      into.entries += b.entries;
+      into.max += b.max;
+      into.evictions += b.evictions;
+    }
+  }
+  return [procs, dns, tenantStates.stat()];
+}
 
 function stateFor(tenant: string): IngestState {
-  let s = tenantStates.get(tenant);
+  let s = tenantStates.peek(tenant);
   if (s === undefined) {
-    s = createIngestState();
+    s = createIngestState(stateBounds.maxProcesses, stateBounds.maxDnsHints);
     tenantStates.set(tenant, s);
-    if (tenantStates.size > MAX_TENANT_STATES) {
-      const first = tenantStates.keys().next();
-      if (first.done !== true) tenantStates.delete(first.value);
-    }
   }
   return s;
 }

@@ -5,6 +5,8 @@
  * UtcTime and its WFP envelope time differ). TCP connect/accept samples are preferred: Sysmon
  * reports UDP late and spread (§9: −41,657 … −41,677 s where TCP was constant).
  */
+import { LruMap, type BoundStat } from '../bounded/lru.js';
+
 const MAX_SAMPLES = 31;
 
 interface Samples {
@@ -21,18 +23,21 @@ function median(xs: readonly number[]): number | undefined {
 }
 
 export class SkewTracker {
-  private readonly m = new Map<string, Samples>();
-  constructor(private readonly maxDevices = 100_000) {}
+  /** Read with `peek` only: the oldest inserted device is evicted first. */
+  private readonly m: LruMap<string, Samples>;
+  constructor(maxDevices = 100_000) {
+    this.m = new LruMap('attribute.skew_devices', maxDevices);
+  }
+
+  stat(): BoundStat {
+    return this.m.stat();
+  }
 
   add(key: string, transport: 'tcp' | 'udp', sampleMs: number): void {
-    let s = this.m.get(key);
+    let s = this.m.peek(key);
     if (s === undefined) {
       s = { tcp: [], udp: [], median: undefined };
       this.m.set(key, s);
-      if (this.m.size > this.maxDevices) {
-        const first = this.m.keys().next();
-        if (first.done !== true) this.m.delete(first.value);
-      }
     }
     const list = transport === 'tcp' ? s.tcp : s.udp;
     list.push(sampleMs);
@@ -42,12 +47,12 @@ export class SkewTracker {
 
   /** Learned offset (ms), undefined while nothing was learned. */
   get(key: string): number | undefined {
-    return this.m.get(key)?.median;
+    return this.m.peek(key)?.median;
   }
 
   /** True when the offset rests on TCP samples (then UDP windows may stay narrow too). */
   hasTcp(key: string): boolean {
-    return (this.m.get(key)?.tcp.length ?? 0) > 0;
+    return (this.m.peek(key)?.tcp.length ?? 0) > 0;
   }
 
   entries(): IterableIterator<[string, Samples]> {

@@ -14,6 +14,7 @@ import { buildExport, ruleSetFromExport } from './export.js';
 import { loadRuleFiles } from './load.js';
 import { Matcher } from './matcher.js';
 import type { ClassifyQuery, ExcludedHost, RuleSet } from './types.js';
+import type { BoundStat } from '../bounded/lru.js';
 
 export type { ClassifyQuery } from './types.js';
 export type { Explanation } from './explain.js';
@@ -159,6 +160,13 @@ export class Classifier {
     out['reloads'] = this.reloads;
     out['reload_failures'] = this.reloadFailures;
     return out;
+  }
+
+  /** The matcher's memos (evictions include those of matchers replaced by a reload). */
+  bounds(): BoundStat[] {
+    const b = this.state.matcher.bounds();
+    if (b[0] !== undefined) b[0].evictions += this.carried['memo_evictions'] ?? 0;
+    return b;
   }
 
   private carry(m: Matcher): void {

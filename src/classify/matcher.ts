@@ -10,6 +10,7 @@ import { compareRank } from './precedence.js';
 import type { HostProblem } from './normalize.js';
 import { normalizeHost, normalizeProcess } from './normalize.js';
 import type { ClassifyQuery } from './types.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export interface HostEntry {
   name: string | undefined;
@@ -43,18 +44,16 @@ export function unmet(rule: CompiledRule, ctx: MatchContext): Unmet {
 
 export class Matcher {
   readonly index: CompiledIndex;
-  private readonly hostMemo = new Map<string, HostEntry>();
+  private readonly hostMemo: LruMap<string, HostEntry>;
   /** Raw process name -> normalised name and its hostless rules (one lookup per query). */
-  private readonly procMemo = new Map<string, { name: string; hits: readonly Hit[] | undefined }>();
+  private readonly procMemo: LruMap<string, { name: string; hits: readonly Hit[] | undefined }>;
   private procHits1: readonly Hit[] | undefined;
   private procHits2: readonly Hit[] | undefined;
-  private readonly memoMax: number;
   // Counters for stats(); plain numbers on the hot path.
   queries = 0;
   verdicts = 0;
   memoHits = 0;
   memoMisses = 0;
-  memoEvictions = 0;
   badHosts = 0;
   readonly byCategory: Record<string, number> = {};
   // Scratch for one classify call (single-threaded; avoids a per-call object).
@@ -65,10 +64,19 @@ export class Matcher {
 
   constructor(index: CompiledIndex, memoMax = 65_536) {
     this.index = index;
-    this.memoMax = memoMax;
+    this.hostMemo = new LruMap('classify.host_memo', Math.max(1, memoMax));
+    this.procMemo = new LruMap('classify.process_memo', Math.max(1, Math.min(memoMax, 4096)));
   }
 
-  /** Memoised host lookup; the memo is bounded (oldest entry evicted first). */
+  get memoEvictions(): number {
+    return this.hostMemo.evictions;
+  }
+
+  bounds(): BoundStat[] {
+    return [this.hostMemo.stat(), this.procMemo.stat()];
+  }
+
+  /** Memoised host lookup; the memo is bounded (least recently used entry evicted first). */
   host(raw: string): HostEntry {
     const memo = this.hostMemo.get(raw);
     if (memo !== undefined) {
@@ -78,11 +86,6 @@ export class Matcher {
     this.memoMisses++;
     const entry = this.lookupHost(raw);
     if (entry.problem !== undefined) this.badHosts++;
-    if (this.hostMemo.size >= this.memoMax) {
-      const oldest = this.hostMemo.keys().next();
-      if (oldest.done !== true) this.hostMemo.delete(oldest.value);
-      this.memoEvictions++;
-    }
     this.hostMemo.set(raw, entry);
     return entry;
   }
@@ -119,7 +122,6 @@ export class Matcher {
     if (p === undefined) {
       const name = normalizeProcess(raw);
       p = { name, hits: this.index.byProcess.get(name) };
-      if (this.procMemo.size >= 4096) this.procMemo.clear();
       this.procMemo.set(raw, p);
     }
     return p;

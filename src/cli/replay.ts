@@ -2,7 +2,7 @@
  * `llmtap replay`: capture files (and their EDR feed) through the whole pipeline into the
  * database, then a readable summary: flows, AI observations by provider, and the alerts.
  */
-import { createWriteStream, existsSync, readdirSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, configPath, type SensorConfig } from '../config.js';
@@ -100,6 +100,32 @@ export function lossReport(store: Store): string | undefined {
   return `${lines.join('\n')}\n`;
 }
 
+/** Lines written to a file descriptor in chunks of up to 1 MiB, synchronously (bounded memory). */
+class LineWriter {
+  private parts: string[] = [];
+  private chars = 0;
+  constructor(private readonly fd: number) {}
+
+  write(line: string): void {
+    this.parts.push(line);
+    this.chars += line.length;
+    if (this.chars >= 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const buf = Buffer.from(this.parts.join(''), 'utf8');
+    this.parts = [];
+    this.chars = 0;
+    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
 /** Current state of every alert of every tenant (the change log's last snapshot per id). */
 export function currentAlerts(store: Store, tenants: string[]): Alert[] {
   const byId = new Map<string, Alert>();
@@ -166,8 +192,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap replay: ${msg}: ${JSON.stringify(o)}\n`) });
-  let flowsOut: WriteStream | NodeJS.WriteStream | undefined;
-  if (values.flows !== undefined) flowsOut = values.flows === '-' ? process.stdout : createWriteStream(values.flows);
+  // Written synchronously: the capture is read synchronously, so a file write stream would
+  // buffer every record of the replay in memory (stdout to a pipe or file is synchronous on Linux).
+  let flowsOut: { write(line: string): void; close(): void } | undefined;
+  if (values.flows === '-') flowsOut = { write: (line) => process.stdout.write(line), close: () => {} };
+  else if (values.flows !== undefined) flowsOut = new LineWriter(openSync(values.flows, 'w'));
   const pipeline = new Pipeline(cfg, {
     store,
     ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
@@ -219,7 +248,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   store.settle();
   const loss = lossReport(store);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (flowsOut !== undefined && flowsOut !== process.stdout) await new Promise<void>((res) => (flowsOut as WriteStream).end(res));
+  flowsOut?.close();
 
   const decode = pipeline.packets.decodeStats();
   const malformed: Record<string, number> = {};

@@ -129,6 +129,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
       }
       return out;
     },
+    bounds: () => p.bounds(),
     // Live capture only (a source with kernel counters): wall clock minus the newest packet's
     // capture time. A replay's packets are from the past by design, so it reports 0.
     pipelineLagSeconds: () => {

@@ -8,7 +8,8 @@
 import { scoreBeacon } from './beacon-score.js';
 import { isServerProcess } from './h1-allowlist.js';
 import type { EvidenceRef, Rule, RuleContext } from './rule.js';
-import { deviceKey, refOf } from './rule.js';
+import { defaultDetectBounds, deviceKey, refOf } from './rule.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 interface Series {
   refs: EvidenceRef[];
@@ -18,11 +19,18 @@ interface Series {
 
 /** Keys idle longer than this (or twice the longest interval scored) are dropped on tick. */
 const IDLE_US = 2 * 3_600_000_000;
-const MAX_KEYS = 100_000;
 
 export class Beacon implements Rule {
   readonly name = 'beacon';
-  private readonly series = new Map<string, Series>();
+  /** Least recently observed series evicted first when full (counted). */
+  private readonly series: LruMap<string, Series>;
+  constructor(maxSeries = defaultDetectBounds.maxSeries) {
+    this.series = new LruMap('detect.beacon_series', maxSeries);
+  }
+
+  bounds(): BoundStat[] {
+    return [this.series.stat()];
+  }
 
   observe(ctx: RuleContext): void {
     const { obs, tenant } = ctx;
@@ -33,10 +41,6 @@ export class Beacon implements Rule {
     const key = `${tenant.id}\0${deviceKey(obs)}\0${proc}\0${obs.host ?? obs.serverAddr}`;
     let s = this.series.get(key);
     if (!s) {
-      if (this.series.size >= MAX_KEYS) {
-        const oldest = this.series.keys().next();
-        if (!oldest.done) this.series.delete(oldest.value);
-      }
       s = { refs: [], lastTsUs: obs.tsUs, idleUs: Math.max(IDLE_US, 2 * p.max_interval_s * 1e6) };
       this.series.set(key, s);
     }
@@ -69,8 +73,9 @@ export class Beacon implements Rule {
     });
   }
 
+  /** Drops idle series, least recently observed first, up to the first one still active (no walk over all). */
   tick(nowUs: number): void {
-    for (const [k, s] of this.series) if (s.lastTsUs < nowUs - s.idleUs) this.series.delete(k);
+    for (let o = this.series.oldest(); o !== undefined && o[1].lastTsUs < nowUs - o[1].idleUs; o = this.series.oldest()) this.series.delete(o[0]);
   }
 }
 

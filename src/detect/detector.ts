@@ -22,7 +22,8 @@ import { H1Allowlist } from './h1-allowlist.js';
 import { H7Spread } from './h7-spread.js';
 import { Parent } from './parent.js';
 import type { Hit, Rule, RuleContext } from './rule.js';
-import { binHash, deviceKey } from './rule.js';
+import { binHash, defaultDetectBounds, deviceKey, type DetectBounds } from './rule.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 import { ShadowVolume } from './shadow-volume.js';
 import type { DetectStore } from './sink.js';
 import { Upload } from './upload.js';
@@ -31,13 +32,12 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
 const US_PER_DAY = 86_400_000_000;
 /** Retention runs at most this often, in capture time. */
 const RETENTION_EVERY_US = 3_600_000_000;
-const INVENTORY_CACHE_MAX = 200_000;
 /** Window pruning walks every key: at most this often, in capture time. */
 const PRUNE_EVERY_US = 10_000_000;
 
-export function defaultRules(): Rule[] {
+export function defaultRules(b: DetectBounds = defaultDetectBounds): Rule[] {
   // H1 before H7 so the H1 alert of the device that completes a spread exists to be linked.
-  return [new H1Allowlist(), new H7Spread(), new Beacon(), new Upload(), new Parent(), new ShadowVolume()];
+  return [new H1Allowlist(), new H7Spread(b.maxWindowKeys), new Beacon(b.maxSeries), new Upload(b.maxWindowKeys, b.maxUploadSeen), new Parent(b.maxLineageNames), new ShadowVolume(b.maxWindowKeys)];
 }
 
 export interface DetectorDeps {
@@ -56,18 +56,23 @@ export class Detector {
   private readonly dedup: Deduper;
   private readonly counters = new Map<string, number>();
   private readonly firstObs = new Map<string, number>();
-  private readonly inventory = new Map<string, number>();
-  private readonly pairs = new Map<string, number>();
+  /** tenant\0hash → first sighting; a cache of the store's inventory (least recently used evicted). */
+  private readonly inventory: LruMap<string, number>;
+  /** tenant\0device\0process\0provider → first sighting; a cache of the store's (least recently used evicted). */
+  private readonly pairs: LruMap<string, number>;
   private readonly lastErrorLog = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private lastRetentionUs = 0;
   private lastPruneUs = 0;
 
-  constructor(opts: { tenants: TenantResolver; rules?: Rule[] }, deps: DetectorDeps) {
+  constructor(opts: { tenants: TenantResolver; rules?: Rule[]; bounds?: Partial<DetectBounds> }, deps: DetectorDeps) {
     this.tenants = opts.tenants;
     this.store = deps.store;
     this.log = deps.log;
-    this.rules = [...(opts.rules ?? defaultRules()), ...(deps.extraRules ?? [])];
+    const b = { ...defaultDetectBounds, ...opts.bounds };
+    this.inventory = new LruMap('detect.inventory', b.maxInventory);
+    this.pairs = new LruMap('detect.first_pairs', b.maxInventory);
+    this.rules = [...(opts.rules ?? defaultRules(b)), ...(deps.extraRules ?? [])];
     this.dedup = new Deduper(deps.store);
   }
 
@@ -193,7 +198,6 @@ export class Detector {
       first = obs.tsUs;
       this.store.addInventory(tenant, h.hash, obs.tsUs, 'edr');
     }
-    if (this.inventory.size >= INVENTORY_CACHE_MAX) this.inventory.clear();
     this.inventory.set(key, first);
   }
 
@@ -215,7 +219,6 @@ export class Detector {
       first = obs.tsUs;
       this.store.addPairFirstSeen(tenant, dev, proc, v.provider, obs.tsUs);
     }
-    if (this.pairs.size >= INVENTORY_CACHE_MAX) this.pairs.clear();
     this.pairs.set(key, first);
     return isFirst;
   }
@@ -224,6 +227,13 @@ export class Detector {
     const day = new Date(Math.floor(tsUs / 1000)).toISOString().slice(0, 10);
     this.count(`h1_per_day.${tenant}.${day}.observations`);
     if (h1) this.count(`h1_per_day.${tenant}.${day}.h1`);
+  }
+
+  /** Every bounded structure of detect: the inventory cache and each rule's state. */
+  bounds(): BoundStat[] {
+    const out = [this.inventory.stat(), this.pairs.stat()];
+    for (const r of this.rules) if (r.bounds !== undefined) out.push(...r.bounds());
+    return out;
   }
 
   /** Config reload: new tenant settings apply from the next observation; state is kept. */

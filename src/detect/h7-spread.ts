@@ -12,7 +12,8 @@
  */
 import type { AiCategory, Alert } from '../records.js';
 import type { EvidenceRef, Rule, RuleContext, SpreadHit } from './rule.js';
-import { binHash, refOf, RefWindow } from './rule.js';
+import { binHash, defaultDetectBounds, refOf, RefWindow, sumBounds } from './rule.js';
+import type { BoundStat } from '../bounded/lru.js';
 
 interface SpreadRef extends EvidenceRef {
   deviceName?: string;
@@ -40,11 +41,16 @@ function reach(a: Alert): string {
 export class H7Spread implements Rule {
   readonly name = 'h7';
   private readonly tenants = new Map<string, TenantState>();
+  constructor(private readonly maxKeys = defaultDetectBounds.maxWindowKeys) {}
+
+  bounds(): BoundStat[] {
+    return sumBounds([...this.tenants.values()].map((s) => s.byHash.stat()));
+  }
 
   private state(tenant: string, windowUs: number): TenantState {
     let s = this.tenants.get(tenant);
     if (!s) {
-      s = { windowUs, byHash: new RefWindow<SpreadRef>(1024) };
+      s = { windowUs, byHash: new RefWindow<SpreadRef>(1024, this.maxKeys, 'detect.h7_hashes') };
       this.tenants.set(tenant, s);
     }
     s.windowUs = windowUs;

@@ -7,13 +7,20 @@
  * so replaying the same input after a crash reaches the same verdicts.
  */
 import type { Rule, RuleContext } from './rule.js';
-
-const MAX_NAMES = 50_000;
+import { defaultDetectBounds } from './rule.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export class Parent implements Rule {
   readonly name = 'lineage';
   /** tenant\0name → lineage hash → earliest capture time. */
-  private readonly cache = new Map<string, Map<string, number>>();
+  private readonly cache: LruMap<string, Map<string, number>>;
+  constructor(maxNames = defaultDetectBounds.maxLineageNames) {
+    this.cache = new LruMap('detect.lineage_names', maxNames);
+  }
+
+  bounds(): BoundStat[] {
+    return [this.cache.stat()];
+  }
 
   observe(ctx: RuleContext): void {
     const { obs, tenant, store } = ctx;
@@ -23,7 +30,6 @@ export class Parent implements Rule {
     const ck = `${tenant.id}\0${name}`;
     let known = this.cache.get(ck);
     if (!known) {
-      if (this.cache.size >= MAX_NAMES) this.cache.clear();
       known = store.lineages(tenant.id, name);
       this.cache.set(ck, known);
     }

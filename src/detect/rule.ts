@@ -7,6 +7,7 @@
 import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../records.js';
 import type { TenantConfig } from '../tenants/schema.js';
 import type { DetectStore } from './sink.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 /** One observation as evidence: ids and byte counts, never content. */
 export interface EvidenceRef {
@@ -68,6 +69,45 @@ export interface Rule {
   observe(ctx: RuleContext): void;
   /** Drop window state older than its window, relative to capture time `nowUs`. */
   tick?(nowUs: number): void;
+  /** The rule's bounded state (windows, series, caches). */
+  bounds?(): BoundStat[];
+}
+
+/** Most entries of detect's in-memory state (config `detect.*`). */
+export interface DetectBounds {
+  /** Beacon series: (device, process, host) keys. */
+  maxSeries: number;
+  /** Keys of each per-tenant window (H7 hashes, upload devices, shadow-volume clients). */
+  maxWindowKeys: number;
+  /** Observation ids upload remembers to learn its baseline once per connection. */
+  maxUploadSeen: number;
+  /** Process names whose lineage history is cached (the store keeps all). */
+  maxLineageNames: number;
+  /** Binary hashes whose first sighting is cached (the store keeps all). */
+  maxInventory: number;
+}
+
+export const defaultDetectBounds: DetectBounds = {
+  maxSeries: 100_000,
+  maxWindowKeys: 100_000,
+  maxUploadSeen: 500_000,
+  maxLineageNames: 50_000,
+  maxInventory: 200_000,
+};
+
+/** Sum the stats of per-tenant structures into one line per structure. */
+export function sumBounds(stats: Iterable<BoundStat>): BoundStat[] {
+  const by = new Map<string, BoundStat>();
+  for (const b of stats) {
+    const s = by.get(b.structure);
+    if (s === undefined) by.set(b.structure, { ...b });
+    else {
+      s.entries += b.entries;
+      s.max += b.max;
+      s.evictions += b.evictions;
+    }
+  }
+  return [...by.values()];
 }
 
 export function refOf(obs: Observation): EvidenceRef {
@@ -103,17 +143,16 @@ export function hasEdr(obs: Observation): boolean {
  * replaces its earlier entry instead of counting twice). Bounded per key and in keys.
  */
 export class RefWindow<R extends EvidenceRef = EvidenceRef> {
-  private readonly m = new Map<string, R[]>();
-  constructor(private readonly maxPerKey = 256, private readonly maxKeys = 100_000) {}
+  /** Keys in recency order: the least recently added-to key is evicted when full (counted). */
+  private readonly m: LruMap<string, R[]>;
+  constructor(private readonly maxPerKey = 256, maxKeys = 100_000, structure = 'detect.window_keys') {
+    this.m = new LruMap(structure, maxKeys);
+  }
 
   /** Adds (or replaces) `ref`, drops refs older than `sinceUs`; returns the key's refs. */
   add(key: string, ref: R, sinceUs: number): R[] {
     let list = this.m.get(key);
     if (!list) {
-      if (this.m.size >= this.maxKeys) {
-        const oldest = this.m.keys().next();
-        if (!oldest.done) this.m.delete(oldest.value);
-      }
       list = [];
       this.m.set(key, list);
     }
@@ -126,16 +165,24 @@ export class RefWindow<R extends EvidenceRef = EvidenceRef> {
     return keep;
   }
 
-  /** Removes refs older than `sinceUs` and empty keys. */
+  /**
+   * Removes the keys whose newest ref is older than `sinceUs`, least recently added-to first,
+   * stopping at the first key still in the window (keys are roughly in time order; a live
+   * key's old refs go at its next `add`). No walk over every key.
+   */
   prune(sinceUs: number): void {
-    for (const [k, list] of this.m) {
-      const keep = list.filter((r) => r.tsUs >= sinceUs);
-      if (keep.length === 0) this.m.delete(k);
-      else if (keep.length !== list.length) this.m.set(k, keep);
+    for (let o = this.m.oldest(); o !== undefined; o = this.m.oldest()) {
+      const newest = o[1][o[1].length - 1];
+      if (newest !== undefined && newest.tsUs >= sinceUs) break;
+      this.m.delete(o[0]);
     }
   }
 
   get size(): number {
     return this.m.size;
+  }
+
+  stat(): BoundStat {
+    return this.m.stat();
   }
 }

@@ -5,11 +5,17 @@
  * (default 10,000,000). Sanctioned endpoints are approved use, not shadow AI.
  */
 import type { Rule, RuleContext } from './rule.js';
-import { hasEdr, refOf, RefWindow } from './rule.js';
+import { defaultDetectBounds, hasEdr, refOf, RefWindow, sumBounds } from './rule.js';
+import type { BoundStat } from '../bounded/lru.js';
 
 export class ShadowVolume implements Rule {
   readonly name = 'shadow_volume';
   private readonly windows = new Map<string, { windowUs: number; w: RefWindow }>();
+  constructor(private readonly maxKeys = defaultDetectBounds.maxWindowKeys) {}
+
+  bounds(): BoundStat[] {
+    return sumBounds([...this.windows.values()].map((tw) => tw.w.stat()));
+  }
 
   observe(ctx: RuleContext): void {
     const { obs, tenant } = ctx;
@@ -19,7 +25,7 @@ export class ShadowVolume implements Rule {
     const windowUs = cfg.window_s * 1e6;
     let tw = this.windows.get(tenant.id);
     if (!tw) {
-      tw = { windowUs, w: new RefWindow(1024) };
+      tw = { windowUs, w: new RefWindow(1024, this.maxKeys, 'detect.shadow_volume_keys') };
       this.windows.set(tenant.id, tw);
     }
     tw.windowUs = windowUs;

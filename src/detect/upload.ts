@@ -7,7 +7,8 @@
  * (tenant, provider) over at least `BASELINE_MIN` earlier connections.
  */
 import type { Rule, RuleContext } from './rule.js';
-import { hasEdr, refOf, RefWindow } from './rule.js';
+import { defaultDetectBounds, hasEdr, refOf, RefWindow, sumBounds } from './rule.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 const BASELINE_MIN = 20;
 const ALPHA = 0.05;
@@ -21,7 +22,18 @@ export class Upload implements Rule {
   readonly name = 'upload';
   private readonly windows = new Map<string, { windowUs: number; w: RefWindow }>();
   private readonly baselines = new Map<string, Baseline>();
-  private readonly seen = new Set<string>();
+  /** Read with `has` only: the oldest remembered id is forgotten first. */
+  private readonly seen: LruMap<string, true>;
+  constructor(
+    private readonly maxKeys = defaultDetectBounds.maxWindowKeys,
+    maxSeen = defaultDetectBounds.maxUploadSeen,
+  ) {
+    this.seen = new LruMap('detect.upload_seen', maxSeen);
+  }
+
+  bounds(): BoundStat[] {
+    return [...sumBounds([...this.windows.values()].map((tw) => tw.w.stat())), this.seen.stat()];
+  }
 
   observe(ctx: RuleContext): void {
     const { obs, tenant } = ctx;
@@ -32,7 +44,7 @@ export class Upload implements Rule {
     const windowUs = cfg.window_s * 1e6;
     let tw = this.windows.get(tenant.id);
     if (!tw) {
-      tw = { windowUs, w: new RefWindow(4096) };
+      tw = { windowUs, w: new RefWindow(4096, this.maxKeys, 'detect.upload_keys') };
       this.windows.set(tenant.id, tw);
     }
     tw.windowUs = windowUs;
@@ -47,8 +59,7 @@ export class Upload implements Rule {
     // Learn the baseline once per observation (a late-join update does not count twice).
     const seenKey = `${tenant.id}\0${obs.obsId}`;
     if (!this.seen.has(seenKey)) {
-      if (this.seen.size > 500_000) this.seen.clear();
-      this.seen.add(seenKey);
+      this.seen.set(seenKey, true);
       const l = Math.log2(ratio);
       if (!base) this.baselines.set(bkey, { n: 1, meanLog2: l });
       else {

@@ -21,6 +21,7 @@ import { u32 } from '../decode/bytes.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
 import { emitRecord, KW } from './emit.js';
 import { FlowLists, LIST_OTHER, LIST_TCP_CLOSED, LIST_TCP_OPEN } from './lists.js';
+import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export interface FlowTableOptions {
   /** Memory bound: flows kept at once; the least recently active is evicted (and emitted). */
@@ -33,6 +34,8 @@ export interface FlowTableOptions {
   activeS: number;
   /** A SYN on a closed TCP flow starts a new flow (port reuse). */
   splitOnReuse: boolean;
+  /** First IP fragments remembered for their later fragments (oldest forgotten first). */
+  maxFragments: number;
 }
 
 export const defaultFlowTableOptions: FlowTableOptions = {
@@ -42,6 +45,7 @@ export const defaultFlowTableOptions: FlowTableOptions = {
   otherIdleS: 60,
   activeS: 1800,
   splitOnReuse: true,
+  maxFragments: 8192,
 };
 
 /** Options that reproduce tshark 4.0's conversation table: no timeouts, no split on reuse. */
@@ -115,7 +119,8 @@ export class FlowTable {
   private readonly lists: FlowLists;
   private readonly k = new Uint32Array(KW);
   private nextFlowId = 1;
-  private readonly fragMap = new Map<string, { slot: number; flowId: number }>();
+  /** Read with `peek` only: the oldest remembered fragment is forgotten first. */
+  private readonly fragMap: LruMap<string, { slot: number; flowId: number }>;
   active = 0;
   readonly ended: Record<FlowEndReason, number> = { fin: 0, rst: 0, idle: 0, active: 0, evicted: 0, eof: 0 };
   fragmentsOrphaned = 0;
@@ -155,6 +160,12 @@ export class FlowTable {
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
     this.freeTop = cap;
     this.lists = new FlowLists(cap);
+    this.fragMap = new LruMap('flow.fragments', this.opts.maxFragments);
+  }
+
+  /** The table and the fragment map. */
+  bounds(): BoundStat[] {
+    return [{ structure: 'flow.table', entries: this.active, max: this.cap, evictions: this.ended.evicted }, this.fragMap.stat()];
   }
 
   /**
@@ -376,15 +387,11 @@ export class FlowTable {
   }
 
   private rememberFragment(v: PacketView, slot: number): void {
-    if (this.fragMap.size >= 8192) {
-      const oldest = this.fragMap.keys().next();
-      if (!oldest.done) this.fragMap.delete(oldest.value);
-    }
     this.fragMap.set(this.fragKey(v), { slot, flowId: this.meta[slot]!.flowId });
   }
 
   private fragment(v: PacketView): number {
-    const e = this.fragMap.get(this.fragKey(v));
+    const e = this.fragMap.peek(this.fragKey(v));
     if (e === undefined || this.meta[e.slot]?.flowId !== e.flowId) {
       this.fragmentsOrphaned++;
       return -1;

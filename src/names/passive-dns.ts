@@ -21,6 +21,7 @@
  * its start.
  */
 import { LRUCache } from 'lru-cache';
+import type { BoundStat } from '../bounded/lru.js';
 import type { DnsAnswer, DnsRecord, FlowRecord, HostSource } from '../records.js';
 
 export interface PassiveDnsOptions {
@@ -234,6 +235,11 @@ export class PassiveDns {
     return valid(list, tsUs)
       .sort((x, y) => y.tsUs - x.tsUs)
       .map((x) => x.host);
+  }
+
+  /** Addresses held (the bound; each address's client lists are bounded with it). */
+  bounds(): BoundStat[] {
+    return [{ structure: 'names.passive_dns', entries: this.byAddr.size, max: this.maxClients, evictions: this.s.evictions }];
   }
 
   stats(): Record<string, number> {

@@ -15,8 +15,8 @@ export interface IngestState {
   dns: DnsHints;
 }
 
-export function createIngestState(maxProcesses = 200_000): IngestState {
-  return { procs: new ProcessTable(maxProcesses), dns: new DnsHints() };
+export function createIngestState(maxProcesses = 200_000, maxDnsHints = 50_000): IngestState {
+  return { procs: new ProcessTable(maxProcesses), dns: new DnsHints(maxDnsHints) };
 }
 
 export interface FeedContext {

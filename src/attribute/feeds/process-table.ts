@@ -6,6 +6,7 @@
  */
 import { basename } from '../normalize.js';
 import { LINEAGE_DEPTH } from '../lineage.js';
+import { LruMap, type BoundStat } from '../../bounded/lru.js';
 
 export interface ProcessInfo {
   pid?: number;
@@ -21,28 +22,30 @@ export interface ProcessInfo {
 }
 
 export class ProcessTable {
-  private readonly map = new Map<string, ProcessInfo>();
-  evicted = 0;
-  constructor(private readonly maxEntries = 200_000) {}
+  /** Read with `peek` only: the oldest inserted (or replaced) process is evicted first. */
+  private readonly map: LruMap<string, ProcessInfo>;
+  constructor(maxEntries = 200_000) {
+    this.map = new LruMap('attribute.process_table', maxEntries);
+  }
+
+  get evicted(): number {
+    return this.map.evictions;
+  }
+
+  stat(): BoundStat {
+    return this.map.stat();
+  }
 
   private static k(device: string, key: string): string {
     return `${device}\u0000${key.toLowerCase()}`;
   }
 
   set(device: string, key: string, info: ProcessInfo): void {
-    const k = ProcessTable.k(device, key);
-    this.map.delete(k);
-    this.map.set(k, info);
-    while (this.map.size > this.maxEntries) {
-      const first = this.map.keys().next();
-      if (first.done === true) break;
-      this.map.delete(first.value);
-      this.evicted++;
-    }
+    this.map.set(ProcessTable.k(device, key), info);
   }
 
   get(device: string, key: string): ProcessInfo | undefined {
-    return this.map.get(ProcessTable.k(device, key));
+    return this.map.peek(ProcessTable.k(device, key));
   }
 
   delete(device: string, key: string): void {
@@ -78,20 +81,21 @@ export class ProcessTable {
 
 /** Names by (device, process key, address) from DNS events (Sysmon EID 22): name hints. */
 export class DnsHints {
-  private readonly map = new Map<string, string>();
-  constructor(private readonly maxEntries = 50_000) {}
+  /** Read with `peek` only: the oldest inserted (or replaced) hint is evicted first. */
+  private readonly map: LruMap<string, string>;
+  constructor(maxEntries = 50_000) {
+    this.map = new LruMap('attribute.dns_hints', maxEntries);
+  }
+
+  stat(): BoundStat {
+    return this.map.stat();
+  }
 
   set(device: string, addr: string, name: string): void {
-    const k = `${device}\u0000${addr}`;
-    this.map.delete(k);
-    this.map.set(k, name);
-    if (this.map.size > this.maxEntries) {
-      const first = this.map.keys().next();
-      if (first.done !== true) this.map.delete(first.value);
-    }
+    this.map.set(`${device}\u0000${addr}`, name);
   }
 
   get(device: string, addr: string): string | undefined {
-    return this.map.get(`${device}\u0000${addr}`);
+    return this.map.peek(`${device}\u0000${addr}`);
   }
 }
