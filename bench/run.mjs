@@ -3,6 +3,7 @@
 //   BENCH_SIZE=1G (default) | 50M     BENCH_RUNS=3     BENCH_PEERS=1 (also tshark, slow)
 //   BENCH_PAIRS=5 (alternating flow/full passes for the paired dissect cost; 0 skips it)
 //   BENCH_PARTS=2 (rounds of bench/parts.mjs: each dissect part's cost alone; 0 skips it)
+//   BENCH_CHURN=1 (bench/churn.mjs: SYN scans of 200k and 2M new flows through llmtap replay; 0 skips it)
 // Writes bench/out/results.md and prints the same table.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -123,5 +124,10 @@ if (partRounds > 0) {
   }
 }
 for (const e of extras) md += `\n${e.name}: ${JSON.stringify(e.result ?? e.error)}\n`;
+// churn: every packet a new flow (bench/churn.mjs), whole replay processes
+if (process.env.BENCH_CHURN !== '0') {
+  const r = spawnSync(process.execPath, [join(here, 'churn.mjs')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  md += r.status === 0 ? `\n${r.stdout}` : `\nchurn measurement failed: ${r.stderr.trim().split('\n').pop()}\n`;
+}
 writeFileSync(join(out, 'results.md'), md);
 process.stdout.write(md);
