@@ -128,10 +128,13 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
     }
   });
 
-  it('CLI replay with every EDR sample: database, WAL, flows and output hold none', () => {
+  it('CLI replay with every EDR sample: database, WAL, flows, push outputs and output hold none', () => {
     const db = join(tmp, 'cli.db');
     const flows = join(tmp, 'flows.ndjson');
-    const args = ['bin/llmtap.js', 'replay', ...captures(dir), '--config', join(tmp, 'llmtap.yaml'), '--db', db, '--format', 'json', '--flows', flows];
+    // the same config with the three file output formats (the push outputs are a surface too)
+    const pushed = ['ocsf', 'ecs', 'eve'].map((f) => join(tmp, `alerts-${f}.ndjson`));
+    writeFileSync(join(tmp, 'outputs.yaml'), `${readFileSync(join(tmp, 'llmtap.yaml'), 'utf8')}outputs:\n${pushed.map((p, i) => `  - { type: file, path: ${JSON.stringify(p)}, format: ${['ocsf', 'ecs', 'eve'][i]} }\n`).join('')}`);
+    const args = ['bin/llmtap.js', 'replay', ...captures(dir), '--config', join(tmp, 'outputs.yaml'), '--db', db, '--format', 'json', '--flows', flows];
     for (const f of files) args.push('--edr', f);
     const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
@@ -147,6 +150,11 @@ describe.skipIf(samples === undefined)('privacy: no command line, user, SID or M
     expect(bytes.includes('GruntHTTP.exe')).toBe(true);
     expect(needlesIn(bytes, needles.values)).toEqual([]);
     expect(needlesIn(readFileSync(flows), needles.values)).toEqual([]);
+    for (const p of pushed) {
+      const out = readFileSync(p);
+      expect(out.toString('utf8').trim().split('\n').length).toBeGreaterThanOrEqual(summary.alerts.length);
+      expect(needlesIn(out, needles.values)).toEqual([]);
+    }
     expect(needlesIn(r.stdout, needles.values)).toEqual([]);
     expect(needlesIn(r.stderr, needles.values)).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject, type OutputConfig } from '../../src/config.js';
+import { createMetrics } from '../../src/metrics.js';
 import { cefHeader, cefValue, toCef } from '../../src/output/format.js';
 import { Outputs } from '../../src/output/outputs.js';
 import { FileOutput, SyslogOutput, WebhookOutput, webhookSignature } from '../../src/output/push.js';
@@ -263,6 +264,25 @@ describe('outputs in process', () => {
     expect(after.toString('utf8').trim().split('\n').map((l) => JSON.parse(l).metadata.uid)).toEqual([`${alerts[3]!.id}:${alerts[3]!.seq}`]);
     expect(f.failed).toBe(0);
     await f.close();
+  });
+
+  it('exports sent, failed, dropped and queued per output as Prometheus metrics', async () => {
+    const path = join(dir, 'metrics.ndjson');
+    const f = new FileOutput(out({ type: 'file', name: 'siem-file', path }), 0, ctx, (p) => p);
+    const port = await freePort();
+    const s = new SyslogOutput(out({ type: 'syslog', url: `tcp://127.0.0.1:${port}`, queue_max: 2, retry_initial_ms: 60_000, retry_max_ms: 60_000 }), 1, ctx, (p) => p);
+    for (const a of alerts.slice(0, 4)) { f.enqueue(a); s.enqueue(a); }
+    await f.drain(5000);
+    await waitFor(() => s.failed > 0, 5000, 'a failed syslog attempt');
+    const m = createMetrics({ outputs: () => [f.counters(), s.counters()] }, { defaultMetrics: false });
+    const text = await m.registry.metrics();
+    expect(text).toContain('llmtap_output_sent_total{output="siem-file",type="file"} 4');
+    expect(text).toContain('llmtap_output_sent_total{output="syslog-1",type="syslog"} 0');
+    expect(text).toContain('llmtap_output_failed_total{output="syslog-1",type="syslog"} 1');
+    expect(text).toContain('llmtap_output_dropped_total{output="syslog-1",type="syslog"} 2');
+    expect(text).toContain('llmtap_output_queued{output="syslog-1",type="syslog"} 2');
+    await f.close();
+    await s.close();
   });
 
   it('reload keeps unchanged outputs (file reopened), closes removed ones, starts new ones; a bad one changes nothing', async () => {
