@@ -11,7 +11,7 @@
  * Initial cipher suite TLS_AES_128_GCM_SHA256. Only the client's keys are derived: llmtap reads
  * the ClientHello and nothing the server sends.
  */
-import { createHmac, type Cipher } from 'node:crypto';
+import { createHmac, type Cipheriv } from 'node:crypto';
 
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
@@ -127,7 +127,7 @@ export interface InitialKeys {
    * on first use and kept with the keys: ECB has no state between blocks, so the second and
    * third Initial of a flow reuse it instead of creating another cipher context.
    */
-  hpCipher?: Cipher;
+  hpCipher?: Cipheriv;
 }
 
 /** The client's Initial keys for `dcid` (the Destination Connection ID of its first Initial). */
