@@ -1,6 +1,6 @@
 /**
  * The README's first command, verbatim, as a new user runs it: in a fresh clone of the
- * committed repository, from the README's quick-start block. It installs (npm install builds
+ * committed repository, from the README's quick-start block. It installs (npm ci builds
  * the TypeScript and the native binding) and replays the demo; the output must show the demo's
  * findings. Slow (a full npm install), so it runs once.
  */
@@ -34,9 +34,16 @@ describe.skipIf(!isGitCheckout)('README', () => {
     const [demo] = readmeCommands();
     const dir = join(mkdtempSync(join(tmpdir(), 'llmtap-readme-')), 'llmtap');
     execFileSync('git', ['clone', '--quiet', repoRoot, dir]);
+    // Under a node older than 22, scripts/setup-debian.sh installs Node.js 24: a test does so
+    // into its own directory (put first on PATH), never over the machine's node.
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+    if (Number(process.versions.node.split('.')[0]) < 22) {
+      const home = join(dir, '..', 'node');
+      Object.assign(env, { LLMTAP_NODE_HOME: join(home, 'lib', 'nodejs'), LLMTAP_NODE_BIN: join(home, 'bin'), PATH: `${join(home, 'bin')}:${process.env['PATH'] ?? ''}` });
+    }
     // asynchronous: a blocking spawn would starve the test worker's RPC for minutes
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn('bash', ['-c', demo!], { cwd: dir, env: { ...process.env, CI: 'true' }, timeout: 15 * 60_000 });
+      const c = spawn('bash', ['-c', demo!], { cwd: dir, env, timeout: 15 * 60_000 });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
