@@ -20,6 +20,9 @@ const bool = (description: string, def: boolean): object => ({ type: 'boolean', 
 const str = (description: string, def?: string): object => (def === undefined ? { type: 'string', description } : { type: 'string', default: def, description });
 const section = (properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, default: {}, properties });
 
+/** attribute.lineage_key when none is set: public, so a sensor running with it is warned about. */
+export const DEFAULT_LINEAGE_KEY = 'llmtap-default-lineage-key';
+
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -53,7 +56,7 @@ export const CONFIG_SCHEMA = {
       max_devices: int('Addresses in the device map, and devices with a learned clock skew (oldest evicted).', 100000, 16),
       max_edr_only_dedup: int('Off-tap EDR-only connections remembered so each is reported once.', 10000, 16),
       edr_only_loopback: bool('EDR loopback connections (local LLM runtimes) that no captured loopback flow matched within the join window become edr-only observations (loopback records join captured loopback flows either way).', true),
-      lineage_key: str('Secret for the per-tenant keyed lineage hash (set it in production).', 'llmtap-default-lineage-key'),
+      lineage_key: str('Secret for the per-tenant keyed lineage hash (set it in production).', DEFAULT_LINEAGE_KEY),
     }),
     edr: section({
       files: { type: 'array', items: { type: 'string' }, default: [], description: 'EDR feed files read before a replay.' },

@@ -1,18 +1,27 @@
 /**
- * `llmtap <command>`: replay (capture files), run (live interface), rules (explain/export/check).
- * Every command returns an exit code; errors are one clear line on stderr, never a stack trace.
+ * `llmtap <command>`: replay (capture files), run (live interface), rules (explain/export/check),
+ * config (check). Every command returns an exit code (src/cli/exit.ts: 0 ok, 1 runtime failure,
+ * 2 usage or config error) and prints its usage with -h/--help; errors are one clear line on
+ * stderr, never a stack trace.
  */
+import { EXIT, exitCodeFor } from './exit.js';
+
 const USAGE = `llmtap — find programs talking to LLM/AI services, from network metadata only
 
 usage:
-  llmtap replay FILE|DIR... [--edr FILE]... [--config FILE] [--db PATH] [--flows OUT.ndjson]
+  llmtap replay FILE|DIR|-... [--edr FILE]... [--config FILE] [--db PATH] [--flows OUT.ndjson]
                 [--format table|json] [--serve] [--quiet]
   llmtap run --iface NAME [--config FILE]
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
   llmtap rules export [--format json|zeek-intel|suricata] [--out FILE]
   llmtap rules check FILE
   llmtap report usage [--db PATH] [--window 24h] [--group device,provider] [--format table|csv|json]
+  llmtap config check FILE
   llmtap --version
+
+  llmtap COMMAND --help   the options of one command
+
+exit codes: 0 success, 1 runtime failure, 2 usage or configuration error
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -44,27 +53,38 @@ export async function main(argv: string[]): Promise<void> {
         code = await m.reportCommand(rest);
         break;
       }
+      case 'config': {
+        const m = await import('./config-check.js');
+        code = await m.configCommand(rest);
+        break;
+      }
       case '--version':
       case 'version':
         process.stdout.write(`llmtap ${(await import('../version.js')).LLMTAP_VERSION}\n`);
         code = 0;
         break;
-      case undefined:
       case '-h':
       case '--help':
       case 'help':
         process.stdout.write(USAGE);
-        code = cmd === undefined ? 2 : 0;
+        code = EXIT.ok;
+        break;
+      case undefined:
+        process.stderr.write(`llmtap: no command given\n${USAGE}`);
+        code = EXIT.usage;
         break;
       default:
         process.stderr.write(`llmtap: unknown command '${cmd}'\n${USAGE}`);
-        code = 2;
+        code = EXIT.usage;
     }
   } catch (err) {
     const e = err as { code?: string; message?: string };
     process.stderr.write(`llmtap: ${e.code !== undefined && String(e.code).startsWith('LLMTAP_ERR') ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
     if (process.env['LLMTAP_DEBUG'] === '1') process.stderr.write(`${(err as Error).stack ?? ''}\n`);
-    code = 1;
+    code = exitCodeFor(err);
+    if (code === EXIT.usage && (e.code === 'LLMTAP_ERR_USAGE' || String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`(llmtap ${cmd ?? ''} --help shows the usage)\n`);
+    }
   }
   process.exitCode = code;
 }

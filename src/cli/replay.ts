@@ -17,7 +17,29 @@ import { renderSummary, type ReplaySummary } from './summary.js';
 import { Progress } from './progress.js';
 import { serveApi } from './serve.js';
 import { applyConfigAllowlist } from './config-allowlist.js';
+import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { finishOutputs, openOutputs } from './outputs.js';
+
+export const REPLAY_USAGE = `usage: llmtap replay FILE|DIR|-... [options]
+
+Replays capture files (pcap, pcapng, either gzip-compressed; a directory: the captures in it;
+-: one capture on standard input) through the pipeline into the database and prints a summary.
+
+options:
+  --edr FILE          an endpoint (EDR) feed to join, before the captures (repeatable)
+  --edr-tenant T      the tenant of those feeds (default: edr.tenant of the config)
+  --config FILE       sensor config (YAML/JSON); default: built-in defaults
+  --db PATH           database (default: store.path of the config)
+  --flows OUT         write every flow record as NDJSON (- for standard output)
+  --format table|json summary format (default table)
+  --serve             serve the API on the result until stopped
+  --quiet             no summary (json still prints), no progress
+  --no-progress       no progress line
+  -h, --help          this text
+
+exit codes: 0 success, 1 a capture unreadable or corrupt (everything before it processed),
+            2 usage or configuration error
+`;
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
 
@@ -41,6 +63,10 @@ export function expandInputs(paths: string[]): ExpandedInputs {
   const files: string[] = [];
   const skipped: ExpandedInputs['skipped'] = [];
   for (const p of paths) {
+    if (p === '-') {
+      files.push(p); // standard input
+      continue;
+    }
     if (!existsSync(p)) throw Object.assign(new Error(`${p}: no such file or directory`), { code: 'LLMTAP_ERR_INPUT' });
     const st = statSync(p);
     if (st.isDirectory()) {
@@ -142,6 +168,7 @@ export function currentAlerts(store: Store, tenants: string[]): Alert[] {
 }
 
 export async function replayCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) return printUsage(REPLAY_USAGE);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -158,13 +185,17 @@ export async function replayCommand(argv: string[]): Promise<number> {
     },
   });
   if (positionals.length === 0) {
-    process.stderr.write('llmtap replay: give one or more capture files or directories\n');
-    return 2;
+    process.stderr.write(`llmtap replay: give one or more capture files or directories\n${REPLAY_USAGE}`);
+    return EXIT.usage;
   }
   const format = values.format ?? 'table';
   if (!['table', 'json'].includes(format)) {
-    process.stderr.write(`llmtap replay: --format must be table or json (got '${format}')\n`);
-    return 2;
+    process.stderr.write(`llmtap replay: --format must be table or json (got '${format}'; llmtap replay --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  if (positionals.filter((p) => p === '-').length > 1) {
+    process.stderr.write('llmtap replay: standard input (-) can be given once (llmtap replay --help shows the usage)\n');
+    return EXIT.usage;
   }
   const cfg: SensorConfig = loadConfig(values.config);
   const inputs = expandInputs(positionals);
@@ -280,8 +311,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   if (values.serve) {
     await serveApi(cfg, store, pipeline);
-    return failed ? 1 : 0;
+    return failed ? EXIT.failed : EXIT.ok;
   }
   store.close();
-  return failed ? 1 : 0;
+  return failed ? EXIT.failed : EXIT.ok;
 }

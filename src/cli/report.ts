@@ -12,11 +12,11 @@ import { configPath, loadConfig } from '../config.js';
 import { isLlmtapError, LlmtapError } from '../errors.js';
 import { Store } from '../store/store.js';
 import type { UsageDimension, UsageRow } from '../store/types.js';
+import { printUsage, wantsHelp } from './exit.js';
 
-const USAGE = `usage:
-  llmtap report usage [--db PATH | --config FILE] [--tenant T]... [--window 24h]
-                      [--until latest|now|ISO-TIME] [--group device,provider]
-                      [--format table|csv|json] [--limit N]
+const USAGE = `usage: llmtap report usage [--db PATH | --config FILE] [--tenant T]... [--window 24h]
+                           [--until latest|now|ISO-TIME] [--group device,provider]
+                           [--format table|csv|json] [--limit N]
 
   --window   how far back from --until: 30m, 24h, 7d (at most 90d; default 24h)
   --until    end of the window: the newest stored connection (latest, the default),
@@ -24,6 +24,8 @@ const USAGE = `usage:
   --group    comma-separated, each at most once: device, source, provider, destination
              (default device,provider; device is the EDR device id, else the source address)
   --tenant   one tenant (repeatable); default every tenant in the database
+
+exit codes: 0 success, 1 runtime failure, 2 usage or configuration error
 `;
 
 const COLUMNS = ['connections', 'first_seen', 'last_seen', 'bytes_sent', 'bytes_received', 'distinct_destinations'] as const;
@@ -134,6 +136,7 @@ function render(format: string, window: { from: string; until: string; length: s
 
 export async function reportCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === '-h' || sub === '--help' || (sub === 'usage' && wantsHelp(rest))) return printUsage(USAGE);
   try {
     if (sub === 'usage') return usageCmd(rest);
     process.stderr.write(USAGE);

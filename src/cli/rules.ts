@@ -4,7 +4,8 @@
  * `llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]`
  * `llmtap rules check FILE [--rules FILE]`   (a tenant file is checked together with the rules)
  *
- * Exit codes: 0 ok, 1 invalid rules, 2 usage error.
+ * Exit codes (src/cli/exit.ts): 0 ok, 1 a file that cannot be read or written, 2 usage error or
+ * invalid rules. `-h/--help` after `rules` or a subcommand prints the usage.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -16,13 +17,24 @@ import { Classifier, DEFAULT_RULES_PATH, parseRuleFile } from '../classify/index
 import type { RuleFile } from '../classify/load.js';
 import { buildRuleSet } from '../classify/load.js';
 import { CATEGORY_ORDER } from '../classify/types.js';
+import { EXIT, exitCodeFor, printUsage, wantsHelp } from './exit.js';
 
-const USAGE = `usage:
-  llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
+const EXPLAIN_USAGE = `usage: llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
                             [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]
-  llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]
-  llmtap rules check FILE [--rules FILE]
-`;
+  Which rule classifies HOST (with that client process, server process, port), and why.`;
+const EXPORT_USAGE = `usage: llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]
+  The effective rule set: one canonical JSON document, or a Zeek Intel file or Suricata rules
+  (stdout, or FILE written atomically).`;
+const CHECK_USAGE = `usage: llmtap rules check FILE [--rules FILE]
+  Validates a rule file (a tenant file together with the default rules or --rules).`;
+const EXIT_TEXT = 'exit codes: 0 success, 1 a file cannot be read or written, 2 usage error or invalid rules';
+export const RULES_USAGE = `${EXPLAIN_USAGE}\n${EXPORT_USAGE}\n${CHECK_USAGE}\n\n${EXIT_TEXT}\n`;
+const USAGE = RULES_USAGE;
+const SUB_USAGE: Record<string, string> = {
+  explain: `${EXPLAIN_USAGE}\n\n${EXIT_TEXT}\n`,
+  export: `${EXPORT_USAGE}\n\n${EXIT_TEXT}\n`,
+  check: `${CHECK_USAGE}\n\n${EXIT_TEXT}\n`,
+};
 
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -151,7 +163,7 @@ function check(args: string[]): number {
   if (!parsed.ok) {
     out(`${file}: INVALID (${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'})`);
     for (const p of parsed.problems) out(`  error: ${p}`);
-    return 1;
+    return EXIT.usage;
   }
   const f: RuleFile = parsed.file;
   let main = { name: basename(file), file: f };
@@ -175,6 +187,8 @@ function check(args: string[]): number {
 
 export async function rulesCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === '-h' || sub === '--help') return printUsage(USAGE);
+  if (sub !== undefined && SUB_USAGE[sub] !== undefined && wantsHelp(rest)) return printUsage(SUB_USAGE[sub]);
   try {
     switch (sub) {
       case 'explain':
@@ -184,17 +198,17 @@ export async function rulesCommand(argv: string[]): Promise<number> {
       case 'check':
         return check(rest);
       default:
-        err(USAGE);
-        return 2;
+        err(sub === undefined ? `llmtap rules: give a subcommand\n${USAGE}` : `llmtap rules: unknown subcommand '${sub}'\n${USAGE}`);
+        return EXIT.usage;
     }
   } catch (e) {
     if (isLlmtapError(e, 'LLMTAP_ERR_USAGE') || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      err(`${(e as Error).message}\n${USAGE}`);
-      return 2;
+      err(`${(e as Error).message}\n${(sub !== undefined ? SUB_USAGE[sub] : undefined) ?? USAGE}`);
+      return EXIT.usage;
     }
     if (isLlmtapError(e)) {
       err(`${e.code}: ${e.message}`);
-      return 1;
+      return exitCodeFor(e);
     }
     throw e;
   }

@@ -13,8 +13,9 @@
  *   `AmbientCapabilities=CAP_NET_RAW` (config/systemd/llmtap.service), or `setcap cap_net_raw+ep`
  *   on a node binary used only by llmtap (the Docker image does this; see docs/deploy.md).
  *
- * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error, 3 interface missing,
- * 4 permission missing, 5 capture binding not built.
+ * Exit codes (src/cli/exit.ts): 0 clean stop, 1 runtime failure (interface missing, permission
+ * missing, capture binding not built, database or flush failure: the stderr line names the
+ * LLMTAP_ERR_… code), 2 usage or config error (a BPF filter that does not compile included).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,9 +28,10 @@ import { applyConfigAllowlist } from './config-allowlist.js';
 import { configTenants, finishOutputs, openOutputs } from './outputs.js';
 import type { Outputs } from '../output/outputs.js';
 import { lossReport } from './replay.js';
+import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
-export const RUN_EXIT = { ok: 0, failed: 1, usage: 2, noIface: 3, perm: 4, noBinding: 5 } as const;
+export const RUN_EXIT = EXIT;
 
 /** Whatever serves the API; closed on shutdown. */
 export interface ServedApi {
@@ -43,7 +45,26 @@ export interface RunDeps {
   log?: Logger;
 }
 
-const USAGE = 'usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap] [--flows OUT.ndjson] [--no-api] [--list-interfaces]';
+export const RUN_USAGE = `usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap]
+                  [--flows OUT.ndjson] [--no-api] [--list-interfaces]
+
+Captures on a live interface (a mirror port) until SIGTERM/SIGINT, serving the API;
+SIGHUP reloads the config.
+
+options:
+  --iface NAME        interface to capture on (default: capture.iface of the config)
+  --config FILE       sensor config (YAML/JSON); default: built-in defaults
+  --db PATH           database (default: store.path of the config)
+  --bpf EXPR          capture filter (default: capture.bpf)
+  --backend B         native (default) or cap
+  --flows OUT         write every flow record as NDJSON
+  --no-api            do not serve the API
+  --list-interfaces   list the interfaces and exit
+  -h, --help          this text
+
+exit codes: 0 clean stop, 1 runtime failure (no such interface, no capture permission, binding
+            not built, database), 2 usage or configuration error`;
+const USAGE = RUN_USAGE;
 
 /** The default API server: src/cli/serve.ts `startApi`, with the live source's kernel counters. */
 function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undefined): ServeFn {
@@ -55,9 +76,6 @@ function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undef
 
 function exitFor(e: LiveCaptureError): number {
   switch (e.code) {
-    case 'LLMTAP_ERR_CAPTURE_NO_IFACE': return RUN_EXIT.noIface;
-    case 'LLMTAP_ERR_CAPTURE_PERM': return RUN_EXIT.perm;
-    case 'LLMTAP_ERR_CAPTURE_NO_BINDING': return RUN_EXIT.noBinding;
     case 'LLMTAP_ERR_CAPTURE_CONFIG':
     case 'LLMTAP_ERR_CAPTURE_BPF': return RUN_EXIT.usage;
     default: return RUN_EXIT.failed;
@@ -65,6 +83,7 @@ function exitFor(e: LiveCaptureError): number {
 }
 
 export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<number> {
+  if (wantsHelp(argv)) return printUsage(RUN_USAGE);
   let values;
   try {
     ({ values } = parseArgs({

@@ -8,7 +8,7 @@
  */
 import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { PacketBatch, SourceStats } from '../records.js';
 import { allocBatch } from './batch.js';
 import { parsePcapHeader, walkPcapRecords, type PcapHeader } from './pcap.js';
@@ -21,7 +21,12 @@ export interface FileReadOptions {
   chunkBytes?: number;
   /** Called with the bytes of the file consumed so far (compressed bytes for .gz). */
   onProgress?: (fileBytes: number, totalBytes: number) => void;
+  /** What the file name `-` reads (default: process.stdin). */
+  stdin?: Readable;
 }
+
+/** The file name that reads a capture from standard input; messages call it `standard input`. */
+export const STDIN_NAME = '-';
 
 export interface FileReadResult {
   file: string;
@@ -91,6 +96,44 @@ interface Opened {
   rawBytes: () => number;
   /** Stop the file stream; true when the stream owned (and closed) the descriptor. */
   close: () => boolean;
+}
+
+/**
+ * Standard input: the first two bytes decide gzip or not; they are handed on in front of the
+ * rest of the stream.
+ */
+async function openInput(input: Readable, chunkBytes: number): Promise<Opened> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < 2) {
+    const n = await it.next();
+    if (n.done === true) {
+      ended = true;
+      break;
+    }
+    head = Buffer.concat([head, Buffer.from(n.value)]);
+  }
+  let rawBytes = 0;
+  async function* rest(): AsyncGenerator<Buffer> {
+    rawBytes += head.length;
+    if (head.length > 0) yield head;
+    if (ended) return;
+    for (;;) {
+      const n = await it.next();
+      if (n.done === true) return;
+      const b = Buffer.from(n.value);
+      rawBytes += b.length;
+      yield b;
+    }
+  }
+  const raw = Readable.from(rest(), { objectMode: false });
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: chunkBytes });
+    raw.on('error', (e) => gunzip.destroy(e));
+    return { stream: raw.pipe(gunzip), compressed: true, rawBytes: () => rawBytes, close: () => { raw.destroy(); gunzip.destroy(); return true; } };
+  }
+  return { stream: raw, compressed: false, rawBytes: () => rawBytes, close: () => { raw.destroy(); return true; } };
 }
 
 function openStream(fd: number, chunkBytes: number): Opened {
@@ -180,6 +223,14 @@ export async function readCaptureFile(
 ): Promise<FileReadResult> {
   const chunkBytes = opts.chunkBytes ?? 4 * 1024 * 1024;
   const batch = allocBatch(opts.batchPackets ?? 8192);
+  if (file === STDIN_NAME) {
+    const opened = await openInput(opts.stdin ?? process.stdin, chunkBytes);
+    try {
+      return await walkFile('standard input', -1, 0, onBatch, opts, chunkBytes, batch, opened);
+    } finally {
+      opened.close();
+    }
+  }
   const { fd, size: totalBytes } = openCapture(file);
   const owner = { closed: false };
   try {

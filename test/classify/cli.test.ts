@@ -46,7 +46,7 @@ describe('llmtap rules', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'format: llmtap-rules/1\nrules:\n  - id: a\n    category: chat\n    provider: P\n    match: { ports: [8080] }\n    source: s\n');
     stdout = '';
-    expect(await rulesCommand(['check', bad])).toBe(1);
+    expect(await rulesCommand(['check', bad])).toBe(2);
     expect(stdout).toContain('bad.yaml: INVALID (1 problem)');
     expect(stdout).toContain('error: bad.yaml:4: rule a: category must be one of');
   });
@@ -57,7 +57,7 @@ describe('llmtap rules', () => {
     expect(await rulesCommand(['explain', 'h', '--port', '70000'])).toBe(2);
     expect(await rulesCommand(['explain', 'h', '--bogus'])).toBe(2);
     expect(stderr).toContain('usage:');
-    expect(await rulesCommand(['explain', 'h', '--rules', join(dir, 'missing.yaml')])).toBe(1);
+    expect(await rulesCommand(['explain', 'h', '--rules', join(dir, 'missing.yaml')])).toBe(2);
     expect(stderr).toContain('LLMTAP_ERR_RULES');
   });
 });

@@ -35,9 +35,9 @@ function norm(r: FlowRecord): string {
 }
 
 describe('llmtap run errors', () => {
-  it('missing interface: clear message, exit code 3', async () => {
+  it('missing interface: clear message, exit code 1', async () => {
     const r = await runCli(['run', '--iface', 'lt-no-such0', '--no-api']).done;
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain('LLMTAP_ERR_CAPTURE_NO_IFACE');
     expect(r.stderr).toContain('lt-no-such0');
   });
