@@ -219,7 +219,7 @@ describe.skipIf(corpus === undefined)('llmtap CLI', () => {
     writeFileSync(cfg, 'flow:\n  max_flowz: 3\n');
     const e = byName('arkime-curl-tls13');
     const r = llmtap(['replay', e.pcap, '--config', cfg, '--db', db()]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain('LLMTAP_ERR_CONFIG');
     expect(r.stderr).toContain(`${cfg}: flow.max_flowz: unknown key`);
     expect(r.stdout).toBe('');
@@ -227,7 +227,7 @@ describe.skipIf(corpus === undefined)('llmtap CLI', () => {
     const wrongType = join(tmp, 'type.yaml');
     writeFileSync(wrongType, 'store:\n  retention_hours: soon\n');
     const t = llmtap(['replay', e.pcap, '--config', wrongType, '--db', db()]);
-    expect(t.status).toBe(1);
+    expect(t.status).toBe(2);
     expect(t.stderr).toContain('store.retention_hours');
     noStack(t.stderr);
     const missing = llmtap(['replay', join(tmp, 'nope.pcap'), '--db', db()]);
