@@ -104,6 +104,7 @@ export function presentObservation(r: ObservationRow): Record<string, unknown> {
   put(o, 'device_name', r.deviceName);
   put(o, 'process_name', r.processName);
   put(o, 'sha256', r.sha256);
+  put(o, 'sha1', r.sha1);
   return o;
 }
 

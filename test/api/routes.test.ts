@@ -14,7 +14,7 @@ import { explainSchema, reloadSchema } from '../../src/api/schemas/rules.js';
 import { readySchema } from '../../src/api/schemas/health.js';
 import { auth, makeHarness } from './harness.js';
 import type { Harness } from './harness.js';
-import { seedTenant } from './seed.js';
+import { makeObservation, seedTenant } from './seed.js';
 import type { Seeded } from './seed.js';
 import { unlistedPaths } from './schema-check.js';
 
@@ -131,6 +131,18 @@ describe('observations', () => {
     expect(c.items).toHaveLength(1);
     const next = (await h.app.inject({ url: `/v1/observations?category=api&cursor=${c.next_cursor}`, headers: auth('t1') })).json();
     expect(next.items).toEqual([]);
+  });
+
+  it('an observation from a SHA-1-only feed (Defender) keeps its binary identity as sha1', async () => {
+    const base = makeObservation('t1');
+    const { sha256: _none, ...client } = base.client!;
+    h.store.insertObservation({ ...base, client: { ...client, sha1: 'd'.repeat(40), source: 'mde' } });
+    h.store.flush();
+    const body = (await h.app.inject({ url: '/v1/observations', headers: auth('t1') })).json();
+    conforms(observationPageSchema, body);
+    const o = body.items.find((x: { obs_id: string }) => x.obs_id === base.obsId);
+    expect(o.sha1).toBe('d'.repeat(40));
+    expect(o.sha256).toBeUndefined();
   });
 });
 

@@ -32,6 +32,7 @@ export const observationSchema = {
     device_name: { type: 'string' },
     process_name: { type: 'string' },
     sha256: { type: 'string' },
+    sha1: { type: 'string', description: 'SHA-1 of the binary as the endpoint reported it (Defender gives SHA-1 only); never compared with a SHA-256' },
     client_addr: { type: 'string' },
     server_addr: { type: 'string' },
     server_port: { type: 'integer' },
