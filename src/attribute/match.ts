@@ -43,8 +43,10 @@ function identity(r: EdrConnection): string {
   return `${r.deviceId}|${r.pid ?? ''}|${(r.processName ?? '').toLowerCase()}`;
 }
 
+/** A binary identity first (SHA-256, else SHA-1: Defender's only hash), then lineage, instance, path. */
 function richness(r: EdrConnection): number {
-  return (r.sha256 !== undefined ? 8 : 0) + (r.lineageHash !== undefined ? 4 : 0) + (r.processKey !== undefined ? 2 : 0) + (r.processPath !== undefined ? 1 : 0);
+  const hash = r.sha256 !== undefined ? 16 : r.sha1 !== undefined ? 8 : 0;
+  return hash + (r.lineageHash !== undefined ? 4 : 0) + (r.processKey !== undefined ? 2 : 0) + (r.processPath !== undefined ? 1 : 0);
 }
 
 /** Distance (ms) of a record's corrected time from the flow, or undefined outside the window. */

@@ -120,6 +120,24 @@ describe('join: candidates', () => {
     expect(c.sha256).toBe('ab'.repeat(32));
   });
 
+  it('a SHA-1-only record (Defender) is richer than one without any hash: its binary identity is kept', () => {
+    const { at, last } = harness();
+    const wfp = rec({ source: 'wfp', tsMs: T0 + 100, localPort: 50410, hashUnknown: true, lineageHash: 'l'.repeat(64), processPath: '/usr/bin/tool' });
+    delete wfp.sha256;
+    const mde = rec({ source: 'mde', tsMs: T0 + 900, localPort: 50410, sha1: 'c1'.repeat(20) });
+    delete mde.sha256;
+    delete mde.processKey;
+    at.addEdr(wfp);
+    at.addEdr(mde);
+    const f = flowAt(T0, 50410);
+    at.addFlow(f);
+    const c = last(flowObsId(f))!.client!;
+    expect(c.ambiguous).toBeUndefined();
+    expect(c.source).toBe('mde');
+    expect(c.sha1).toBe('c1'.repeat(20));
+    expect(c.hashUnknown).toBe(false);
+  });
+
   it('both ends attributed when both hosts report; server side from the accept record', () => {
     const { at, last } = harness();
     const server = '10.1.9.9';
