@@ -1,7 +1,9 @@
 /**
  * AI observations (only the columns of the schema), upserted by obsId, plus the per-day H1
- * counters. An update deletes and re-inserts the row so it gets a fresh AUTOINCREMENT seq: a
- * poller paging by seq sees the updated row again, once.
+ * counters. Every insert and update takes the tenant's next sequence number (`obs_seq`, a
+ * counter per tenant that never goes back): an update deletes and re-inserts the row with a
+ * fresh number, so a poller paging by seq sees the updated row again, once, and one tenant's
+ * numbers say nothing about another tenant's connections.
  */
 import type { ObservationMarks } from '../detect/sink.js';
 import type { Database, Statement } from 'better-sqlite3';
@@ -20,6 +22,7 @@ export type { ObservationMarks };
 
 interface Row {
   seq: number;
+  tenant_seq: number;
   obs_id: string;
   tenant: string;
   kind: 'flow' | 'edr-only';
@@ -59,7 +62,7 @@ const COLS = [
 
 function toRow(r: Row): ObservationRow {
   const o: ObservationRow = {
-    seq: r.seq,
+    seq: r.tenant_seq,
     obsId: r.obs_id,
     tenant: r.tenant,
     kind: r.kind,
@@ -100,6 +103,7 @@ export class ObservationTable {
   private readonly prev: Statement;
   private readonly del: Statement;
   private readonly ins: Statement;
+  private readonly nextSeq: Statement;
   private readonly daily: Statement;
   private readonly listStmt: Statement;
   private readonly rate: Statement;
@@ -107,18 +111,24 @@ export class ObservationTable {
   constructor(db: Database) {
     this.prev = db.prepare('SELECT h1, ts_us FROM observations WHERE obs_id = ?');
     this.del = db.prepare('DELETE FROM observations WHERE obs_id = ?');
-    this.ins = db.prepare(`INSERT INTO observations (${COLS.join(', ')}) VALUES (${COLS.map((c) => '@' + c).join(', ')})`);
+    this.ins = db.prepare(
+      `INSERT INTO observations (${[...COLS, 'tenant_seq'].join(', ')}) VALUES (${[...COLS, 'tenant_seq'].map((c) => '@' + c).join(', ')})`,
+    );
+    this.nextSeq = db.prepare(
+      `INSERT INTO obs_seq (tenant, last) VALUES (?, (SELECT value FROM store_meta WHERE key = 'obs_seq_floor') + 1)
+       ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last`,
+    );
     this.daily = db.prepare(
       `INSERT INTO h1_daily (tenant, day, h1, observations) VALUES (?, ?, ?, ?)
        ON CONFLICT(tenant, day) DO UPDATE SET h1 = h1 + excluded.h1, observations = observations + excluded.observations`,
     );
     // Optional filters as "? IS NULL OR col = ?" keep one prepared statement for all combinations.
     this.listStmt = db.prepare(
-      `SELECT * FROM observations WHERE tenant = @tenant AND seq > @after
+      `SELECT * FROM observations WHERE tenant = @tenant AND tenant_seq > @after
          AND (@provider IS NULL OR provider = @provider)
          AND (@category IS NULL OR category = @category)
          AND (@device IS NULL OR device_id = @device)
-       ORDER BY seq LIMIT @limit`,
+       ORDER BY tenant_seq LIMIT @limit`,
     );
     this.rate = db.prepare('SELECT day, h1, observations FROM h1_daily WHERE tenant = ? ORDER BY day');
   }
@@ -133,6 +143,7 @@ export class ObservationTable {
     const c = o.client;
     const f = o.flow;
     this.ins.run({
+      tenant_seq: (this.nextSeq.get(o.tenant) as { last: number }).last,
       obs_id: o.obsId,
       tenant: o.tenant,
       kind: o.kind,

@@ -179,6 +179,20 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (tenant, device, process, provider)
   ) WITHOUT ROWID;
   `,
+  // 4: per-tenant observation sequence numbers (the /v1/observations cursor), for the same
+  // reason as alerts' (2): one tenant's gaps must not count another tenant's connections.
+  `
+  ALTER TABLE observations ADD COLUMN tenant_seq INTEGER;
+  UPDATE observations SET tenant_seq = seq;
+  DROP INDEX observations_tenant;
+  CREATE UNIQUE INDEX observations_tenant_seq ON observations(tenant, tenant_seq);
+  CREATE TABLE obs_seq (
+    tenant TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO store_meta (key, value)
+    VALUES ('obs_seq_floor', COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'observations'), 0));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,8 @@
 /**
- * Alert change sequence numbers are per tenant: one tenant's SIEM sees 1, 2, 3, … whatever the
- * other tenants do, so a gap can never reveal another tenant's activity. A database written
- * with the former global sequence keeps its pollers' cursors valid across the migration.
+ * Alert change and observation sequence numbers are per tenant: one tenant's SIEM sees 1, 2,
+ * 3, … whatever the other tenants do, so a gap can never reveal another tenant's activity. A
+ * database written with the former global sequences keeps its pollers' cursors valid across
+ * the migration.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/records.js';
 import { migrate } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
-import { T0 } from '../detect/helpers.js';
+import { T0, obs } from '../detect/helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -87,6 +88,42 @@ describe('per-tenant alert sequence', () => {
     expect(store.listAlertChanges('t2', { afterSeq: 3, limit: 10 }).map((a) => [a.id, a.seq])).toEqual([['y', 6]]);
     // A tenant that never had an alert starts above every number issued before, too.
     expect(store.upsertAlert(alert('t3', 'v', 1)).seq).toBe(6);
+    store.close();
+  });
+
+  it("numbers each tenant's observations consecutively; an update takes the tenant's next number", () => {
+    const store = Store.open(':memory:', { flushIntervalMs: 0 });
+    for (let i = 0; i < 20; i++) {
+      for (let k = 0; k < i % 3; k++) store.insertObservation(obs({ id: `o2-${i}-${k}`, atS: i, tenant: 't2' }));
+      store.insertObservation(obs({ id: `o1-${i}`, atS: i, tenant: 't1' }));
+    }
+    store.insertObservation(obs({ id: 'o1-3', atS: 3, tenant: 't1', update: true, bytesOut: 99 }));
+    const t1 = store.listObservations('t1', { afterSeq: 0, limit: 100 });
+    expect(t1.map((o) => o.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1).filter((n) => n !== 4).concat([21]));
+    expect(t1.at(-1)).toMatchObject({ obsId: 'o1-3', bytesOut: 99, seq: 21 });
+    const t2 = store.listObservations('t2', { afterSeq: 0, limit: 100 }).map((o) => o.seq);
+    expect(t2).toEqual(Array.from({ length: 19 }, (_, i) => i + 1));
+    store.close();
+  });
+
+  it('keeps observation cursors issued under the global sequence valid across the migration', () => {
+    const d = mkdtempSync(join(tmpdir(), 'llmtap-oseq-'));
+    dirs.push(d);
+    const path = join(d, 'llmtap.db');
+    const raw = new Database(path);
+    migrate(raw, 0, 3);
+    const ins = raw.prepare(
+      `INSERT INTO observations (obs_id, tenant, kind, ts_us, last_ts_us, client_addr, server_addr, server_port, proto, host_source, category, provider, rule_id, sanctioned, bytes_out, bytes_in, h1)
+       VALUES (?, ?, 'flow', 1, 2, '10.0.0.1', '10.0.0.2', 443, 6, 'sni', 'api', 'OpenAI', 'openai-api', 0, 1, 1, 0)`,
+    );
+    for (const [id, tenant] of [['a', 't1'], ['b', 't2'], ['c', 't1']] as const) ins.run(id, tenant);
+    raw.close();
+    const store = Store.open(path, { flushIntervalMs: 0 });
+    expect(store.listObservations('t1', { afterSeq: 0, limit: 10 }).map((o) => [o.obsId, o.seq])).toEqual([['a', 1], ['c', 3]]);
+    store.insertObservation(obs({ id: 'n1', atS: 1, tenant: 't1' }));
+    store.insertObservation(obs({ id: 'n2', atS: 1, tenant: 't2' }));
+    expect(store.listObservations('t1', { afterSeq: 3, limit: 10 }).map((o) => [o.obsId, o.seq])).toEqual([['n1', 4]]);
+    expect(store.listObservations('t2', { afterSeq: 2, limit: 10 }).map((o) => [o.obsId, o.seq])).toEqual([['n2', 4]]);
     store.close();
   });
 });
