@@ -141,6 +141,12 @@ export const CONFIG_SCHEMA = {
         },
       },
     }),
+    overload: section({
+      dissect_new_flows_per_s: int('Live: above this many new flows per second, new flows are not dissected (counted, emitted and analyzed without TLS/QUIC/DNS parsing) until the rate falls.', 100000, 1),
+      analyze_new_flows_per_s: int('Live: above this many new flows per second, new flows are only counted and emitted as flow records (no EDR join, classification or detection).', 250000, 1),
+      max_lag_s: num('Live: capture lag (wall clock minus the newest packet) above this also stops dissecting new flows; above twice this, analyzing them.', 2),
+      recover_s: num('Live: seconds below a level\'s trigger before the sensor steps back down one level.', 5),
+    }),
     capture: section({
       iface: str('Interface to capture from (llmtap run).'),
       snaplen: int('Bytes captured per packet.', 65535, 64),
@@ -198,6 +204,7 @@ export interface SensorConfig {
   allowlist: { tenant: string; process: string; sha256?: string; sha1?: string; expires?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
   store: { path: string; retention_hours: number; busy_timeout_ms: number; queue_max: number; retry_interval_ms: number };
   api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
+  overload: { dissect_new_flows_per_s: number; analyze_new_flows_per_s: number; max_lag_s: number; recover_s: number };
   capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
   outputs: OutputConfig[];
   log: { level: string };

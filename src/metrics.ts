@@ -111,6 +111,8 @@ export interface MetricSources {
   store?: () => StoreCounters;
   /** Every bounded structure (`<stage>.<structure>`): entries, configured bound, evictions. */
   bounds?: () => BoundStat[];
+  /** Live overload (src/pipeline.ts OverloadGovernor). */
+  overload?: () => { level: number; newFlowsPerS: number; episodes: number; undissected: number; unanalyzed: number };
 }
 
 export interface Metrics {
@@ -336,6 +338,21 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   counter('llmtap_output_failed_total', 'Alert changes in failed send attempts (each is retried)', ['output', 'type'], (s) => perOutput(s, (o) => o.failed));
   counter('llmtap_output_dropped_total', 'Alert changes dropped because an output queue was full (or left at shutdown)', ['output', 'type'], (s) => perOutput(s, (o) => o.dropped));
   gauge('llmtap_output_queued', 'Alert changes waiting in each push output queue', ['output', 'type'], (s) => perOutput(s, (o) => o.queued));
+  // ── overload (live) ──
+  gauge('llmtap_overload_level', 'Overload level: 0 normal, 1 new flows not dissected, 2 new flows not dissected nor analyzed', [], (s) =>
+    one(s, read('overload', sources.overload)?.level),
+  );
+  gauge('llmtap_overload_new_flows_per_second', 'New flows per second in the last one-second window', [], (s) =>
+    one(s, read('overload', sources.overload)?.newFlowsPerS),
+  );
+  counter('llmtap_overload_episodes_total', 'Overload episodes (level above 0)', [], (s) => one(s, read('overload', sources.overload)?.episodes));
+  counter('llmtap_overload_shed_flows_total', 'Flows created during overload, by what was skipped for them (dissect: levels 1-2; analysis: level 2)', ['stage'], (s) => {
+    const o = read('overload', sources.overload);
+    if (o === undefined) return;
+    s.add({ stage: 'dissect' }, o.undissected);
+    s.add({ stage: 'analysis' }, o.unanalyzed);
+  });
+
   // ── store ──
   gauge('llmtap_store_writable', '1 while the database takes writes, 0 during a storage fault (disk full, I/O error, read-only, locked)', [], (s) => {
     const st = read('store', sources.store);

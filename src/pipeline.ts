@@ -148,6 +148,146 @@ export async function replayFile(
   return { flows, read, path: pp };
 }
 
+// ───────────────────────────── overload (live) ─────────────────────────────
+
+export interface OverloadOptions {
+  /** New flows per second above which new flows are not dissected. */
+  dissectNewFlowsPerS: number;
+  /** New flows per second above which new flows are only counted (not analyzed). */
+  analyzeNewFlowsPerS: number;
+  /** Capture lag (s) above which new flows are not dissected; twice this, not analyzed. */
+  maxLagS: number;
+  /** Seconds below a level's trigger before stepping down one level. */
+  recoverS: number;
+}
+
+export const OVERLOAD_STATES = ['normal', 'shed_dissect', 'shed_analysis'] as const;
+
+export interface OverloadStatus {
+  level: 0 | 1 | 2;
+  state: (typeof OVERLOAD_STATES)[number];
+  /** New flows per second in the last window. */
+  newFlowsPerS: number;
+  /** Wall clock minus the newest packet's capture time, seconds. */
+  lagS: number;
+  episodes: number;
+  /** Flows created while dissect was shed (levels 1 and 2) and while analysis was shed (level 2). */
+  undissected: number;
+  unanalyzed: number;
+}
+
+/** One overload episode's start (`level` > 0 from 0) or end (back to 0), for one log line each. */
+export type OverloadEvent =
+  | { state: 'started'; level: 1 | 2; why: 'new_flows' | 'lag'; newFlowsPerS: number; lagS: number }
+  | { state: 'ended'; seconds: number; maxLevel: 1 | 2; undissected: number; unanalyzed: number; peakNewFlowsPerS: number };
+
+/**
+ * Live overload: when new flows arrive faster than the pipeline takes them, new flows are
+ * degraded in a fixed order and the sensor recovers by itself.
+ *
+ *   level 0 (normal)        every flow dissected and analyzed
+ *   level 1 (shed_dissect)  new flows are not dissected (no TLS/QUIC hello, no DNS answers):
+ *                           they are still counted, emitted and analyzed (passive DNS and
+ *                           address rules can still name them)
+ *   level 2 (shed_analysis) new flows are also not analyzed (no EDR join, classification or
+ *                           detection): they are counted and emitted as flow records only
+ *
+ * Never shed: packet, byte and flow counting, flow records, and flows that began before the
+ * episode (they keep their level). Triggers, measured each second of wall clock: the rate of
+ * new flows against `dissectNewFlowsPerS` / `analyzeNewFlowsPerS`, or the capture lag against
+ * `maxLagS` / twice it. The level rises at once and falls one step after `recoverS` seconds
+ * below its trigger.
+ */
+export class OverloadGovernor {
+  level: 0 | 1 | 2 = 0;
+  episodes = 0;
+  private windowStartMs = -1;
+  private windowStartCreated = 0;
+  private rate = 0;
+  private lagS = 0;
+  private calmSinceMs = -1;
+  private lastBatchUs = 0;
+  private sawBatch = false;
+  private episode: { startMs: number; maxLevel: 1 | 2; shed0: [number, number]; peak: number } | undefined;
+
+  constructor(
+    private readonly opts: OverloadOptions,
+    private readonly flows: FlowTable,
+    private readonly onEvent?: (e: OverloadEvent) => void,
+  ) {}
+
+  /**
+   * Called per batch (with the capture time of its last packet) and per tick (without): the
+   * lag of a window is that of its last batch, 0 when no batch came.
+   */
+  update(nowMs: number, batchTsUs?: number): void {
+    if (batchTsUs !== undefined) {
+      this.lastBatchUs = batchTsUs;
+      this.sawBatch = true;
+    }
+    if (this.windowStartMs < 0) {
+      this.windowStartMs = nowMs;
+      this.windowStartCreated = this.flows.created;
+      return;
+    }
+    const elapsed = nowMs - this.windowStartMs;
+    if (elapsed < 1000) return;
+    const created = this.flows.created;
+    this.rate = ((created - this.windowStartCreated) * 1000) / elapsed;
+    this.windowStartMs = nowMs;
+    this.windowStartCreated = created;
+    this.lagS = this.sawBatch ? Math.max(0, nowMs / 1000 - this.lastBatchUs / 1e6) : 0;
+    this.sawBatch = false;
+    const o = this.opts;
+    let target: 0 | 1 | 2 = 0;
+    if (this.rate > o.analyzeNewFlowsPerS || this.lagS > 2 * o.maxLagS) target = 2;
+    else if (this.rate > o.dissectNewFlowsPerS || this.lagS > o.maxLagS) target = 1;
+    if (target > this.level) {
+      this.set(target, nowMs);
+      this.calmSinceMs = -1;
+    } else if (target < this.level) {
+      if (this.calmSinceMs < 0) this.calmSinceMs = nowMs - elapsed;
+      if (nowMs - this.calmSinceMs >= o.recoverS * 1000) {
+        this.set((this.level - 1) as 0 | 1, nowMs);
+        this.calmSinceMs = this.level > target ? nowMs : -1;
+      }
+    } else {
+      this.calmSinceMs = -1;
+    }
+    if (this.episode !== undefined && this.rate > this.episode.peak) this.episode.peak = this.rate;
+  }
+
+  private set(level: 0 | 1 | 2, nowMs: number): void {
+    const from = this.level;
+    this.level = level;
+    this.flows.shedLevel = level;
+    const sc = this.flows.shedCreated;
+    if (from === 0 && level > 0) {
+      this.episodes++;
+      this.episode = { startMs: nowMs, maxLevel: level as 1 | 2, shed0: [sc[1]! + sc[2]!, sc[2]!], peak: this.rate };
+      this.onEvent?.({ state: 'started', level: level as 1 | 2, why: this.rate > this.opts.dissectNewFlowsPerS ? 'new_flows' : 'lag', newFlowsPerS: Math.round(this.rate), lagS: Math.round(this.lagS * 10) / 10 });
+    } else if (this.episode !== undefined) {
+      if (level > this.episode.maxLevel) this.episode.maxLevel = level as 1 | 2;
+      if (level === 0) {
+        const e = this.episode;
+        this.episode = undefined;
+        this.onEvent?.({
+          state: 'ended', seconds: Math.round((nowMs - e.startMs) / 100) / 10, maxLevel: e.maxLevel,
+          undissected: sc[1]! + sc[2]! - e.shed0[0], unanalyzed: sc[2]! - e.shed0[1], peakNewFlowsPerS: Math.round(e.peak),
+        });
+      }
+    }
+  }
+
+  status(): OverloadStatus {
+    const sc = this.flows.shedCreated;
+    return {
+      level: this.level, state: OVERLOAD_STATES[this.level], newFlowsPerS: Math.round(this.rate), lagS: Math.round(this.lagS * 10) / 10,
+      episodes: this.episodes, undissected: sc[1]! + sc[2]!, unanalyzed: sc[2]!,
+    };
+  }
+}
+
 // ───────────────────────────── the whole sensor ─────────────────────────────
 
 export interface PipelineDeps {
@@ -159,6 +299,8 @@ export interface PipelineDeps {
   onFlow?(rec: FlowRecord): void;
   /** Every observation after classification (for summaries). */
   onObservation?(obs: Observation): void;
+  /** Live capture: degrade new flows under overload (OverloadGovernor), told per episode. */
+  overload?: { onEvent?: (e: OverloadEvent) => void };
 }
 
 /** Stage counters the summary and /metrics read. */
@@ -198,6 +340,8 @@ export class Pipeline {
     edrRejected: {},
     sanctioned: 0,
   };
+  /** Live only (deps.overload). */
+  readonly overload: OverloadGovernor | undefined;
   private readonly log: Logger | undefined;
   private lastErrLogMs = 0;
   private lastTickUs = 0;
@@ -258,12 +402,19 @@ export class Pipeline {
         splitOnReuse: cfg.flow.split_on_reuse,
         maxFragments: cfg.flow.max_fragments,
       },
-      { dissector: this.dissector, onFlow: (rec) => this.onFlow(rec) },
+      { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta) },
     );
+    this.overload = deps.overload === undefined ? undefined : new OverloadGovernor({
+      dissectNewFlowsPerS: cfg.overload.dissect_new_flows_per_s,
+      analyzeNewFlowsPerS: cfg.overload.analyze_new_flows_per_s,
+      maxLagS: cfg.overload.max_lag_s,
+      recoverS: cfg.overload.recover_s,
+    }, this.packets.flows, deps.overload.onEvent);
   }
 
   onBatch(b: PacketBatch): void {
     this.packets.onBatch(b);
+    if (this.overload !== undefined && b.count > 0) this.overload.update(Date.now(), b.tsUs[b.count - 1]);
     // join waits and detection windows run on packet time, also during a replay
     const now = this.packets.nowUs;
     if (now - this.lastTickUs >= 1e6) {
@@ -288,11 +439,12 @@ export class Pipeline {
     for (const [k, n] of Object.entries(rejected)) this.counters.edrRejected[k] = (this.counters.edrRejected[k] ?? 0) + n;
   }
 
-  private onFlow(rec: FlowRecord): void {
+  private onFlow(rec: FlowRecord, meta: FlowMeta): void {
     this.counters.flows++;
     this.names.nameFlow(rec);
     if (rec.payloadEntropy !== undefined && !this.tenants.get(this.tenants.ofFlow(rec)).payload_entropy) delete rec.payloadEntropy;
     this.deps.onFlow?.(rec);
+    if (meta.shed === 2) return; // created during overload level 2: counted and emitted only
     // fail-open: an error after this point never stops capture or flow records
     try {
       this.attributor.addFlow(rec);
@@ -349,6 +501,7 @@ export class Pipeline {
   /** Advance time on a quiet link (capture time, µs). */
   tick(nowUs: number): void {
     this.packets.tick(nowUs);
+    this.overload?.update(Date.now());
     const t = this.packets.nowUs;
     this.attributor.tick(t);
     this.detector.tick(t);

@@ -444,4 +444,6 @@ export interface FlowMeta {
   dissectState?: unknown;
   /** Opt-in entropy of first client data after the handshake (set by dissect when enabled). */
   payloadEntropy?: number;
+  /** Created during overload (src/overload.ts): 1 not dissected, 2 not dissected nor analyzed. */
+  shed?: 1 | 2;
 }

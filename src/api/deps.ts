@@ -112,6 +112,8 @@ export interface ApiDeps {
   ingestEdr(tenant: string, body: Buffer): Promise<EdrIngestResult> | EdrIngestResult;
   /** Whether live capture or a replay is running (readiness). */
   captureRunning(): boolean;
+  /** Live overload state (readiness detail; degraded, still ready). */
+  overload?(): { level: number; state: string; newFlowsPerS: number; lagS: number; undissected: number; unanalyzed: number };
   /** Every metric, served at /metrics to an operator token (`createMetrics().registry`). */
   registry: Registry;
   /** Operational metrics only, served at /metrics without a token (`createMetrics().publicRegistry`). */

@@ -187,6 +187,18 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   const flowsOut: WriteStream | undefined = o.flows !== undefined ? createWriteStream(o.flows) : undefined;
   const pipeline = new Pipeline(cfg, {
     store, log,
+    // one line when an overload episode starts, one when it ends (with what was shed)
+    overload: {
+      onEvent: (e) => {
+        if (e.state === 'started') {
+          log.warn({ level: e.level, state: e.level === 1 ? 'shed_dissect' : 'shed_analysis', why: e.why, newFlowsPerS: e.newFlowsPerS, lagS: e.lagS },
+            'overload: new flows arrive faster than the pipeline takes them; new flows are not dissected' + (e.level === 2 ? ' nor analyzed' : ''));
+        } else {
+          log.warn({ seconds: e.seconds, maxLevel: e.maxLevel, undissected: e.undissected, unanalyzed: e.unanalyzed, peakNewFlowsPerS: e.peakNewFlowsPerS },
+            'overload over: new flows are dissected and analyzed again');
+        }
+      },
+    },
     ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
   });
   const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),

@@ -11,7 +11,7 @@ import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { createMetrics, type MetricSources, type OutputCounters } from '../metrics.js';
 import { MALFORMED } from '../decode/reasons.js';
-import type { Pipeline } from '../pipeline.js';
+import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
 
@@ -48,6 +48,7 @@ export function providerLabel(name: string): string {
  */
 export function metricSources(p: Pipeline, source: () => SourceStats, store?: Store): MetricSources {
   return {
+    ...(overloadOf(p) ?? {}),
     ...(store !== undefined ? {
       store: () => {
         const st = store.status();
@@ -139,6 +140,12 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
   };
 }
 
+/** The live overload governor's status getter, when the pipeline has one. */
+function overloadOf(p: Pipeline): { overload: () => OverloadStatus } | undefined {
+  const gov = p.overload;
+  return gov === undefined ? undefined : { overload: () => gov.status() };
+}
+
 export interface ServeOptions {
   /** Whether capture/replay is running (readiness). */
   running?: () => boolean;
@@ -178,6 +185,7 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
         return r;
       },
       captureRunning: o.running ?? (() => true),
+      ...(overloadOf(p) ?? {}),
       registry: metrics.registry,
       publicRegistry: metrics.publicRegistry,
       apiRequests: metrics.apiRequests,

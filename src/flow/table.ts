@@ -119,6 +119,18 @@ export class FlowTable {
   private readonly lists: FlowLists;
   private readonly k = new Uint32Array(KW);
   private nextFlowId = 1;
+  /**
+   * Overload level new flows are created at (src/pipeline.ts OverloadGovernor): 0 normal, 1 not dissected
+   * (inspect off from the start), 2 not dissected and not analyzed (marked for the pipeline).
+   */
+  shedLevel: 0 | 1 | 2 = 0;
+  /** Flows created at overload level 1 and 2 (index 1, 2). */
+  readonly shedCreated = [0, 0, 0];
+
+  /** Flows created since start. */
+  get created(): number {
+    return this.nextFlowId - 1;
+  }
   /** Read with `peek` only: the oldest remembered fragment is forgotten first. */
   private readonly fragMap: LruMap<string, { slot: number; flowId: number }>;
   active = 0;
@@ -310,8 +322,14 @@ export class FlowTable {
     this.origBy[slot] = by;
     const origPort = senderIsOrig ? v.srcPort : v.dstPort;
     const respPort = senderIsOrig ? v.dstPort : v.srcPort;
-    this.meta[slot] = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: true };
-    this.inspect[slot] = 1;
+    const shed = this.shedLevel;
+    const meta: FlowMeta = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: shed === 0 };
+    if (shed !== 0) {
+      meta.shed = shed;
+      this.shedCreated[shed]!++;
+    }
+    this.meta[slot] = meta;
+    this.inspect[slot] = shed === 0 ? 1 : 0;
     this.lists.push(slot, v.proto === 6 ? LIST_TCP_OPEN : LIST_OTHER);
     this.active++;
     return slot;

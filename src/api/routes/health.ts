@@ -29,7 +29,16 @@ export function healthRoutes(ctx: RouteContext, auth: Authenticator): FastifyPlu
         }
         const ready = capture && dbWritable;
         reply.code(ready ? 200 : 503);
-        return { ready, capture, db_writable: dbWritable, ...fault };
+        let overload: { overload?: { level: number; state: string; new_flows_per_s: number; lag_s: number; undissected_flows: number; unanalyzed_flows: number } } = {};
+        try {
+          const o = deps.overload?.();
+          if (o !== undefined) {
+            overload = { overload: { level: o.level, state: o.state, new_flows_per_s: o.newFlowsPerS, lag_s: o.lagS, undissected_flows: o.undissected, unanalyzed_flows: o.unanalyzed } };
+          }
+        } catch {
+          // readiness never fails on its detail
+        }
+        return { ready, capture, db_writable: dbWritable, ...fault, ...overload };
       },
     );
 
