@@ -273,7 +273,15 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       outputs.configure(next.outputs).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs invalid, keeping the running ones'));
     }
     const r = pipeline.reload(next);
-    if (store !== undefined) applyConfigAllowlist(next, store);
+    if (store !== undefined) {
+      // The config's entries become the new file's set: removed ones are revoked, API ones stay.
+      try {
+        const a = applyConfigAllowlist(next, store);
+        log.info({ added: a.added, removed: a.removed, kept: a.kept }, 'SIGHUP: config allowlist applied');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
+      }
+    }
     if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
     else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
   };
