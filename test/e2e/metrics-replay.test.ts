@@ -26,7 +26,7 @@ import { startApi } from '../../src/cli/serve.js';
 import { readCaptureFile } from '../../src/source/file.js';
 import { Store } from '../../src/store/store.js';
 import { corpusDir, repoRoot } from '../helpers/corpus.js';
-import { edrSampleFiles, edrSamplesDir } from '../helpers/edr-needles.js';
+import { edrSampleFiles, edrSamplesDir, expectedIngest } from '../helpers/edr-needles.js';
 import { Prometheus, dashboardExpressions, havePrometheus, substituteGrafana } from '../helpers/prometheus.js';
 
 const TOKEN = 'metrics-replay-token-0123456789abcdef';
@@ -108,7 +108,7 @@ describe.skipIf(!prom || corpus === undefined || samples === undefined)('metrics
         },
         body: readFileSync(f),
       });
-      expect([200, 400], f).toContain(res.status);
+      expect(res.status, f).toBe(expectedIngest(f).status);
     }
     // Then the captures, one a second, twice over, while Prometheus scrapes every second.
     // In capture-time order: EDR records wait for their flows in capture time, so the paired

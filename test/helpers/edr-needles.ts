@@ -26,6 +26,22 @@ export function edrSampleFiles(dir: string): string[] {
   return out.sort();
 }
 
+/**
+ * The shared samples that hold no connection record (a process exec and a process close, by
+ * their file name), with the rejection reason of their one record: the ingest API answers them
+ * 400 by name. Every other sample holds connections and is answered 200.
+ */
+export const EDR_SAMPLES_WITHOUT_CONNECTION: Readonly<Record<string, string>> = {
+  'nc_process_close.json': 'tetragon.lifecycle_event',
+  'nc_process_exec.json': 'tetragon.process_exec',
+};
+
+/** The status the ingest API owes a sample file (400 for one without a connection record), and the reason it names. */
+export function expectedIngest(file: string): { status: 200 } | { status: 400; reason: string } {
+  const reason = EDR_SAMPLES_WITHOUT_CONNECTION[file.slice(file.lastIndexOf('/') + 1)];
+  return reason === undefined ? { status: 200 } : { status: 400, reason };
+}
+
 /** Top-level JSON objects of a text holding NDJSON or concatenated pretty-printed objects. */
 export function jsonObjects(text: string): unknown[] {
   const out: unknown[] = [];
