@@ -9,9 +9,9 @@
 #   libcap2-bin            setcap, for the non-root capture test (file capabilities)
 #   prometheus             real scraper in the metrics test
 #   hyperfine              benchmark timing
-#   rsyslog openssl        real syslog receiver and a self-signed certificate in the output tests
+#   rsyslog rsyslog-gnutls openssl   real syslog receiver (TCP, UDP, TLS) and a self-signed certificate in the output tests
 set -euo pipefail
-pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus hyperfine time ca-certificates gzip rsyslog openssl)
+pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus hyperfine time ca-certificates gzip rsyslog rsyslog-gnutls openssl)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${pkgs[@]}"; do

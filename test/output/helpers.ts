@@ -60,17 +60,26 @@ const tcpOpen = (port: number): Promise<boolean> =>
 export interface Rsyslog {
   tcpPort: number;
   udpPort: number;
+  /** TLS input (gtls driver, anonymous clients), when started with a certificate. */
+  tlsPort?: number;
   /** Lines rsyslog wrote for each input: `app-name|msgid|severity|hostname|msg`. */
-  lines(input: 'tcp' | 'udp'): string[];
+  lines(input: 'tcp' | 'udp' | 'tls'): string[];
   stop(): Promise<void>;
 }
 
-/** Starts rsyslogd in the foreground with its own config in `dir`. */
-export async function startRsyslog(dir: string): Promise<Rsyslog> {
+/** Starts rsyslogd in the foreground with its own config in `dir` (a TLS input too with `tls`). */
+export async function startRsyslog(dir: string, tls?: { certFile: string; keyFile: string }): Promise<Rsyslog> {
   const tcpPort = await freePort();
   const udpPort = await freeUdpPort();
+  const tlsPort = tls !== undefined ? await freePort() : undefined;
   const conf = join(dir, 'rsyslog.conf');
-  writeFileSync(conf, `global(workDirectory="${dir}")
+  const tlsGlobal = tls !== undefined ? ` DefaultNetstreamDriverCAFile="${tls.certFile}" DefaultNetstreamDriverCertFile="${tls.certFile}" DefaultNetstreamDriverKeyFile="${tls.keyFile}"` : '';
+  const tlsInput = tls !== undefined
+    ? `ruleset(name="tls") { action(type="omfile" file="${dir}/tls.log" template="fields") }
+input(type="imtcp" port="${tlsPort}" address="127.0.0.1" ruleset="tls" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+`
+    : '';
+  writeFileSync(conf, `global(workDirectory="${dir}"${tlsGlobal})
 module(load="imtcp")
 module(load="imudp")
 template(name="fields" type="string" string="%app-name%|%msgid%|%syslogseverity%|%hostname%|%msg%\\n")
@@ -78,13 +87,13 @@ ruleset(name="tcp") { action(type="omfile" file="${dir}/tcp.log" template="field
 ruleset(name="udp") { action(type="omfile" file="${dir}/udp.log" template="fields") }
 input(type="imtcp" port="${tcpPort}" address="127.0.0.1" ruleset="tcp")
 input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp")
-`);
+${tlsInput}`);
   const proc: ChildProcess = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   proc.stdout?.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
-    await waitFor(() => tcpOpen(tcpPort), 10_000, `rsyslogd on ${tcpPort} (${stderr})`);
+    await waitFor(async () => (await tcpOpen(tcpPort)) && (tlsPort === undefined || (await tcpOpen(tlsPort))), 10_000, `rsyslogd on ${tcpPort} (${stderr})`);
   } catch (e) {
     proc.kill();
     throw e;
@@ -93,6 +102,7 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp")
   return {
     tcpPort,
     udpPort,
+    ...(tlsPort !== undefined ? { tlsPort } : {}),
     lines: (input) => read(join(dir, `${input}.log`)),
     stop: () =>
       new Promise<void>((res) => {
@@ -104,13 +114,13 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp")
 }
 
 /** A self-signed certificate for 127.0.0.1 / localhost, made by openssl in `dir`. */
-export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
+export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer; certFile: string; keyFile: string } {
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
-  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
+  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile, keyFile };
 }
 
 export interface Received {

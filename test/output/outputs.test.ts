@@ -79,8 +79,8 @@ describe.skipIf(!haveRsyslog)('the demo through every output (CLI replay)', () =
 
   beforeAll(async () => {
     ensureBuilt();
-    rsyslog = await startRsyslog(dir);
     const tls = selfSignedCert(dir);
+    rsyslog = await startRsyslog(dir, tls);
     hook = await startHttps(tls);
     writeFileSync(join(dir, 'hook.key'), `${KEY}\n`);
     const cfg = YAML.parse(readFileSync(join(repoRoot, 'pcaps', 'demo', 'llmtap.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -88,6 +88,7 @@ describe.skipIf(!haveRsyslog)('the demo through every output (CLI replay)', () =
     cfg['outputs'] = [
       { type: 'syslog', url: `tcp://127.0.0.1:${rsyslog.tcpPort}`, format: 'cef' },
       { type: 'syslog', name: 'siem-udp', url: `udp://127.0.0.1:${rsyslog.udpPort}`, format: 'json' },
+      { type: 'syslog', name: 'siem-tls', url: `tls://127.0.0.1:${rsyslog.tlsPort}`, format: 'cef', ca_file: tls.certFile },
       { type: 'file', path: join(dir, 'alerts.ndjson'), format: 'ocsf' },
       { type: 'file', path: join(dir, 'ecs.ndjson'), format: 'ecs' },
       { type: 'file', path: join(dir, 'eve.ndjson'), format: 'eve' },
@@ -105,7 +106,7 @@ describe.skipIf(!haveRsyslog)('the demo through every output (CLI replay)', () =
     db.close();
     changes = log.map((a) => `${a.id}:${a.seq}`);
     kinds = log.map((a) => a.change ?? '');
-    await waitFor(() => rsyslog.lines('tcp').length >= changes.length && rsyslog.lines('udp').length >= changes.length, 10_000, 'rsyslog to write every change');
+    await waitFor(() => (['tcp', 'udp', 'tls'] as const).every((i) => rsyslog.lines(i).length >= changes.length), 10_000, 'rsyslog to write every change');
     ocsfLines = readFileSync(join(dir, 'alerts.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   }, 180_000);
 
@@ -148,6 +149,12 @@ describe.skipIf(!haveRsyslog)('the demo through every output (CLI replay)', () =
     // the Community ID's '=' is escaped on the wire and restored by the parser
     expect(rsyslog.lines('tcp')[0]).toContain('cs4=1:/EyN1y37sc/OdeyCf76xipjqAm4\\=');
     expect(cefs[0]!['cs4']).toBe('1:/EyN1y37sc/OdeyCf76xipjqAm4=');
+  });
+
+  it('rsyslog received the same CEF messages over TLS (RFC 5425, its gtls driver)', () => {
+    // the same template as the TCP input: app-name, msgid, severity, hostname, MSG — the same lines
+    expect(rsyslog.lines('tls')).toHaveLength(changes.length);
+    expect(rsyslog.lines('tls')).toEqual(rsyslog.lines('tcp'));
   });
 
   it('rsyslog received the OCSF JSON over UDP, one datagram per change', () => {
