@@ -145,6 +145,8 @@ export class Decoder {
       v.tunnels++;
       const r = this.ip(v, b, l4, ipEnd, proto === 41 ? 6 : 4, false);
       if (r === R['decode.ok']) return proto === 41 ? R['decode.tunnel_6in4'] : R['decode.tunnel_ipip'];
+      // The inner IP header itself is cut: the tunnel is truncated, not the outer packet.
+      if (r === R['decode.ipv4_truncated'] || r === R['decode.ipv6_truncated']) return R['decode.tunnel_truncated'];
       return r;
     }
     v.l4Off = l4;
