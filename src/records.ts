@@ -261,6 +261,10 @@ export interface Attribution {
 
 export type AiCategory = 'api' | 'assistant' | 'sdk' | 'local_llm' | 'plugin' | 'agent';
 
+/** Precedence of categories, strongest first (the published order): one connection, one
+ * category. Classify decides by it; an alert spanning several categories names the first. */
+export const CATEGORY_ORDER: readonly AiCategory[] = ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'];
+
 /** The classifier's decision for one connection. */
 export interface Verdict {
   category: AiCategory;

@@ -3,9 +3,10 @@
  * endpoint agents. The compiled form lives in matcher.ts.
  */
 import type { AiCategory } from '../records.js';
+import { CATEGORY_ORDER as ORDER } from '../records.js';
 
-/** Precedence of categories, strongest first: one connection, one category. */
-export const CATEGORY_ORDER: readonly AiCategory[] = ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'];
+/** Precedence of categories, strongest first: one connection, one category (records.ts). */
+export const CATEGORY_ORDER: readonly AiCategory[] = ORDER;
 
 export type Confidence = 'high' | 'medium' | 'low';
 export type Signal = 'host' | 'port' | 'process';

@@ -9,8 +9,7 @@
  * capture time, so a replay recreates the same id.
  */
 import { createHash } from 'node:crypto';
-import { categoryRank } from '../classify/precedence.js';
-import type { Alert, ConfidenceReason, Observation, Severity, SpreadDevice } from '../records.js';
+import { CATEGORY_ORDER, type Alert, type ConfidenceReason, type Observation, type Severity, type SpreadDevice } from '../records.js';
 import { alertDedupKey } from './alert-key.js';
 import { mergeConfidence } from './confidence.js';
 import { binHash, refOf, type EvidenceRef, type Hit, type SpreadHit } from './rule.js';
@@ -118,7 +117,7 @@ function mergeSpread(a: Alert, hits: SpreadHit[]): void {
   a.provider = a.providers.join(', ');
   a.host = a.hosts.join(', ');
   a.evidence.host = a.host;
-  const top = [...categories].sort((x, y) => categoryRank(x) - categoryRank(y))[0];
+  const top = CATEGORY_ORDER.find((c) => categories.includes(c));
   if (top !== undefined) a.category = top;
 }
 
