@@ -21,6 +21,7 @@ import { Attributor } from './attribute/join.js';
 import { Classifier } from './classify/index.js';
 import type { ClassifyQuery } from './classify/index.js';
 import { Detector } from './detect/detector.js';
+import { loadIndicatorFile, ThreatIntelIndex, type Indicator, type IndicatorFileReport } from './detect/threat-intel.js';
 import { TenantResolver } from './tenants/resolver.js';
 import { defaultTenantConfig } from './tenants/schema.js';
 import type { Store } from './store/store.js';
@@ -362,6 +363,7 @@ export class Pipeline {
     const d = cfg.detect;
     const bounds = { maxSeries: d.max_beacon_series, maxWindowKeys: d.max_window_keys, maxUploadSeen: d.max_upload_seen, maxLineageNames: d.max_lineage_names, maxInventory: d.max_inventory };
     this.detector = new Detector({ tenants: this.tenants, bounds }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log } : {}) });
+    this.loadThreatIntel(cfg);
     this.attributor = new Attributor(
       {
         waitMs: cfg.attribute.wait_s * 1000,
@@ -520,6 +522,7 @@ export class Pipeline {
     if (cfg !== undefined) {
       this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
       this.detector.setTenants(this.tenants);
+      this.loadThreatIntel(cfg);
     }
     const r = this.classifier.reload();
     return r.ok ? { ok: true } : { ok: false, error: r.error };
@@ -535,6 +538,53 @@ export class Pipeline {
       ...this.classifier.bounds(),
       ...this.detector.bounds(),
     ];
+  }
+
+  /** What the last threat-intel load read, per tenant and file (empty when no tenant has files). */
+  threatIntel: (IndicatorFileReport & { tenant: string; kept?: number })[] = [];
+  /** The last good indicators of each (tenant, file), kept when a reload cannot read it. */
+  private readonly intelFiles = new Map<string, Indicator[]>();
+
+  /**
+   * Reads every tenant's indicator files (at start and on SIGHUP) and hands the detector one
+   * index per tenant. A file that cannot be used is logged with its reason and skipped — or,
+   * when an earlier load read it, its previous indicators are kept. Never throws.
+   */
+  private loadThreatIntel(cfg: SensorConfig): void {
+    const byTenant = new Map<string, ThreatIntelIndex>();
+    const reports: (IndicatorFileReport & { tenant: string; kept?: number })[] = [];
+    const live = new Set<string>();
+    for (const t of cfg.tenants) {
+      if (t.threat_intel.files.length === 0) continue;
+      const all: Indicator[] = [];
+      for (const f of t.threat_intel.files) {
+        const path = configPath(cfg, f);
+        const key = `${t.id}\0${path}`;
+        live.add(key);
+        const { indicators, report } = loadIndicatorFile(path);
+        const rep: IndicatorFileReport & { tenant: string; kept?: number } = { ...report, tenant: t.id };
+        if (report.error !== undefined) {
+          const prev = this.intelFiles.get(key);
+          if (prev) {
+            rep.kept = prev.length;
+            all.push(...prev);
+          }
+          this.log?.error({ tenant: t.id, file: path, err: report.error, kept: prev?.length ?? 0 }, 'threat intel: indicator file unusable');
+        } else {
+          this.intelFiles.set(key, indicators);
+          all.push(...indicators);
+          if (report.problems.length > 0) {
+            this.log?.warn({ tenant: t.id, file: path, unsupported: report.unsupported, invalid: report.invalid, problems: report.problems }, 'threat intel: entries skipped');
+          }
+          this.log?.info({ tenant: t.id, file: path, format: report.format, indicators: report.indicators, unsupported: report.unsupported, invalid: report.invalid, revoked: report.revoked }, 'threat intel: loaded');
+        }
+        reports.push(rep);
+      }
+      byTenant.set(t.id, new ThreatIntelIndex(all));
+    }
+    for (const k of [...this.intelFiles.keys()]) if (!live.has(k)) this.intelFiles.delete(k);
+    this.threatIntel = reports;
+    this.detector.setThreatIntel(byTenant);
   }
 
   stats(): Record<string, number> {

@@ -309,7 +309,7 @@ export interface Observation {
 
 // ───────────────────────────── detect → store → api ─────────────────────────────
 
-export type Heuristic = 'h1' | 'h7' | 'beacon' | 'upload' | 'lineage' | 'shadow_volume' | 'learning';
+export type Heuristic = 'h1' | 'h7' | 'beacon' | 'upload' | 'lineage' | 'shadow_volume' | 'learning' | 'threat_intel';
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export type AlertStatus = 'open' | 'acknowledged' | 'closed';
 

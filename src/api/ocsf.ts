@@ -64,7 +64,7 @@ const ACTIVITY: Record<number, string> = { 1: 'Create', 2: 'Update', 3: 'Close' 
  * Medium. Shadow volume (no endpoint attribution) and warm-up learning: Low.
  */
 export const CONFIDENCE: Record<Heuristic, 1 | 2 | 3> = {
-  h1: 3, h7: 3, beacon: 2, upload: 2, lineage: 2, shadow_volume: 1, learning: 1,
+  h1: 3, h7: 3, beacon: 2, upload: 2, lineage: 2, shadow_volume: 1, learning: 1, threat_intel: 3,
 };
 const CONFIDENCE_NAME: Record<number, string> = { 1: 'Low', 2: 'Medium', 3: 'High' };
 const CONFIDENCE_LEVEL: Record<ConfidenceLevel, 1 | 2 | 3> = { low: 1, medium: 2, high: 3 };

@@ -296,6 +296,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     malformed,
     wallS,
     edr: edrResults,
+    threatIntel: pipeline.threatIntel,
     aiObservations: pipeline.counters.aiObservations,
     observations: pipeline.counters.observations,
     providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),

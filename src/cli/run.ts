@@ -6,7 +6,7 @@
  *   with one clear line and its own exit code, before the database is touched.
  * - SIGTERM/SIGINT: stop capture (the packets already captured are still delivered), emit every
  *   open flow, settle pending EDR joins, commit and close the database, close the API. Exit 0.
- * - SIGHUP: re-read the config file and reload rules, tenants and allowlist without stopping
+ * - SIGHUP: re-read the config file and reload rules, tenants, allowlist and threat-intel files without stopping
  *   capture (the allowlist lives in the store and is read live). A config that fails
  *   validation is logged and the running one is kept.
  * - Capture needs root, or CAP_NET_RAW as a non-root user (promiscuous mode included): systemd
@@ -282,7 +282,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
         log.error({ err: (e as Error).message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
       }
     }
-    if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+    if (r.ok) log.info('SIGHUP: rules, tenants, allowlist and threat intel reloaded');
     else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
   };
 

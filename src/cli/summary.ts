@@ -1,6 +1,7 @@
 /** The replay summary: what a network engineer reads first. Plain text table or JSON. */
 import type { Alert, Confidence } from '../records.js';
 import type { IngestResult } from '../attribute/ingest.js';
+import type { IndicatorFileReport } from '../detect/threat-intel.js';
 
 export interface ReplaySummary {
   files: { file: string; format: string; compressed: boolean; packets: number; error: string | undefined }[];
@@ -13,6 +14,8 @@ export interface ReplaySummary {
   malformed: Record<string, number>;
   wallS: number;
   edr: { file: string; result: IngestResult }[];
+  /** Threat-intel files loaded (tenants that configured some). */
+  threatIntel?: (IndicatorFileReport & { tenant: string; kept?: number })[];
   observations: number;
   aiObservations: number;
   providers: { provider: string; category: string; flows: number; bytesOut: number; bytesIn: number }[];
@@ -71,6 +74,10 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
   for (const e of s.edr) {
     const rej = Object.entries(e.result.rejected).map(([k, v]) => `${k} ${v}`).join(', ');
     out += `EDR ${e.file}: ${n(e.result.accepted)} records${rej ? ` (skipped: ${rej})` : ''}\n`;
+  }
+  for (const t of s.threatIntel ?? []) {
+    if (t.error !== undefined) out += `threat intel ${t.tenant} ${t.file}: ERROR ${t.error}${t.kept !== undefined ? ` (kept ${n(t.kept)} indicators of the previous load)` : ''}\n`;
+    else out += `threat intel ${t.tenant} ${t.file} (${t.format}): ${n(t.indicators)} indicators${t.unsupported ? `, ${n(t.unsupported)} unsupported` : ''}${t.invalid ? `, ${n(t.invalid)} invalid` : ''}${t.revoked ? `, ${n(t.revoked)} revoked` : ''}\n`;
   }
   out += `\nAI observations: ${n(s.aiObservations)} of ${n(s.observations)} connections\n`;
   if (s.providers.length) {

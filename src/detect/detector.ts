@@ -1,7 +1,9 @@
 /**
  * detect: heuristics over classified, attributed observations, per tenant, written through the
  * store. Order per observation: tenant (and its privacy switch) → warm-up clock → inventory
- * learning → each rule (fail-open, one try/catch per rule) → the observation row.
+ * learning → first-seen (device, process, provider), off-hours and threat-intel match (the
+ * confidence signals every alert of this connection gets; a threat-intel match also raises
+ * them one severity step) → each rule (fail-open, one try/catch per rule) → the observation row.
  *
  * Privacy switch: a tenant with `ai_threat_telemetry_enabled: false` is dropped before
  * anything is written — no alerts, observations, candidates, inventory or lineage rows.
@@ -12,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { addrScope } from '../attribute/normalize.js';
-import type { Observation } from '../records.js';
+import type { Observation, Severity } from '../records.js';
 import type { TenantResolver } from '../tenants/resolver.js';
 import type { TenantConfig } from '../tenants/schema.js';
 import { Beacon } from './beacon.js';
@@ -25,10 +27,16 @@ import type { Hit, Rule, RuleContext } from './rule.js';
 import { binHash, defaultDetectBounds, deviceKey, type DetectBounds } from './rule.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
 import { ShadowVolume } from './shadow-volume.js';
+import { describeIndicator, ThreatIntelRule, type ThreatIntelIndex } from './threat-intel.js';
 import type { DetectStore } from './sink.js';
 import { Upload } from './upload.js';
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
+const RAISED: Record<Severity, Severity> = { info: 'low', low: 'medium', medium: 'high', high: 'critical', critical: 'critical' };
+
+function raiseSeverity(s: Severity): Severity {
+  return RAISED[s];
+}
 const US_PER_DAY = 86_400_000_000;
 /** Retention runs at most this often, in capture time. */
 const RETENTION_EVERY_US = 3_600_000_000;
@@ -37,7 +45,7 @@ const PRUNE_EVERY_US = 10_000_000;
 
 export function defaultRules(b: DetectBounds = defaultDetectBounds): Rule[] {
   // H1 before H7 so the H1 alert of the device that completes a spread exists to be linked.
-  return [new H1Allowlist(), new H7Spread(b.maxWindowKeys), new Beacon(b.maxSeries), new Upload(b.maxWindowKeys, b.maxUploadSeen), new Parent(b.maxLineageNames), new ShadowVolume(b.maxWindowKeys)];
+  return [new ThreatIntelRule(), new H1Allowlist(), new H7Spread(b.maxWindowKeys), new Beacon(b.maxSeries), new Upload(b.maxWindowKeys, b.maxUploadSeen), new Parent(b.maxLineageNames), new ShadowVolume(b.maxWindowKeys)];
 }
 
 export interface DetectorDeps {
@@ -60,6 +68,7 @@ export class Detector {
   private readonly inventory: LruMap<string, number>;
   /** tenant\0device\0process\0provider → first sighting; a cache of the store's (least recently used evicted). */
   private readonly pairs: LruMap<string, number>;
+  private intel = new Map<string, ThreatIntelIndex>();
   private readonly lastErrorLog = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private lastRetentionUs = 0;
@@ -138,7 +147,14 @@ export class Detector {
     const off = offHours(obs.tsUs, tenant.business_hours);
     if (off !== undefined) this.count('detect.off_hours');
     if (firstSeen) this.count('detect.first_seen');
-    const signals = observationSignals(obs, { ...(off !== undefined ? { offHours: off } : {}), firstSeen });
+    const intel = this.intel.get(tenant.id)?.match(obs);
+    if (intel) this.count('detect.threat_intel.matches');
+    const intelText = intel ? `${intel.what} matches ${describeIndicator(intel.indicator)}` : undefined;
+    const signals = observationSignals(obs, {
+      ...(off !== undefined ? { offHours: off } : {}),
+      firstSeen,
+      ...(intelText !== undefined ? { threatIntel: intelText } : {}),
+    });
     const marks = { h1: false };
     const ctx: RuleContext = {
       tenant,
@@ -146,7 +162,14 @@ export class Detector {
       warm,
       store: this.store,
       marks,
-      emit: (hit: Hit) => {
+      ...(intel !== undefined ? { intel } : {}),
+      emit: (raw: Hit) => {
+        // A connection matching a threat indicator raises every other alert it produces one
+        // severity step and names the indicator in it.
+        const hit: Hit =
+          intelText !== undefined && raw.heuristic !== 'threat_intel'
+            ? { ...raw, severity: raiseSeverity(raw.severity), detail: { ...raw.detail, threatIntel: intelText } }
+            : raw;
         // Without a device id the client address is the device; 127.0.0.1 and ::1 name none
         // (a loopback capture or a local runtime without its endpoint record).
         if (hit.fleet !== true && obs.client?.deviceId === undefined && addrScope(obs.clientAddr) === 'loopback') {
@@ -234,6 +257,12 @@ export class Detector {
     const out = [this.inventory.stat(), this.pairs.stat()];
     for (const r of this.rules) if (r.bounds !== undefined) out.push(...r.bounds());
     return out;
+  }
+
+  /** Threat indicators per tenant (loaded by the wiring from the tenants' files; replaced on
+   * reload). A tenant without an entry matches nothing. */
+  setThreatIntel(byTenant: Map<string, ThreatIntelIndex>): void {
+    this.intel = byTenant;
   }
 
   /** Config reload: new tenant settings apply from the next observation; state is kept. */

@@ -8,6 +8,7 @@ import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../rec
 import type { TenantConfig } from '../tenants/schema.js';
 import type { DetectStore } from './sink.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
+import type { IntelMatch } from './threat-intel.js';
 
 /** One observation as evidence: ids and byte counts, never content. */
 export interface EvidenceRef {
@@ -56,6 +57,8 @@ export interface RuleContext {
   /** The tenant's warm-up period is over at this observation's capture time. */
   warm: boolean;
   store: DetectStore;
+  /** The loaded threat indicator this observation matches (the tenant's files), if any. */
+  intel?: IntelMatch;
   /** Marks set by rules for the stored observation row. */
   marks: { h1: boolean };
   /** Turns a hit into a created or updated alert (deduplicated); undefined when nothing changed. */

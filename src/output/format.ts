@@ -182,7 +182,7 @@ export function toEcs(a: Alert, ctx: FormatContext): Record<string, unknown> {
 const EVE_SEVERITY: Record<Severity, number> = { critical: 1, high: 1, medium: 2, low: 3, info: 3 };
 
 /** Stable signature id per heuristic, in the local-use range (the rules export uses its own). */
-export const EVE_SIDS: Record<string, number> = { h1: 9_100_001, h7: 9_100_007, beacon: 9_100_010, upload: 9_100_011, lineage: 9_100_012, shadow_volume: 9_100_013, learning: 9_100_014 };
+export const EVE_SIDS: Record<string, number> = { h1: 9_100_001, h7: 9_100_007, beacon: 9_100_010, upload: 9_100_011, lineage: 9_100_012, shadow_volume: 9_100_013, learning: 9_100_014, threat_intel: 9_100_015 };
 
 /** Suricata EVE-style `alert` event of an alert change (field names as Suricata writes them). */
 export function toEve(a: Alert, ctx: FormatContext): Record<string, unknown> {

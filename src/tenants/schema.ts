@@ -69,6 +69,9 @@ export interface TenantConfig {
   alert_ttl_hours: number;
   /** Working hours for the off-hours confidence signal; absent: no off-hours signal. */
   business_hours?: BusinessHours;
+  /** Optional, off by default: indicator files (plain hash/host lists or STIX 2.1 bundles),
+   * paths relative to the config file; reloaded on SIGHUP. Matching is local. */
+  threat_intel: { files: string[] };
 }
 
 export function defaultTenantConfig(id = 'default'): TenantConfig {
@@ -87,6 +90,7 @@ export function defaultTenantConfig(id = 'default'): TenantConfig {
     upload: { bytes_out: 10_000_000, window_s: 3600, ratio_factor: 20, ratio_min_bytes: 1_000_000 },
     shadow_volume: { connections: 5, bytes_out: 10_000_000, window_s: 3600 },
     alert_ttl_hours: 72,
+    threat_intel: { files: [] },
   };
 }
 
@@ -142,7 +146,7 @@ function section(o: Obj, k: string, path: string, known: string[]): Obj {
 const TOP_KEYS = [
   'id', 'vlans', 'cidrs', 'edr_tenant_ids', 'ai_threat_telemetry_enabled', 'payload_entropy',
   'warmup_days', 'h1_categories', 'device_groups', 'h7', 'beacon', 'upload', 'shadow_volume',
-  'alert_ttl_hours', 'business_hours',
+  'alert_ttl_hours', 'business_hours', 'threat_intel',
 ];
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -251,6 +255,7 @@ export function parseTenant(raw: unknown, path: string): TenantConfig {
       window_s: num(sv, 'window_s', `${path}.shadow_volume`, d.shadow_volume.window_s, 1, false),
     },
     alert_ttl_hours: num(raw, 'alert_ttl_hours', path, d.alert_ttl_hours, 1, false),
+    threat_intel: { files: strings(section(raw, 'threat_intel', path, ['files']), 'files', `${path}.threat_intel`) },
     ...withBusinessHours(parseBusinessHours(raw['business_hours'], `${path}.business_hours`)),
   };
 }

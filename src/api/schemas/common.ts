@@ -6,7 +6,7 @@
 import { CURSOR_MAX_CHARS } from '../cursor.js';
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
-export const HEURISTICS = ['h1', 'h7', 'beacon', 'upload', 'lineage', 'shadow_volume', 'learning'] as const;
+export const HEURISTICS = ['h1', 'h7', 'beacon', 'upload', 'lineage', 'shadow_volume', 'learning', 'threat_intel'] as const;
 export const STATUSES = ['open', 'acknowledged', 'closed'] as const;
 export const CATEGORIES = ['api', 'assistant', 'sdk', 'local_llm', 'plugin', 'agent'] as const;
 export const CONFIDENCE_SIGNALS = [
