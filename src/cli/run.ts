@@ -282,7 +282,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
         log.error({ err: (e as Error).message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
       }
     }
-    if (r.ok) log.info('SIGHUP: rules, tenants, allowlist and threat intel reloaded');
+    if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
     else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
   };
 
