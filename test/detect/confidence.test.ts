@@ -4,7 +4,7 @@
  * and first-ever (device, process, provider) after warm-up.
  */
 import { describe, expect, it } from 'vitest';
-import { isBrowser, localTime, offHours } from '../../src/detect/confidence.js';
+import { isBrowser, localTime, mergeConfidence, observationSignals, offHours } from '../../src/detect/confidence.js';
 import { WEIGHTS } from '../../src/detect/confidence.js';
 import { CONFIDENCE_SIGNALS } from '../../src/api/schemas/common.js';
 import type { Alert, Observation } from '../../src/records.js';
@@ -160,6 +160,27 @@ describe('confidence on alerts', () => {
     det.onObservation({ ...obs({ id: 'w2', atS: 2 * DAY_S + 10, device: 'dev-2', proc: 'tool.exe' }), update: true });
     expect(alerts(store).length).toBe(before);
     store.close();
+  });
+
+  it('naming signals: each way a host was named, and only the strongest counts', () => {
+    const named = (src: string, agrees?: boolean): string[] => {
+      const o = obs({ id: 'n', atS: 0, noEdr: true });
+      (o as { hostSource: string }).hostSource = src;
+      if (agrees !== undefined) o.flow!.hostAgrees = agrees;
+      return observationSignals(o, {}).map((r) => `${r.signal}${r.weight}`);
+    };
+    expect(named('sni', true)).toEqual(['sni_dns_agree2']);
+    expect(named('quic-sni')).toEqual(['sni1']);
+    expect(named('sni', false)).toEqual(['sni1', 'sni_dns_conflict-1']);
+    expect(named('dns-client')).toEqual(['dns_client1']);
+    expect(named('dns-any')).toEqual(['dns_any-1']);
+    expect(named('edr')).toEqual(['edr_name-1']);
+    expect(named('ip-range')).toEqual(['ip_range-1']);
+    expect(named('none')).toEqual(['no_name-1']);
+    const ipRange = observationSignals(Object.assign(obs({ id: 'r', atS: 0, noEdr: true }), { hostSource: 'ip-range' as never }), {});
+    const sni = observationSignals(obs({ id: 's', atS: 0, noEdr: true }), {});
+    const merged = mergeConfidence(mergeConfidence(undefined, ipRange, 1), sni, 2);
+    expect(merged).toEqual({ level: 'low', score: 1, reasons: [{ signal: 'sni', weight: 1, note: 'TLS server name' }] });
   });
 
   it('browser names', () => {
