@@ -463,6 +463,8 @@ export class Pipeline {
       // object each, per flow).
       const q: ClassifyQuery = { port: obs.serverPort, loopback: addrScope(obs.serverAddr) === 'loopback', tenant: obs.tenant };
       if (obs.host !== undefined) q.host = obs.host;
+      // no name at all (hard-coded address, DNS over HTTPS, ECH): the rules' published ranges
+      else q.addr = obs.serverAddr;
       const clientProc = obs.client?.processName;
       if (clientProc !== undefined) q.processName = clientProc;
       const serverProc = obs.server?.processName;
@@ -470,6 +472,8 @@ export class Pipeline {
       const v = this.classifier.classify(q);
       if (v !== undefined) obs.verdict = v;
       else delete obs.verdict;
+      if (v?.range !== undefined) obs.hostSource = 'ip-range';
+      else if (obs.hostSource === 'ip-range') obs.hostSource = 'none';
     } catch (err) {
       this.counters.classifyErrors++;
       this.rateLimitedError('classify', err);

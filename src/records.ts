@@ -62,9 +62,11 @@ export type FlowEndReason = 'fin' | 'rst' | 'idle' | 'active' | 'evicted' | 'eof
  * - `dns-client`: an answer this same client received for the server address
  * - `dns-any`: an answer some other client received for that address (CDN: low confidence)
  * - `edr`: a name hint from the endpoint record (MDE RemoteUrl, Sysmon EID 22); lowest
+ * - `ip-range`: no name at all; the destination address lies in a provider-published range
+ *   of a rule (set on observations by classify, never on flow records: `host` stays unset)
  * - `none`
  */
-export type HostSource = 'sni' | 'quic-sni' | 'dns-client' | 'dns-any' | 'edr' | 'none';
+export type HostSource = 'sni' | 'quic-sni' | 'dns-client' | 'dns-any' | 'edr' | 'ip-range' | 'none';
 
 /**
  * What dissect learned from a flow's handshake. Reports everything, decides nothing (no
@@ -275,6 +277,11 @@ export interface Verdict {
   sanctioned: boolean;
   /** The rule entry is marked "(verify)" in the sources. */
   verify?: boolean;
+  /**
+   * The provider-published destination prefix that decided, when no host name was known
+   * (the observation's `hostSource` is then `ip-range`: a weaker signal than a name).
+   */
+  range?: string;
 }
 
 // ───────────────────────────── attribute → classify → detect ─────────────────────────────

@@ -7,7 +7,8 @@
 #               between the devices and the servers, Ethernet link type)
 #   llcap-a..d  one device each: eth0 with its own IPv4 and IPv6 address
 #
-# Callers may set, before sourcing: LAB_DEVICE_LIST (devices, default "a b c d"; e exists too),
+# Callers may set, before sourcing: LAB_PREFIX (namespace prefix, default llcap; another
+# prefix lets a second lab run beside one already up), LAB_DEVICE_LIST (devices, default "a b c d"; e exists too),
 # LAB_V6_ONLY (devices with no IPv4 address and an IPv6 resolver), LAB_CADDY=0 (no Caddy, no
 # chatgpt.com over QUIC: the fleet set needs neither).
 #
@@ -15,7 +16,7 @@
 # lab_down (also on exit through the trap the callers install).
 
 LAB_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LAB_PREFIX=llcap
+LAB_PREFIX="${LAB_PREFIX:-llcap}"
 LAB_SRV="${LAB_PREFIX}-srv"
 read -r -a LAB_DEVICES <<<"${LAB_DEVICE_LIST:-a b c d}"
 LAB_V6_ONLY=" ${LAB_V6_ONLY:-} "

@@ -8,6 +8,7 @@ import { compilePattern } from './pattern.js';
 import type { HostKind, RankKey } from './precedence.js';
 import { categoryRank, compareRank } from './precedence.js';
 import { normalizeProcess } from './normalize.js';
+import { parseCidr, RangeTable } from './ranges.js';
 import type { Confidence, RuleSet, RuleSpec } from './types.js';
 
 export interface CompiledRule {
@@ -36,8 +37,13 @@ export interface Hit extends RankKey {
   id: string;
   category: AiCategory;
   rule: CompiledRule;
-  /** The host entry that matched (name, suffix or template); empty for hostless rules. */
+  /** The host entry that matched (name, suffix, template or range prefix); empty for hostless rules. */
   entry: string;
+  /** What this way of matching decides (a range hit's verdicts name its prefix). */
+  verdict: Readonly<Verdict>;
+  verdictSanctioned: Readonly<Verdict>;
+  /** Range hits: where the range was published and when it was taken. */
+  range?: { source: string; date: string };
 }
 
 export interface PatternEntry {
@@ -52,6 +58,8 @@ export interface CompiledIndex {
   patterns: Map<string, PatternEntry[]>;
   byPort: Map<number, Hit[]>;
   byProcess: Map<string, Hit[]>;
+  /** Rules' destination prefixes (looked up only for connections without a host name). */
+  ranges: RangeTable<Hit>;
   /** Tenants that have sanctioned rules (the hot path looks for them only there). */
   sanctionedTenants: Set<string>;
 }
@@ -64,7 +72,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 function compileRule(spec: RuleSpec, tenant: string | undefined, order: number): CompiledRule {
   const m = spec.match;
-  const hasHost = (m.hosts?.length ?? 0) + (m.suffixes?.length ?? 0) + (m.patterns?.length ?? 0) > 0;
+  const hasHost = (m.hosts?.length ?? 0) + (m.suffixes?.length ?? 0) + (m.patterns?.length ?? 0) + (m.ranges?.length ?? 0) > 0;
   const ports = m.ports === undefined ? undefined : new Set(m.ports);
   const processes = m.processes === undefined ? undefined : new Set(m.processes.map(normalizeProcess));
   const base: Verdict = { category: spec.category, provider: spec.provider, ruleId: spec.id, sanctioned: false };
@@ -76,7 +84,8 @@ function compileRule(spec: RuleSpec, tenant: string | undefined, order: number):
     tenant,
     sanctioned: spec.sanctioned === true,
     verify: spec.verify === true,
-    confidence: spec.confidence ?? 'high',
+    // a range is a weaker signal than a name: range rules are low confidence unless they say otherwise
+    confidence: spec.confidence ?? ((m.ranges?.length ?? 0) > 0 ? 'low' : 'high'),
     order,
     signals: (hasHost ? 1 : 0) + (ports ? 1 : 0) + (processes ? 1 : 0),
     hasHost,
@@ -89,15 +98,17 @@ function compileRule(spec: RuleSpec, tenant: string | undefined, order: number):
   };
 }
 
-function hitOf(rule: CompiledRule, hostKind: HostKind, entry: string): Hit {
+function hitOf(rule: CompiledRule, hostKind: HostKind, entry: string, entryLen = entry.length): Hit {
   return {
     id: rule.id,
     category: rule.category,
     rule,
     entry,
+    verdict: rule.verdict,
+    verdictSanctioned: rule.verdictSanctioned,
     catRank: categoryRank(rule.category),
     hostKind,
-    entryLen: entry.length,
+    entryLen,
     signals: rule.signals,
     tenant: rule.tenant !== undefined,
     order: rule.order,
@@ -118,6 +129,7 @@ export function compileIndex(set: RuleSet): CompiledIndex {
     patterns: new Map(),
     byPort: new Map(),
     byProcess: new Map(),
+    ranges: new RangeTable<Hit>(),
     sanctionedTenants: new Set(),
   };
   const all: Array<[RuleSpec, string | undefined]> = set.rules.map((r) => [r, undefined]);
@@ -134,6 +146,16 @@ export function compileIndex(set: RuleSet): CompiledIndex {
       // load.ts validated every template; a failure here is a programming error.
       if (typeof c === 'string') throw new Error(c);
       push(idx.patterns, c.fixedSuffix, { re: c.re, hit: hitOf(rule, 'pattern', c.template) });
+    }
+    for (const r of m.ranges ?? []) {
+      const c = parseCidr(r.prefix);
+      // load.ts validated every prefix; a failure here is a programming error.
+      if (c === undefined) throw new Error(`bad range ${r.prefix}`);
+      const hit = hitOf(rule, 'range', r.prefix, c.bits);
+      hit.verdict = Object.freeze({ ...rule.verdict, range: r.prefix });
+      hit.verdictSanctioned = Object.freeze({ ...rule.verdictSanctioned, range: r.prefix });
+      hit.range = { source: r.source, date: r.date };
+      idx.ranges.add(c, hit);
     }
     if (!rule.hasHost) {
       const hit = hitOf(rule, 'none', '');

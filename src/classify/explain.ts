@@ -1,5 +1,6 @@
 /**
- * Explain: the deciding rule, every other rule that matched, rules whose host matched but
+ * Explain: the deciding rule (a host name, or for a query without a name, an address and the
+ * published range holding it), every other rule that matched, rules whose host matched but
  * another condition did not, and one sentence per rival saying why precedence chose as it did.
  * Uses the same compiled index and precedence as classify (not a second implementation), but
  * bypasses the memo and the counters. Other tenants' rules are never shown.
@@ -21,7 +22,17 @@ export interface ExplainedMatch {
   verify: boolean;
   confidence: Confidence;
   /** How the rule matched: host entry and kind, and the port/process/loopback it required. */
-  matchedBy: { hostKind: HostKind; hostEntry?: string; port?: number; process?: string; loopback?: boolean };
+  matchedBy: {
+    hostKind: HostKind;
+    hostEntry?: string;
+    /** A range match: the destination address, and where the range was published and when. */
+    address?: string;
+    rangeSource?: string;
+    rangeDate?: string;
+    port?: number;
+    process?: string;
+    loopback?: boolean;
+  };
   source: string;
   note?: string;
 }
@@ -30,6 +41,8 @@ export interface Explanation {
   query: {
     host?: string;
     normalizedHost?: string;
+    /** The destination address looked up in the rules' ranges (no host name). */
+    address?: string;
     hostProblem?: string;
     port?: number;
     processName?: string;
@@ -52,10 +65,15 @@ export interface Explanation {
   rulesVersion: string;
 }
 
-function describe(hit: Hit, q: MatchContext): ExplainedMatch {
+function describe(hit: Hit, q: MatchContext, address: string | undefined): ExplainedMatch {
   const r: CompiledRule = hit.rule;
   const matchedBy: ExplainedMatch['matchedBy'] = { hostKind: hit.hostKind };
   if (hit.hostKind !== 'none') matchedBy.hostEntry = hit.entry;
+  if (hit.range !== undefined) {
+    if (address !== undefined) matchedBy.address = address;
+    matchedBy.rangeSource = hit.range.source;
+    matchedBy.rangeDate = hit.range.date;
+  }
   if (r.ports !== undefined && q.port !== undefined) matchedBy.port = q.port;
   if (r.processes !== undefined) matchedBy.process = r.processes.has(q.proc1) ? q.proc1 : q.proc2;
   if (r.localhostOnly) matchedBy.loopback = true;
@@ -75,7 +93,9 @@ function describe(hit: Hit, q: MatchContext): ExplainedMatch {
 }
 
 export function explainQuery(matcher: Matcher, excluded: ReadonlyMap<string, ExcludedHost>, version: string, q: ClassifyQuery): Explanation {
-  const h = q.host === undefined ? undefined : matcher.lookupHost(q.host);
+  const named = q.host === undefined ? undefined : matcher.lookupHost(q.host);
+  const address = matcher.rangeAddress(q, named ?? { name: undefined, loopback: false, problem: undefined, hits: [] });
+  const h = address === undefined ? named : matcher.lookupAddress(address, named?.loopback === true);
   const ctx: MatchContext = {
     port: q.port,
     proc1: q.processName === undefined ? '' : matcher.process(q.processName),
@@ -100,11 +120,12 @@ export function explainQuery(matcher: Matcher, excluded: ReadonlyMap<string, Exc
   const decider = competing[0] ?? sanctioned[0];
   const others = passing.filter((c) => c !== decider);
   let verdict: Verdict | null = null;
-  if (decider !== undefined) verdict = { ...(sanctioned.length > 0 ? decider.rule.verdictSanctioned : decider.rule.verdict) };
+  if (decider !== undefined) verdict = { ...(sanctioned.length > 0 ? decider.verdictSanctioned : decider.verdict) };
 
   const query: Explanation['query'] = { loopback: ctx.loopback };
   if (q.host !== undefined) query.host = q.host;
   if (h?.name !== undefined) query.normalizedHost = h.name;
+  if (address !== undefined) query.address = address;
   if (h?.problem !== undefined) query.hostProblem = h.problem;
   if (q.port !== undefined) query.port = q.port;
   if (ctx.proc1 !== '') query.processName = ctx.proc1;
@@ -123,8 +144,8 @@ export function explainQuery(matcher: Matcher, excluded: ReadonlyMap<string, Exc
   const ex: Explanation = {
     query,
     verdict,
-    decidingRule: decider === undefined ? null : describe(decider, ctx),
-    otherMatches: others.map((o) => describe(o, ctx)),
+    decidingRule: decider === undefined ? null : describe(decider, ctx, address),
+    otherMatches: others.map((o) => describe(o, ctx, address)),
     sanctionedBy: sanctioned.map((s) => s.id),
     unmet: failed,
     reasons,

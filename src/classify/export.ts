@@ -41,12 +41,13 @@ const SEMANTICS = {
     'suffixes: equal to the name or a dot-bounded ending of it',
     'patterns: the anchored "regex" given with each template (placeholders below)',
     'hosts, suffixes and patterns of one rule are alternatives (the host signal)',
+    'ranges: the destination address lies in the prefix (longest prefix first); looked up only when the connection has no host name (no SNI, DNS answer or endpoint name, or the host is an address literal); each range names its source and the date it was taken',
     'every present condition must hold: host signal, ports, processes (client or server process), localhost_only, tenant',
     'sanctioned tenant rules only mark a verdict; they decide only when no other rule matches',
   ],
   precedence: [
     'category in the order of "categories"',
-    'host match kind: exact > suffix > pattern > none',
+    'host match kind: exact > suffix > pattern > range > none',
     'longer matched entry',
     'more signals in the rule (host, port, process)',
     'tenant rule before default rule',
@@ -71,6 +72,7 @@ function exportRule(r: RuleSpec, order: number): Record<string, unknown> {
     }),
     ports: m.ports === undefined ? undefined : [...new Set(m.ports)].sort((a, b) => a - b),
     processes: sortedStrings(m.processes),
+    ranges: m.ranges === undefined ? undefined : [...m.ranges].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0)).map((r) => ({ prefix: r.prefix, source: r.source, date: r.date })),
     localhost_only: m.localhost_only,
     requires: m.requires === undefined ? undefined : [...new Set(m.requires)].sort(),
   };

@@ -14,6 +14,8 @@ import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 export interface HostEntry {
   name: string | undefined;
+  /** The query's address literal, or the destination address looked up in the ranges. */
+  address?: string | undefined;
   loopback: boolean;
   problem: HostProblem | undefined;
   /** Every host rule entry matching the name, best first. */
@@ -94,7 +96,7 @@ export class Matcher {
   lookupHost(raw: string): HostEntry {
     const n = normalizeHost(raw);
     const name = n.name;
-    if (name === undefined) return { name: undefined, loopback: n.loopback, problem: n.problem, hits: NO_HITS };
+    if (name === undefined) return { name: undefined, address: n.address, loopback: n.loopback, problem: n.problem, hits: NO_HITS };
     let hits: Hit[] | undefined;
     const add = (list: readonly Hit[] | undefined): void => {
       if (list !== undefined) (hits ??= []).push(...list);
@@ -115,6 +117,27 @@ export class Matcher {
     if (hits === undefined) return { name, loopback: n.loopback, problem: undefined, hits: NO_HITS };
     hits.sort(compareRank);
     return { name, loopback: n.loopback, problem: undefined, hits };
+  }
+
+  /**
+   * A connection without a host name: the rules whose published ranges hold its destination
+   * address, best first. Not memoised: it costs one address parse and one hash probe per
+   * prefix length, and unnamed destinations (scans, bare-address traffic) would only push
+   * names out of the host memo.
+   */
+  lookupAddress(addr: string, loopback: boolean): HostEntry {
+    const hits = this.index.ranges.lookup(addr);
+    if (hits.length === 0) return { name: undefined, address: addr, loopback, problem: undefined, hits: NO_HITS };
+    hits.sort(compareRank);
+    return { name: undefined, address: addr, loopback, problem: undefined, hits };
+  }
+
+  /** The address to look up in the ranges when the query has no host name, else undefined. */
+  rangeAddress(q: ClassifyQuery, h: HostEntry): string | undefined {
+    if (this.index.ranges.size === 0) return undefined;
+    if (q.host === undefined) return q.addr;
+    // an address literal is no name; a name (even one that failed normalisation) is
+    return h.address;
   }
 
   private procEntry(raw: string): { name: string; hits: readonly Hit[] | undefined } {
@@ -157,7 +180,9 @@ export class Matcher {
 
   classify(q: ClassifyQuery): Verdict | undefined {
     this.queries++;
-    const h = q.host === undefined ? NO_HOST : this.host(q.host);
+    let h = q.host === undefined ? NO_HOST : this.host(q.host);
+    const addr = this.rangeAddress(q, h);
+    if (addr !== undefined) h = this.lookupAddress(addr, h.loopback);
     const ctx = this.context(q, h);
     this.wantSanctioned = ctx.tenant !== undefined && this.index.sanctionedTenants.has(ctx.tenant);
     this.best = undefined;
@@ -172,7 +197,7 @@ export class Matcher {
     if (decider === undefined) return undefined;
     this.verdicts++;
     this.byCategory[decider.category] = (this.byCategory[decider.category] ?? 0) + 1;
-    return bestSanctioned !== undefined ? decider.rule.verdictSanctioned : decider.rule.verdict;
+    return bestSanctioned !== undefined ? decider.verdictSanctioned : decider.verdict;
   }
 
   /**

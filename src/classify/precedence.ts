@@ -3,8 +3,10 @@
  * category. Candidates are ordered by, in turn:
  *
  *   1. category: api > assistant > sdk > local_llm > plugin > agent (the published order);
- *   2. host condition: exact host > dot-bounded suffix > anchored pattern > no host condition
- *      (port- or process-only rules); between two suffixes or two patterns the longer wins;
+ *   2. host condition: exact host > dot-bounded suffix > anchored pattern > address range (only
+ *      when the connection has no name) > no host condition (port- or process-only rules);
+ *      between two suffixes or two patterns the longer wins, between two ranges the longer
+ *      prefix;
  *   3. more signals in the rule (host, port, process) wins: a rule that also pins the port or
  *      the process is more specific;
  *   4. scope: a tenant's addition beats a default rule at an otherwise equal rank;
@@ -16,14 +18,14 @@
  */
 import { CATEGORY_ORDER } from './types.js';
 
-export type HostKind = 'exact' | 'suffix' | 'pattern' | 'none';
-const HOST_KIND_RANK: Record<HostKind, number> = { exact: 0, suffix: 1, pattern: 2, none: 3 };
+export type HostKind = 'exact' | 'suffix' | 'pattern' | 'range' | 'none';
+const HOST_KIND_RANK: Record<HostKind, number> = { exact: 0, suffix: 1, pattern: 2, range: 3, none: 4 };
 
 /** The static precedence key of one way a rule can match. */
 export interface RankKey {
   catRank: number;
   hostKind: HostKind;
-  /** Length of the matched host entry (suffix or template); 0 without a host condition. */
+  /** Length of the matched host entry (suffix or template; prefix bits of a range); 0 without a host condition. */
   entryLen: number;
   signals: number;
   tenant: boolean;
@@ -62,5 +64,5 @@ export function whyBeats(winner: RankKey & { id: string; category: string }, los
 }
 
 function hostKindText(k: HostKind): string {
-  return k === 'none' ? 'no host condition' : k === 'exact' ? 'an exact host match' : `a ${k} match`;
+  return k === 'none' ? 'no host condition' : k === 'exact' ? 'an exact host match' : k === 'range' ? 'an address range match' : `a ${k} match`;
 }

@@ -57,7 +57,7 @@ function partition(set: RuleSet): { ok: Exportable[]; skipped: { id: string; why
       }),
     ];
     const why =
-      signals.length === 0 ? 'no host condition'
+      signals.length === 0 ? ((m.ranges ?? []).length > 0 ? 'address ranges (llmtap applies them only to connections without a name)' : 'no host condition')
         : (m.processes ?? []).length > 0 ? 'needs the client or server process (endpoint feed)'
           : m.localhost_only === true ? 'loopback only (endpoint feed)'
             : undefined;

@@ -11,12 +11,27 @@ export const CATEGORY_ORDER: readonly AiCategory[] = ORDER;
 export type Confidence = 'high' | 'medium' | 'low';
 export type Signal = 'host' | 'port' | 'process';
 
+/** A provider-published destination prefix, with where it was published and when it was taken. */
+export interface RangeSpec {
+  /** CIDR prefix (`160.79.104.0/23`, `2607:6bc0::/48`), no address bits past the prefix. */
+  prefix: string;
+  source: string;
+  /** YYYY-MM-DD: when the range was taken from the source. */
+  date: string;
+}
+
 export interface RuleMatch {
   hosts?: string[];
   suffixes?: string[];
   patterns?: string[];
   ports?: number[];
   processes?: string[];
+  /**
+   * Destination prefixes; used only when the connection has no host name (no SNI, no DNS
+   * answer, no endpoint name: hard-coded addresses, DNS over HTTPS, ECH). Not combined with
+   * host names in one rule.
+   */
+  ranges?: RangeSpec[];
   localhost_only?: boolean;
   /** Signals that must match besides the port (mandatory for colliding ports). */
   requires?: Array<'host' | 'process'>;
@@ -58,6 +73,11 @@ export interface RuleSet {
 export interface ClassifyQuery {
   /** Destination host name (SNI, DNS or EDR hint) or an address literal. */
   host?: string;
+  /**
+   * Destination address; the published ranges are looked up when no host name is given (a
+   * host that is an address literal counts as no name).
+   */
+  addr?: string;
   /** Destination (responder) port. */
   port?: number;
   /** Process name of the client side (from the EDR join); path and `.exe` are ignored. */

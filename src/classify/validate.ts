@@ -6,6 +6,7 @@
 import { compileIndex } from './compile.js';
 import { Matcher } from './matcher.js';
 import { compilePattern } from './pattern.js';
+import { isNetworkAddress, parseCidr } from './ranges.js';
 import type { RuleSpec } from './types.js';
 
 /**
@@ -20,8 +21,16 @@ export function ruleProblems(r: RuleSpec, inTenantFile: boolean): string[] {
   const m = r.match;
   const hasHost = (m.hosts?.length ?? 0) + (m.suffixes?.length ?? 0) + (m.patterns?.length ?? 0) > 0;
   const hasProc = (m.processes?.length ?? 0) > 0;
-  if (!hasHost && (m.ports?.length ?? 0) === 0 && !hasProc) {
-    out.push('match has no signal (hosts, suffixes, patterns, ports or processes)');
+  const hasRanges = (m.ranges?.length ?? 0) > 0;
+  if (!hasHost && !hasRanges && (m.ports?.length ?? 0) === 0 && !hasProc) {
+    out.push('match has no signal (hosts, suffixes, patterns, ranges, ports or processes)');
+  }
+  if (hasHost && hasRanges) out.push('ranges are used only when a connection has no name: put them in a rule without hosts, suffixes or patterns');
+  for (const r of m.ranges ?? []) {
+    const c = parseCidr(r.prefix);
+    if (c === undefined || !r.prefix.includes('/')) out.push(`range "${r.prefix}" is not an address prefix`);
+    else if (!isNetworkAddress(c)) out.push(`range "${r.prefix}" has address bits set past its prefix length`);
+    else if (Number.isNaN(Date.parse(`${r.date}T00:00:00Z`))) out.push(`range "${r.prefix}": date "${r.date}" is not a calendar date`);
   }
   for (const p of m.patterns ?? []) {
     const c = compilePattern(p);
@@ -37,7 +46,12 @@ export function ruleProblems(r: RuleSpec, inTenantFile: boolean): string[] {
   }
   if (r.sanctioned === true && !inTenantFile) out.push('"sanctioned" is allowed in tenant rule files only');
   const ex = r.examples;
-  if (ex !== undefined && out.length === 0) {
+  if (ex !== undefined && out.length === 0 && hasRanges) {
+    // a range rule's examples are addresses
+    const own = new Matcher(compileIndex({ rules: [{ ...r, sanctioned: false }], excluded: [], tenants: [] }), 0);
+    for (const a of ex.match ?? []) if (own.lookupAddress(a, false).hits.length === 0) out.push(`example "${a}" should be in a range but is not`);
+    for (const a of ex.nomatch ?? []) if (own.lookupAddress(a, false).hits.length > 0) out.push(`example "${a}" should not be in a range but is`);
+  } else if (ex !== undefined && out.length === 0) {
     if (!hasHost) out.push('examples need a host condition');
     else {
       const own = new Matcher(compileIndex({ rules: [{ ...r, sanctioned: false }], excluded: [], tenants: [] }), 0);

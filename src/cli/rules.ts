@@ -1,5 +1,5 @@
 /**
- * `llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
+ * `llmtap rules explain HOST|ADDRESS [--process NAME] [--server-process NAME] [--port N] [--loopback]
  *                            [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]`
  * `llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]`
  * `llmtap rules check FILE [--rules FILE]`   (a tenant file is checked together with the rules)
@@ -19,9 +19,10 @@ import { buildRuleSet } from '../classify/load.js';
 import { CATEGORY_ORDER } from '../classify/types.js';
 import { EXIT, exitCodeFor, printUsage, wantsHelp } from './exit.js';
 
-const EXPLAIN_USAGE = `usage: llmtap rules explain HOST [--process NAME] [--server-process NAME] [--port N] [--loopback]
+const EXPLAIN_USAGE = `usage: llmtap rules explain HOST|ADDRESS [--process NAME] [--server-process NAME] [--port N] [--loopback]
                             [--tenant T] [--rules FILE] [--tenant-dir DIR] [--json]
-  Which rule classifies HOST (with that client process, server process, port), and why.`;
+  Which rule classifies HOST (with that client process, server process, port), and why; an
+  ADDRESS stands for a connection without a name (the rules' published address ranges).`;
 const EXPORT_USAGE = `usage: llmtap rules export [--format json|zeek-intel|suricata] [--out FILE] [--rules FILE] [--tenant-dir DIR]
   The effective rule set: one canonical JSON document, or a Zeek Intel file or Suricata rules
   (stdout, or FILE written atomically).`;
@@ -53,19 +54,20 @@ function load(values: { rules?: string | undefined; 'tenant-dir'?: string | unde
 function matchText(m: ExplainedMatch): string {
   const by: string[] = [];
   if (m.matchedBy.hostEntry !== undefined) by.push(`${m.matchedBy.hostKind} ${m.matchedBy.hostEntry}`);
+  const range = m.matchedBy.rangeSource !== undefined ? `\n      range:  published by ${m.matchedBy.rangeSource}, taken ${m.matchedBy.rangeDate ?? '?'}` : '';
   if (m.matchedBy.port !== undefined) by.push(`port ${m.matchedBy.port}`);
   if (m.matchedBy.process !== undefined) by.push(`process ${m.matchedBy.process}`);
   if (m.matchedBy.loopback === true) by.push('loopback');
   const flags = [m.tenant === undefined ? '' : `tenant ${m.tenant}`, m.sanctioned ? 'sanctioned' : '', m.verify ? 'verify' : '', m.confidence !== 'high' ? `confidence ${m.confidence}` : '']
     .filter((x) => x !== '')
     .join(', ');
-  return `${m.ruleId}  ${m.category} / ${m.provider}  by ${by.join(' + ')}${flags === '' ? '' : `  (${flags})`}\n      source: ${m.source}`;
+  return `${m.ruleId}  ${m.category} / ${m.provider}  by ${by.join(' + ')}${flags === '' ? '' : `  (${flags})`}\n      source: ${m.source}${range}`;
 }
 
 export function explanationText(e: Explanation): string {
   const q = e.query;
   const lines: string[] = [];
-  const what = [q.normalizedHost ?? q.host ?? '(no host)', q.port === undefined ? '' : `port ${q.port}`, q.processName === undefined ? '' : `process ${q.processName}`, q.serverProcessName === undefined ? '' : `server process ${q.serverProcessName}`, q.loopback ? 'loopback' : '', q.tenant === undefined ? '' : `tenant ${q.tenant}`]
+  const what = [q.normalizedHost ?? (q.address !== undefined ? `address ${q.address} (no host name)` : undefined) ?? q.host ?? '(no host)', q.port === undefined ? '' : `port ${q.port}`, q.processName === undefined ? '' : `process ${q.processName}`, q.serverProcessName === undefined ? '' : `server process ${q.serverProcessName}`, q.loopback ? 'loopback' : '', q.tenant === undefined ? '' : `tenant ${q.tenant}`]
     .filter((x) => x !== '')
     .join(', ');
   lines.push(`query:    ${what}`);
@@ -73,7 +75,7 @@ export function explanationText(e: Explanation): string {
   if (e.verdict === null || e.decidingRule === null) lines.push('verdict:  not AI traffic by these rules');
   else {
     const v = e.verdict;
-    lines.push(`verdict:  ${v.category} / ${v.provider}${v.sanctioned ? ' (sanctioned)' : ''}${v.verify === true ? ' (verify)' : ''}`);
+    lines.push(`verdict:  ${v.category} / ${v.provider}${v.sanctioned ? ' (sanctioned)' : ''}${v.verify === true ? ' (verify)' : ''}${v.range !== undefined ? ` (by address range ${v.range}: host_source ip-range)` : ''}`);
     lines.push(`decided:  ${matchText(e.decidingRule)}`);
   }
   for (const o of e.otherMatches) lines.push(`also:     ${matchText(o)}`);

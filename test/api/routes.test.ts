@@ -226,6 +226,11 @@ describe('rules (the real classifier and default rule set)', () => {
     expect(ex.json()).toMatchObject({ matched: true, verdict: { category: want?.category, provider: want?.provider, rule_id: want?.ruleId } });
     expect(ex.json().deciding_rule.rule_id).toBe(want?.ruleId);
     expect(ex.json().rules_version).toBe(h.classifier.version);
+    // an address (no name): the published range decides and is named
+    const byRange = await h.app.inject({ url: '/v1/rules/explain?host=2607:6bc0::10&port=443', headers: auth('t1') });
+    expect(byRange.statusCode).toBe(200);
+    conforms(explainSchema, byRange.json());
+    expect(byRange.json().verdict).toEqual({ category: 'api', provider: 'Anthropic', rule_id: 'anthropic-api-ranges', sanctioned: false, range: '2607:6bc0::/48' });
     const miss = (await h.app.inject({ url: '/v1/rules/explain?host=example.org', headers: auth('t1') })).json();
     expect(miss.matched).toBe(false);
     expect(miss.verdict).toBeUndefined();

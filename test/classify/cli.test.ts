@@ -37,12 +37,12 @@ describe('llmtap rules', () => {
     expect(await rulesCommand(['export', '--out', out])).toBe(0);
     const doc = JSON.parse(readFileSync(out, 'utf8')) as object;
     expect(classifierFromExport(doc).version).toBe(Classifier.fromFiles({ rules: DEFAULT_RULES }).version);
-    expect(stderr).toMatch(/wrote .*rules\.json \(sha256-[0-9a-f]{16}, 80 rules\)/);
+    expect(stderr).toMatch(/wrote .*rules\.json \(sha256-[0-9a-f]{16}, 81 rules\)/);
   });
 
   it('check reports a valid file, and every problem of an invalid one', async () => {
     expect(await rulesCommand(['check', DEFAULT_RULES])).toBe(0);
-    expect(stdout).toMatch(/default\.yaml: OK, 80 rules \(api \d+, assistant \d+, sdk \d+, local_llm \d+, plugin \d+, agent \d+\), \d+ marked verify/);
+    expect(stdout).toMatch(/default\.yaml: OK, 81 rules \(api \d+, assistant \d+, sdk \d+, local_llm \d+, plugin \d+, agent \d+\), \d+ marked verify/);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'format: llmtap-rules/1\nrules:\n  - id: a\n    category: chat\n    provider: P\n    match: { ports: [8080] }\n    source: s\n');
     stdout = '';

@@ -79,7 +79,27 @@ describe('default rule set', () => {
     });
   }
 
-  for (const r of rules.filter((x) => !x.match.hosts && !x.match.suffixes && !x.match.patterns)) {
+  for (const r of rules.filter((x) => x.match.ranges !== undefined)) {
+    it(`range rule ${r.id}: its example addresses, only without a name, every range dated and sourced`, () => {
+      for (const rg of r.match.ranges ?? []) {
+        expect(rg.source.length, rg.prefix).toBeGreaterThan(10);
+        expect(rg.date, rg.prefix).toMatch(/^20\d\d-\d\d-\d\d$/);
+      }
+      const yes = r.examples?.match ?? [];
+      expect(yes.length).toBeGreaterThan(0);
+      for (const a of yes) {
+        const v = c.classify({ addr: a, port: 443 });
+        expect(v?.ruleId, a).toBe(r.id);
+        expect(r.match.ranges?.map((x) => x.prefix)).toContain(v?.range);
+        expect(c.classify({ host: a, port: 443 })?.ruleId, a).toBe(r.id);
+        // a name is known: the name decides, never the range
+        expect(c.classify({ host: 'unknown.example.net', addr: a, port: 443 })).toBeUndefined();
+      }
+      for (const a of r.examples?.nomatch ?? []) expect(matching({ addr: a, port: 443 }), a).not.toContain(r.id);
+    });
+  }
+
+  for (const r of rules.filter((x) => !x.match.hosts && !x.match.suffixes && !x.match.patterns && !x.match.ranges)) {
     it(`hostless rule ${r.id}`, () => {
       const port = r.match.ports?.[0];
       const proc = r.match.processes?.[0];

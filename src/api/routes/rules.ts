@@ -72,6 +72,7 @@ export function ruleRoutes(ctx: RouteContext): FastifyPluginAsync {
             rule_id: v.ruleId,
             sanctioned: v.sanctioned,
             ...(v.verify !== undefined ? { verify: v.verify } : {}),
+            ...(v.range !== undefined ? { range: v.range } : {}),
           };
         }
         if (r.decidingRule !== null) out['deciding_rule'] = ruleRef(r.decidingRule);

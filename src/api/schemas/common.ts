@@ -13,7 +13,7 @@ export const CONFIDENCE_SIGNALS = [
   'sni_dns_agree', 'sni', 'dns_client', 'dns_any', 'edr_name', 'ip_range', 'no_name', 'sni_dns_conflict',
   'edr_process', 'programmatic', 'browser', 'repeated', 'off_hours', 'first_seen', 'threat_intel',
 ] as const;
-export const HOST_SOURCES = ['sni', 'quic-sni', 'dns-client', 'dns-any', 'edr', 'none'] as const;
+export const HOST_SOURCES = ['sni', 'quic-sni', 'dns-client', 'dns-any', 'edr', 'ip-range', 'none'] as const;
 
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 1000;

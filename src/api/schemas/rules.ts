@@ -20,6 +20,7 @@ export const verdictSchema = {
     rule_id: { type: 'string' },
     sanctioned: { type: 'boolean' },
     verify: { type: 'boolean' },
+    range: { type: 'string', description: 'the published destination prefix that decided (the host is an address: no name known)' },
   },
   required: ['category', 'provider', 'rule_id', 'sanctioned'],
 } as const;
