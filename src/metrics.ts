@@ -12,6 +12,12 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoundStat } from './bounded/lru.js';
 
+/**
+ * What a stage counter says: a `failure` (input malformed or cut, or work given up), an
+ * `outcome` (what happened to an input that was fine), or a `note` (worth telling apart, neither).
+ */
+export type CounterKind = 'failure' | 'outcome' | 'note';
+
 /** Flat counters keyed by name, e.g. `{ 'decode.ipv4_truncated': 3 }`. */
 export type CountMap = Readonly<Record<string, number>>;
 /** Two-level counters, e.g. format → outcome → n. */

@@ -1,36 +1,42 @@
 /**
- * Decode outcomes, counted per packet (metric label and replay summary line). The first group
- * are malformed or truncated packets; the second are packets that are fine but carry nothing a
- * flow can be keyed on, or notes (fragments, tunnels).
+ * Decode outcomes, counted per packet (metric label and replay summary line). Each reason is
+ * declared once with its kind: a `failure` is a malformed or truncated packet; an `outcome` is
+ * a packet decoded (or not keyable, though well formed); a `note` marks a packet that decoded
+ * but is worth telling apart (fragments, tunnels). The order of the list is the index order of
+ * the decoder's counters, nothing more.
  */
-export const DECODE_REASONS = [
-  'decode.ok',
-  // malformed / truncated
-  'decode.link_truncated',
-  'decode.vlan_truncated',
-  'decode.ipv4_truncated',
-  'decode.ipv4_bad_header',
-  'decode.ipv4_length_exceeds_frame',
-  'decode.ipv6_truncated',
-  'decode.ipv6_ext_truncated',
-  'decode.tcp_truncated',
-  'decode.tcp_bad_offset',
-  'decode.udp_truncated',
-  'decode.icmp_truncated',
-  'decode.sctp_truncated',
-  'decode.tunnel_truncated',
-  // not keyable or informational
-  'decode.unknown_link_type',
-  'decode.not_ip',
-  'decode.fragment',
-  'decode.tunnel_6in4',
-  'decode.tunnel_ipip',
-  'decode.tunnel_gtpu',
-  'decode.other_proto',
-] as const;
-export type DecodeReason = (typeof DECODE_REASONS)[number];
+import type { CounterKind } from '../metrics.js';
+
+export const DECODE_COUNTERS = [
+  { name: 'decode.ok', kind: 'outcome' },
+  { name: 'decode.link_truncated', kind: 'failure' },
+  { name: 'decode.vlan_truncated', kind: 'failure' },
+  { name: 'decode.ipv4_truncated', kind: 'failure' },
+  { name: 'decode.ipv4_bad_header', kind: 'failure' },
+  { name: 'decode.ipv4_length_exceeds_frame', kind: 'failure' },
+  { name: 'decode.ipv6_truncated', kind: 'failure' },
+  { name: 'decode.ipv6_ext_truncated', kind: 'failure' },
+  { name: 'decode.tcp_truncated', kind: 'failure' },
+  { name: 'decode.tcp_bad_offset', kind: 'failure' },
+  { name: 'decode.udp_truncated', kind: 'failure' },
+  { name: 'decode.icmp_truncated', kind: 'failure' },
+  { name: 'decode.sctp_truncated', kind: 'failure' },
+  { name: 'decode.tunnel_truncated', kind: 'failure' },
+  { name: 'decode.unknown_link_type', kind: 'outcome' },
+  { name: 'decode.not_ip', kind: 'outcome' },
+  { name: 'decode.fragment', kind: 'note' },
+  { name: 'decode.tunnel_6in4', kind: 'note' },
+  { name: 'decode.tunnel_ipip', kind: 'note' },
+  { name: 'decode.tunnel_gtpu', kind: 'note' },
+  { name: 'decode.other_proto', kind: 'outcome' },
+] as const satisfies ReadonlyArray<{ name: `decode.${string}`; kind: CounterKind }>;
+
+export type DecodeReason = (typeof DECODE_COUNTERS)[number]['name'];
+
+/** The reason names, in counter index order. */
+export const DECODE_REASONS: readonly DecodeReason[] = DECODE_COUNTERS.map((c) => c.name);
 
 export const R = Object.fromEntries(DECODE_REASONS.map((r, i) => [r, i])) as Record<DecodeReason, number>;
 
 /** Reasons that mean the packet was malformed or cut (for the "malformed by reason" summary). */
-export const MALFORMED = new Set<string>(DECODE_REASONS.slice(1, DECODE_REASONS.indexOf('decode.unknown_link_type')));
+export const MALFORMED: ReadonlySet<string> = new Set<string>(DECODE_COUNTERS.filter((c) => c.kind === 'failure').map((c) => c.name));

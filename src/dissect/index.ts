@@ -18,7 +18,7 @@ import type { PacketView } from '../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../records.js';
 import { DnsDissector } from './dns/index.js';
 import { QuicDissector } from './quic/index.js';
-import { DISSECT_REASONS as D, TLS_REASONS as R } from './reasons.js';
+import { DISSECT_REASONS as D, TLS_REASONS as R, type DissectCounter } from './reasons.js';
 import { TlsFlowState } from './tls/state.js';
 
 export interface DissectOptions {
@@ -51,7 +51,7 @@ export interface DissectDeps {
   /**
    * Replaces the DNS dissector (default: `DnsDissector` from `./dns/index.ts`); for tests.
    */
-  makeDns?: (deps: { onDns: (a: DnsAnswer) => void; count(reason: string): void }) => SubDissector;
+  makeDns?: (deps: { onDns: (a: DnsAnswer) => void; count(reason: DissectCounter): void }) => SubDissector;
 }
 
 const PROTO_TCP = 6;
@@ -71,8 +71,8 @@ export function isDnsFlow(meta: Pick<FlowMeta, 'proto' | 'origPort' | 'respPort'
 }
 
 export class Dissector {
-  private readonly counts = new Map<string, number>();
-  private readonly count = (reason: string): void => {
+  private readonly counts = new Map<DissectCounter, number>();
+  private readonly count = (reason: DissectCounter): void => {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
   };
   private readonly tlsDeps = { count: this.count };
@@ -156,7 +156,7 @@ export class Dissector {
     this.quic.onPacket(view, meta);
   }
 
-  private bypass(meta: FlowMeta, reason: string): void {
+  private bypass(meta: FlowMeta, reason: DissectCounter): void {
     this.count(reason);
     meta.inspect = false;
     meta.dissectState = undefined;

@@ -1,3 +1,6 @@
+import type { DnsReason } from './dns/reasons.js';
+import type { QuicReason } from './quic/reasons.js';
+
 /**
  * Counter names of the dissect stage, `<layer>.<reason>` in snake case. Each is a metric
  * label (`llmtap_dissect_events_total{reason=...}`) and a test expectation. Outcomes that are
@@ -37,6 +40,22 @@ export const TLS_REASONS = {
   sslv2Hello: 'tls.sslv2_hello',
   /** Segments repeating bytes already held (retransmissions, overlaps). */
   retransmit: 'tls.retransmit',
+  /** The handshake message is shorter than its header (or an SSLv2 hello than its length) says. */
+  helloTruncated: 'tls.hello_truncated',
+  /** A ClientHello field (session id, cipher suites, compression, extensions block) runs past its end. */
+  helloMalformed: 'tls.hello_malformed',
+  /** The parser was handed a message range outside its buffer (a bug upstream, never a packet fault). */
+  badBounds: 'tls.bad_bounds',
+  /** An extension runs past the extensions block; parsing stops, fields before it are kept. */
+  extMalformed: 'tls.ext_malformed',
+  /** A server_name extension whose list or name runs past its body. */
+  sniMalformed: 'tls.sni_malformed',
+  /** An ALPN extension whose list or protocol name runs past its body. */
+  alpnMalformed: 'tls.alpn_malformed',
+  /** A signature_algorithms extension of odd length or past its body. */
+  sigalgsMalformed: 'tls.sigalgs_malformed',
+  /** A supported_versions extension of odd length or past its body. */
+  versionsMalformed: 'tls.versions_malformed',
   /** Something escaped the dissector (a bug); the flow is bypassed. */
   internalError: 'dissect.internal_error',
 } as const;
@@ -45,6 +64,13 @@ export type TlsReason = (typeof TLS_REASONS)[keyof typeof TLS_REASONS];
 
 /** Router-level counters. */
 export const DISSECT_REASONS = {
+  /** A flow no dissector takes (neither DNS, TLS nor QUIC by the router's rule): bypassed. */
   bypassOther: 'dissect.bypass_other',
+  /** A UDP flow whose first payload looks like a QUIC long header: handed to the QUIC dissector. */
   quicCandidate: 'dissect.quic_candidate',
 } as const;
+
+export type RouterReason = (typeof DISSECT_REASONS)[keyof typeof DISSECT_REASONS];
+
+/** Every counter name the dissect stage counts: the router's, TLS's, QUIC's and DNS's. */
+export type DissectCounter = TlsReason | RouterReason | QuicReason | DnsReason;

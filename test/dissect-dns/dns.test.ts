@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
 import { DnsDissector } from '../../src/dissect/dns/index.js';
 import { parseDnsMessage } from '../../src/dissect/dns/parse.js';
+import type { DnsReason } from '../../src/dissect/dns/reasons.js';
 import { PacketView } from '../../src/decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../../src/records.js';
 
@@ -167,7 +168,7 @@ describe('malformed DNS', () => {
     }
     // A name over 255 octets in the question: the name is skipped by its wire length.
     const long = Array.from({ length: 5 }, () => '3f' + '61'.repeat(63)).join('') + '00';
-    const issues: string[] = [];
+    const issues: DnsReason[] = [];
     const r = parseDnsMessage(Buffer.from(hdr + long + '00010001', 'hex'), 64, issues);
     expect(r.ok).toBe(true);
     expect(issues).toEqual(['dns.name_too_long']);

@@ -9,7 +9,9 @@ import type { PacketView } from '../../decode/view.js';
 import { TCP_SYN } from '../../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../../records.js';
 import { isResponse, parseDnsMessage } from './parse.js';
+import type { DnsReason } from './reasons.js';
 import { DnsFlowState } from './state.js';
+import type { DissectCounter } from '../reasons.js';
 
 export { DNS_REASONS } from './reasons.js';
 export type { DnsReason } from './reasons.js';
@@ -21,13 +23,13 @@ export const MAX_ANSWERS = 64;
 
 export interface DnsDissectorDeps {
   onDns(a: DnsAnswer): void;
-  count(reason: string): void;
+  count(reason: DissectCounter): void;
 }
 
 const PROTO_TCP = 6;
 
 export class DnsDissector {
-  private readonly issues: string[] = [];
+  private readonly issues: DnsReason[] = [];
 
   constructor(private readonly deps: DnsDissectorDeps) {}
 

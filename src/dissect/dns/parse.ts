@@ -16,6 +16,7 @@
 import dnsPacket from 'dns-packet';
 import { v4ToString, v6ToString } from '../../decode/addr.js';
 import type { DnsRecord } from '../../records.js';
+import type { DnsReason } from './reasons.js';
 import { parseSvcParams } from './svcb.js';
 
 /**
@@ -40,7 +41,7 @@ export interface DnsMessage {
   answers: DnsRecord[];
 }
 
-export type DnsParse = { ok: true; msg: DnsMessage } | { ok: false; reason: string };
+export type DnsParse = { ok: true; msg: DnsMessage } | { ok: false; reason: DnsReason };
 
 const TYPE_NAMES: Record<number, string> = {
   1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 28: 'AAAA',
@@ -145,7 +146,7 @@ function fastName(buf: Buffer, p: number): string | undefined {
 }
 
 /** Decode the name at `p`; a reason string when it cannot be read at all. */
-function nameAt(buf: Buffer, p: number, issues: string[]): NameAt | string {
+function nameAt(buf: Buffer, p: number, issues: DnsReason[]): NameAt | DnsReason {
   const fast = fastName(buf, p);
   if (fast !== undefined) return { name: fast, next: fastNext };
   try {
@@ -153,7 +154,7 @@ function nameAt(buf: Buffer, p: number, issues: string[]): NameAt | string {
     return { name: clean(name), next: p + nameCodec.decode.bytes };
   } catch (e) {
     const msg = e instanceof Error ? e.message : '';
-    const reason = msg.includes('too long')
+    const reason: DnsReason = msg.includes('too long')
       ? 'dns.name_too_long'
       : msg.includes('pointer')
         ? 'dns.bad_pointer'
@@ -175,7 +176,7 @@ function nameAt(buf: Buffer, p: number, issues: string[]): NameAt | string {
  * the message start). `issues` collects reasons for parts that were skipped while the rest was
  * still read.
  */
-export function parseDnsMessage(msg: Buffer, maxAnswers: number, issues: string[]): DnsParse {
+export function parseDnsMessage(msg: Buffer, maxAnswers: number, issues: DnsReason[]): DnsParse {
   if (msg.length < DNS_HEADER_LEN) return { ok: false, reason: 'dns.truncated' };
   const id = msg.readUInt16BE(0);
   const flags = msg.readUInt16BE(2);
@@ -237,7 +238,7 @@ interface Rdata {
 }
 
 /** The part of rdata passive DNS uses; undefined (and an issue) when it is malformed. */
-function rdata(msg: Buffer, type: number, rd: number, end: number, issues: string[]): Rdata | undefined {
+function rdata(msg: Buffer, type: number, rd: number, end: number, issues: DnsReason[]): Rdata | undefined {
   switch (type) {
     case 1: // A (RFC 1035 §3.4.1)
       if (end - rd !== 4) break;

@@ -4,6 +4,8 @@
  * stream is reassembled in sequence order: retransmitted or overlapping bytes are trimmed, a few
  * out-of-order segments are held, and the buffer never exceeds one maximal message (2 + 65535).
  */
+import type { DnsReason } from './reasons.js';
+
 export const MAX_TCP_MESSAGE = 2 + 65535;
 /** Out-of-order segments held per direction before the stream is resynchronised. */
 export const MAX_PENDING = 8;
@@ -36,13 +38,13 @@ export class TcpDnsStream {
    * Add a segment; `onMessage(msg)` gets each complete message (a slice valid during the call).
    * Returns a reason when data had to be dropped.
    */
-  push(seq: number, src: Buffer, start: number, end: number, onMessage: (msg: Buffer) => void): string | undefined {
+  push(seq: number, src: Buffer, start: number, end: number, onMessage: (msg: Buffer) => void): DnsReason | undefined {
     if (end <= start) return undefined;
     if (!this.started) {
       this.started = true;
       this.nextSeq = seq >>> 0;
     }
-    let reason: string | undefined;
+    let reason: DnsReason | undefined;
     const d = seqDiff(seq >>> 0, this.nextSeq);
     if (d > 0) {
       this.pending.push({ seq: seq >>> 0, data: Buffer.from(src.subarray(start, end)) });

@@ -4,6 +4,7 @@
  */
 import { readVarint } from './varint.js';
 import type { Varint } from './varint.js';
+import type { QuicReason } from './reasons.js';
 
 /** One CRYPTO frame: stream offset and where its data lies in the plaintext. */
 export interface CryptoFrag {
@@ -19,7 +20,7 @@ export interface CryptoFrag {
  * sender misbehaves; an unknown type stops the walk (its length cannot be known) and is
  * reported, keeping the CRYPTO frames read before it.
  */
-export function parseFrames(p0: Buffer, frags: CryptoFrag[], gquic = false): string | undefined {
+export function parseFrames(p0: Buffer, frags: CryptoFrag[], gquic = false): QuicReason | undefined {
   if (gquic) return parseGoogleFrames(p0, frags);
   const end = p0.length;
   const v: Varint = { value: 0, len: 0 };
@@ -134,7 +135,7 @@ const FIXED_VARINTS: Record<number, number> = {
  * CRYPTO 0x08 { Offset (i), Length (i), Data } (the IETF layout under Google's type number).
  * Anything else ends the walk quietly: Google's other frames are not needed for the hello.
  */
-function parseGoogleFrames(p0: Buffer, frags: CryptoFrag[]): string | undefined {
+function parseGoogleFrames(p0: Buffer, frags: CryptoFrag[]): QuicReason | undefined {
   const end = p0.length;
   const v: Varint = { value: 0, len: 0 };
   let p = 0;

@@ -10,6 +10,7 @@
  * Initial; T05x carry TLS and are handled as IETF QUIC. Reading the CHLO is cheap enough to do.
  */
 import { printable } from '../tls/parse.js';
+import type { QuicReason } from './reasons.js';
 
 export const GQUIC_Q046 = 0x51303436;
 const CHLO = Buffer.from('CHLO', 'latin1');
@@ -23,7 +24,7 @@ export function isGoogleQVersion(v: number): boolean {
   return v >>> 24 === 0x51 && ((v >>> 16) & 0xff) === 0x30;
 }
 
-export type ChloSni = { ok: true; sni?: string } | { ok: false; reason: string };
+export type ChloSni = { ok: true; sni?: string } | { ok: false; reason: QuicReason };
 
 /** Look for a CHLO in `buf[start, end)` and return its SNI tag value. */
 export function chloSni(buf: Buffer, start: number, end: number): ChloSni {

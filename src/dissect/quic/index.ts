@@ -13,6 +13,8 @@ import { chloSni, GQUIC_Q046, isGoogleQVersion } from './gquic.js';
 import { decryptInitial, initialLayout, longPacketEnd, parseFrames, parseLongHeader } from './parse.js';
 import type { CryptoFrag } from './parse.js';
 import { QuicFlowState } from './state.js';
+import type { DissectCounter, TlsReason } from '../reasons.js';
+import { GAVE_UP, type QuicReason } from './reasons.js';
 
 export { QUIC_REASONS } from './reasons.js';
 export type { QuicReason } from './reasons.js';
@@ -28,7 +30,7 @@ export interface QuicDissectorOpts {
 }
 
 export interface QuicDissectorDeps {
-  count(reason: string): void;
+  count(reason: DissectCounter): void;
 }
 
 export class QuicDissector {
@@ -104,7 +106,7 @@ export class QuicDissector {
   }
 
   /** Decrypt every client Initial coalesced in one datagram; a reason when the flow is given up. */
-  private readDatagram(st: QuicFlowState, buf: Buffer, start: number, end: number): string | undefined {
+  private readDatagram(st: QuicFlowState, buf: Buffer, start: number, end: number): QuicReason | typeof GAVE_UP | undefined {
     const profile = st.profile;
     if (profile === undefined) return 'quic.unsupported_version';
     let p = start;
@@ -146,7 +148,7 @@ export class QuicDissector {
         // Counted once per flow; a flow where nothing decrypts is given up after a few tries.
         if (st.failures++ === 0) this.deps.count(reason);
         if (!st.clientConfirmed) {
-          if (st.failures >= MAX_DECRYPT_FAILURES) return 'quic.decrypt_gave_up';
+          if (st.failures >= MAX_DECRYPT_FAILURES) return GAVE_UP;
           // Until one Initial decrypts, the side taken for the client may be the server.
           st.clientFromOrig = undefined;
         }
@@ -185,7 +187,7 @@ export class QuicDissector {
 
   private gquic(view: PacketView, meta: FlowMeta, start: number, end: number): void {
     const r = chloSni(view.buf, start, end);
-    if (!r.ok) return this.giveUp(meta, 'quic.gquic_unparsed');
+    if (!r.ok) return this.giveUp(meta, r.reason);
     this.deps.count('gquic.hello_parsed');
     const hs: Handshake = { transport: 'gquic', quicVersion: '0x51303436', hellos: 1 };
     if (r.sni !== undefined) hs.sni = r.sni;
@@ -208,13 +210,13 @@ export class QuicDissector {
     meta.dissectState = undefined;
   }
 
-  private incompleteReason(st: QuicFlowState): string {
+  private incompleteReason(st: QuicFlowState): QuicReason {
     if (st.crypto.empty()) return 'quic.no_initial';
     return st.crypto.hasGap() ? 'quic.crypto_gap' : 'quic.hello_incomplete';
   }
 
-  private giveUp(meta: FlowMeta, reason: string): void {
-    if (reason !== 'quic.decrypt_gave_up') this.deps.count(reason);
+  private giveUp(meta: FlowMeta, reason: QuicReason | TlsReason | typeof GAVE_UP): void {
+    if (reason !== GAVE_UP) this.deps.count(reason);
     meta.inspect = false;
     meta.dissectState = undefined;
   }

@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { InitialKeys } from './keys.js';
 import { readVarint } from './varint.js';
 import type { Varint } from './varint.js';
+import type { QuicReason } from './reasons.js';
 
 /**
  * Long Header Packet {
@@ -35,9 +36,9 @@ const TAG_LEN = 16;
 /** Header protection sample size (RFC 9001 §5.4.2). */
 const SAMPLE_LEN = 16;
 
-export type Result<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Result<T> = { ok: true; value: T } | { ok: false; reason: QuicReason };
 
-function fail<T>(reason: string): Result<T> {
+function fail<T>(reason: QuicReason): Result<T> {
   return { ok: false, reason };
 }
 

@@ -18,6 +18,7 @@
  * extension stops the walk and sets `malformed`, keeping what came before. Never throws.
  */
 import { classifyEch, refineEch } from './ech.js';
+import type { TlsReason } from '../reasons.js';
 
 export interface ClientHello {
   /** legacy_version, e.g. 0x0303. */
@@ -44,10 +45,10 @@ export interface ClientHello {
    * Set when an extension was malformed: parsing stopped there and the fields before it are
    * kept (a reason such as `tls.alpn_malformed`), as a lenient dissector reports what it saw.
    */
-  malformed?: string;
+  malformed?: TlsReason;
 }
 
-export type HelloParse = { ok: true; hello: ClientHello } | { ok: false; reason: string };
+export type HelloParse = { ok: true; hello: ClientHello } | { ok: false; reason: TlsReason };
 
 /** Handshake header: msg_type + uint24 length (RFC 8446 §4). */
 export const HANDSHAKE_HEADER_LEN = 4;
@@ -66,7 +67,7 @@ export function isGrease(v: number): boolean {
   return (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
 }
 
-function fail(reason: string): HelloParse {
+function fail(reason: TlsReason): HelloParse {
   return { ok: false, reason };
 }
 
@@ -222,7 +223,7 @@ function u16List(list: number[], buf: Buffer, at: number, n: number): number[] {
 }
 
 /** Fill `hello` from one extension body `[s, e)`; returns a reason on malformed bodies. */
-function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number, e: number): string | null {
+function parseExtension(hello: ClientHello, type: number, buf: Buffer, s: number, e: number): TlsReason | null {
   switch (type) {
     case EXT_SERVER_NAME: {
       // An empty body is legal in a ServerHello only, but clients sending it are tolerated.

@@ -4,6 +4,7 @@
  * Handshake messages may be fragmented over several records of type handshake(22); records of
  * other types must not be interleaved with such fragments (RFC 8446 §5.1).
  */
+import type { TlsReason } from '../reasons.js';
 
 export const CT_CHANGE_CIPHER_SPEC = 20;
 export const CT_ALERT = 21;
@@ -39,7 +40,7 @@ export function recordLen(buf: Buffer, off: number): number {
  */
 export interface Gathered {
   need: number;
-  reason: string | null;
+  reason: TlsReason | null;
   buf: Buffer | null;
   msgOff: number;
   msgLen: number;

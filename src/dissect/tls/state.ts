@@ -20,7 +20,7 @@
 import type { PacketView } from '../../decode/view.js';
 import type { FlowMeta } from '../../records.js';
 import { toHandshake } from '../ja4.js';
-import { TLS_REASONS as R } from '../reasons.js';
+import { TLS_REASONS as R, type DissectCounter, type TlsReason } from '../reasons.js';
 import { shannonEntropy } from './entropy.js';
 import { parseClientHello } from './parse.js';
 import type { ClientHello, HelloParse } from './parse.js';
@@ -47,7 +47,7 @@ export interface TlsOptions {
 }
 
 export interface TlsDeps {
-  count(reason: string): void;
+  count(reason: DissectCounter): void;
 }
 
 /** Client packets after a plaintext start in which a hello may still begin. */
@@ -353,7 +353,7 @@ export class TlsFlowState {
     }
   }
 
-  private fail(reason: string): Walk {
+  private fail(reason: TlsReason): Walk {
     this.deps.count(reason);
     return 'finished';
   }
