@@ -24,7 +24,30 @@ export function flowObsId(f: FlowRecord): string {
   // The Community ID is already a hash of the 5-tuple; with the start time (and VLANs) it names
   // one flow. Building the string costs well under a microsecond, a SHA-256 ~2.5 µs per flow.
   const v = f.vlan.length > 0 ? `.${f.vlan.join('.')}` : '';
-  return `f${Math.round(f.firstTsUs).toString(36)}${v}.${f.communityId.slice(2)}`;
+  return `f${base36(Math.round(f.firstTsUs))}${v}.${f.communityId.slice(2)}`;
+}
+
+const B36 = '0123456789abcdefghijklmnopqrstuvwxyz';
+/** 0..1295 as two base-36 digits. */
+const B36_PAIRS = Array.from({ length: 1296 }, (_, i) => `${B36[Math.floor(i / 36)]!}${B36[i % 36]!}`);
+const B36_LOW = 36 ** 4;
+let b36HighKey = -1;
+let b36High = '';
+
+/**
+ * `n.toString(36)` for an integer, fast: V8's radix conversion of a 16-digit microsecond time
+ * stamp cost ~1 µs, 7.5 % of a SYN scan's replay. The part above the last four digits changes
+ * every 1.7 s of capture time and is remembered; the last four come from a table.
+ */
+export function base36(n: number): string {
+  if (!(n >= B36_LOW) || n > Number.MAX_SAFE_INTEGER || !Number.isInteger(n)) return n.toString(36);
+  const hi = Math.floor(n / B36_LOW);
+  const lo = n - hi * B36_LOW;
+  if (hi !== b36HighKey) {
+    b36HighKey = hi;
+    b36High = hi.toString(36);
+  }
+  return b36High + B36_PAIRS[Math.floor(lo / 1296)]! + B36_PAIRS[lo % 1296]!;
 }
 
 export interface AttributeOptions {

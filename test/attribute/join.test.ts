@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Attributor, defaultAttributeOptions, flowObsId, type AttributeOptions } from '../../src/attribute/join.js';
+import { Attributor, base36, defaultAttributeOptions, flowObsId, type AttributeOptions } from '../../src/attribute/join.js';
 import type { EdrConnection, Observation } from '../../src/records.js';
 import { mkFlow } from './helpers.js';
 
@@ -360,6 +360,17 @@ describe('join: hold before the first emission', () => {
     expect(s['flows.evicted']).toBe(19_000);
     expect(s['flows.waiting']).toBe(0);
     expect(s['join.miss']).toBe(20_000);
+  });
+});
+
+describe('observation ids', () => {
+  it('base36 is Number#toString(36) for every integer, its cached high digits included', () => {
+    const cases = [0, 1, 35, 36, 36 ** 4 - 1, 36 ** 4, 36 ** 4 + 1, 1_767_225_600_000_000, 2 ** 53 - 1, 2 ** 53, -5, 1.5, NaN];
+    // a walk through time stamps (the high part cached) and a spread of magnitudes
+    for (let i = 0; i < 20_000; i++) cases.push(1_767_225_600_000_000 + i * 997, Math.floor(2 ** (i % 53) * ((i * 7919) % 1000) / 1000));
+    for (const n of cases) expect(base36(n), String(n)).toBe(n.toString(36));
+    const f = flowAt(1_767_225_600_123, 50001);
+    expect(flowObsId(f)).toBe(`f${(1_767_225_600_123_000).toString(36)}.${f.communityId.slice(2)}`);
   });
 });
 
