@@ -114,9 +114,31 @@ for (const l of ['lo', capIf, peerIf]) ip('-n', ns, 'link', 'set', l, 'up');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let sensorErr = '';
+// overload episodes are counted as they are logged (the log tail kept below is bounded)
+const overloadLines = { started: 0, ended: 0, maxLevel: 0, undissected: 0, unanalyzed: 0 };
+let partial = '';
 sensor = spawn('ip', ['netns', 'exec', ns, process.execPath, join(repo, 'bin', 'llmtap.js'), 'run', '--iface', capIf, '--config', config, '--no-api'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
-sensor.stderr.on('data', (d) => { sensorErr += d.toString(); if (sensorErr.length > 1 << 20) sensorErr = sensorErr.slice(-(1 << 19)); });
+sensor.stderr.on('data', (d) => {
+  const text = d.toString();
+  sensorErr += text;
+  if (sensorErr.length > 1 << 20) sensorErr = sensorErr.slice(-(1 << 19));
+  const lines = (partial + text).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) {
+    if (line.includes('"overload: new flows')) overloadLines.started++;
+    if (!line.includes('"overload over')) continue;
+    overloadLines.ended++;
+    try {
+      const e = JSON.parse(line);
+      overloadLines.maxLevel = Math.max(overloadLines.maxLevel, e.maxLevel ?? 0);
+      overloadLines.undissected += e.undissected ?? 0;
+      overloadLines.unanalyzed += e.unanalyzed ?? 0;
+    } catch {
+      // not JSON
+    }
+  }
+});
 const sensorDone = new Promise((r) => sensor.on('exit', (code) => r(code)));
 for (let i = 0; !sensorErr.includes('"capturing"'); i++) {
   if (i > 600 || sensor.exitCode !== null) throw new Error(`sensor did not start: ${sensorErr.slice(-2000)}`);
@@ -192,6 +214,7 @@ const report = {
     kernelReceived: stopped?.capture?.kernelReceived,
     kernelDropped: stopped?.capture?.kernelDropped,
     ifDropped: stopped?.capture?.ifDropped,
+    overloadEpisodes: overloadLines,
   },
   rss: {
     warmupS,
