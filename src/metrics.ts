@@ -9,7 +9,7 @@
  * look like one (e.g. an address or a host name) is folded into `other`, and each metric keeps
  * at most MAX_SERIES distinct label sets, so a bug upstream cannot explode cardinality.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BoundStat } from './bounded/lru.js';
 
 /**
@@ -30,6 +30,8 @@ export interface SourceCounters {
   truncatedRecords: number;
   /** Live only. */
   kernelReceived?: number;
+  /** Live only: the captured interface (label of the per-interface kernel counters). */
+  iface?: string;
   kernelDropped?: number;
   ifDropped?: number;
 }
@@ -112,6 +114,10 @@ export interface MetricSources {
   alerts?: () => CountMap2;
   /** Capture time of the newest packet vs. wall clock, seconds (0 when idle or in replay). */
   pipelineLagSeconds?: () => number;
+  /** Live only: seconds since the last packet arrived from the capture (undefined: no series). */
+  lastPacketAgeSeconds?: () => number | undefined;
+  /** Build identity for llmtap_build_info (default: none). */
+  build?: { version: string; node: string };
   /** The push outputs' counters. */
   outputs?: () => OutputCounters[];
   store?: () => StoreCounters;
@@ -136,6 +142,8 @@ export interface Metrics {
   publicRegistry: Registry;
   /** API requests by route template and status class; observed by the API's onResponse hook. */
   apiRequests: Counter<'route' | 'code'>;
+  /** API request duration by route template, seconds; observed by the API's onResponse hook. */
+  apiLatency: Histogram<'route'>;
 }
 
 /** Most distinct label sets one metric keeps; the rest fold into `other`. */
@@ -147,6 +155,11 @@ const REASON_VALUE = /^[a-z0-9_]{1,24}\.[a-z0-9_]{1,48}$/;
 /** Provider / category / heuristic / format / outcome: short lower-case ids, never dotted names. */
 export function boundedLabel(v: string): string {
   return ENUM_VALUE.test(v) ? v : 'other';
+}
+
+/** An interface name as a label value (Linux names: at most 15 bytes; dots for VLANs). */
+export function ifaceLabel(v: string): string {
+  return /^[A-Za-z0-9_.:@-]{1,32}$/.test(v) ? v : 'other';
 }
 
 export function reasonLabel(v: string): string {
@@ -263,6 +276,13 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     const st = read('source', sources.source);
     if (st !== undefined) s.add({}, st.kernelDropped ?? 0);
   });
+  counter('llmtap_source_kernel_received_packets_total', 'Packets the kernel received on the capture interface (libpcap ps_recv), by interface', ['interface'], (s) => {
+    const st = read('source', sources.source);
+    if (st?.kernelReceived !== undefined) s.add({ interface: ifaceLabel(st.iface ?? 'unknown') }, st.kernelReceived);
+  });
+  gauge('llmtap_source_last_packet_age_seconds', 'Seconds since the capture last delivered a packet (live capture only)', [], (s) =>
+    one(s, read('source', sources.lastPacketAgeSeconds)),
+  );
   counter('llmtap_source_interface_dropped_packets_total', 'Packets the interface/driver dropped (libpcap ps_ifdrop)', [], (s) => {
     const st = read('source', sources.source);
     if (st !== undefined) s.add({}, st.ifDropped ?? 0);
@@ -377,6 +397,18 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     one(s, read('store', sources.store)?.queuedTotal),
   );
 
+  const build = sources.build;
+  if (build !== undefined) {
+    new Gauge({ name: 'llmtap_build_info', help: 'Always 1: the running llmtap version and Node.js version as labels', labelNames: ['version', 'node'] as const, registers: OPS })
+      .set({ version: build.version, node: build.node }, 1);
+  }
+  const apiLatency = new Histogram({
+    name: 'llmtap_api_request_duration_seconds',
+    help: 'API request duration by route template, seconds',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: OPS,
+  });
   const apiRequests = new Counter({
     name: 'llmtap_api_requests_total',
     help: 'API requests by route template and status code',
@@ -386,5 +418,5 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
 
   registry.registerMetric(collectErrors);
   publicRegistry.registerMetric(collectErrors);
-  return { registry, publicRegistry, apiRequests };
+  return { registry, publicRegistry, apiRequests, apiLatency };
 }

@@ -362,7 +362,7 @@ export class Pipeline {
     configureIngestBounds({ maxProcesses: cfg.edr.max_processes, maxDnsHints: cfg.edr.max_dns_hints });
     const d = cfg.detect;
     const bounds = { maxSeries: d.max_beacon_series, maxWindowKeys: d.max_window_keys, maxUploadSeen: d.max_upload_seen, maxLineageNames: d.max_lineage_names, maxInventory: d.max_inventory };
-    this.detector = new Detector({ tenants: this.tenants, bounds }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log } : {}) });
+    this.detector = new Detector({ tenants: this.tenants, bounds }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log.child({ stage: 'detect' }) } : {}) });
     this.loadThreatIntel(cfg);
     this.attributor = new Attributor(
       {

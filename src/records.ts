@@ -458,3 +458,23 @@ export interface FlowMeta {
   /** Created during overload (src/overload.ts): 1 not dissected, 2 not dissected nor analyzed. */
   shed?: 1 | 2;
 }
+
+/**
+ * One change made by an operator or a tenant, for the audit log (src/log.ts): what was done to
+ * which object, by whom. No secrets, no payload: identifiers and the new values only.
+ */
+export interface AuditEvent {
+  /** e.g. allowlist.add, allowlist.remove, candidate.approve, inventory.import, alert.status, rules.reload, config.reload */
+  action: string;
+  /** The token's tenant (`tenant:ID`), operator (`operator:NAME`), or the local signal (`signal:SIGHUP`). */
+  who: string;
+  /** The tenant whose data changed, where there is one. */
+  tenant?: string;
+  /** The changed object's id (alert id, allowlist entry id, candidate id). */
+  target?: string;
+  /** The new values (status, process name, counts). */
+  detail?: Record<string, unknown>;
+  /** Whether the change took effect (false: refused or failed, with the HTTP status). */
+  ok: boolean;
+  status?: number;
+}

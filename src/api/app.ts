@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditEvent } from '../records.js';
 import swagger from '@fastify/swagger';
 import { makeAuth } from './auth.js';
 import type { OperatorCredential, TenantCredential } from './auth.js';
@@ -148,6 +149,13 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
     });
   }
 
+  const apiLatency = deps.apiLatency;
+  if (apiLatency !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      apiLatency.observe({ route: request.routeOptions.url ?? 'unmatched' }, reply.elapsedTime / 1000);
+    });
+  }
+
   app.setErrorHandler<FastifyError | ApiError>((err, request, reply) => {
     const { code, detail } = classify(err);
     const body = errorBody(code, detail);
@@ -173,6 +181,11 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', auth.hook);
+      const audit = deps.audit;
+      if (audit !== undefined) v1.addHook('onSend', async (request, reply, payload) => {
+        auditRequest(audit, request, reply.statusCode, payload);
+        return payload;
+      });
       await v1.register(alertRoutes(ctx));
       await v1.register(observationRoutes(ctx));
       await v1.register(usageRoutes(ctx));
@@ -184,6 +197,47 @@ export async function buildApp(opts: ApiOptions, deps: ApiDeps): Promise<Fastify
   );
 
   return app;
+}
+
+/** The changing routes and the audit action each is (route template → action). */
+const AUDITED: Record<string, string> = {
+  'POST /v1/allowlist': 'allowlist.add',
+  'DELETE /v1/allowlist/:id': 'allowlist.remove',
+  'POST /v1/candidates/:id/approve': 'candidate.approve',
+  'POST /v1/inventory': 'inventory.import',
+  'POST /v1/alerts/:id/status': 'alert.status',
+  'POST /v1/rules/reload': 'rules.reload',
+};
+/** Body fields an audit line repeats (identifiers and new values; never a token or free text beyond the justification). */
+const AUDIT_FIELDS = ['status', 'process_name', 'binary_hash', 'device_group', 'provider', 'category', 'expires', 'justification', 'source'];
+
+function auditRequest(audit: (e: AuditEvent) => void, request: FastifyRequest, status: number, payload: unknown): void {
+  const action = AUDITED[`${request.method} ${request.routeOptions.url ?? ''}`];
+  if (action === undefined) return;
+  const who = request.operator !== '' ? `operator:${request.operator}` : request.tenant !== '' ? `tenant:${request.tenant}` : '';
+  if (who === '') return; // not authenticated: refused before the route, nothing changed
+  const e: AuditEvent = { action, who, ok: status < 400, status };
+  if (request.tenant !== '') e.tenant = request.tenant;
+  const params = request.params as Record<string, unknown> | undefined;
+  const body = request.body as Record<string, unknown> | undefined;
+  let target = typeof params?.['id'] === 'string' ? params['id'] : undefined;
+  const detail: Record<string, unknown> = {};
+  if (body !== undefined && body !== null && typeof body === 'object') {
+    for (const k of AUDIT_FIELDS) if (body[k] !== undefined) detail[k] = body[k];
+    if (Array.isArray(body['hashes'])) detail['hashes'] = body['hashes'].length;
+  }
+  if (e.ok && typeof payload === 'string') {
+    try {
+      const r = JSON.parse(payload) as Record<string, unknown>;
+      if (target === undefined && (typeof r['id'] === 'string' || typeof r['id'] === 'number')) target = String(r['id']);
+      for (const k of ['imported', 'rules_version']) if (r[k] !== undefined) detail[k] = r[k];
+    } catch {
+      // not JSON: nothing more to say
+    }
+  }
+  if (target !== undefined) e.target = target;
+  if (Object.keys(detail).length > 0) e.detail = detail;
+  audit(e);
 }
 
 function statusFor(code: ApiErrorCode): number {

@@ -6,6 +6,7 @@
 import type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow, UsageQuery, UsageRow } from '../store/types.js';
 import type { Registry } from 'prom-client';
 import type {
+  AuditEvent,
   AiCategory,
   Alert,
   AlertStatus,
@@ -120,4 +121,8 @@ export interface ApiDeps {
   publicRegistry: Registry;
   /** Counts requests by route template and status code (`createMetrics().apiRequests`). */
   apiRequests?: { inc(labels: { route: string; code: string }): void };
+  /** Request duration by route template (`createMetrics().apiLatency`), seconds. */
+  apiLatency?: { observe(labels: { route: string }, seconds: number): void };
+  /** Receives one event per change a tenant or operator makes (allowlist, inventory, alert status, rule reload). */
+  audit?: (e: AuditEvent) => void;
 }

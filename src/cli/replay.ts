@@ -311,7 +311,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     failed = true;
   }
   if (values.serve) {
-    await serveApi(cfg, store, pipeline);
+    await serveApi(cfg, store, pipeline, dbPath);
     return failed ? EXIT.failed : EXIT.ok;
   }
   store.close();

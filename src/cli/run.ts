@@ -19,7 +19,8 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import { auditLogger, createLogger, type Logger } from '../log.js';
+import { configWarnings } from './config-check.js';
 import { configPath, loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
@@ -67,10 +68,10 @@ exit codes: 0 clean stop, 1 runtime failure (no such interface, no capture permi
 const USAGE = RUN_USAGE;
 
 /** The default API server: src/cli/serve.ts `startApi`, with the live source's kernel counters. */
-function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undefined): ServeFn {
+function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undefined, log: Logger, dbPath: string): ServeFn {
   return async (cfg, store, pipeline) => {
-    const { startApi } = await import('./serve.js');
-    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats(), outputs: () => currentOutputs()?.counters() ?? [] });
+    const { startApi, tokenFileFor } = await import('./serve.js');
+    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats(), outputs: () => currentOutputs()?.counters() ?? [], iface: live.opts.iface, log, tokenFile: tokenFileFor(dbPath) });
   };
 }
 
@@ -107,21 +108,26 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
     for (const i of listInterfaces()) process.stdout.write(`${i.name}\t${i.addresses.join(' ')}\n`);
     return RUN_EXIT.ok;
   }
+  // From here on every line is the service log: JSON lines unless stderr is a terminal.
+  const root = deps.log ?? createLogger();
+  const log = root.child({ stage: 'run' });
   let cfg: SensorConfig;
   try {
     cfg = loadConfig(values.config);
   } catch (e) {
-    process.stderr.write(`llmtap run: ${(e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG'}: ${(e as Error).message}\n`);
+    log.error({ code: (e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG', err: (e as Error).message }, `llmtap run: ${(e as Error).message}`);
     return RUN_EXIT.usage;
   }
+  if (deps.log === undefined) root.level = cfg.log.level;
+  for (const w of configWarnings(cfg)) log.warn({ code: 'LLMTAP_WARN_CONFIG' }, w);
   const iface = values.iface ?? cfg.capture.iface;
   if (iface === undefined || iface === '') {
-    process.stderr.write(`llmtap run: no interface: give --iface NAME or capture.iface in the config\n${USAGE}\n`);
+    log.error({ code: 'LLMTAP_ERR_USAGE' }, 'llmtap run: no interface: give --iface NAME or capture.iface in the config (llmtap run --help shows the usage)');
     return RUN_EXIT.usage;
   }
   const backend = values.backend ?? cfg.capture.backend;
   if (backend !== 'native' && backend !== 'cap') {
-    process.stderr.write(`llmtap run: --backend must be native or cap (got '${backend}')\n`);
+    log.error({ code: 'LLMTAP_ERR_USAGE' }, `llmtap run: --backend must be native or cap (got '${backend}')`);
     return RUN_EXIT.usage;
   }
   const bpf = values.bpf ?? cfg.capture.bpf;
@@ -140,21 +146,23 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
     live = LiveSource.open(liveOpts);
   } catch (e) {
     if (e instanceof LiveCaptureError) {
-      process.stderr.write(`llmtap run: ${e.code}: ${e.message}\n`);
+      log.error({ code: e.code, iface }, `llmtap run: ${e.code}: ${e.message}`);
       return exitFor(e);
     }
     throw e;
   }
 
-  const log = deps.log ?? pino({ level: cfg.log.level, base: { cmd: 'run' } }, pino.destination(2));
-  return runLive(cfg, values.config, live, { ...deps, log }, {
+  return runLive(cfg, values.config, live, { ...deps, log: root }, {
     db: values.db, flows: values.flows, api: !values['no-api'],
   });
 }
 
 async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: LiveSource, deps: RunDeps & { log: Logger },
   o: { db: string | undefined; flows: string | undefined; api: boolean }): Promise<number> {
-  const log = deps.log;
+  const root = deps.log;
+  const log = root.child({ stage: 'run' });
+  const audit = auditLogger(root);
+  const outLog = root.child({ stage: 'output' });
   const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
   let store: Store;
   try {
@@ -172,21 +180,21 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     applyConfigAllowlist(cfg, store);
   } catch (e) {
     await live.close();
-    process.stderr.write(`llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}\n`);
+    log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: dbPath, err: (e as Error).message }, `llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}`);
     return RUN_EXIT.failed;
   }
   let outputs: Outputs | undefined;
   try {
-    outputs = await openOutputs(cfg, store, log);
+    outputs = await openOutputs(cfg, store, outLog);
   } catch (e) {
     await live.close();
     store.close();
-    process.stderr.write(`llmtap run: ${(e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG'}: ${(e as Error).message}\n`);
+    log.error({ code: (e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG', err: (e as Error).message }, `llmtap run: ${(e as Error).message}`);
     return RUN_EXIT.usage;
   }
   const flowsOut: WriteStream | undefined = o.flows !== undefined ? createWriteStream(o.flows) : undefined;
   const pipeline = new Pipeline(cfg, {
-    store, log,
+    store, log: root,
     // one line when an overload episode starts, one when it ends (with what was shed)
     overload: {
       onEvent: (e) => {
@@ -262,12 +270,13 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
         next = loadConfig(cfgFile);
       } catch (e) {
         log.error({ err: (e as Error).message }, 'SIGHUP: config invalid, keeping the running one');
+        audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: false, detail: { file: cfgFile, err: (e as Error).message } });
         return;
       }
     }
     // outputs: follow new tenants from their newest change, apply the list (file outputs reopen)
     if (next.outputs.length > 0 && outputs === undefined) {
-      void openOutputs(next, store, log).then((o) => { outputs = o; }, (e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs not started'));
+      void openOutputs(next, store, outLog).then((o) => { outputs = o; }, (e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs not started'));
     } else if (outputs !== undefined) {
       outputs.follow(configTenants(next));
       outputs.configure(next.outputs).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs invalid, keeping the running ones'));
@@ -284,6 +293,8 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     }
     if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
     else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
+    for (const w of configWarnings(next)) log.warn({ code: 'LLMTAP_WARN_CONFIG' }, w);
+    audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: r.ok, detail: { ...(cfgFile !== undefined ? { file: cfgFile } : {}), allowlist_entries: next.allowlist.length, ...(r.ok ? {} : { err: r.error }) } });
   };
 
   const handlers = {
@@ -306,9 +317,9 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   for (const f of followers) f.start();
   if (o.api) {
     try {
-      api = await (deps.serve ?? defaultServeFor(live, () => outputs))(cfg, store, pipeline);
+      api = await (deps.serve ?? defaultServeFor(live, () => outputs, root, dbPath))(cfg, store, pipeline);
     } catch (e) {
-      process.stderr.write(`llmtap run: cannot serve the API: ${(e as Error).message}\n`);
+      log.error({ err: (e as Error).message }, `llmtap run: cannot serve the API: ${(e as Error).message}`);
       void shutdown('API failed', RUN_EXIT.failed);
     }
   }

@@ -3,7 +3,10 @@
  * running pipeline: `llmtap run` and `llmtap replay --serve` share this.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { auditLogger, createLogger, type Logger } from '../log.js';
+import { LLMTAP_VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
@@ -46,9 +49,22 @@ export function providerLabel(name: string): string {
  * Wire stage counters to the Prometheus metrics. Keys are the stages' own `stats()` names
  * (test/e2e/metrics-replay.test.ts checks every one against a real scrape).
  */
-export function metricSources(p: Pipeline, source: () => SourceStats, store?: Store): MetricSources {
+export function metricSources(p: Pipeline, source: () => SourceStats, store?: Store, iface?: string): MetricSources {
+  // last-packet age at scrape resolution: when the packet count last moved (live capture only)
+  let lastPackets = -1;
+  let lastMoveMs = Date.now();
   return {
     ...(overloadOf(p) ?? {}),
+    build: { version: LLMTAP_VERSION, node: process.versions.node },
+    lastPacketAgeSeconds: () => {
+      const s = source();
+      if (s.kernelReceived === undefined) return undefined;
+      if (s.packets !== lastPackets) {
+        lastPackets = s.packets;
+        lastMoveMs = Date.now();
+      }
+      return (Date.now() - lastMoveMs) / 1000;
+    },
     ...(store !== undefined ? {
       store: () => {
         const st = store.status();
@@ -63,6 +79,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
         capBytes: s.capBytes,
         truncatedRecords: s.truncatedRecords,
         ...(s.kernelReceived !== undefined ? { kernelReceived: s.kernelReceived } : {}),
+        ...(iface !== undefined ? { iface } : {}),
         ...(s.kernelDropped !== undefined ? { kernelDropped: s.kernelDropped } : {}),
         ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
       };
@@ -152,18 +169,51 @@ export interface ServeOptions {
   source?: () => SourceStats;
   /** The push outputs' counters (metrics). */
   outputs?: () => OutputCounters[];
+  /** The captured interface (live), for the per-interface metrics. */
+  iface?: string;
+  /** Service log (default: a new one, src/log.ts); the API's audit lines go to it too. */
+  log?: Logger;
+  /**
+   * Without api.tokens a token for tenant `default` is generated for this run and written here
+   * (mode 0600, replaced each start); the log names the file, never the token.
+   */
+  tokenFile?: string;
 }
 
-/** Build and listen; returns the app (closed by the caller). Without configured tokens a one-time token for `default` is printed. */
+/** Where a generated token goes: `api-token` beside the database. */
+export function tokenFileFor(dbPath: string): string {
+  return join(dirname(resolve(dbPath)), 'api-token');
+}
+
+/** Write a generated token to a file only this user can read (a new file each time, renamed into place). */
+export function writeTokenFile(path: string, token: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw Object.assign(new Error(`cannot write the API token file ${path}: ${(e as Error).message}`), { code: 'LLMTAP_ERR_IO' });
+  }
+}
+
+/**
+ * Build and listen; returns the app (closed by the caller). Without configured tokens a token
+ * for `default` is generated and written to `o.tokenFile` (default: `api-token` beside the
+ * database); the log names the file.
+ */
 export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: ServeOptions = {}): Promise<FastifyInstance> {
+  const log = (o.log ?? createLogger({ level: cfg.log.level })).child({ stage: 'api' });
   let tokens = cfg.api.tokens.map((t) => ({ tenant: t.tenant, tokenSha256: t.token_sha256 }));
   if (tokens.length === 0) {
     const token = randomBytes(24).toString('base64url');
+    const file = o.tokenFile ?? resolve('api-token');
+    writeTokenFile(file, token);
     tokens = [{ tenant: 'default', tokenSha256: createHash('sha256').update(token).digest('hex') }];
-    process.stderr.write(`llmtap: no api.tokens configured; this run's token for tenant 'default': ${token}\n`);
+    log.warn({ token_file: file }, `no api.tokens configured: a token for tenant 'default' was generated for this run and written to ${file} (readable by this user only)`);
   }
   const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
-  const metrics = createMetrics({ ...metricSources(p, source, store), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
+  const metrics = createMetrics({ ...metricSources(p, source, store, o.iface), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
   const app = await buildApp(
     {
       tenants: tokens,
@@ -189,18 +239,20 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
       registry: metrics.registry,
       publicRegistry: metrics.publicRegistry,
       apiRequests: metrics.apiRequests,
+      apiLatency: metrics.apiLatency,
+      audit: auditLogger(o.log ?? log),
     },
   );
   await app.listen({ host: cfg.api.host, port: cfg.api.port });
   const addr = app.server.address();
   const where = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : String(addr);
-  process.stderr.write(`llmtap: API listening on ${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}\n`);
+  log.info({ url: `${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}` }, `API listening on ${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}`);
   return app;
 }
 
 /** `replay --serve`: keep the API up over the replayed data until SIGINT/SIGTERM. */
-export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline): Promise<void> {
-  const app = await startApi(cfg, store, p, { running: () => true });
+export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline, dbPath: string, log?: Logger): Promise<void> {
+  const app = await startApi(cfg, store, p, { running: () => true, tokenFile: tokenFileFor(dbPath), ...(log !== undefined ? { log } : {}) });
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);

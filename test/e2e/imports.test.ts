@@ -24,6 +24,7 @@ const SHARED: Record<string, string> = {
   'config.ts': 'sensor config types and defaults',
   'errors.ts': 'coded LLMTAP_ERR_* errors, declared once',
   'version.ts': 'the package version, read once (CLI, API, OCSF metadata)',
+  'log.ts': 'the service logger (JSON lines, or readable on a terminal) and its audit lines, set up once',
   'bounded/': 'bounded containers with O(1) insert and eviction (the ring-buffer queue), used by every stage that keeps state',
   'tenants/': 'tenant config (schema, defaults, validation, resolver, address ranges): validated with the config, applied by detect',
 };
