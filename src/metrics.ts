@@ -280,9 +280,10 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     const st = read('source', sources.source);
     if (st?.kernelReceived !== undefined) s.add({ interface: ifaceLabel(st.iface ?? 'unknown') }, st.kernelReceived);
   });
-  gauge('llmtap_source_last_packet_age_seconds', 'Seconds since the capture last delivered a packet (live capture only)', [], (s) =>
-    one(s, read('source', sources.lastPacketAgeSeconds)),
-  );
+  gauge('llmtap_source_last_packet_age_seconds', 'Seconds since the capture last delivered a packet, by interface (live capture only)', ['interface'], (s) => {
+    const age = read('source', sources.lastPacketAgeSeconds);
+    if (age !== undefined) s.add({ interface: ifaceLabel(read('source', sources.source)?.iface ?? 'unknown') }, age);
+  });
   counter('llmtap_source_interface_dropped_packets_total', 'Packets the interface/driver dropped (libpcap ps_ifdrop)', [], (s) => {
     const st = read('source', sources.source);
     if (st !== undefined) s.add({}, st.ifDropped ?? 0);

@@ -56,7 +56,7 @@ export class StageFeed {
 
   sources(): MetricSources {
     return {
-      source: () => ({ packets: this.packets, wireBytes: this.wireBytes, capBytes: this.wireBytes, truncatedRecords: 0, kernelDropped: this.kernelDropped, ifDropped: this.ifDropped }),
+      source: () => ({ packets: this.packets, wireBytes: this.wireBytes, capBytes: this.wireBytes, truncatedRecords: 0, kernelReceived: this.packets + this.kernelDropped, iface: 'eth1', kernelDropped: this.kernelDropped, ifDropped: this.ifDropped }),
       decode: () => this.decode,
       flow: () => ({ active: this.active, ended: this.ended, evicted: this.evicted }),
       dissect: () => ({ handshakes: this.handshakes, failed: this.failed, quicDecrypted: this.quicDecrypted }),
@@ -66,6 +66,10 @@ export class StageFeed {
       classify: () => ({ classifications: this.classes, bytesOut: this.bytesOut, bytesIn: this.bytesIn }),
       alerts: () => this.alerts,
       pipelineLagSeconds: () => 0.25,
+      lastPacketAgeSeconds: () => 0.5,
+      build: { version: '0.0.0-test', node: process.versions.node },
+      store: () => ({ writable: true, queued: { alert: 0, observation: 0, other: 0 }, dropped: { alert: 0, observation: 0, other: 0 }, episodes: {}, queuedTotal: 0 }),
+      outputs: () => [{ name: 'siem', type: 'syslog', sent: this.packets, failed: 0, dropped: 0, queued: 0 }],
     };
   }
 }

@@ -49,7 +49,8 @@ export function dashboardExpressions(): DashboardExpr[] {
 
 /** Grafana's built-in range variables, as Grafana fills them for a short dashboard range. */
 export function substituteGrafana(expr: string): string {
-  return expr.replaceAll('$__rate_interval', '20s').replaceAll('$__interval', '5s').replaceAll('$__range', '5m');
+  // the dashboard variables as chosen for the test's one sensor: job llmtap, every instance
+  return expr.replaceAll('$job', 'llmtap').replaceAll('$instance', '.+').replaceAll('$__rate_interval', '20s').replaceAll('$__interval', '5s').replaceAll('$__range', '5m');
 }
 
 export async function freePort(): Promise<number> {
@@ -98,6 +99,10 @@ export class Prometheus {
         ...(opts.bearerToken !== undefined ? ['    authorization:', '      type: Bearer', `      credentials: '${opts.bearerToken}'`] : []),
         '    static_configs:',
         `      - targets: ['${target}']`,
+        // Prometheus's own process_* series: another exporter the dashboards must not mix in
+        '  - job_name: prometheus',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${port}']`,
         '',
       ].join('\n'),
     );

@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)('llmtap run: service log, token file and audit lines', 
     const metrics = await (await fetch(`${base}/metrics`, { headers: operator })).text();
     expect(metrics).toMatch(new RegExp(`^llmtap_build_info\\{version="\\d+\\.\\d+\\.\\d+[^"]*",node="${process.versions.node.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
     expect(metrics).toMatch(/^llmtap_source_kernel_received_packets_total\{interface="lo"\} \d+$/m);
-    expect(metrics).toMatch(/^llmtap_source_last_packet_age_seconds \d+(\.\d+)?$/m);
+    expect(metrics).toMatch(/^llmtap_source_last_packet_age_seconds\{interface="lo"\} \d+(\.\d+)?$/m);
     expect(metrics).toMatch(/^llmtap_api_request_duration_seconds_count\{route="\/v1\/allowlist"\} [1-9]\d*$/m);
 
     child.kill('SIGHUP');
