@@ -38,11 +38,19 @@ export function cefValue(v: string): string {
 
 const PROTO: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'IPv6-ICMP', 132: 'SCTP' };
 
+/** The destination host when the alert has one; an alert spanning several hosts (H7) has none
+ * (its `host` lists them all, which is no host name). */
+function singleHost(a: Alert): string | undefined {
+  if (a.hosts !== undefined) return a.hosts.length === 1 ? a.hosts[0] : undefined;
+  return a.host;
+}
+
 /**
  * `CEF:0|llmtap|llmtap|<version>|<heuristic>|<title>|<severity>|<extension>`. Extension keys
  * are ArcSight dictionary names: rt/start/end, src or c6a2 (IPv6 source), dst or c6a3, dpt,
  * proto, dhost, shost, sproc, spid, fileHash (SHA-256, else SHA-1), cnt, out/in, msg, externalId, dvchost, act, and
- * labelled custom strings cs1 provider, cs2 category, cs3 tenant, cs4 Community IDs, cs5 rule.
+ * labelled custom strings cs1 provider, cs2 category, cs3 tenant, cs4 Community IDs, cs5 rule,
+ * cs6 confidence (level). dhost only for an alert about one host.
  */
 export function toCef(a: Alert, ctx: FormatContext): string {
   const ext: [string, string | number][] = [
@@ -61,7 +69,8 @@ export function toCef(a: Alert, ctx: FormatContext): string {
     if (a.server.port > 0) ext.push(['dpt', a.server.port]);
     ext.push(['proto', PROTO[a.server.proto] ?? String(a.server.proto)]);
   }
-  if (a.host !== undefined) ext.push(['dhost', a.host]);
+  const host = singleHost(a);
+  if (host !== undefined) ext.push(['dhost', host]);
   if (a.deviceName !== undefined) ext.push(['shost', a.deviceName]);
   if (a.processName !== undefined) ext.push(['sproc', a.processName]);
   if (a.pid !== undefined) ext.push(['spid', a.pid]);
@@ -73,6 +82,7 @@ export function toCef(a: Alert, ctx: FormatContext): string {
   ext.push(['cs3Label', 'tenant'], ['cs3', a.tenant]);
   if (a.evidence.communityIds.length > 0) ext.push(['cs4Label', 'communityIds'], ['cs4', a.evidence.communityIds.join(',')]);
   if (a.evidence.ruleId !== undefined) ext.push(['cs5Label', 'rule'], ['cs5', a.evidence.ruleId]);
+  if (a.confidence !== undefined) ext.push(['cs6Label', 'confidence'], ['cs6', a.confidence.level]);
   ext.push(['dvchost', ctx.hostname], ['msg', a.title]);
   const header = ['CEF:0', 'llmtap', 'llmtap', ctx.version, a.heuristic, a.title, String(CEF_SEVERITY[a.severity])].map((f, i) => (i === 0 ? f : cefHeader(f)));
   return `${header.join('|')}|${ext.map(([k, v]) => `${k}=${cefValue(String(v))}`).join(' ')}`;
@@ -151,7 +161,7 @@ export function toEcs(a: Alert, ctx: FormatContext): Record<string, unknown> {
     destination: {
       bytes: a.evidence.bytesIn,
       ...(a.server !== undefined ? { ip: a.server.addr, ...(a.server.port > 0 ? { port: a.server.port } : {}) } : {}),
-      ...(a.host !== undefined ? { domain: a.host, address: a.host } : {}),
+      ...(singleHost(a) !== undefined ? { domain: singleHost(a), address: singleHost(a) } : {}),
     },
     llmtap: {
       alert_id: a.id,
@@ -163,6 +173,9 @@ export function toEcs(a: Alert, ctx: FormatContext): Record<string, unknown> {
       ...(a.category !== undefined ? { category: a.category } : {}),
       ...(a.evidence.hostSource !== undefined ? { host_source: a.evidence.hostSource } : {}),
       ...(a.related !== undefined ? { related: a.related } : {}),
+      ...(a.providers !== undefined ? { providers: a.providers } : {}),
+      ...(a.hosts !== undefined ? { hosts: a.hosts } : {}),
+      ...(a.confidence !== undefined ? { confidence: a.confidence.level, confidence_reasons: a.confidence.reasons.map((r) => r.signal) } : {}),
     },
   };
   if (a.deviceId !== undefined || a.deviceName !== undefined) {
@@ -209,11 +222,13 @@ export function toEve(a: Alert, ctx: FormatContext): Record<string, unknown> {
     metadata: {
       llmtap_alert_id: [a.id],
       llmtap_change: [changeKind(a)],
-      ...(a.provider !== undefined ? { provider: [a.provider] } : {}),
+      ...(a.provider !== undefined ? { provider: a.providers ?? [a.provider] } : {}),
       ...(a.evidence.ruleId !== undefined ? { rule: [a.evidence.ruleId] } : {}),
+      ...(a.confidence !== undefined ? { confidence: [a.confidence.level] } : {}),
     },
   };
-  if (a.host !== undefined) ev[a.evidence.hostSource === 'quic-sni' ? 'quic' : a.evidence.hostSource === 'sni' ? 'tls' : 'dns'] = a.evidence.hostSource === 'sni' || a.evidence.hostSource === 'quic-sni' ? { sni: a.host } : { query: [{ rrname: a.host }] };
+  const host = singleHost(a);
+  if (host !== undefined) ev[a.evidence.hostSource === 'quic-sni' ? 'quic' : a.evidence.hostSource === 'sni' ? 'tls' : 'dns'] = a.evidence.hostSource === 'sni' || a.evidence.hostSource === 'quic-sni' ? { sni: host } : { query: [{ rrname: host }] };
   ev['llmtap'] = {
     alert_id: a.id,
     seq: a.seq ?? 0,
