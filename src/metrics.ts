@@ -28,6 +28,8 @@ export interface SourceCounters {
   wireBytes: number;
   capBytes: number;
   truncatedRecords: number;
+  /** Files: capture-file problems by reason. */
+  fileReasons?: CountMap;
   /** Live only. */
   kernelReceived?: number;
   /** Live only: the captured interface (label of the per-interface kernel counters). */
@@ -271,6 +273,9 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   counter('llmtap_source_captured_bytes_total', 'Captured bytes received (after snaplen)', [], (s) => one(s, read('source', sources.source)?.capBytes));
   counter('llmtap_source_truncated_records_total', 'Capture-file records cut by the end of the file', [], (s) =>
     one(s, read('source', sources.source)?.truncatedRecords),
+  );
+  counter('llmtap_source_file_problems_total', 'Capture-file problems by reason (unknown pcapng interface, bad block, broken gzip, …)', ['reason'], (s) =>
+    flat(s, read('source', sources.source)?.fileReasons, 'reason', reasonLabel),
   );
   counter('llmtap_source_kernel_dropped_packets_total', 'Packets the kernel dropped (libpcap ps_drop; 0 for files)', [], (s) => {
     const st = read('source', sources.source);

@@ -44,6 +44,8 @@ export interface SourceStats {
   fileBytes: number;
   /** Records cut by the end of the file (counted, everything before kept). */
   truncatedRecords: number;
+  /** Files only: capture-file problems by reason (`source.unknown_interface`, `source.gzip_error`, …; src/source/reasons.ts). */
+  fileReasons?: Record<string, number>;
   /** Live only: kernel drop counters as libpcap reports them. */
   kernelReceived?: number;
   kernelDropped?: number;

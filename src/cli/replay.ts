@@ -12,7 +12,7 @@ import { Store, StoreFaultError, type StoreFaultEvent } from '../store/store.js'
 import { FAULT_TEXT } from '../store/faults.js';
 import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
-import type { Alert } from '../records.js';
+import type { Alert, SourceStats } from '../records.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
 import { Progress } from './progress.js';
 import { serveApi } from './serve.js';
@@ -150,6 +150,21 @@ class LineWriter {
     this.flush();
     closeSync(this.fd);
   }
+}
+
+/** What the replayed files delivered, for the metrics of `--serve` (file problems by reason included). */
+export function replaySource(reads: FileReadResult[]): SourceStats {
+  const fileReasons: Record<string, number> = {};
+  const out: SourceStats = { packets: 0, capBytes: 0, wireBytes: 0, fileBytes: 0, truncatedRecords: 0, fileReasons };
+  for (const r of reads) {
+    out.packets += r.stats.packets;
+    out.capBytes += r.stats.capBytes;
+    out.wireBytes += r.stats.wireBytes;
+    out.fileBytes += r.stats.fileBytes;
+    out.truncatedRecords += r.stats.truncatedRecords;
+    for (const [k, n] of Object.entries(r.reasons)) if (k !== 'source.skipped_block') fileReasons[k] = (fileReasons[k] ?? 0) + n;
+  }
+  return out;
 }
 
 /** Current state of every alert of every tenant (the change log's last snapshot per id). */
@@ -311,7 +326,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     failed = true;
   }
   if (values.serve) {
-    await serveApi(cfg, store, pipeline, dbPath);
+    await serveApi(cfg, store, pipeline, dbPath, undefined, () => replaySource(reads));
     return failed ? EXIT.failed : EXIT.ok;
   }
   store.close();

@@ -78,6 +78,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
         wireBytes: s.wireBytes,
         capBytes: s.capBytes,
         truncatedRecords: s.truncatedRecords,
+        ...(s.fileReasons !== undefined ? { fileReasons: { ...s.fileReasons } } : {}),
         ...(s.kernelReceived !== undefined ? { kernelReceived: s.kernelReceived } : {}),
         ...(iface !== undefined ? { iface } : {}),
         ...(s.kernelDropped !== undefined ? { kernelDropped: s.kernelDropped } : {}),
@@ -251,8 +252,8 @@ export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: 
 }
 
 /** `replay --serve`: keep the API up over the replayed data until SIGINT/SIGTERM. */
-export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline, dbPath: string, log?: Logger): Promise<void> {
-  const app = await startApi(cfg, store, p, { running: () => true, tokenFile: tokenFileFor(dbPath), ...(log !== undefined ? { log } : {}) });
+export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline, dbPath: string, log?: Logger, source?: () => SourceStats): Promise<void> {
+  const app = await startApi(cfg, store, p, { running: () => true, tokenFile: tokenFileFor(dbPath), ...(log !== undefined ? { log } : {}), ...(source !== undefined ? { source } : {}) });
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);

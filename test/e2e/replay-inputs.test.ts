@@ -15,6 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build-once.js';
 import { corpusDir, repoRoot } from '../helpers/corpus.js';
 import { NgWriter } from '../helpers/pcapng-writer.js';
+import { replaySource } from '../../src/cli/replay.js';
+import { metricSources } from '../../src/cli/serve.js';
+import { configFromObject } from '../../src/config.js';
+import { createMetrics } from '../../src/metrics.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { readCaptureFile } from '../../src/source/file.js';
+import { Store } from '../../src/store/store.js';
 
 const corpus = corpusDir();
 
@@ -106,6 +113,20 @@ describe.skipIf(corpus === undefined)('replay inputs', () => {
     expect(s.packets).toBe(1);
     expect(s.malformed['source.unknown_interface']).toBe(2);
     expect(llmtap(['replay', file, '--db', db()]).stdout).toMatch(/^malformed: .*source\.unknown_interface 2/m);
+  });
+
+  it('replay --serve metrics: the file problems by reason (llmtap_source_file_problems_total)', async () => {
+    const frame = Buffer.alloc(60);
+    const file = join(tmp, 'noif-metrics.pcapng');
+    writeFileSync(file, new NgWriter(true).shb().idb(1).epb(0, 1n, frame).epb(7, 2n, frame).epb(7, 3n, frame).bytes());
+    const store = Store.open(join(tmp, 'm.db'), { flushIntervalMs: 0 });
+    const p = new Pipeline(configFromObject({}), { store });
+    const r = await readCaptureFile(file, (b) => p.onBatch(b));
+    p.finish();
+    const text = await createMetrics(metricSources(p, () => replaySource([r])), { defaultMetrics: false }).registry.metrics();
+    expect(text).toContain('llmtap_source_file_problems_total{reason="source.unknown_interface"} 2');
+    expect(text).toContain('llmtap_source_packets_total 1');
+    store.close();
   });
 
   it('an EDR feed that is a FIFO is refused by name, the captures still replayed', () => {
