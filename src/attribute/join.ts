@@ -12,6 +12,7 @@ import { DeviceMap } from './device-map.js';
 import { SkewTracker } from './skew.js';
 import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint, type Match } from './match.js';
+import type { AttributeOptions } from './options.js';
 import { Fifo } from '../bounded/fifo.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
 
@@ -50,46 +51,7 @@ export function base36(n: number): string {
   return b36High + B36_PAIRS[Math.floor(lo / 1296)]! + B36_PAIRS[lo % 1296]!;
 }
 
-export interface AttributeOptions {
-  /** How long (capture ms after a flow's last packet) a flow waits for late EDR records. */
-  waitMs: number;
-  /** Most flows kept waiting; the oldest is finalized first when full (counted). */
-  maxFlows: number;
-  /** Most EDR records indexed; the oldest is dropped when full (counted). */
-  maxRecords: number;
-  /** Match tolerance (ms) once a device's clock skew is learned. */
-  toleranceMs: number;
-  /** Match window (± ms) while a device's skew is unknown; also the retention of records. */
-  learnWindowMs: number;
-  /**
-   * Loopback EDR records (local runtimes) that matched no captured loopback flow within the
-   * window become edr-only observations. Off: they only attribute captured loopback flows.
-   */
-  edrOnlyLoopback: boolean;
-  /**
-   * How long (capture ms after a flow's last packet) a flow without an EDR match is held back
-   * before detection first sees it. Endpoint feeds lag the tap by seconds to minutes; emitting
-   * at once would make every covered device look uncovered (shadow-AI volume, address-keyed
-   * beacons) until its record arrives. 0 emits at once (late joins still update).
-   */
-  holdMs: number;
-  /** Most addresses in the device map and most devices with a learned clock skew. */
-  maxDevices: number;
-  /** Most off-tap edr-only observations remembered to emit each connection once. */
-  maxEdrOnlyDedup: number;
-}
-
-export const defaultAttributeOptions: AttributeOptions = {
-  waitMs: 10 * 60_000,
-  maxFlows: 200_000,
-  maxRecords: 500_000,
-  toleranceMs: 3_000,
-  learnWindowMs: 12 * 3_600_000,
-  edrOnlyLoopback: true,
-  holdMs: 30_000,
-  maxDevices: 100_000,
-  maxEdrOnlyDedup: 10_000,
-};
+export { defaultAttributeOptions, type AttributeOptions } from './options.js';
 
 export interface AttributeDeps {
   emit(obs: Observation): void;

@@ -7,7 +7,7 @@
  * record is used. Unambiguous candidates teach the device's skew.
  */
 import type { EdrConnection } from '../records.js';
-import type { AttributeOptions } from './join.js';
+import type { AttributeOptions } from './options.js';
 import type { SkewTracker } from './skew.js';
 
 export interface Candidate {

@@ -8,7 +8,7 @@ import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../rec
 import type { TenantConfig } from '../tenants/schema.js';
 import type { DetectStore } from './sink.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
-import type { IntelMatch } from './threat-intel.js';
+import type { IntelMatch } from './indicator.js';
 
 /** One observation as evidence: ids and byte counts, never content. */
 export interface EvidenceRef {

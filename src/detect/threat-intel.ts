@@ -33,22 +33,9 @@ import { basename } from 'node:path';
 import type { Observation } from '../records.js';
 import type { Rule, RuleContext } from './rule.js';
 
-export type IndicatorKind = 'sha256' | 'sha1' | 'domain';
+import type { Indicator, IndicatorKind, IntelMatch } from './indicator.js';
 
-export interface Indicator {
-  kind: IndicatorKind;
-  /** Lower-case hex or host name. */
-  value: string;
-  /** File the indicator came from (base name). */
-  source: string;
-  /** STIX indicator id, or `line N` of a plain list. */
-  ref: string;
-  /** STIX `name`, when given. */
-  name?: string;
-  /** Validity bounds, capture µs (STIX valid_from / valid_until). */
-  validFromUs?: number;
-  validUntilUs?: number;
-}
+export type { Indicator, IndicatorKind, IntelMatch } from './indicator.js';
 
 /** What loading one file gave. */
 export interface IndicatorFileReport {
@@ -312,13 +299,6 @@ export function loadIndicatorFile(path: string): { indicators: Indicator[]; repo
   }
   const first = text.replace(/^\uFEFF/, '').trimStart()[0];
   return first === '{' || first === '[' ? parseStixBundle(text.replace(/^\uFEFF/, ''), source) : parsePlainList(text, source);
-}
-
-/** A match: which indicator, and what of the connection matched it. */
-export interface IntelMatch {
-  indicator: Indicator;
-  /** "SHA-256 e3b0c442…", "host api.evil.example". */
-  what: string;
 }
 
 const KIND_LABEL: Record<IndicatorKind, string> = { sha256: 'SHA-256', sha1: 'SHA-1', domain: 'host' };

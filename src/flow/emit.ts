@@ -3,13 +3,10 @@ import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { v4ToString, v6WordsToString } from '../decode/addr.js';
 import { icmpCounterpart } from '../decode/icmp.js';
 import { communityIdOfWords } from './community-id.js';
-import type { FlowTable } from './table.js';
-
-/** Key words per flow-table slot: A address (4), B address (4), ports, version/proto, VLANs. */
-export const KW = 11;
+import { KW, type FlowColumns } from './columns.js';
 
 export function emitRecord(
-  t: FlowTable,
+  t: FlowColumns,
   slot: number,
   reason: FlowEndReason,
   meta: FlowMeta,

@@ -19,7 +19,8 @@
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { u32 } from '../decode/bytes.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
-import { emitRecord, KW } from './emit.js';
+import { KW, type FlowColumns } from './columns.js';
+import { emitRecord } from './emit.js';
 import { FlowLists, LIST_OTHER, LIST_TCP_CLOSED, LIST_TCP_OPEN } from './lists.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
 
@@ -87,7 +88,7 @@ const ORIG_BY = ['syn', 'synack', 'port', 'first'] as const;
 
 export type FlowSink = (rec: FlowRecord, meta: FlowMeta) => void;
 
-export class FlowTable {
+export class FlowTable implements FlowColumns {
   readonly opts: FlowTableOptions;
   private readonly cap: number;
   private readonly mask: number;

@@ -109,6 +109,48 @@ function allowedBy(e: Edge): string | undefined {
   return undefined;
 }
 
+/**
+ * Import circles: the strongly connected components of more than one file (Tarjan), each
+ * sorted, and every file that imports itself. Type-only imports count too: a circle of types
+ * is still two files that cannot be understood (or moved) apart.
+ */
+export function circles(graph: readonly Edge[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const e of graph) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  let n = 0;
+  const visit = (v: string): void => {
+    index.set(v, n);
+    low.set(v, n);
+    n++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const c: string[] = [];
+      let w: string | undefined;
+      do {
+        w = stack.pop();
+        if (w === undefined) break;
+        onStack.delete(w);
+        c.push(w);
+      } while (w !== v);
+      if (c.length > 1 || (next.get(v) ?? []).includes(v)) out.push(c.sort());
+    }
+  };
+  for (const v of [...next.keys()].sort()) if (!index.has(v)) visit(v);
+  return out.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
+}
+
 describe('imports: forward-only (STYLE.md §1)', () => {
   const all = edges();
 
@@ -176,5 +218,19 @@ describe('imports: forward-only (STYLE.md §1)', () => {
   it('the shared files and the edge table name files that exist', () => {
     for (const f of [...Object.keys(SHARED), ...EDGES.map((e) => e.to)]) expect(all.some((e) => e.to === f || (f.endsWith('/') && e.to.startsWith(f))), f).toBe(true);
     expect(dirname(SRC)).toBe(repoRoot);
+  });
+  it('no import circle within src/ (type-only imports included)', () => {
+    // The finder itself sees planted circles: two files, three files, a file importing itself.
+    const planted = [
+      { from: 'flow/table.ts', to: 'flow/emit.ts' },
+      { from: 'flow/emit.ts', to: 'flow/table.ts' },
+      { from: 'a/x.ts', to: 'a/y.ts' },
+      { from: 'a/y.ts', to: 'a/z.ts' },
+      { from: 'a/z.ts', to: 'a/x.ts' },
+      { from: 'b/self.ts', to: 'b/self.ts' },
+      { from: 'c/one.ts', to: 'c/two.ts' },
+    ];
+    expect(circles(planted)).toEqual([['a/x.ts', 'a/y.ts', 'a/z.ts'], ['b/self.ts'], ['flow/emit.ts', 'flow/table.ts']]);
+    expect(circles(all)).toEqual([]);
   });
 });
