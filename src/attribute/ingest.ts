@@ -29,6 +29,8 @@ export function parseEdrText(text: string, opts: IngestOptions, sink: (r: EdrCon
 /** A read error naming the file and how far it got (bytes of the file; of the text when gzip). */
 export class EdrFileError extends Error {
   readonly code = 'LLMTAP_ERR_EDR_FILE';
+  /** What was read before the error (those records already went to the sink). */
+  result: IngestResult | undefined;
   constructor(readonly file: string, readonly offset: number, readonly decodedOffset: number | undefined, cause: Error) {
     super(`${file}: ${decodedOffset !== undefined ? `gzip stream broken at compressed byte ${offset} (decompressed byte ${decodedOffset})` : `byte offset ${offset}`}: ${cause.message}`);
     this.name = 'EdrFileError';
@@ -65,7 +67,7 @@ export async function readEdrFile(path: string, opts: IngestOptions, sink: (r: E
         try {
           n = (await fh.read(buf, 0, buf.length, pos)).bytesRead;
         } catch (e) {
-          throw new EdrFileError(path, pos, undefined, e as Error);
+          throw Object.assign(new EdrFileError(path, pos, undefined, e as Error), { result: reader.end() });
         }
         if (n === 0) break;
         reader.push(buf.subarray(0, n));
@@ -83,7 +85,8 @@ export async function readEdrFile(path: string, opts: IngestOptions, sink: (r: E
         textBytes += chunk.length;
       }
     } catch (e) {
-      throw new EdrFileError(path, pos, textBytes, e as Error);
+      // the records before the break are kept: they go to the sink before the error is raised
+      throw Object.assign(new EdrFileError(path, pos, textBytes, e as Error), { result: reader.end() });
     }
     return reader.end();
   } finally {

@@ -10,7 +10,7 @@ import { Pipeline } from '../pipeline.js';
 import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
 import { Store, StoreFaultError, type StoreFaultEvent } from '../store/store.js';
 import { FAULT_TEXT } from '../store/faults.js';
-import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
+import { EdrFileError, readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
 import type { Alert, SourceStats } from '../records.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
@@ -259,6 +259,12 @@ export async function replayCommand(argv: string[]): Promise<number> {
     } catch (err) {
       failed = true;
       process.stderr.write(`llmtap replay: EDR feed ${(err as Error).message}\n`);
+      // a feed that broke part way: what came before it was ingested and is counted
+      const partial = err instanceof EdrFileError ? err.result : undefined;
+      if (partial !== undefined) {
+        pipeline.noteIngest(partial.rejected);
+        edrResults.push({ file: f, result: partial });
+      }
     }
   }
 

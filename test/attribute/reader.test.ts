@@ -11,9 +11,9 @@ import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createIngestState, EdrFollower, readEdrFile, EdrReader, type IngestResult } from '../../src/attribute/ingest.js';
+import { createIngestState, EdrFileError, EdrFollower, readEdrFile, EdrReader, type IngestResult } from '../../src/attribute/ingest.js';
 import { configFromObject } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { startApi } from '../../src/cli/serve.js';
@@ -122,6 +122,22 @@ describe('the same outcome through every input path', () => {
       expect(ports).toEqual([1, 2, 3]);
       expect({ accepted: r.accepted, rejected: r.rejected }).toEqual(expected);
     }
+  });
+
+  it('a truncated gzip feed: the records before the cut are read, the error names the file and both offsets', async () => {
+    const text = Buffer.from(Array.from({ length: 2000 }, (_, i) => good(1000 + i)).join('\n') + '\n');
+    const gz = gzipSync(text);
+    const cut = gz.subarray(0, Math.floor(gz.length / 2));
+    const file = join(dir, 'cut.ndjson.gz');
+    writeFileSync(file, cut);
+    const inflated = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+    const ports: number[] = [];
+    const err = await readEdrFile(file, opts(), (x) => ports.push(x.localPort)).then(() => undefined, (e: unknown) => e as EdrFileError);
+    expect(err?.message).toBe(`${file}: gzip stream broken at compressed byte ${cut.length} (decompressed byte ${inflated}): unexpected end of file`);
+    // every complete line before the cut became a record, the cut one is counted
+    const complete = text.subarray(0, inflated).toString().split('\n').length - 1;
+    expect(ports).toEqual(Array.from({ length: complete }, (_, i) => 1000 + i));
+    expect(err?.result).toEqual({ accepted: complete, rejected: { 'ingest.bad_json': 1 }, byFormat: { llmtap: complete, unknown: 1 } });
   });
 
   it('the follower, the long line arriving over many polls', async () => {
