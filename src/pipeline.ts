@@ -7,7 +7,7 @@
  * flow record. The packet loop is written so that a packet that is not in the handshake phase
  * costs decode + one hash lookup + counter updates, nothing else.
  */
-import type { EdrConnection, FlowMeta, FlowRecord, Observation, PacketBatch } from './records.js';
+import type { DnsAnswer, EdrConnection, FlowMeta, FlowRecord, Observation, PacketBatch } from './records.js';
 import { Decoder } from './decode/decoder.js';
 import { DECODE_REASONS } from './decode/reasons.js';
 import { PacketView, TCP_FIN, TCP_RST, TCP_SYN } from './decode/view.js';
@@ -404,7 +404,7 @@ export class Pipeline {
         splitOnReuse: cfg.flow.split_on_reuse,
         maxFragments: cfg.flow.max_fragments,
       },
-      { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta) },
+      { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta.shed) },
     );
     this.overload = deps.overload === undefined ? undefined : new OverloadGovernor({
       dissectNewFlowsPerS: cfg.overload.dissect_new_flows_per_s,
@@ -441,12 +441,40 @@ export class Pipeline {
     for (const [k, n] of Object.entries(rejected)) this.counters.edrRejected[k] = (this.counters.edrRejected[k] ?? 0) + n;
   }
 
-  private onFlow(rec: FlowRecord, meta: FlowMeta): void {
+  /**
+   * A flow record read from a sensor log (`llmtap ingest`), at its end time: from here it takes
+   * the path of a captured flow after the flow table (names, attribute, classify, detect).
+   * Records must come in time order, DNS answers (addDnsAnswer) among them.
+   */
+  addLogFlow(rec: FlowRecord): void {
+    this.advance(rec.lastTsUs);
+    this.onFlow(rec, undefined);
+  }
+
+  /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
+  addDnsAnswer(a: DnsAnswer): void {
+    this.advance(a.tsUs);
+    this.counters.dnsAnswers++;
+    this.names.addAnswer(a);
+  }
+
+  /** Log time moves on: join waits and detection windows run on it as on packet time. */
+  private advance(tsUs: number): void {
+    if (tsUs > this.packets.nowUs) this.packets.nowUs = tsUs;
+    const now = this.packets.nowUs;
+    if (now - this.lastTickUs >= 1e6) {
+      this.lastTickUs = now;
+      this.attributor.tick(now);
+      this.detector.tick(now);
+    }
+  }
+
+  private onFlow(rec: FlowRecord, shed: FlowMeta['shed']): void {
     this.counters.flows++;
     this.names.nameFlow(rec);
     if (rec.payloadEntropy !== undefined && !this.tenants.get(this.tenants.ofFlow(rec)).payload_entropy) delete rec.payloadEntropy;
     this.deps.onFlow?.(rec);
-    if (meta.shed === 2) return; // created during overload level 2: counted and emitted only
+    if (shed === 2) return; // created during overload level 2: counted and emitted only
     // fail-open: an error after this point never stops capture or flow records
     try {
       this.attributor.addFlow(rec);

@@ -1,5 +1,5 @@
 /**
- * `llmtap <command>`: replay (capture files), run (live interface), rules (explain/export/check),
+ * `llmtap <command>`: replay (capture files), ingest (Zeek/Suricata logs), run (live interface), rules (explain/export/check),
  * config (check). Every command returns an exit code (src/cli/exit.ts: 0 ok, 1 runtime failure,
  * 2 usage or config error) and prints its usage with -h/--help; errors are one clear line on
  * stderr, never a stack trace.
@@ -11,6 +11,7 @@ const USAGE = `llmtap — find programs talking to LLM/AI services, from network
 usage:
   llmtap replay FILE|DIR|-... [--edr FILE]... [--config FILE] [--db PATH] [--flows OUT.ndjson]
                 [--format table|json] [--serve] [--quiet]
+  llmtap ingest zeek|eve PATH... [--edr FILE]... [--config FILE] [--db PATH] [--format table|json]
   llmtap run --iface NAME [--config FILE]
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
   llmtap rules export [--format json|zeek-intel|suricata] [--out FILE]
@@ -36,6 +37,11 @@ export async function main(argv: string[]): Promise<void> {
       case 'replay': {
         const m = await import('./replay.js');
         code = await m.replayCommand(rest);
+        break;
+      }
+      case 'ingest': {
+        const m = await import('./ingest.js');
+        code = await m.ingestCommand(rest);
         break;
       }
       case 'run': {

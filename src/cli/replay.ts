@@ -127,7 +127,7 @@ export function lossReport(store: Store): string | undefined {
 }
 
 /** Lines written to a file descriptor in chunks of up to 1 MiB, synchronously (bounded memory). */
-class LineWriter {
+export class LineWriter {
   private parts: string[] = [];
   private chars = 0;
   constructor(private readonly fd: number) {}

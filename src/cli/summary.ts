@@ -24,6 +24,8 @@ export interface ReplaySummary {
   quiet: { sanctioned: number; allowlisted: number };
   stats: Record<string, number>;
   db: string;
+  /** `llmtap ingest`: per log file, the record lines, what was used by log type, ignored and bad lines by reason. */
+  logs?: { file: string; lines: number; used: Record<string, number>; ignored: number; bad: Record<string, number> }[];
 }
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -65,7 +67,14 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
   if (format === 'json') return `${JSON.stringify(s, null, 2)}\n`;
   let out = '';
   const pps = s.wallS > 0 ? s.packets / s.wallS : 0;
-  out += `llmtap replay: ${s.files.length} file(s), ${n(s.packets)} packets, ${bytes(s.wireBytes)}, ${n(s.flows)} flows in ${s.wallS.toFixed(2)} s (${n(pps)} packets/s, ${(s.wireBytes / Math.max(s.wallS, 1e-9) / 1e6).toFixed(0)} MB/s)\n`;
+  if (s.logs !== undefined) {
+    const lines = s.logs.reduce((a, f) => a + f.lines, 0);
+    out += `llmtap ingest ${s.files[0]?.format ?? ''}: ${s.files.length} file(s), ${n(lines)} records, ${n(s.flows)} flows in ${s.wallS.toFixed(2)} s\n`;
+    for (const f of s.logs) {
+      const used = Object.entries(f.used).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+      out += `  ${f.file}: ${used || 'nothing used'}${f.ignored > 0 ? `, ${n(f.ignored)} other records` : ''}\n`;
+    }
+  } else out += `llmtap replay: ${s.files.length} file(s), ${n(s.packets)} packets, ${bytes(s.wireBytes)}, ${n(s.flows)} flows in ${s.wallS.toFixed(2)} s (${n(pps)} packets/s, ${(s.wireBytes / Math.max(s.wallS, 1e-9) / 1e6).toFixed(0)} MB/s)\n`;
   const ended = Object.entries(s.flowsEnded).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${n(v)}`).join(', ');
   if (ended) out += `flows ended: ${ended}\n`;
   for (const sk of s.skipped) out += `skipped ${sk.path}: ${sk.why}\n`;
