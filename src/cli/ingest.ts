@@ -296,7 +296,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     failed = true;
   }
   if (values.serve) {
-    await serveApi(cfg, store, pipeline);
+    await serveApi(cfg, store, pipeline, dbPath);
     return failed ? EXIT.failed : EXIT.ok;
   }
   store.close();
