@@ -30,6 +30,7 @@ function routesAt(s: Seeded): Req[] {
     { method: 'GET', url: `/v1/alerts/${s.alerts[0]!.id}` },
     { method: 'POST', url: `/v1/alerts/${s.alerts[0]!.id}/status`, payload: { status: 'closed' } },
     { method: 'GET', url: '/v1/observations' },
+    { method: 'GET', url: '/v1/usage?window=24h&group=device,provider' },
     { method: 'GET', url: '/v1/allowlist' },
     { method: 'POST', url: '/v1/allowlist', payload: { process_name: 'x', justification: 'y' } },
     { method: 'DELETE', url: `/v1/allowlist/${s.allowIds[0]}` },

@@ -281,7 +281,7 @@ describe('health and docs', () => {
     conforms(readySchema, ready.json());
     const api = (await h.app.inject({ url: '/openapi.json' })).json();
     expect(api.openapi).toBe('3.0.3');
-    for (const p of ['/v1/alerts', '/v1/alerts/{id}', '/v1/alerts/{id}/status', '/v1/observations', '/v1/allowlist', '/v1/allowlist/{id}', '/v1/candidates', '/v1/candidates/{id}/approve', '/v1/inventory', '/v1/rules/export', '/v1/rules/explain', '/v1/rules/reload', '/v1/edr/events', '/healthz', '/readyz']) {
+    for (const p of ['/v1/alerts', '/v1/alerts/{id}', '/v1/alerts/{id}/status', '/v1/observations', '/v1/usage', '/v1/allowlist', '/v1/allowlist/{id}', '/v1/candidates', '/v1/candidates/{id}/approve', '/v1/inventory', '/v1/rules/export', '/v1/rules/explain', '/v1/rules/reload', '/v1/edr/events', '/healthz', '/readyz']) {
       expect(api.paths, p).toHaveProperty([p]);
     }
     const m = await h.app.inject({ url: '/metrics' });

@@ -92,7 +92,7 @@ describe('global routes need an operator token', () => {
   });
 
   it("an operator token reads no tenant's data", async () => {
-    for (const url of ['/v1/alerts', '/v1/observations', '/v1/allowlist', '/v1/candidates', '/v1/rules/explain?host=api.openai.com']) {
+    for (const url of ['/v1/alerts', '/v1/observations', '/v1/usage', '/v1/allowlist', '/v1/candidates', '/v1/rules/explain?host=api.openai.com']) {
       const res = await h.app.inject({ url, headers: auth('op') });
       expect(res.statusCode, url).toBe(403);
       expect(res.json().error.code).toBe('LLMTAP_ERR_FORBIDDEN');
