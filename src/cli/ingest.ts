@@ -82,7 +82,7 @@ export type ConvertDrops = Record<string, number>;
 
 /**
  * A log's connection → the flow record the flow table would have emitted for it: canonical
- * address text, the Community ID (the log's own when it wrote one), a flow id in order.
+ * address text, the Community ID (computed, seed 0), a flow id in order.
  */
 export function toFlowRecord(f: LogFlow, flowId: number, drops: ConvertDrops): FlowRecord | undefined {
   const oa = canonicalAddr(f.origAddr);
@@ -95,7 +95,8 @@ export function toFlowRecord(f: LogFlow, flowId: number, drops: ConvertDrops): F
   }
   const rec: FlowRecord = {
     flowId,
-    communityId: f.communityId ?? communityId(f.proto, ob, f.origPort, rb, f.respPort),
+    // llmtap's own (seed 0), as for a capture: a sensor may log its Community ID with another seed
+    communityId: communityId(f.proto, ob, f.origPort, rb, f.respPort),
     proto: f.proto,
     vlan: f.vlan,
     origAddr: oa,

@@ -93,7 +93,7 @@ export class EveReader {
       return;
     }
     if (key === undefined) return countBad(r, 'eve.no_flow_id');
-    if (type === 'flow' && !isObj(e['flow'])) return countBad(r, 'eve.bad_flow');
+    if (type === 'flow' && e['flow'] !== undefined && !isObj(e['flow'])) return countBad(r, 'eve.bad_flow');
     const p = this.byFlow.get(key) ?? {};
     if (p[type] === undefined) p[type] = e;
     p.first ??= e;
@@ -116,7 +116,8 @@ export class EveReader {
     const vlan = Array.isArray(e['vlan']) ? (e['vlan'] as unknown[]).map(counter) : [];
     if (type === 'answer' && d['answers'] === undefined && d['rrname'] !== undefined) {
       // v1: one answer record per event
-      const k = `${key ?? `${client}|${server}`}|${id}|${str(d['rrname'])?.toLowerCase()}`;
+      // the records of one response share flow and DNS id; the first names the query (its owner)
+      const k = `${key ?? `${client}|${server}`}|${id}`;
       let resp = this.v1.get(k);
       if (resp === undefined) {
         resp = { tsUs: ts, client, server, proto, id, rcode: rcodeNum, qname: str(d['rrname']) ?? '', qtype: str(d['rrtype']) ?? '', answers: [], vlan };
@@ -163,7 +164,7 @@ function flowOf(key: string, p: Parts): LogFlow | undefined {
   const base = p.flow ?? p.first;
   if (base === undefined) return undefined;
   const t = tuple(base)!;
-  const fl = p.flow !== undefined ? (p.flow['flow'] as Obj) : undefined;
+  const fl = p.flow !== undefined && isObj(p.flow['flow']) ? p.flow['flow'] : undefined;
   const start = fl !== undefined ? isoToUs(fl['start']) : undefined;
   const end = fl !== undefined ? isoToUs(fl['end']) : undefined;
   const first = start ?? isoToUs(base['timestamp'])!;

@@ -38,7 +38,7 @@ export interface LogFlow {
   origPayloadBytes: number;
   respPayloadBytes: number;
   endReason: FlowEndReason;
-  /** The log's own Community ID, when it wrote one. */
+  /** The log's own Community ID, when it wrote one (kept for reference: the record gets llmtap's, seed 0, since a sensor may use another seed). */
   communityId?: string;
   vlan: number[];
   handshake?: Handshake;

@@ -1,6 +1,6 @@
 /**
- * `llmtap ingest zeek` on public pairs of a capture and the logs Zeek wrote for it (Zeek's own
- * test suite, test/ingest/fixtures/README.md): replaying the capture and ingesting its logs give
+ * `llmtap ingest zeek|eve` on public pairs of a capture and the logs Zeek or Suricata wrote for
+ * it (Zeek's test suite, suricata-verify; test/ingest/fixtures/README.md): replaying the capture and ingesting its logs give
  * the same named flows, the same AI observations and the same alerts, under a rule file that
  * makes the pairs' hosts AI endpoints.
  */
@@ -27,6 +27,11 @@ rules:
     category: assistant
     provider: TestMeta
     match: { hosts: [meta.wikimedia.org] }
+    source: test
+  - id: test-google
+    category: assistant
+    provider: TestGoogle
+    match: { hosts: [ipv4.google.com] }
     source: test
   - id: test-cirrus
     category: api
@@ -181,6 +186,33 @@ describe('llmtap ingest zeek: the same observations as replaying the capture', (
     expect(ingest.summary.aiObservations).toBe(1);
     expect(ingest.summary.aiObservations).toBe(replay.summary.aiObservations);
     expect(alertsOf(ingest.summary).map((a) => a.split(' ').slice(0, 7).join(' '))).toEqual(['shadow_volume medium low 82.239.54.117 TestCirrus api.cirrus-ci.com 1']);
+    expect(alertsOf(ingest.summary)).toEqual(alertsOf(replay.summary));
+  });
+});
+
+describe('llmtap ingest eve: the same observations as replaying the capture', () => {
+  it("suricata-verify's community-id-ipv4 capture with the tls and flow events its checks pin: the SNI, the AI observation and the alert", () => {
+    const dir = join(FIX, 'eve-community-id-ipv4');
+    const replay = run(['replay', join(dir, 'input.pcap')]);
+    expect(replay.code).toBe(0);
+    const ingest = run(['ingest', 'eve', join(dir, 'eve.json')]);
+    expect(ingest.stderr).toBe('');
+    expect(ingest.code).toBe(0);
+    expect(ingest.summary.logs?.map((l) => [l.lines, l.used, l.ignored, l.bad])).toEqual([[2, { tls: 1, flow: 1 }, 0, {}]]);
+    // the events are the ones test.yaml checks Suricata writes for this capture
+    const yaml = readFileSync(join(dir, 'test.yaml'), 'utf8');
+    for (const line of readFileSync(join(dir, 'eve.json'), 'utf8').trim().split('\n')) {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      for (const k of ['src_ip', 'src_port', 'dest_ip', 'dest_port', 'community_id', 'event_type']) expect(yaml).toContain(`${k}: ${String(e[k])}`);
+    }
+    expect(yaml).toContain('tls.sni: ipv4.google.com');
+    expect(named(ingest.flows)).toEqual(['6|172.26.0.39|35958|172.217.14.206|443 ipv4.google.com sni 1:0rRFlkfZsYZ0l7PqLoMEAxHMqrI=']);
+    expect(named(ingest.flows)).toEqual(named(replay.flows));
+    // Suricata's community_id there is seeded 7 (the test's suricata.yaml): llmtap keeps its own, seed 0
+    expect(ingest.flows[0]!.communityId).not.toBe('1:IwiTNfuO7aCaamMijl+7/X9uLx0=');
+    expect(ingest.summary.aiObservations).toBe(1);
+    expect(ingest.summary.aiObservations).toBe(replay.summary.aiObservations);
+    expect(alertsOf(ingest.summary).map((a) => a.split(' ').slice(0, 7).join(' '))).toEqual(['shadow_volume medium low 172.26.0.39 TestGoogle ipv4.google.com 1']);
     expect(alertsOf(ingest.summary)).toEqual(alertsOf(replay.summary));
   });
 });
