@@ -48,9 +48,9 @@ export function addrBytes(text: string): Uint8Array | undefined {
     const t = new Uint8Array(4);
     if (!v4Bytes(last, t, 0)) return undefined;
     tail = [((t[0] ?? 0) << 8) | (t[1] ?? 0), ((t[2] ?? 0) << 8) | (t[3] ?? 0)];
-    s = s.slice(0, lastColon + 1) + '0';
-    s = s.replace(/:0$/, '');
-    if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1);
+    // Drop the dotted tail; keep a '::' it followed ("64:ff9b::192.0.2.33"), else its ':'.
+    s = s.slice(0, lastColon + 1);
+    if (!s.endsWith('::')) s = s.slice(0, -1);
   }
   const halves = s.split('::');
   const parse = (h: string): number[] => (h === '' ? [] : h.split(':').map((g) => parseInt(g, 16)));
