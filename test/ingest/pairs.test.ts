@@ -33,6 +33,16 @@ rules:
     provider: TestGoogle
     match: { hosts: [ipv4.google.com] }
     source: test
+  - id: test-gstatic
+    category: api
+    provider: TestGstatic
+    match: { hosts: [ssl.gstatic.com] }
+    source: test
+  - id: test-ech-front
+    category: api
+    provider: TestEchFront
+    match: { hosts: [cloudflare-ech.com] }
+    source: test
   - id: test-cirrus
     category: api
     provider: TestCirrus
@@ -187,6 +197,46 @@ describe('llmtap ingest zeek: the same observations as replaying the capture', (
     expect(ingest.summary.aiObservations).toBe(replay.summary.aiObservations);
     expect(alertsOf(ingest.summary).map((a) => a.split(' ').slice(0, 7).join(' '))).toEqual(['shadow_volume medium low 82.239.54.117 TestCirrus api.cirrus-ci.com 1']);
     expect(alertsOf(ingest.summary)).toEqual(alertsOf(replay.summary));
+  });
+});
+
+describe('llmtap ingest zeek: TLS over TCP, and what ssl.log lacks', () => {
+  it('a TLS 1.0 capture with its ssl.log: the SNI over TCP, the AI observation and the alert', () => {
+    const dir = join(FIX, 'zeek-tls-basic');
+    const replay = run(['replay', join(dir, 'tls-conn-with-extensions.pcap')]);
+    expect(replay.code).toBe(0);
+    const logs = unmask(dir, ['ssl.log'], replay.flows, () => 6);
+    const ingest = run(['ingest', 'zeek', join(logs, 'ssl.log')]);
+    expect(ingest.stderr).toBe('');
+    expect(ingest.code).toBe(0);
+    expect(named(ingest.flows)).toHaveLength(1);
+    expect(named(ingest.flows)[0]).toMatch(/^6\|192\.168\.1\.105\|62045\|74\.125\.224\.79\|443 ssl\.gstatic\.com sni 1:/);
+    expect(named(ingest.flows)).toEqual(named(replay.flows));
+    expect(ingest.summary.aiObservations).toBe(1);
+    expect(ingest.summary.aiObservations).toBe(replay.summary.aiObservations);
+    expect(alertsOf(ingest.summary).map((a) => a.split(' ').slice(0, 7).join(' '))).toEqual(['shadow_volume medium low 192.168.1.105 TestGstatic ssl.gstatic.com 1']);
+    expect(alertsOf(ingest.summary)).toEqual(alertsOf(replay.summary));
+  });
+
+  it('an ECH capture with its ssl.log: the log has no ECH flag, so its outer (front) name names the flows the capture leaves unnamed', () => {
+    const dir = join(FIX, 'zeek-tls-ech');
+    const replay = run(['replay', join(dir, 'tls13-ech.pcap')]);
+    expect(replay.code).toBe(0);
+    const logs = unmask(dir, ['ssl.log'], replay.flows, () => 6);
+    const ingest = run(['ingest', 'zeek', join(logs, 'ssl.log')]);
+    expect(ingest.code).toBe(0);
+    // the capture: a real ECH outer hello, whose server_name is the front, names nothing
+    const ech = replay.flows.filter((f) => f.handshake?.sni === 'cloudflare-ech.com');
+    expect(ech).toHaveLength(2);
+    expect(ech.every((f) => f.host === undefined && (f.handshake as { ech?: string }).ech === 'real')).toBe(true);
+    expect(named(replay.flows)).toEqual([]);
+    expect(replay.summary.aiObservations).toBe(0);
+    // the log: the same two connections, named by the front name (the documented difference)
+    expect(named(ingest.flows).map((x) => x.split(' ').slice(0, 3).join(' '))).toEqual([
+      '6|192.168.20.65|51066|162.159.138.85|443 cloudflare-ech.com sni',
+      '6|192.168.20.65|51071|162.159.138.85|443 cloudflare-ech.com sni',
+    ]);
+    expect(ingest.summary.aiObservations).toBe(2);
   });
 });
 
