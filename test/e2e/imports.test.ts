@@ -39,7 +39,6 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['flow', 'dissect'], to: 'decode/bytes.ts', why: 'bounds-checked big-endian readers' },
   { from: ['flow'], to: 'decode/icmp.ts', why: 'the ICMP request/reply type pairs the decoder keys flows by decide which flows are one-way for the Community ID' },
   { from: ['detect'], to: 'attribute/normalize.ts', why: 'the scope of an address (a loopback client address names no device), one implementation for the join and detection' },
-  { from: ['detect'], to: 'classify/precedence.ts', why: "H7's category for a spread over several categories is the highest-precedence one reached: the classifier's ranking, one implementation" },
   { from: ['store'], to: 'detect/alert-key.ts', why: 'detect defines which alerts are the same; the store computes that key only for alerts written without one' },
   { from: ['store'], to: 'detect/sink.ts', why: 'the store implements what detect asks of it; the argument shapes are declared once, by detect' },
   { from: ['output'], to: 'api/ocsf.ts', why: 'push outputs send the same OCSF findings the API serves: one mapping' },
