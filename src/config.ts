@@ -188,6 +188,24 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
+/** The config sections whose every key has a schema default. */
+export type DefaultedSection = 'flow' | 'dissect' | 'names' | 'attribute' | 'edr' | 'classify' | 'detect' | 'store' | 'overload';
+
+/**
+ * A section's defaults as the schema declares them: what a config without that section gets.
+ * Stages take their default options from here (mapped by their own `...From(section)`), so a
+ * default is written once, in the schema.
+ */
+export function schemaDefaults<S extends DefaultedSection>(section: S): SensorConfig[S] {
+  const props = (CONFIG_SCHEMA.properties[section] as { properties: Record<string, { default?: unknown }> }).properties;
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(props)) {
+    if (p.default === undefined) throw new Error(`config schema: ${section}.${k} has no default`);
+    out[k] = Array.isArray(p.default) ? [...(p.default as unknown[])] : p.default;
+  }
+  return out as SensorConfig[S];
+}
+
 export interface SensorConfig {
   /** Where the config came from (for messages) and the directory relative paths resolve against. */
   source: string;

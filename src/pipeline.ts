@@ -11,16 +11,18 @@ import type { DnsAnswer, EdrConnection, FlowMeta, FlowRecord, Observation, Packe
 import { Decoder } from './decode/decoder.js';
 import { DECODE_REASONS } from './decode/reasons.js';
 import { PacketView, TCP_FIN, TCP_RST, TCP_SYN } from './decode/view.js';
-import { FlowTable, type FlowTableOptions } from './flow/table.js';
+import { FlowTable, flowTableOptionsFrom, type FlowTableOptions } from './flow/table.js';
 import { readCaptureFile, type FileReadOptions, type FileReadResult } from './source/file.js';
 import type { Logger } from 'pino';
 import type { SensorConfig } from './config.js';
 import { configPath } from './config.js';
-import { Dissector } from './dissect/index.js';
+import { Dissector, dissectOptionsFrom } from './dissect/index.js';
 import { Attributor } from './attribute/join.js';
+import { attributeOptionsFrom } from './attribute/options.js';
 import { Classifier } from './classify/index.js';
 import type { ClassifyQuery } from './classify/index.js';
 import { Detector } from './detect/detector.js';
+import { detectBoundsFrom } from './detect/rule.js';
 import { loadIndicatorFile, ThreatIntelIndex, type Indicator, type IndicatorFileReport } from './detect/threat-intel.js';
 import { TenantResolver } from './tenants/resolver.js';
 import { defaultTenantConfig } from './tenants/schema.js';
@@ -360,33 +362,17 @@ export class Pipeline {
         ...(cfg.rules.tenant_dir !== undefined ? { tenantDir: configPath(cfg, cfg.rules.tenant_dir) } : {}),
       }, { memoMax: cfg.classify.max_memo });
     configureIngestBounds({ maxProcesses: cfg.edr.max_processes, maxDnsHints: cfg.edr.max_dns_hints });
-    const d = cfg.detect;
-    const bounds = { maxSeries: d.max_beacon_series, maxWindowKeys: d.max_window_keys, maxUploadSeen: d.max_upload_seen, maxLineageNames: d.max_lineage_names, maxInventory: d.max_inventory };
+    const bounds = detectBoundsFrom(cfg.detect);
     this.detector = new Detector({ tenants: this.tenants, bounds }, { store: deps.store, ...(deps.log !== undefined ? { log: deps.log.child({ stage: 'detect' }) } : {}) });
     this.loadThreatIntel(cfg);
     this.attributor = new Attributor(
-      {
-        waitMs: cfg.attribute.wait_s * 1000,
-        holdMs: cfg.attribute.hold_s * 1000,
-        maxFlows: cfg.attribute.max_flows,
-        maxRecords: cfg.attribute.max_records,
-        toleranceMs: cfg.attribute.tolerance_ms,
-        learnWindowMs: cfg.attribute.learn_window_ms,
-        edrOnlyLoopback: cfg.attribute.edr_only_loopback,
-        maxDevices: cfg.attribute.max_devices,
-        maxEdrOnlyDedup: cfg.attribute.max_edr_only_dedup,
-      },
+      attributeOptionsFrom(cfg.attribute),
       { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.tenants.ofFlow(flow) },
     );
     this.names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
     const entropy = cfg.tenants.some((t) => t.payload_entropy);
     this.dissector = new Dissector(
-      {
-        maxHelloBytes: cfg.dissect.max_hello_bytes,
-        maxSegments: cfg.dissect.max_segments,
-        maxInspectPackets: cfg.dissect.max_inspect_packets,
-        payloadEntropy: entropy,
-      },
+      dissectOptionsFrom(cfg.dissect, entropy),
       {
         onDns: (a) => {
           this.counters.dnsAnswers++;
@@ -395,15 +381,7 @@ export class Pipeline {
       },
     );
     this.packets = new PacketPath(
-      {
-        maxFlows: cfg.flow.max_flows,
-        tcpIdleS: cfg.flow.tcp_idle_s,
-        tcpClosedS: cfg.flow.tcp_closed_s,
-        otherIdleS: cfg.flow.other_idle_s,
-        activeS: cfg.flow.active_s,
-        splitOnReuse: cfg.flow.split_on_reuse,
-        maxFragments: cfg.flow.max_fragments,
-      },
+      flowTableOptionsFrom(cfg.flow),
       { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta.shed) },
     );
     this.overload = deps.overload === undefined ? undefined : new OverloadGovernor({

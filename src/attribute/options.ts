@@ -1,4 +1,5 @@
 /** The EDR join's options (config `attribute.*`), in their own file so the join and the matcher share them. */
+import { schemaDefaults, type SensorConfig } from '../config.js';
 
 export interface AttributeOptions {
   /** How long (capture ms after a flow's last packet) a flow waits for late EDR records. */
@@ -29,14 +30,20 @@ export interface AttributeOptions {
   maxEdrOnlyDedup: number;
 }
 
-export const defaultAttributeOptions: AttributeOptions = {
-  waitMs: 10 * 60_000,
-  maxFlows: 200_000,
-  maxRecords: 500_000,
-  toleranceMs: 3_000,
-  learnWindowMs: 12 * 3_600_000,
-  edrOnlyLoopback: true,
-  holdMs: 30_000,
-  maxDevices: 100_000,
-  maxEdrOnlyDedup: 10_000,
-};
+/** The join's options from the config's `attribute` section (seconds to ms where the names say so). */
+export function attributeOptionsFrom(c: SensorConfig['attribute']): AttributeOptions {
+  return {
+    waitMs: c.wait_s * 1000,
+    holdMs: c.hold_s * 1000,
+    maxFlows: c.max_flows,
+    maxRecords: c.max_records,
+    toleranceMs: c.tolerance_ms,
+    learnWindowMs: c.learn_window_ms,
+    edrOnlyLoopback: c.edr_only_loopback,
+    maxDevices: c.max_devices,
+    maxEdrOnlyDedup: c.max_edr_only_dedup,
+  };
+}
+
+/** The product's defaults: the config schema's, never a value of this stage's own. */
+export const defaultAttributeOptions: AttributeOptions = attributeOptionsFrom(schemaDefaults('attribute'));

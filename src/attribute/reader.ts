@@ -17,6 +17,7 @@
  * in column 0 while a record is still open, ends the broken record (`ingest.bad_json`) and
  * reading goes on from there, so one bad line never swallows the good ones after it.
  */
+import { schemaDefaults } from '../config.js';
 import { isUtf8 } from 'node:buffer';
 import type { EdrConnection } from '../records.js';
 import { createIngestState, type FeedContext, type IngestState } from './feeds/context.js';
@@ -64,7 +65,8 @@ const MAX_TENANT_STATES = 1024;
 /** The shared per-tenant states (read with `peek`: the oldest tenant's is dropped first). */
 const tenantStates = new LruMap<string, IngestState>('attribute.ingest_tenants', MAX_TENANT_STATES);
 /** Bounds of the shared states' tables (`edr.max_processes`, `edr.max_dns_hints`). */
-const stateBounds = { maxProcesses: 200_000, maxDnsHints: 50_000 };
+const EDR_DEFAULTS = schemaDefaults('edr');
+const stateBounds = { maxProcesses: EDR_DEFAULTS.max_processes, maxDnsHints: EDR_DEFAULTS.max_dns_hints };
 
 /** Set the table bounds of the shared per-tenant states made from now on. */
 export function configureIngestBounds(b: { maxProcesses: number; maxDnsHints: number }): void {

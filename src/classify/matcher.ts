@@ -11,6 +11,7 @@ import type { HostProblem } from './normalize.js';
 import { normalizeHost, normalizeProcess } from './normalize.js';
 import type { ClassifyQuery } from './types.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
+import { schemaDefaults } from '../config.js';
 
 export interface HostEntry {
   name: string | undefined;
@@ -64,7 +65,7 @@ export class Matcher {
   private bestSanctioned: Hit | undefined;
   private wantSanctioned = false;
 
-  constructor(index: CompiledIndex, memoMax = 65_536) {
+  constructor(index: CompiledIndex, memoMax = schemaDefaults('classify').max_memo) {
     this.index = index;
     this.hostMemo = new LruMap('classify.host_memo', Math.max(1, memoMax));
     this.procMemo = new LruMap('classify.process_memo', Math.max(1, Math.min(memoMax, 4096)));

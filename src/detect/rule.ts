@@ -4,6 +4,7 @@
  * its own windows (keyed by tenant first, so nothing is correlated across tenants) and prunes
  * them on `tick`.
  */
+import { schemaDefaults, type SensorConfig } from '../config.js';
 import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../records.js';
 import type { TenantConfig } from '../tenants/schema.js';
 import type { DetectStore } from './sink.js';
@@ -90,13 +91,19 @@ export interface DetectBounds {
   maxInventory: number;
 }
 
-export const defaultDetectBounds: DetectBounds = {
-  maxSeries: 100_000,
-  maxWindowKeys: 100_000,
-  maxUploadSeen: 500_000,
-  maxLineageNames: 50_000,
-  maxInventory: 200_000,
-};
+/** Detect's bounds from the config's `detect` section. */
+export function detectBoundsFrom(c: SensorConfig['detect']): DetectBounds {
+  return {
+    maxSeries: c.max_beacon_series,
+    maxWindowKeys: c.max_window_keys,
+    maxUploadSeen: c.max_upload_seen,
+    maxLineageNames: c.max_lineage_names,
+    maxInventory: c.max_inventory,
+  };
+}
+
+/** The product's defaults: the config schema's. */
+export const defaultDetectBounds: DetectBounds = detectBoundsFrom(schemaDefaults('detect'));
 
 /** Sum the stats of per-tenant structures into one line per structure. */
 export function sumBounds(stats: Iterable<BoundStat>): BoundStat[] {

@@ -14,6 +14,7 @@
  * this stage boundary turns anything that escapes into a counted `dissect.internal_error` and
  * a bypassed flow, never a crash.
  */
+import { schemaDefaults, type SensorConfig } from '../config.js';
 import type { PacketView } from '../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../records.js';
 import { DnsDissector } from './dns/index.js';
@@ -32,13 +33,17 @@ export interface DissectOptions {
   payloadEntropy: boolean;
 }
 
-export const defaultDissectOptions: DissectOptions = {
+/**
+ * The dissectors' options from the config's `dissect` section; the payload-entropy opt-in is
+ * per tenant (`tenants[].payload_entropy`): on when any tenant asks for it.
+ */
+export function dissectOptionsFrom(c: SensorConfig['dissect'], payloadEntropy: boolean): DissectOptions {
   // A post-quantum Chromium hello is ~1.9–2 KB; the largest public one (nDPI's huge-ch) 11 KB.
-  maxHelloBytes: 32 * 1024,
-  maxSegments: 64,
-  maxInspectPackets: 32,
-  payloadEntropy: false,
-};
+  return { maxHelloBytes: c.max_hello_bytes, maxSegments: c.max_segments, maxInspectPackets: c.max_inspect_packets, payloadEntropy };
+}
+
+/** The product's defaults: the config schema's, entropy off. */
+export const defaultDissectOptions: DissectOptions = dissectOptionsFrom(schemaDefaults('dissect'), false);
 
 /** The shape both sub-dissectors share (DNS and QUIC are built the same way). */
 export interface SubDissector {

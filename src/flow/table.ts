@@ -16,6 +16,7 @@
  * timeout, and LRU eviction when `maxFlows` is reached. Every flow is emitted exactly once
  * (reasons fin, rst, idle, active, evicted, eof) — evicted flows are emitted, never lost.
  */
+import { schemaDefaults, type SensorConfig } from '../config.js';
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { u32 } from '../decode/bytes.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
@@ -39,15 +40,21 @@ export interface FlowTableOptions {
   maxFragments: number;
 }
 
-export const defaultFlowTableOptions: FlowTableOptions = {
-  maxFlows: 262144,
-  tcpIdleS: 300,
-  tcpClosedS: 5,
-  otherIdleS: 60,
-  activeS: 1800,
-  splitOnReuse: true,
-  maxFragments: 8192,
-};
+/** The flow table's options from the config's `flow` section. */
+export function flowTableOptionsFrom(c: SensorConfig['flow']): FlowTableOptions {
+  return {
+    maxFlows: c.max_flows,
+    tcpIdleS: c.tcp_idle_s,
+    tcpClosedS: c.tcp_closed_s,
+    otherIdleS: c.other_idle_s,
+    activeS: c.active_s,
+    splitOnReuse: c.split_on_reuse,
+    maxFragments: c.max_fragments,
+  };
+}
+
+/** The product's defaults: the config schema's. */
+export const defaultFlowTableOptions: FlowTableOptions = flowTableOptionsFrom(schemaDefaults('flow'));
 
 /** Options that reproduce tshark 4.0's conversation table: no timeouts, no split on reuse. */
 export const conversationTableOptions: Partial<FlowTableOptions> = {

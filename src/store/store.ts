@@ -32,6 +32,7 @@ import { migrate } from './schema.js';
 import { FAULT_TEXT, faultReasonOf, WriteQueue, type FaultReason, type QueueCounts, type QueuedWrite } from './faults.js';
 import { UsageTable, type UsageQuery, type UsageRow } from './usage.js';
 import type { AllowlistEntry, AllowQuery, Candidate, CandidateSighting, NewAllowlistEntry, ObservationRow } from './types.js';
+import { schemaDefaults } from '../config.js';
 
 export interface StoreOptions {
   /** TTL of observation rows and the default alert TTL, hours of capture time. Default 72. */
@@ -81,6 +82,9 @@ export class StoreFaultError extends Error {
   }
 }
 
+/** Defaults of the StoreOptions the config also sets: the config schema's `store` section. */
+const STORE_DEFAULTS = schemaDefaults('store');
+
 const US_PER_HOUR = 3_600_000_000;
 
 export class StoreOpenError extends Error {
@@ -118,12 +122,12 @@ export class Store {
   private queuedTotal = 0;
 
   private constructor(private db: Db, private readonly path: string, private readonly opts: StoreOptions) {
-    this.retentionHours = opts.retentionHours ?? 72;
+    this.retentionHours = opts.retentionHours ?? STORE_DEFAULTS.retention_hours;
     this.batchSize = Math.max(1, opts.batchSize ?? 500);
-    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
-    this.retryMs = opts.retryIntervalMs ?? 1000;
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? STORE_DEFAULTS.busy_timeout_ms;
+    this.retryMs = opts.retryIntervalMs ?? STORE_DEFAULTS.retry_interval_ms;
     this.onFault = opts.onFault;
-    this.queue = new WriteQueue(Math.max(1, opts.queueMax ?? 100_000));
+    this.queue = new WriteQueue(Math.max(1, opts.queueMax ?? STORE_DEFAULTS.queue_max));
     migrate(db, Date.now());
     this.bind(db);
     const every = opts.flushIntervalMs ?? 250;
@@ -167,7 +171,7 @@ export class Store {
   private static configure(db: Db, opts: StoreOptions): void {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? STORE_DEFAULTS.busy_timeout_ms))}`);
   }
 
   /** Opens (creating and migrating as needed). A file that is not a usable llmtap database

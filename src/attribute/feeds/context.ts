@@ -4,6 +4,7 @@
  * is the privacy boundary: it copies only the fields of the normalized record, so whatever
  * else a source carries (command lines, users, SIDs, `Message`) never leaves the adapter.
  */
+import { schemaDefaults } from '../../config.js';
 import type { EdrConnection, EdrSourceFormat } from '../../records.js';
 import { addrScope, canonPath, basename, str } from '../normalize.js';
 import { lineageHash } from '../lineage.js';
@@ -15,7 +16,7 @@ export interface IngestState {
   dns: DnsHints;
 }
 
-export function createIngestState(maxProcesses = 200_000, maxDnsHints = 50_000): IngestState {
+export function createIngestState(maxProcesses = schemaDefaults('edr').max_processes, maxDnsHints = schemaDefaults('edr').max_dns_hints): IngestState {
   return { procs: new ProcessTable(maxProcesses), dns: new DnsHints(maxDnsHints) };
 }
 
