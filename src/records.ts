@@ -5,7 +5,7 @@
  *   flow ─FlowRecord─► names ─FlowRecord(host)─► attribute ─Observation─► classify ─► detect ─Alert─► store ─► api
  *   EDR feeds ─EdrConnection─► attribute
  *
- * Conventions (see STYLE.md): `orig*`/`resp*` are the flow's initiator and responder;
+ * Conventions (see docs/architecture.md): `orig*`/`resp*` are the flow's initiator and responder;
  * `client`/`server` are handshake roles. Timestamps are `tsUs`: microseconds since the Unix
  * epoch in a double (exact until 2255). Byte counters carry their unit: `wireBytes` (original
  * frame length including the link header), `capBytes` (captured length), `ipBytes` (outermost

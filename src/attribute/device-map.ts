@@ -1,5 +1,5 @@
 /**
- * Address → device over time (FORMATS.md §8.3), fed by the local side of EDR records. Labels
+ * Address → device over time (docs/edr-join.md §8.3), fed by the local side of EDR records. Labels
  * flows of a known device that have no per-connection record (`method: 'device-map'`).
  * Intervals are kept in the device's own clock and corrected with its learned skew at lookup;
  * bounded by address count (oldest evicted). UDP inbound records are not used: Sysmon's

@@ -1,5 +1,5 @@
 /**
- * The flow ⇄ EDR join (FORMATS.md §8.2). Key = tenant + transport + unordered endpoint pair;
+ * The flow ⇄ EDR join (docs/edr-join.md §8.2). Key = tenant + transport + unordered endpoint pair;
  * a record attributes the flow side whose address:port equals its local side, so both ends are
  * attributed when both hosts report. Time: |ts_edr − skew(device) − first_seen| ≤ tolerance once
  * the device's skew is learned, a wide learning window before. Either arrival order: flows wait

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** Ancestors kept for the lineage hash, nearest first (FORMATS.md §8.1 `lineage`). */
+/** Ancestors kept for the lineage hash, nearest first (docs/edr-join.md §8.1 `lineage`). */
 export const LINEAGE_DEPTH = 4;
 
 /**

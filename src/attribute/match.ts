@@ -1,5 +1,5 @@
 /**
- * Choosing the EDR record for one side of a flow (FORMATS.md §8.2.3–8.2.6): local side equals
+ * Choosing the EDR record for one side of a flow (docs/edr-join.md §8.2 steps 3–6): local side equals
  * the flow endpoint; time within the window after skew correction (or "flow active at ts" for
  * polled sources); a process that started after the flow is impossible; nearest in time wins
  * on port reuse; different processes within tolerance of the nearest → ambiguous. Records of
@@ -80,7 +80,7 @@ export function bestCandidate(ctx: MatchContext, cands: readonly Candidate[], ep
     const corrected = r.tsMs - (skew ?? 0);
     const dist = distance(ctx, r, corrected, window, r.transport === 'udp' && skew !== undefined);
     if (dist === undefined) continue;
-    // §8.2.4: a process that started after the flow cannot have made it.
+    // docs/edr-join.md §8.2 step 4: a process that started after the flow cannot have made it.
     if (r.processStartMs !== undefined) {
       const eff = skew ?? r.tsMs - ctx.firstMs;
       if (r.processStartMs - eff > ctx.firstMs + ctx.opts.toleranceMs) {

@@ -1,10 +1,10 @@
 /**
- * Canonical spellings for EDR values (FORMATS.md §8.1, pitfall §11.4): addresses, transports,
+ * Canonical spellings for EDR values (docs/edr-join.md §8.1, pitfall §11.4): addresses, transports,
  * hashes, paths, times. Every adapter goes through these before a record is keyed, so that
  * `0:0:0:0:0:0:0:1`, `::1` and `[::1%3]` key the same.
  */
 
-/** What kind of address a canonical text is; decides the early noise drop (§8.2.1). */
+/** What kind of address a canonical text is; decides the early noise drop (docs/edr-join.md §8.2 step 1). */
 export type AddrScope = 'normal' | 'loopback' | 'link-local' | 'multicast' | 'broadcast' | 'unspecified';
 
 const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

@@ -1,6 +1,6 @@
 /**
  * Per-device clock offset (EDR time minus capture time), learned as the running median of
- * unambiguous matches (FORMATS.md §8.2.3). Real data has constant offsets from sub-second to
+ * unambiguous matches (docs/edr-join.md §8.2 step 3). Real data has constant offsets from sub-second to
  * 11.6 h, and local time labelled as UTC, so the key is device + source (a host's Sysmon
  * UtcTime and its WFP envelope time differ). TCP connect/accept samples are preferred: Sysmon
  * reports UDP late and spread (§9: −41,657 … −41,677 s where TCP was constant).

@@ -1,6 +1,6 @@
 /**
  * What detect needs from the store, declared here so detect never imports the store (a later
- * stage, STYLE.md §1). The store satisfies it structurally; the wiring hands it in. Every method
+ * stage, docs/architecture.md, Imports). The store satisfies it structurally; the wiring hands it in. Every method
  * is tenant-scoped or keyed by an id that is; nothing here reads or writes payload or content.
  */
 import type { AiCategory, Alert, Heuristic, Observation } from '../records.js';

@@ -1,5 +1,5 @@
 /**
- * The EDR tenant a record names is checked against the feed's credential (FORMATS.md §3.3):
+ * The EDR tenant a record names is checked against the feed's credential (docs/edr-join.md §3.3):
  * Microsoft Defender streaming records carry the Entra `tenantId`; a record of tenant X posted
  * with tenant Y's token is rejected and counted, never filed under Y. Real data: the shared
  * Defender streaming excerpt, through the real API, ingest and pipeline.

@@ -1,5 +1,5 @@
 /**
- * Formats without a public sample, built from the fields FORMATS.md documents, plus the
+ * Formats without a public sample, built from the fields the vendors document (summarized in docs/edr-join.md), plus the
  * canonical spellings and the HTTP ingest bounds.
  */
 import { gzipSync } from 'node:zlib';

@@ -1,5 +1,5 @@
 /**
- * FORMATS.md §9: sharpwmi.cap replayed with the Sysmon/WFP file of the same lab run. Every
+ * docs/edr-join.md §9: sharpwmi.cap replayed with the Sysmon/WFP file of the same lab run. Every
  * captured flow that has a matching endpoint record is attributed to the right process on the
  * right host; each host's constant offset is learned; the WS5 → WS6 connections are attributed
  * at both ends. Expected processes are read from the capture-independent sample text (§9 list).
@@ -53,7 +53,7 @@ const EXPECTED: Record<string, [string, string, string | undefined, string | und
   '60587-53': [WS6, 'svchost.exe', DC, 'dns.exe'],
 };
 
-describe.skipIf(!haveSamples())('sharpwmi.cap + Sysmon/WFP (FORMATS.md §9)', () => {
+describe.skipIf(!haveSamples())('sharpwmi.cap + Sysmon/WFP (docs/edr-join.md §9)', () => {
   for (const edrFirst of [true, false]) {
     it(`attributes every matched flow (${edrFirst ? 'EDR first' : 'flows first'})`, async () => {
       const { flows, recs } = await load();

@@ -1,5 +1,5 @@
 /**
- * Forward-only imports (STYLE.md §1): a stage folder imports the shared contract files (and the
+ * Forward-only imports (docs/architecture.md, Imports): a stage folder imports the shared contract files (and the
  * shared `tenants/` folder), the earlier-stage files of the edge table below and its own files;
  * only the wiring (pipeline.ts, cli/) sees several stages. Every
  * `import`/`export … from` and dynamic `import()` of `src/**\/*.ts` is checked. Exceptions, if
@@ -13,7 +13,7 @@ import { repoRoot } from '../helpers/corpus.js';
 
 const SRC = join(repoRoot, 'src');
 
-/** Pipeline order (DESIGN.md): a stage may never import a later one. */
+/** Pipeline order (docs/architecture.md): a stage may never import a later one. */
 const STAGES = ['source', 'decode', 'flow', 'dissect', 'names', 'attribute', 'classify', 'detect', 'store', 'api', 'output'] as const;
 
 /** Files (or, ending in `/`, folders) every stage may import, and why. A shared folder is not a
@@ -150,7 +150,7 @@ export function circles(graph: readonly Edge[]): string[][] {
   return out.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
 }
 
-describe('imports: forward-only (STYLE.md §1)', () => {
+describe('imports: forward-only (docs/architecture.md, Imports)', () => {
   const all = edges();
 
   it('the scan sees the real import graph', () => {

@@ -2,7 +2,7 @@
  * Issues 5/6 — the privacy invariant end to end, on real data: the shared EDR samples keep
  * their lab command lines, user names, SIDs and rendered `Message` texts on purpose. They go
  * through the CLI (`llmtap replay … --edr …`) and through the API (`POST /v1/edr/events`), paired
- * with the capture recorded alongside them (edr/FORMATS.md §9), and none of those values may
+ * with the capture recorded alongside them (docs/edr-join.md §9), and none of those values may
  * turn up in the SQLite file or its WAL (read as bytes), the process's output, the flow NDJSON
  * or any API response body.
  */

@@ -66,7 +66,7 @@ export function jsonObjects(text: string): unknown[] {
 }
 
 /**
- * Keys whose values are private (FORMATS.md §10), matched on the last path segment, case
+ * Keys whose values are private (docs/edr-join.md §10), matched on the last path segment, case
  * sensitive as the sources spell them. Directories (`cwd`, `CurrentDirectory`) are left out:
  * they are prefixes of image paths, which are kept (user segment redacted).
  */

@@ -32,7 +32,7 @@ export interface FeedContext {
   state: IngestState;
 }
 
-/** False when the record names an EDR tenant the feed's credential does not hold (FORMATS.md §3.3, §8.1). */
+/** False when the record names an EDR tenant the feed's credential does not hold (docs/edr-join.md §3.3, §8.1). */
 export function edrTenantAccepted(ctx: FeedContext, edrTenantId: unknown): boolean {
   if (ctx.edrTenantOk === undefined || typeof edrTenantId !== 'string' || edrTenantId.trim() === '') return true;
   return ctx.edrTenantOk(edrTenantId.trim());
@@ -72,7 +72,7 @@ export interface ConnFields {
 /**
  * Validate and build. Order of checks is the order of the reasons in README.md: device, time,
  * transport, endpoints, then the early noise drop (link-local, multicast, broadcast —
- * FORMATS.md §8.2.1). Loopback is kept: it becomes an edr-only observation (local runtimes).
+ * docs/edr-join.md §8.2 step 1). Loopback is kept: it becomes an edr-only observation (local runtimes).
  */
 export function buildConnection(ctx: FeedContext, f: ConnFields): FeedOutcome {
   const fmt = f.source;

@@ -1,5 +1,5 @@
 /**
- * Elastic Defend (Elastic Endpoint) network events (FORMATS.md §6), ECS. Network events have
+ * Elastic Defend (Elastic Endpoint) network events (docs/edr-join.md §6), ECS. Network events have
  * no hash: `endpoint.events.process` documents fill the process table by `process.entity_id`
  * (hash, parent, ancestry). egress → `source` is local; ingress → `destination` is local,
  * confirmed with `host.ip` when present. `process.command_line`, `process.args`, `user.*`,

@@ -1,5 +1,5 @@
 /**
- * CrowdStrike Falcon Data Replicator (FORMATS.md §5): every value a string.
+ * CrowdStrike Falcon Data Replicator (docs/edr-join.md §5): every value a string.
  * `NetworkConnectIP4/6` (outbound) and `NetworkReceiveAcceptIP4/6` (inbound) become records;
  * `ProcessRollup2`/`SyntheticProcessRollup2` fill the process table by (aid, TargetProcessId).
  * `CommandLine`, `UserName`, `UserSid` are never read; script/command-history events are

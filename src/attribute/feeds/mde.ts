@@ -1,8 +1,8 @@
 /**
- * Microsoft Defender for Endpoint `DeviceNetworkEvents` (FORMATS.md §3): advanced-hunting
+ * Microsoft Defender for Endpoint `DeviceNetworkEvents` (docs/edr-join.md §3): advanced-hunting
  * export rows (the columns at the top level) and the streaming-API record (`properties` =
  * the row; the envelope `time` is receipt time and never used). `Local*` is host-relative;
- * direction comes from `ActionType` (§3.2). Account, command-line, remote-session and
+ * direction comes from `ActionType` (docs/edr-join.md §3). Account, command-line, remote-session and
  * `AdditionalFields` columns are never read.
  */
 import { canonHash, canonInt, canonIp, canonPort, canonTransport, parseTimeMs, str } from '../normalize.js';

@@ -1,5 +1,5 @@
 /**
- * osquery result logs (FORMATS.md §4): `process_open_sockets` (polled snapshot: time = query
+ * osquery result logs (docs/edr-join.md §4): `process_open_sockets` (polled snapshot: time = query
  * time, `tsKind: observed`) and `socket_events` (evented: the `time` column). Differential
  * rows (`columns` + `action`), batch (`diffResults.added`) and snapshot (`snapshot[]`) forms.
  * Hash/parent only when the query selected them (`sha256`, `parent_name`); `cmdline`, `cwd`,

@@ -1,7 +1,7 @@
 /**
  * Long-lived process table: (device, process key) → image, hashes, parent. Start events
  * (Sysmon EID 1, FDR ProcessRollup2, Tetragon process_exec, Elastic process events) are
- * emitted once per process, so the table must outlive any event window (FORMATS.md §2.2,
+ * emitted once per process, so the table must outlive any event window (docs/edr-join.md §2.2,
  * pitfall §11.3). Bounded by entry count (oldest inserted evicted first, counted).
  */
 import { basename } from '../normalize.js';

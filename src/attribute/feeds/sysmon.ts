@@ -1,5 +1,5 @@
 /**
- * Sysmon events 1, 3, 5, 22 (FORMATS.md §2.1–2.3) from any shape (win-event.ts, xml.ts).
+ * Sysmon events 1, 3, 5, 22 (docs/edr-join.md §2.1–2.3) from any shape (win-event.ts, xml.ts).
  * EID 1 fills the process table (hash, parent) keyed by ProcessGuid; EID 3 becomes a
  * connection record enriched from it; EID 22 answers become name hints; EID 5 marks the end.
  * Only the fields listed here are read: CommandLine, User, LogonId and Message are never touched.

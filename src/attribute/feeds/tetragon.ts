@@ -1,5 +1,5 @@
 /**
- * Tetragon (FORMATS.md §7.1): current `process_kprobe` on `tcp_connect` (local side =
+ * Tetragon (docs/edr-join.md §7.1): current `process_kprobe` on `tcp_connect` (local side =
  * `args[0].sock_arg.saddr/sport`) and the 2022 `process_connect` shape (top-level
  * `source_ip`/`destination_ip`, the source is local). `process_exec` fills the process table by
  * `exec_id` for lineage. `arguments`, `cwd`, `uid`/`auid` are never read.

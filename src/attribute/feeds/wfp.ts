@@ -1,6 +1,6 @@
 /**
  * Windows Security 5156, "The Windows Filtering Platform has permitted a connection"
- * (FORMATS.md §2.5): pid + application path + 5-tuple, no hash, no parent. Direction
+ * (docs/edr-join.md §2.5): pid + application path + 5-tuple, no hash, no parent. Direction
  * %%14593 = outbound (Source is local), %%14592 = inbound (Dest is local). Event time is the
  * envelope time (TimeCreated, or the shipper's @timestamp); NXLog's EventTime (local, no zone)
  * only as a last resort — skew learning is per device and source, so a constant offset is fine.

@@ -1,5 +1,5 @@
 /**
- * Windows event shapes → one `WinEvent` (FORMATS.md §2.4): NXLog-flattened JSON (EventData
+ * Windows event shapes → one `WinEvent` (docs/edr-join.md §2.4): NXLog-flattened JSON (EventData
  * fields at the top level), Winlogbeat 6 (`event_data.*`), Winlogbeat 7+/Elastic Agent ECS
  * (mapped back to the Sysmon field names), and raw event XML (see xml.ts). Only the fields
  * the Sysmon/WFP handlers read are copied; nothing else is carried on.
@@ -79,7 +79,7 @@ function hashesFromEcs(o: Obj): string | undefined {
 }
 
 /**
- * Winlogbeat 7+/Elastic Agent ECS (sysmon module mapping, FORMATS.md §2.4 table): read the
+ * Winlogbeat 7+/Elastic Agent ECS (sysmon module mapping, docs/edr-join.md §2.4 table): read the
  * ECS fields back into Sysmon names. `winlog.event_data` leftovers are read only for the
  * fields listed here.
  */

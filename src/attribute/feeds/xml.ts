@@ -1,6 +1,6 @@
 /**
  * Raw Windows event XML (`<Event xmlns=...><System>...</System><EventData><Data Name=..>`,
- * the EVTX rendering; FORMATS.md §2.4). A small scanner for exactly this schema, not a general
+ * the EVTX rendering; docs/edr-join.md §2.4). A small scanner for exactly this schema, not a general
  * XML parser: events are split on `<Event`…`</Event>`, and only System/EventID, Computer,
  * EventRecordID, TimeCreated/@SystemTime, Provider/@Name, Channel and the Data elements are read.
  */
