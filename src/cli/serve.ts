@@ -14,27 +14,11 @@ import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { createMetrics, type MetricSources, type OutputCounters } from '../metrics.js';
 import { MALFORMED } from '../decode/reasons.js';
+import { DISSECT_COUNTER_KIND, type DissectCounter } from '../dissect/reasons.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
 
-/**
- * Dissect counters that are outcomes or notes, not failures: parsed hellos, reassembly notes,
- * router decisions, and flows that simply are not TLS/QUIC (`tls.not_tls` on plain HTTP/SMB).
- */
-const DISSECT_NOT_FAILURE = new Set([
-  'tls.hello_parsed',
-  'tls.hello_duplicate',
-  'tls.hello_multi_segment',
-  'tls.hello_multi_record',
-  'tls.after_plaintext',
-  'tls.sslv2_hello',
-  'tls.retransmit',
-  'tls.not_tls',
-  'quic.not_quic',
-  'dissect.bypass_other',
-  'dissect.quic_candidate',
-]);
 /** A parsed ClientHello, by transport: `tls.hello_parsed`, `quic.hello_parsed`, `gquic.hello_parsed`. */
 const HELLO_PARSED = /^([a-z]+)\.hello_parsed$/;
 /** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
@@ -97,7 +81,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
         if (m) {
           const t = m[1] ?? k;
           handshakes[t] = (handshakes[t] ?? 0) + v;
-        } else if (!DISSECT_NOT_FAILURE.has(k) && k !== 'quic.decrypted') failed[k] = v;
+        } else if (DISSECT_COUNTER_KIND[k as DissectCounter] === 'failure') failed[k] = v;
       }
       return { handshakes, failed, quicDecrypted: s['quic.decrypted'] ?? 0 };
     },

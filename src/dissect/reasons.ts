@@ -1,3 +1,4 @@
+import type { CounterKind } from '../metrics.js';
 import type { DnsReason } from './dns/reasons.js';
 import type { QuicReason } from './quic/reasons.js';
 
@@ -74,3 +75,73 @@ export type RouterReason = (typeof DISSECT_REASONS)[keyof typeof DISSECT_REASONS
 
 /** Every counter name the dissect stage counts: the router's, TLS's, QUIC's and DNS's. */
 export type DissectCounter = TlsReason | RouterReason | QuicReason | DnsReason;
+
+/**
+ * The kind of every dissect counter: `failure` (a handshake or message that could not be read,
+ * or work given up), `outcome` (what happened to input that was fine: a parsed hello, a flow
+ * that simply is not TLS or QUIC, a router decision), `note` (worth telling apart, neither).
+ * Typed as a complete record: a counter without a kind does not compile.
+ */
+export const DISSECT_COUNTER_KIND: Readonly<Record<DissectCounter, CounterKind>> = {
+  'tls.hello_parsed': 'outcome',
+  'tls.hello_duplicate': 'note',
+  'tls.hello_multi_segment': 'note',
+  'tls.hello_multi_record': 'note',
+  'tls.hello_incomplete': 'failure',
+  'tls.gap': 'failure',
+  'tls.record_too_large': 'failure',
+  'tls.hello_too_large': 'failure',
+  'tls.too_many_segments': 'failure',
+  'tls.not_tls': 'outcome',
+  'tls.not_client_hello': 'failure',
+  'tls.after_plaintext': 'note',
+  'tls.no_hello_seen': 'failure',
+  'tls.sslv2_hello': 'note',
+  'tls.retransmit': 'note',
+  'tls.hello_truncated': 'failure',
+  'tls.hello_malformed': 'failure',
+  'tls.bad_bounds': 'failure',
+  'tls.ext_malformed': 'failure',
+  'tls.sni_malformed': 'failure',
+  'tls.alpn_malformed': 'failure',
+  'tls.sigalgs_malformed': 'failure',
+  'tls.versions_malformed': 'failure',
+  'dissect.internal_error': 'failure',
+  'dissect.bypass_other': 'outcome',
+  'dissect.quic_candidate': 'outcome',
+  'quic.truncated': 'failure',
+  'quic.bad_cid': 'failure',
+  'quic.bad_token': 'failure',
+  'quic.decrypt_failed': 'failure',
+  'quic.reserved_version': 'failure',
+  'quic.not_quic': 'outcome',
+  'quic.unsupported_version': 'failure',
+  'quic.gquic_unparsed': 'failure',
+  'quic.gquic_no_chlo': 'failure',
+  'quic.gquic_truncated': 'failure',
+  'quic.gquic_malformed': 'failure',
+  'quic.unknown_frame': 'failure',
+  'quic.frame_truncated': 'failure',
+  'quic.frame_malformed': 'failure',
+  'quic.not_client_hello': 'failure',
+  'quic.crypto_too_long': 'failure',
+  'quic.crypto_gap': 'failure',
+  'quic.hello_incomplete': 'failure',
+  'quic.no_initial': 'failure',
+  'quic.too_many_initials': 'failure',
+  'quic.short_header': 'failure',
+  'quic.decrypted': 'outcome',
+  'quic.hello_parsed': 'outcome',
+  'gquic.hello_parsed': 'outcome',
+  'dns.truncated': 'failure',
+  'dns.bad_pointer': 'failure',
+  'dns.bad_label': 'failure',
+  'dns.name_too_long': 'failure',
+  'dns.too_many_questions': 'failure',
+  'dns.too_many_answers': 'failure',
+  'dns.bad_rdata': 'failure',
+  'dns.malformed': 'failure',
+  'dns.tcp_gap': 'failure',
+  'dns.tcp_reorder_overflow': 'failure',
+  'dns.flow_budget': 'failure',
+};

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DECODE_COUNTERS, DECODE_REASONS, MALFORMED } from '../../src/decode/reasons.js';
 import { DNS_REASONS } from '../../src/dissect/dns/reasons.js';
 import { QUIC_REASONS } from '../../src/dissect/quic/reasons.js';
-import { DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
+import { DISSECT_COUNTER_KIND, DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const SRC = join(repoRoot, 'src');
@@ -86,6 +86,28 @@ describe('counter names of decode and dissect', () => {
       'decode.tunnel_truncated',
       'decode.udp_truncated',
       'decode.vlan_truncated',
+    ]);
+  });
+
+  it('every dissect counter has a kind; the ones that are not failures are these', () => {
+    const dissect = [...Object.values(TLS_REASONS), ...Object.values(DISSECT_REASONS), ...QUIC_REASONS, ...DNS_REASONS];
+    expect(Object.keys(DISSECT_COUNTER_KIND).sort()).toEqual([...dissect].sort());
+    const notFailures = Object.entries(DISSECT_COUNTER_KIND).filter(([, k]) => k !== 'failure').map(([n, k]) => `${n}:${k}`).sort();
+    expect(notFailures).toEqual([
+      'dissect.bypass_other:outcome',
+      'dissect.quic_candidate:outcome',
+      'gquic.hello_parsed:outcome',
+      'quic.decrypted:outcome',
+      'quic.hello_parsed:outcome',
+      'quic.not_quic:outcome',
+      'tls.after_plaintext:note',
+      'tls.hello_duplicate:note',
+      'tls.hello_multi_record:note',
+      'tls.hello_multi_segment:note',
+      'tls.hello_parsed:outcome',
+      'tls.not_tls:outcome',
+      'tls.retransmit:note',
+      'tls.sslv2_hello:note',
     ]);
   });
 });
