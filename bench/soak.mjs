@@ -4,7 +4,8 @@
 // (bench/scan-pcap.mjs: every packet a new flow) followed by the demo capture (pcaps/demo: TLS
 // and QUIC to AI services, DNS), with --unique-ip so every loop brings new addresses, hence new
 // flows. The sensor's RSS is sampled every --sample-s seconds; after --warmup-s the report gives
-// min/max/median and whether every sample stayed within ±10 % of the median (flat). It reports
+// min/max/median, whether every sample stayed within ±10 % of the median (flat), and the medians
+// of the first and second half (a trend, which the heap's sawtooth is not). It reports
 // what tcpreplay really sent (packets/s), what the sensor captured and the kernel's drops.
 //
 //   node bench/soak.mjs [--duration-s 1800] [--pps 120000|topspeed] [--warmup-s 300] [--sample-s 10]
@@ -114,8 +115,9 @@ for (const l of ['lo', capIf, peerIf]) ip('-n', ns, 'link', 'set', l, 'up');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let sensorErr = '';
+let t0 = Date.now();
 // overload episodes are counted as they are logged (the log tail kept below is bounded)
-const overloadLines = { started: 0, ended: 0, maxLevel: 0, undissected: 0, unanalyzed: 0 };
+const overloadLines = { started: 0, ended: 0, maxLevel: 0, undissected: 0, unanalyzed: 0, first: undefined };
 let partial = '';
 sensor = spawn('ip', ['netns', 'exec', ns, process.execPath, join(repo, 'bin', 'llmtap.js'), 'run', '--iface', capIf, '--config', config, '--no-api'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -126,7 +128,15 @@ sensor.stderr.on('data', (d) => {
   const lines = (partial + text).split('\n');
   partial = lines.pop() ?? '';
   for (const line of lines) {
-    if (line.includes('"overload: new flows')) overloadLines.started++;
+    if (line.includes('"overload: new flows')) {
+      overloadLines.started++;
+      try {
+        const e = JSON.parse(line);
+        overloadLines.first ??= { atS: Math.round((e.time - t0) / 1000), level: e.level, why: e.why, newFlowsPerS: e.newFlowsPerS, lagS: e.lagS };
+      } catch {
+        // not JSON
+      }
+    }
     if (!line.includes('"overload over')) continue;
     overloadLines.ended++;
     try {
@@ -154,7 +164,7 @@ function rssMb(pid) {
   }
 }
 
-const t0 = Date.now();
+t0 = Date.now();
 let replayOut = '';
 replay = spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-i', peerIf, ...(pps === Infinity ? ['--topspeed'] : [`--pps=${pps}`]), '--loop=0', '--unique-ip', '--preload-pcap', `--duration=${durationS}`, '--no-flow-stats', mix],
   { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -191,10 +201,15 @@ for (const line of sensorErr.split('\n')) {
   }
 }
 const after = samples.filter((s) => s.atS >= warmupS).map((s) => s.rssMb);
-const sorted = [...after].sort((a, b) => a - b);
-const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-const min = sorted[0];
-const max = sorted[sorted.length - 1];
+const medianOf = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const median = medianOf(after);
+const min = Math.min(...after);
+const max = Math.max(...after);
+// growth shows as a second half above the first; a garbage-collected heap's sawtooth does not
+const half = Math.floor(after.length / 2);
 const report = {
   durationS,
   sendS: Math.round(sendS),
@@ -224,6 +239,8 @@ const report = {
     maxMb: max,
     medianMb: median,
     flat: after.length > 0 && min >= 0.9 * median && max <= 1.1 * median,
+    firstHalfMedianMb: medianOf(after.slice(0, half)),
+    secondHalfMedianMb: medianOf(after.slice(half)),
     series: samples,
   },
 };
