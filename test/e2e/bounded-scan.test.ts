@@ -22,6 +22,13 @@ const FLOWS = 400_000;
  * sizes its old generation from the allocation rate). The default bounds peak at ~700 MB here.
  */
 const PEAK_RSS_MB = 400;
+/**
+ * The child's V8 old generation is capped: the live state of a bounded sensor fits in it (an
+ * unbounded structure ends the run with a heap out-of-memory error, so the test fails), and the
+ * peak RSS then measures the sensor rather than the garbage policy of one V8 version (Node.js 24
+ * lets garbage grow further before a full collection than 20 did: 463 against ~320 MB uncapped).
+ */
+const HEAP_CAP_MB = 128;
 
 const SMALL = {
   flow: { max_flows: 20_000, max_fragments: 256 },
@@ -45,7 +52,7 @@ beforeAll(() => {
   const rssFile = join(dir, 'maxrss');
   const r = spawnSync(
     process.execPath,
-    ['--require', join(repoRoot, 'test/helpers/maxrss-preload.cjs'), 'bin/llmtap.js', 'replay', '--config', join(dir, 'small.json'), '--db', join(dir, 'scan.db'), '--flows', join(dir, 'flows.ndjson'), '--format', 'json', pcap],
+    [`--max-old-space-size=${HEAP_CAP_MB}`, '--require', join(repoRoot, 'test/helpers/maxrss-preload.cjs'), 'bin/llmtap.js', 'replay', '--config', join(dir, 'small.json'), '--db', join(dir, 'scan.db'), '--flows', join(dir, 'flows.ndjson'), '--format', 'json', pcap],
     { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 26, env: { ...process.env, LLMTAP_TEST_MAXRSS_FILE: rssFile } },
   );
   run = {
