@@ -230,6 +230,7 @@ const report = {
     kernelDropped: stopped?.capture?.kernelDropped,
     ifDropped: stopped?.capture?.ifDropped,
     overloadEpisodes: overloadLines,
+    overloadAtStop: stopped?.overload,
   },
   rss: {
     warmupS,

@@ -259,7 +259,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     }
     store.close();
     if (flowsOut !== undefined) await new Promise<void>((res) => flowsOut.end(res));
-    log.info({ capture: live.stats(), ...live.extraStats() }, 'stopped');
+    log.info({ capture: live.stats(), ...live.extraStats(), overload: pipeline.overload?.status() }, 'stopped');
     finished(code);
   };
 
