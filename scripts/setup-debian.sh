@@ -9,11 +9,12 @@
 #   libcap2-bin            setcap, for the non-root capture test (file capabilities)
 #   prometheus             real scraper in the metrics test
 #   hyperfine              benchmark timing
+#   podman runc mmdebstrap the container test: a Debian base made locally, the image built and run
 #   rsyslog rsyslog-gnutls openssl   real syslog receiver (TCP, UDP, TLS) and a self-signed certificate in the output tests
 #   curl e2fsprogs         the live fault test asks /readyz inside its namespace; chattr +i makes a
 #                          read-only database file for the storage fault tests (also for root)
 set -euo pipefail
-pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus hyperfine time ca-certificates gzip rsyslog rsyslog-gnutls openssl curl e2fsprogs)
+pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus hyperfine time ca-certificates gzip rsyslog rsyslog-gnutls openssl curl e2fsprogs podman runc mmdebstrap)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${pkgs[@]}"; do
