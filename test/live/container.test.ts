@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './child.js';
 import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
@@ -56,17 +56,24 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
   });
 
   it('builds on a local Debian base, runs non-root with NET_RAW only, captures a veth pair, is healthy, stops cleanly', () => {
-    // 1. the base: Debian 12 minbase + this Node.js in /usr/local (like node:24-bookworm-slim)
+    // 1. the base: Debian 12 minbase + this Node.js in /usr/local (like node:24-bookworm-slim).
+    // Where this machine reaches the npm registry through a TLS-inspecting proxy, node trusts its
+    // CA through NODE_EXTRA_CA_CERTS: the base carries the same file and setting.
     const rootfs = join(dir, 'rootfs.tar');
+    const hostCa = process.env['NODE_EXTRA_CA_CERTS'];
+    const caHooks = hostCa !== undefined && existsSync(hostCa)
+      ? ['--customize-hook=mkdir -p "$1/usr/local/share/llmtap"', `--customize-hook=copy-in ${hostCa} /usr/local/share/llmtap`]
+      : [];
     const mm = spawnSync('mmdebstrap', ['--variant=minbase', '--include=ca-certificates', 'bookworm', rootfs,
       '--customize-hook=mkdir -p "$1/usr/local/bin" "$1/usr/local/include" "$1/usr/local/lib/node_modules"',
       `--customize-hook=copy-in ${process.execPath} /usr/local/bin`,
       `--customize-hook=copy-in ${join(nodeHome, 'include', 'node')} /usr/local/include`,
       `--customize-hook=copy-in ${join(nodeHome, 'lib', 'node_modules', 'npm')} /usr/local/lib/node_modules`,
-      '--customize-hook=ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"'],
+      '--customize-hook=ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"', ...caHooks],
     { encoding: 'utf8', timeout: 15 * 60_000 });
     expect(mm.status, mm.stderr.slice(-2000)).toBe(0);
-    podman(['import', rootfs, BASE], 5 * 60_000);
+    const change = caHooks.length > 0 ? ['--change', `ENV NODE_EXTRA_CA_CERTS=/usr/local/share/llmtap/${basename(hostCa!)}`] : [];
+    podman(['import', ...change, rootfs, BASE], 5 * 60_000);
     rmSync(rootfs);
 
     // 2. the image, from the repository's Dockerfile (its default base is the pinned public one)
