@@ -8,7 +8,7 @@
  * other. It must report healthy (/readyz), count exactly the packets sent, and stop cleanly on
  * SIGTERM (exit 0, the flush logged). Slow (image build with npm ci and native builds): once.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -29,6 +29,18 @@ const missing = [
   existsSync(join(nodeHome, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')) ? undefined : `no npm beside ${process.execPath}`,
 ].filter((x): x is string => x !== undefined);
 if (ci && missing.length > 0) it('container test prerequisites', () => { throw new Error(missing.join('; ')); });
+
+/** A long command, asynchronously: a blocking spawn would starve the test worker's RPC for minutes. */
+function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const keep = (d: Buffer): void => { out = (out + d.toString()).slice(-20_000); };
+    c.stdout.on('data', keep);
+    c.stderr.on('data', keep);
+    c.on('close', (status) => resolve({ status, out }));
+  });
+}
 
 const TAG = `localhost/llmtap-test:${process.pid}`;
 const BASE = `localhost/llmtap-test-base:${process.pid}`;
@@ -55,7 +67,7 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('builds on a local Debian base, runs non-root with NET_RAW only, captures a veth pair, is healthy, stops cleanly', () => {
+  it('builds on a local Debian base, runs non-root with NET_RAW only, captures a veth pair, is healthy, stops cleanly', async () => {
     // 1. the base: Debian 12 minbase + this Node.js in /usr/local (like node:24-bookworm-slim).
     // Where this machine reaches the npm registry through a TLS-inspecting proxy, node trusts its
     // CA through NODE_EXTRA_CA_CERTS: the base carries the same file and setting.
@@ -64,22 +76,24 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     const caHooks = hostCa !== undefined && existsSync(hostCa)
       ? ['--customize-hook=mkdir -p "$1/usr/local/share/llmtap"', `--customize-hook=copy-in ${hostCa} /usr/local/share/llmtap`]
       : [];
-    const mm = spawnSync('mmdebstrap', ['--variant=minbase', '--include=ca-certificates', 'bookworm', rootfs,
+    const mm = await runAsync('mmdebstrap', ['--variant=minbase', '--include=ca-certificates', 'bookworm', rootfs,
       '--customize-hook=mkdir -p "$1/usr/local/bin" "$1/usr/local/include" "$1/usr/local/lib/node_modules"',
       `--customize-hook=copy-in ${process.execPath} /usr/local/bin`,
       `--customize-hook=copy-in ${join(nodeHome, 'include', 'node')} /usr/local/include`,
       `--customize-hook=copy-in ${join(nodeHome, 'lib', 'node_modules', 'npm')} /usr/local/lib/node_modules`,
-      '--customize-hook=ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"', ...caHooks],
-    { encoding: 'utf8', timeout: 15 * 60_000 });
-    expect(mm.status, mm.stderr.slice(-2000)).toBe(0);
+      '--customize-hook=ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"',
+      '--customize-hook=ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"', ...caHooks],
+    process.env, 15 * 60_000);
+    expect(mm.status, mm.out.slice(-2000)).toBe(0);
     const change = caHooks.length > 0 ? ['--change', `ENV NODE_EXTRA_CA_CERTS=/usr/local/share/llmtap/${basename(hostCa!)}`] : [];
-    podman(['import', ...change, rootfs, BASE], 5 * 60_000);
+    const imp = await runAsync('podman', ['--runtime', 'runc', 'import', ...change, rootfs, BASE], podmanEnv, 10 * 60_000);
+    expect(imp.status, imp.out).toBe(0);
     rmSync(rootfs);
 
     // 2. the image, from the repository's Dockerfile (its default base is the pinned public one)
-    const b = spawnSync('podman', ['--runtime', 'runc', 'build', '--format', 'docker', '--network', 'host',
-      '--build-arg', `BASE_IMAGE=${BASE}`, '-t', TAG, repoRoot], { env: podmanEnv, encoding: 'utf8', timeout: 40 * 60_000, maxBuffer: 1 << 28 });
-    expect(b.status, `${b.stdout.slice(-3000)}\n${b.stderr.slice(-3000)}`).toBe(0);
+    const b = await runAsync('podman', ['--runtime', 'runc', 'build', '--format', 'docker', '--network', 'host',
+      '--build-arg', `BASE_IMAGE=${BASE}`, '-t', TAG, repoRoot], podmanEnv, 40 * 60_000);
+    expect(b.status, b.out.slice(-4000)).toBe(0);
     const cfg = JSON.parse(podman(['image', 'inspect', TAG]))[0].Config as { User: string; Healthcheck?: { Test: string[] }; Entrypoint: string[]; Env: string[] };
     expect(cfg.User).toBe('llmtap');
     expect(cfg.Healthcheck?.Test.join(' ')).toContain('LLMTAP_HEALTH_URL');
@@ -100,15 +114,15 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     podman(['run', '-d', '--name', NAME, '--ulimit', 'host', '--network', `ns:/run/netns/${env.ns}`,
       '--cap-drop', 'ALL', '--cap-add', 'NET_RAW', '-v', `${data}:/var/lib/llmtap`, '-v', `${etc}:/etc/llmtap:ro`, TAG]);
     const logs = (): string => { const r = spawnSync('podman', ['--runtime', 'runc', 'logs', NAME], { env: podmanEnv, encoding: 'utf8' }); return `${r.stdout}${r.stderr}`; };
-    const waitFor = (what: string, ok: () => boolean, ms = 120_000): void => {
+    const waitFor = async (what: string, ok: () => boolean, ms = 120_000): Promise<void> => {
       const deadline = Date.now() + ms;
       while (!ok()) {
         if (Date.now() > deadline) throw new Error(`${what} not seen; container log:\n${logs()}`);
-        execFileSync('sleep', ['0.5']);
+        await new Promise((r) => setTimeout(r, 500));
       }
     };
-    waitFor('capturing', () => logs().includes('"msg":"capturing"'));
-    waitFor('healthy', () => spawnSync('podman', ['--runtime', 'runc', 'healthcheck', 'run', NAME], { env: podmanEnv, stdio: 'ignore' }).status === 0, 60_000);
+    await waitFor('capturing', () => logs().includes('"msg":"capturing"'));
+    await waitFor('healthy', () => spawnSync('podman', ['--runtime', 'runc', 'healthcheck', 'run', NAME], { env: podmanEnv, stdio: 'ignore' }).status === 0, 60_000);
 
     // the process: uid 10001, CAP_NET_RAW alone in its effective set
     const status = podman(['exec', NAME, 'cat', '/proc/1/status']);
@@ -119,16 +133,17 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     // 4. traffic into the other end of the veth pair; llmtap counts exactly what was sent
     const pcap = join(dir, 'udp.pcap');
     writeUdpPcap(pcap, 40);
-    const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=200', pcap], 60_000));
+    const sent = parseTcpreplay(await env.runAsync('tcpreplay', ['-i', env.peerIf, '--pps=200', pcap], 60_000));
     expect(sent.packets).toBe(40);
     const metrics = (): string => podman(['exec', NAME, 'node', '-e', "fetch('http://127.0.0.1:8787/metrics').then(r=>r.text()).then((t)=>process.stdout.write(t))"]);
-    waitFor('40 packets counted', () => /^llmtap_source_packets_total 40$/m.test(metrics()), 60_000);
+    await waitFor('40 packets counted', () => /^llmtap_source_packets_total 40$/m.test(metrics()), 60_000);
     expect(metrics()).toMatch(new RegExp(`^llmtap_source_kernel_received_packets_total\\{interface="${env.capIf}"\\} 40$`, 'm'));
     // the generated token went to the data volume, readable by the service user only
     expect(podman(['exec', NAME, 'stat', '-c', '%a %U', '/var/lib/llmtap/api-token']).trim()).toBe('600 llmtap');
 
     // 5. SIGTERM: flush, close, exit 0
-    podman(['stop', '-t', '60', NAME], 120_000);
+    const stop = await runAsync('podman', ['--runtime', 'runc', 'stop', '-t', '60', NAME], podmanEnv, 120_000);
+    expect(stop.status, stop.out).toBe(0);
     const state = JSON.parse(podman(['inspect', NAME]))[0].State as { ExitCode: number };
     expect(state.ExitCode).toBe(0);
     const stopped = logs().split('\n').find((l) => l.includes('"msg":"stopped"'));
