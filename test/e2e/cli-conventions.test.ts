@@ -4,7 +4,7 @@
  * exit code 1 for a runtime failure, 2 for a usage or configuration error; `-` replays a
  * capture (pcap, pcapng, gzip) from standard input; `llmtap config check FILE`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +20,20 @@ interface Run {
   stderr: string;
 }
 
-function llmtap(args: string[], input?: Buffer): Run {
-  const r = spawnSync(process.execPath, ['bin/llmtap.js', ...args], {
-    cwd: repoRoot, encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26,
-    ...(input !== undefined ? { input } : { stdio: ['ignore', 'pipe', 'pipe'] }),
+/** Asynchronous: a test runs many commands, and blocking spawns would starve the worker's RPC. */
+function llmtap(args: string[], input?: Buffer): Promise<Run> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['bin/llmtap.js', ...args], { cwd: repoRoot, timeout: 120_000, stdio: [input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    c.stdout!.on('data', (d: Buffer) => out.push(d));
+    c.stderr!.on('data', (d: Buffer) => err.push(d));
+    if (input !== undefined) {
+      c.stdin!.on('error', () => undefined); // the command may stop reading early (a bad header)
+      c.stdin!.end(input);
+    }
+    c.on('close', (status) => resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 let tmp: string;
@@ -39,8 +47,8 @@ afterAll(() => {
 const db = (): string => join(tmp, `${Math.random().toString(36).slice(2)}.db`);
 
 /** The commands the top-level usage lists (`llmtap replay …`, `llmtap rules explain …`). */
-function listedCommands(): string[][] {
-  const top = llmtap(['--help']).stdout;
+async function listedCommands(): Promise<string[][]> {
+  const top = (await llmtap(['--help'])).stdout;
   const cmds = new Set<string>();
   for (const m of top.matchAll(/^ {2}llmtap ([a-z]+)(?: ([a-z]+))?\b/gm)) {
     const sub = m[2] !== undefined && /^[a-z]+$/.test(m[2]) && m[1] !== 'replay' && m[1] !== 'run' ? ` ${m[2]}` : '';
@@ -50,30 +58,30 @@ function listedCommands(): string[][] {
 }
 
 describe('-h/--help', () => {
-  it('the top level: usage on stdout, exit 0; no command is a usage error (exit 2)', () => {
+  it('the top level: usage on stdout, exit 0; no command is a usage error (exit 2)', async () => {
     for (const a of [['--help'], ['-h'], ['help']]) {
-      const r = llmtap(a);
+      const r = await llmtap(a);
       expect(r.status, a.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/^llmtap — /);
       expect(r.stdout).toContain('exit codes: 0 success, 1 runtime failure, 2 usage or configuration error');
       expect(r.stderr).toBe('');
     }
-    const none = llmtap([]);
+    const none = await llmtap([]);
     expect(none.status).toBe(2);
     expect(none.stdout).toBe('');
     expect(none.stderr).toContain('no command given');
-    const unknown = llmtap(['frobnicate']);
+    const unknown = await llmtap(['frobnicate']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
   });
 
-  it('every listed command and subcommand, -h and --help, before or after other arguments', () => {
-    const cmds = listedCommands();
+  it('every listed command and subcommand, -h and --help, before or after other arguments', async () => {
+    const cmds = await listedCommands();
     expect(cmds.map((c) => c.join(' '))).toEqual(expect.arrayContaining(['replay', 'run', 'rules explain', 'rules export', 'rules check', 'config check']));
     for (const c of cmds) {
       for (const flag of ['--help', '-h']) {
         for (const args of [[...c, flag], [...c, 'x', flag]]) {
-          const r = llmtap(args);
+          const r = await llmtap(args);
           expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0);
           expect(r.stdout, args.join(' ')).toMatch(new RegExp(`^usage: llmtap ${c.join(' ')}\\b`, 'm'));
           expect(r.stdout, args.join(' ')).toMatch(/exit codes: 0 /);
@@ -83,19 +91,19 @@ describe('-h/--help', () => {
     }
     // a command with subcommands: its own --help lists them all
     for (const c of ['rules', 'config']) {
-      const r = llmtap([c, '--help']);
+      const r = await llmtap([c, '--help']);
       expect(r.status).toBe(0);
       for (const s of cmds.filter((x) => x[0] === c)) expect(r.stdout).toContain(`llmtap ${s.join(' ')}`);
     }
     // `--` ends the options: a later --help is an argument, not a request for help
-    const dd = llmtap(['rules', 'explain', '--', '--help']);
+    const dd = await llmtap(['rules', 'explain', '--', '--help']);
     expect(dd.status).toBe(0);
     expect(dd.stdout).toMatch(/^query:\s+--help/m);
   });
 });
 
 describe('exit codes', () => {
-  it('usage errors exit 2 on every command, with the usage on stderr', () => {
+  it('usage errors exit 2 on every command, with the usage on stderr', async () => {
     const cases: string[][] = [
       ['replay'],
       ['replay', 'x.pcap', '--bogus'],
@@ -116,14 +124,14 @@ describe('exit codes', () => {
       ['config', 'check', 'a.yaml', '--bogus'],
     ];
     for (const c of cases) {
-      const r = llmtap(c);
+      const r = await llmtap(c);
       expect(r.status, `${c.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr, c.join(' ')).toMatch(/usage|--help/);
       expect(r.stdout, c.join(' ')).toBe('');
     }
   });
 
-  it('configuration errors exit 2 on every command that reads a config or rules', () => {
+  it('configuration errors exit 2 on every command that reads a config or rules', async () => {
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, 'flow:\n  max_flowz: 3\n');
     const badRules = join(tmp, 'bad-rules.yaml');
@@ -139,14 +147,14 @@ describe('exit codes', () => {
       [['rules', 'explain', 'h', '--rules', join(tmp, 'missing-rules.yaml')], 'LLMTAP_ERR_RULES'],
     ];
     for (const [args, msg] of cases) {
-      const r = llmtap(args);
+      const r = await llmtap(args);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(`${r.stdout}${r.stderr}`, args.join(' ')).toContain(msg);
       expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
     }
   });
 
-  it('runtime failures exit 1', () => {
+  it('runtime failures exit 1', async () => {
     const notCapture = join(tmp, 'notes.pcap');
     writeFileSync(notCapture, 'this is not a capture file at all, only text\n');
     const cases: Array<[string[], string]> = [
@@ -156,7 +164,7 @@ describe('exit codes', () => {
       [['rules', 'export', '--out', join(tmp, 'no-dir', 'rules.json')], 'LLMTAP_ERR_IO'],
     ];
     for (const [args, msg] of cases) {
-      const r = llmtap(args);
+      const r = await llmtap(args);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
       expect(r.stderr, args.join(' ')).toContain(msg);
     }
@@ -164,10 +172,10 @@ describe('exit codes', () => {
 });
 
 describe('config check', () => {
-  it('prints the effective config with every default, exit 0; secrets redacted; the default lineage key warned about', () => {
+  it('prints the effective config with every default, exit 0; secrets redacted; the default lineage key warned about', async () => {
     const file = join(tmp, 'ok.yaml');
     writeFileSync(file, 'flow:\n  max_flows: 1234\napi:\n  port: 9999\n  cursor_key: s3cret-cursor\n');
-    const r = llmtap(['config', 'check', file]);
+    const r = await llmtap(['config', 'check', file]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe(`# ${file}: valid; the effective config, defaults filled in`);
     const eff = YAML.parse(r.stdout) as Record<string, Record<string, unknown>>;
@@ -181,7 +189,7 @@ describe('config check', () => {
 
     const keyed = join(tmp, 'keyed.yaml');
     writeFileSync(keyed, 'attribute:\n  lineage_key: my-lineage-secret-123\n');
-    const k = llmtap(['config', 'check', keyed]);
+    const k = await llmtap(['config', 'check', keyed]);
     expect(k.status).toBe(0);
     expect(k.stderr).toBe('');
     expect(k.stdout).not.toContain('my-lineage-secret-123');
@@ -189,7 +197,7 @@ describe('config check', () => {
     // the printed config is itself a valid config
     const again = join(tmp, 'again.yaml');
     writeFileSync(again, r.stdout);
-    expect(llmtap(['config', 'check', again]).status).toBe(0);
+    expect((await llmtap(['config', 'check', again])).status).toBe(0);
   });
 });
 
@@ -211,13 +219,13 @@ describe.skipIf(corpus === undefined)('replay - (standard input)', () => {
     flows: number;
   }
 
-  it('pcap, pcapng and gzip on stdin give the same packets and flows as the file', () => {
+  it('pcap, pcapng and gzip on stdin give the same packets and flows as the file', async () => {
     for (const [name, gz] of [['arkime-curl-tls13', false], ['zeek-pcapng-multi-if', false], ['zeek-quic-curl-http3', true], ['ja4-tls-sni-browsers', true]] as const) {
       const e = byName(name);
       const bytes = readFileSync(e.pcap);
-      const fromFile = llmtap(['replay', e.pcap, '--db', db(), '--format', 'json']);
+      const fromFile = await llmtap(['replay', e.pcap, '--db', db(), '--format', 'json']);
       expect(fromFile.status, fromFile.stderr).toBe(0);
-      const r = llmtap(['replay', '-', '--db', db(), '--format', 'json'], gz ? gzipSync(bytes) : bytes);
+      const r = await llmtap(['replay', '-', '--db', db(), '--format', 'json'], gz ? gzipSync(bytes) : bytes);
       expect(r.status, r.stderr).toBe(0);
       const s = JSON.parse(r.stdout) as Summary;
       const f = JSON.parse(fromFile.stdout) as Summary;
@@ -227,20 +235,20 @@ describe.skipIf(corpus === undefined)('replay - (standard input)', () => {
     }
   });
 
-  it('stdin together with files; an empty or broken stdin is a runtime failure (exit 1) naming standard input', () => {
+  it('stdin together with files; an empty or broken stdin is a runtime failure (exit 1) naming standard input', async () => {
     const a = byName('arkime-curl-tls13');
     const b = byName('suri-dns-a-aaaa-mx');
-    const r = llmtap(['replay', a.pcap, '-', '--db', db(), '--format', 'json'], readFileSync(b.pcap));
+    const r = await llmtap(['replay', a.pcap, '-', '--db', db(), '--format', 'json'], readFileSync(b.pcap));
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as Summary).packets).toBe(packetCount(a) + packetCount(b));
-    const empty = llmtap(['replay', '-', '--db', db()], Buffer.alloc(0));
+    const empty = await llmtap(['replay', '-', '--db', db()], Buffer.alloc(0));
     expect(empty.status).toBe(1);
     expect(empty.stderr).toContain('standard input: byte offset 0: file too short for a capture header (0 bytes)');
-    const text = llmtap(['replay', '-', '--db', db()], Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const text = await llmtap(['replay', '-', '--db', db()], Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     expect(text.status).toBe(1);
     expect(text.stderr).toContain('standard input: byte offset 0: not a pcap or pcapng file');
     const badGzip = gzipSync(readFileSync(a.pcap)).subarray(0, 200);
-    const cut = llmtap(['replay', '-', '--db', db(), '--format', 'json'], badGzip);
+    const cut = await llmtap(['replay', '-', '--db', db(), '--format', 'json'], badGzip);
     expect(cut.status).toBe(1);
     expect(cut.stderr).toMatch(/llmtap replay: .*(unexpected end of file|too short)/i);
   });
