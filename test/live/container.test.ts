@@ -94,9 +94,10 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     const b = await runAsync('podman', ['--runtime', 'runc', 'build', '--format', 'docker', '--network', 'host',
       '--build-arg', `BASE_IMAGE=${BASE}`, '-t', TAG, repoRoot], podmanEnv, 40 * 60_000);
     expect(b.status, b.out.slice(-4000)).toBe(0);
-    const cfg = JSON.parse(podman(['image', 'inspect', TAG]))[0].Config as { User: string; Healthcheck?: { Test: string[] }; Entrypoint: string[]; Env: string[] };
+    const img = JSON.parse(podman(['image', 'inspect', TAG]))[0] as { Config: { User: string; Entrypoint: string[]; Env: string[] }; Healthcheck?: { Test: string[] } };
+    const cfg = img.Config;
     expect(cfg.User).toBe('llmtap');
-    expect(cfg.Healthcheck?.Test.join(' ')).toContain('LLMTAP_HEALTH_URL');
+    expect(img.Healthcheck?.Test.join(' ')).toContain('fetch(process.env.LLMTAP_HEALTH_URL)');
     expect(cfg.Env).toContain('LLMTAP_HEALTH_URL=http://127.0.0.1:8787/readyz');
     expect(cfg.Entrypoint).toEqual(['/opt/llmtap/node', '--max-semi-space-size=16', '/opt/llmtap/bin/llmtap.js']);
     // the Dockerfile's default base is pinned by digest
