@@ -72,7 +72,8 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     // Where this machine reaches the npm registry through a TLS-inspecting proxy, node trusts its
     // CA through NODE_EXTRA_CA_CERTS: the base carries the same file and setting.
     const rootfs = join(dir, 'rootfs.tar');
-    const hostCa = process.env['NODE_EXTRA_CA_CERTS'];
+    // (the system bundle when the variable is unset: it is what npm's cafile names on such machines)
+    const hostCa = process.env['NODE_EXTRA_CA_CERTS'] ?? (existsSync('/etc/ssl/certs/ca-certificates.crt') ? '/etc/ssl/certs/ca-certificates.crt' : undefined);
     const caHooks = hostCa !== undefined && existsSync(hostCa)
       ? ['--customize-hook=mkdir -p "$1/usr/local/share/llmtap"', `--customize-hook=copy-in ${hostCa} /usr/local/share/llmtap`]
       : [];
