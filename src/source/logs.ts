@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import type { DnsRecord, FlowEndReason, Handshake } from '../records.js';
+import type { DnsAnswer, DnsRecord, FlowEndReason, Handshake } from '../records.js';
 
 /** One connection as a log describes it, joined over the log's records (Zeek uid, EVE flow_id). */
 export interface LogFlow {
@@ -44,19 +44,9 @@ export interface LogFlow {
   handshake?: Handshake;
 }
 
-/** One DNS response as a log describes it (addresses as the log wrote them). */
-export interface LogDns {
-  tsUs: number;
-  client: string;
-  server: string;
-  proto: 'udp' | 'tcp';
-  id: number;
-  rcode: number;
-  qname: string;
-  qtype: string;
-  answers: DnsRecord[];
-  vlan: number[];
-}
+/** One DNS response as a log describes it (addresses as the log wrote them): a DNS answer
+ * without the capture's flow id, which a log does not have. */
+export type LogDns = Omit<DnsAnswer, 'flowId'>;
 
 /** What reading one log file gave. Bad lines are counted by reason, never thrown. */
 export interface LogFileResult {
