@@ -232,34 +232,22 @@ export async function readCaptureFile(
     }
   }
   const { fd, size: totalBytes } = openCapture(file);
-  const owner = { closed: false };
+  // The opened stream owns fd once it exists (its close() says whether it closed it).
+  let streamClosedFd = false;
   try {
-    return await readOpened(file, fd, totalBytes, onBatch, opts, chunkBytes, batch, owner);
+    let opened: Opened;
+    try {
+      opened = openStream(fd, chunkBytes);
+    } catch (e) {
+      throw new CaptureFileError(file, 0, `read error: ${(e as Error).message}`);
+    }
+    try {
+      return await walkFile(file, fd, totalBytes, onBatch, opts, chunkBytes, batch, opened);
+    } finally {
+      streamClosedFd = opened.close();
+    }
   } finally {
-    if (!owner.closed) closeSync(fd);
-  }
-}
-
-async function readOpened(
-  file: string,
-  fd: number,
-  totalBytes: number,
-  onBatch: (b: PacketBatch) => void,
-  opts: FileReadOptions,
-  chunkBytes: number,
-  batch: PacketBatch,
-  owner: { closed: boolean },
-): Promise<FileReadResult> {
-  let opened: Opened;
-  try {
-    opened = openStream(fd, chunkBytes);
-  } catch (e) {
-    throw new CaptureFileError(file, 0, `read error: ${(e as Error).message}`);
-  }
-  try {
-    return await walkFile(file, fd, totalBytes, onBatch, opts, chunkBytes, batch, opened);
-  } finally {
-    owner.closed = opened.close();
+    if (!streamClosedFd) closeSync(fd);
   }
 }
 
