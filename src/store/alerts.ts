@@ -9,6 +9,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { alertDedupKey } from '../detect/alert-key.js';
 import type { Alert, AlertStatus, Heuristic, Severity } from '../records.js';
+import { prepareNextTenantSeq } from './schema.js';
 
 export interface AlertChangeQuery {
   afterSeq: number;
@@ -60,10 +61,7 @@ export class AlertTable {
   private readonly changesBoth: Statement;
 
   constructor(db: Database) {
-    this.nextSeq = db.prepare(
-      `INSERT INTO alert_seq (tenant, last) VALUES (?, (SELECT value FROM store_meta WHERE key = 'alert_seq_floor') + 1)
-       ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last`,
-    );
+    this.nextSeq = prepareNextTenantSeq(db, 'alert_seq', 'alert_seq_floor');
     this.insChange = db.prepare(
       'INSERT INTO alert_changes (tenant, tenant_seq, alert_id, heuristic, severity, alert_json) VALUES (?, ?, ?, ?, ?, ?)',
     );

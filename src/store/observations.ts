@@ -9,6 +9,7 @@ import type { ObservationMarks } from '../detect/sink.js';
 import type { Database, Statement } from 'better-sqlite3';
 import type { AiCategory, HostSource, Observation } from '../records.js';
 import type { ObservationRow } from './types.js';
+import { prepareNextTenantSeq } from './schema.js';
 
 export interface ObservationQuery {
   afterSeq: number;
@@ -114,10 +115,7 @@ export class ObservationTable {
     this.ins = db.prepare(
       `INSERT INTO observations (${[...COLS, 'tenant_seq'].join(', ')}) VALUES (${[...COLS, 'tenant_seq'].map((c) => '@' + c).join(', ')})`,
     );
-    this.nextSeq = db.prepare(
-      `INSERT INTO obs_seq (tenant, last) VALUES (?, (SELECT value FROM store_meta WHERE key = 'obs_seq_floor') + 1)
-       ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last`,
-    );
+    this.nextSeq = prepareNextTenantSeq(db, 'obs_seq', 'obs_seq_floor');
     this.daily = db.prepare(
       `INSERT INTO h1_daily (tenant, day, h1, observations) VALUES (?, ?, ?, ?)
        ON CONFLICT(tenant, day) DO UPDATE SET h1 = h1 + excluded.h1, observations = observations + excluded.observations`,

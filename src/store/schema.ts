@@ -7,7 +7,7 @@
  * command lines, process paths, user names or SIDs (test/store/privacy.test.ts checks this).
  * Alert bodies are serialized `Alert` records, which have no such fields either.
  */
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 
 const MIGRATIONS: string[] = [
   // 1: initial schema
@@ -220,4 +220,16 @@ export function migrate(db: Database, nowMs: number, target = MIGRATIONS.length)
     })();
   }
   return Math.max(current, upTo);
+}
+
+/**
+ * The statement that takes a tenant's next sequence number from `counterTable` (migrations 2 and
+ * 4): a tenant's first number is one above the global floor kept under `floorKey` in store_meta.
+ * Returns `{ last }`.
+ */
+export function prepareNextTenantSeq(db: Database, counterTable: 'alert_seq' | 'obs_seq', floorKey: 'alert_seq_floor' | 'obs_seq_floor'): Statement {
+  return db.prepare(
+    `INSERT INTO ${counterTable} (tenant, last) VALUES (?, (SELECT value FROM store_meta WHERE key = '${floorKey}') + 1)
+       ON CONFLICT(tenant) DO UPDATE SET last = last + 1 RETURNING last`,
+  );
 }
