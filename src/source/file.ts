@@ -128,12 +128,15 @@ async function openInput(input: Readable, chunkBytes: number): Promise<Opened> {
     }
   }
   const raw = Readable.from(rest(), { objectMode: false });
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip({ chunkSize: chunkBytes });
-    raw.on('error', (e) => gunzip.destroy(e));
-    return { stream: raw.pipe(gunzip), compressed: true, rawBytes: () => rawBytes, close: () => { raw.destroy(); gunzip.destroy(); return true; } };
-  }
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return gunzipped(raw, chunkBytes, () => rawBytes);
   return { stream: raw, compressed: false, rawBytes: () => rawBytes, close: () => { raw.destroy(); return true; } };
+}
+
+/** A gzip stream's decompressed side; closing it stops both streams. */
+function gunzipped(raw: Readable, chunkBytes: number, rawBytes: () => number): Opened {
+  const gunzip = createGunzip({ chunkSize: chunkBytes });
+  raw.on('error', (e) => gunzip.destroy(e));
+  return { stream: raw.pipe(gunzip), compressed: true, rawBytes, close: () => { raw.destroy(); gunzip.destroy(); return true; } };
 }
 
 function openStream(fd: number, chunkBytes: number): Opened {
@@ -144,9 +147,7 @@ function openStream(fd: number, chunkBytes: number): Opened {
     const raw = createReadStream('', { fd, start: 0, highWaterMark: chunkBytes });
     let rawBytes = 0;
     raw.on('data', (c) => { rawBytes += c.length; });
-    const gunzip = createGunzip({ chunkSize: chunkBytes });
-    raw.on('error', (e) => gunzip.destroy(e));
-    return { stream: raw.pipe(gunzip), compressed: true, rawBytes: () => rawBytes, close: () => { raw.destroy(); gunzip.destroy(); return true; } };
+    return gunzipped(raw, chunkBytes, () => rawBytes);
   }
   return { stream: undefined, compressed: false, rawBytes: () => 0, close: () => false };
 }
@@ -337,8 +338,9 @@ async function walkFile(
     // a broken or truncated gzip stream: everything decompressed before it was read
     stream?.destroy();
     const at = pos + leftover;
-    const message = `${file}: gzip stream broken at compressed byte ${opened.rawBytes()} (decompressed byte ${at}): ${(e as Error).message}`;
-    if (fmt === undefined) throw new CaptureFileError(file, 0, `gzip stream broken at compressed byte ${opened.rawBytes()} (decompressed byte ${at}): ${(e as Error).message}`);
+    const what = `gzip stream broken at compressed byte ${opened.rawBytes()} (decompressed byte ${at}): ${(e as Error).message}`;
+    if (fmt === undefined) throw new CaptureFileError(file, 0, what);
+    const message = `${file}: ${what}`;
     count('source.gzip_error');
     return { file, format: fmt.kind, compressed, stats, reasons, error: { reason: 'source.gzip_error', offset: at, message } };
   }
