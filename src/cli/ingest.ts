@@ -5,25 +5,20 @@
  * flow/tls/quic/dns events by flow_id (src/source/zeek.ts, src/source/eve.ts); every connection
  * becomes one flow record at its end time, every DNS response one passive-DNS answer at its time.
  */
-import { existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, configPath, type SensorConfig } from '../config.js';
+import { loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
-import { Store, StoreFaultError } from '../store/store.js';
-import { readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { canonicalAddr, parseAddr } from '../decode/addr.js';
 import { communityId } from '../flow/community-id.js';
 import type { DnsAnswer, FlowRecord } from '../records.js';
 import { ZeekReader, zeekTypeOfName } from '../source/zeek.js';
 import { EveReader } from '../source/eve.js';
 import type { LogDns, LogFlow, LogReadResult } from '../source/logs.js';
-import { renderSummary, type ReplaySummary } from './summary.js';
-import { applyConfigAllowlist } from './config-allowlist.js';
+import type { ReplaySummary } from './summary.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
-import { finishOutputs, openOutputs } from './outputs.js';
-import { currentAlerts, LineWriter, lossReport } from './replay.js';
-import { serveApi } from './serve.js';
+import { endRun, finishRun, openRun, pipelineSummary, readEdrFeeds } from './replay.js';
 
 export const INGEST_USAGE = `usage: llmtap ingest zeek|eve PATH... [options]
 
@@ -212,41 +207,11 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     return EXIT.failed;
   }
   let failed = false;
-  const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
-  const store = Store.open(dbPath, {
-    retentionHours: cfg.store.retention_hours,
-    busyTimeoutMs: cfg.store.busy_timeout_ms,
-    queueMax: cfg.store.queue_max,
-    retryIntervalMs: cfg.store.retry_interval_ms,
-  });
-  try {
-    applyConfigAllowlist(cfg, store);
-  } catch (err) {
-    store.close();
-    if (!(err instanceof StoreFaultError)) throw err;
-    process.stderr.write(`llmtap ingest: ${err.code}: ${err.message}: the config allowlist cannot be stored, nothing was read\n`);
-    return EXIT.failed;
-  }
-  const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap ingest: ${msg}: ${JSON.stringify(o)}\n`) });
-  let flowsOut: { write(line: string): void; close(): void } | undefined;
-  if (values.flows === '-') flowsOut = { write: (line) => process.stdout.write(line), close: () => {} };
-  else if (values.flows !== undefined) flowsOut = new LineWriter(openSync(values.flows, 'w'));
-  const pipeline = new Pipeline(cfg, {
-    store,
-    ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
-  });
-  const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
-  const edrResults: { file: string; result: IngestResult }[] = [];
-  for (const f of edrFiles) {
-    try {
-      const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
-      pipeline.noteIngest(result.rejected);
-      edrResults.push({ file: f, result });
-    } catch (err) {
-      failed = true;
-      process.stderr.write(`llmtap ingest: EDR feed ${(err as Error).message}\n`);
-    }
-  }
+  const run = await openRun('llmtap ingest', cfg, values, { nothing: 'nothing was read' });
+  if (run === undefined) return EXIT.failed;
+  const { pipeline } = run;
+  const edr = await readEdrFeeds('llmtap ingest', cfg, values, pipeline, false);
+  if (edr.failed) failed = true;
 
   const t0 = process.hrtime.bigint();
   const logs = await readLogs(kind, files);
@@ -257,21 +222,11 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
   }
   const drops = feedLogs(pipeline, logs);
-  pipeline.finish();
-  if (outputs !== undefined) {
-    for (const l of await finishOutputs(outputs, 30_000)) {
-      failed = true;
-      process.stderr.write(`llmtap ingest: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
-    }
-  }
-  store.settle();
-  const loss = lossReport(store);
-  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  flowsOut?.close();
+  const fin = await finishRun('llmtap ingest', run, t0);
+  if (fin.failed) failed = true;
 
   const malformed: Record<string, number> = { ...drops };
   for (const f of logs.files) for (const [k, v] of Object.entries(f.bad)) malformed[k] = (malformed[k] ?? 0) + v;
-  const tenants = [...new Set(['default', ...cfg.tenants.map((t) => t.id)])];
   const summary: ReplaySummary = {
     files: logs.files.map((f) => ({ file: f.file, format: kind, compressed: /\.gz$/i.test(f.file), packets: 0, error: f.error })),
     skipped: [],
@@ -280,26 +235,10 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     flows: pipeline.counters.flows,
     flowsEnded: {},
     malformed,
-    wallS,
-    edr: edrResults,
-    aiObservations: pipeline.counters.aiObservations,
-    observations: pipeline.counters.observations,
-    providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),
-    alerts: currentAlerts(store, tenants),
-    quiet: { sanctioned: pipeline.counters.sanctioned, allowlisted: pipeline.detector.stats()['detect.h1.allowlisted'] ?? 0 },
-    stats: pipeline.stats(),
-    db: dbPath,
+    wallS: fin.wallS,
+    edr: edr.results,
+    ...pipelineSummary(cfg, run),
     logs: logs.files.map(({ file, lines, used, ignored, bad }) => ({ file, lines, used, ignored, bad })),
   };
-  if (!values.quiet || format === 'json') process.stdout.write(renderSummary(summary, format === 'json' ? 'json' : 'table'));
-  if (loss !== undefined) {
-    process.stderr.write(loss);
-    failed = true;
-  }
-  if (values.serve) {
-    await serveApi(cfg, store, pipeline, dbPath);
-    return failed ? EXIT.failed : EXIT.ok;
-  }
-  store.close();
-  return failed ? EXIT.failed : EXIT.ok;
+  return endRun(cfg, run, summary, { format, quiet: values.quiet === true, serve: values.serve === true, loss: fin.loss, failed });
 }

@@ -182,6 +182,158 @@ export function currentAlerts(store: Store, tenants: string[]): Alert[] {
   return [...byId.values()];
 }
 
+/** What both `replay` and `ingest` take from their options to run a pipeline into a database. */
+export interface RunOptions {
+  edr?: string[];
+  'edr-tenant'?: string;
+  db?: string;
+  flows?: string;
+}
+
+/** A run's database, pipeline, outputs and flow writer (`replay` and `ingest` alike). */
+export interface RunSetup {
+  dbPath: string;
+  store: Store;
+  pipeline: Pipeline;
+  outputs: Awaited<ReturnType<typeof openOutputs>>;
+  flowsOut: { write(line: string): void; close(): void } | undefined;
+}
+
+/**
+ * Open the database (with the config allowlist stored in it), the outputs, the flow writer and
+ * the pipeline. A storage fault while storing the allowlist: one message, undefined (the caller
+ * exits 1) — without its allowlist the run would raise alerts the config excuses.
+ */
+export async function openRun(
+  cmd: string,
+  cfg: SensorConfig,
+  values: RunOptions,
+  o: { nothing: string; onFault?: (e: StoreFaultEvent) => void },
+): Promise<RunSetup | undefined> {
+  const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
+  const store = Store.open(dbPath, {
+    retentionHours: cfg.store.retention_hours,
+    busyTimeoutMs: cfg.store.busy_timeout_ms,
+    queueMax: cfg.store.queue_max,
+    retryIntervalMs: cfg.store.retry_interval_ms,
+    ...(o.onFault !== undefined ? { onFault: o.onFault } : {}),
+  });
+  try {
+    applyConfigAllowlist(cfg, store);
+  } catch (err) {
+    store.close();
+    if (!(err instanceof StoreFaultError)) throw err;
+    process.stderr.write(`${cmd}: ${err.code}: ${err.message}: the config allowlist cannot be stored, ${o.nothing}\n`);
+    return undefined;
+  }
+  const outputs = await openOutputs(cfg, store, { warn: (w, msg) => process.stderr.write(`${cmd}: ${msg}: ${JSON.stringify(w)}\n`) });
+  // Written synchronously: the input is read synchronously, so a file write stream would
+  // buffer every record of the run in memory (stdout to a pipe or file is synchronous on Linux).
+  let flowsOut: RunSetup['flowsOut'];
+  if (values.flows === '-') flowsOut = { write: (line) => process.stdout.write(line), close: () => {} };
+  else if (values.flows !== undefined) flowsOut = new LineWriter(openSync(values.flows, 'w'));
+  const out = flowsOut;
+  const pipeline = new Pipeline(cfg, {
+    store,
+    ...(out !== undefined ? { onFlow: (rec) => out.write(`${JSON.stringify(rec)}\n`) } : {}),
+  });
+  return { dbPath, store, pipeline, outputs, flowsOut };
+}
+
+/**
+ * The EDR feeds of the config and of --edr into the pipeline; `failed` when one could not be
+ * read. With `keepPartial`, what a feed that broke part way delivered is counted too.
+ */
+export async function readEdrFeeds(
+  cmd: string,
+  cfg: SensorConfig,
+  values: RunOptions,
+  pipeline: Pipeline,
+  keepPartial: boolean,
+): Promise<{ results: { file: string; result: IngestResult }[]; failed: boolean }> {
+  const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
+  const results: { file: string; result: IngestResult }[] = [];
+  let failed = false;
+  for (const f of edrFiles) {
+    try {
+      const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+      pipeline.noteIngest(result.rejected);
+      results.push({ file: f, result });
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`${cmd}: EDR feed ${(err as Error).message}\n`);
+      const partial = keepPartial && err instanceof EdrFileError ? err.result : undefined;
+      if (partial !== undefined) {
+        pipeline.noteIngest(partial.rejected);
+        results.push({ file: f, result: partial });
+      }
+    }
+  }
+  return { results, failed };
+}
+
+/**
+ * End the pipeline, wait (bounded) for the outputs, give the database one last try and close the
+ * flow writer: the loss report (undefined when everything was stored), the wall time since t0,
+ * and `failed` when an output kept alert changes undelivered.
+ */
+export async function finishRun(cmd: string, run: RunSetup, t0: bigint): Promise<{ loss: string | undefined; wallS: number; failed: boolean }> {
+  let failed = false;
+  run.pipeline.finish();
+  if (run.outputs !== undefined) {
+    // every alert change of the run reaches the outputs before the summary (bounded wait)
+    for (const l of await finishOutputs(run.outputs, 30_000)) {
+      failed = true;
+      process.stderr.write(`${cmd}: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
+    }
+  }
+  // a storage fault: one last try, then everything that did not land is named (exit 1)
+  run.store.settle();
+  const loss = lossReport(run.store);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  run.flowsOut?.close();
+  return { loss, wallS, failed };
+}
+
+/** The summary fields every run reports from its pipeline and database, in summary order. */
+export function pipelineSummary(cfg: SensorConfig, run: RunSetup): Pick<ReplaySummary, 'aiObservations' | 'observations' | 'providers' | 'alerts' | 'quiet' | 'stats' | 'db'> {
+  const { pipeline, store } = run;
+  const tenants = [...new Set(['default', ...cfg.tenants.map((t) => t.id)])];
+  return {
+    aiObservations: pipeline.counters.aiObservations,
+    observations: pipeline.counters.observations,
+    providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),
+    alerts: currentAlerts(store, tenants),
+    quiet: { sanctioned: pipeline.counters.sanctioned, allowlisted: pipeline.detector.stats()['detect.h1.allowlisted'] ?? 0 },
+    stats: pipeline.stats(),
+    db: run.dbPath,
+  };
+}
+
+/**
+ * Print the summary (unless quiet; json always), then the loss report, then serve the API until
+ * stopped (--serve) or close the database: the exit code.
+ */
+export async function endRun(
+  cfg: SensorConfig,
+  run: RunSetup,
+  summary: ReplaySummary,
+  o: { format: string; quiet: boolean; serve: boolean; loss: string | undefined; failed: boolean; source?: () => SourceStats },
+): Promise<number> {
+  let failed = o.failed;
+  if (!o.quiet || o.format === 'json') process.stdout.write(renderSummary(summary, o.format === 'json' ? 'json' : 'table'));
+  if (o.loss !== undefined) {
+    process.stderr.write(o.loss);
+    failed = true;
+  }
+  if (o.serve) {
+    await serveApi(cfg, run.store, run.pipeline, run.dbPath, undefined, o.source);
+    return failed ? EXIT.failed : EXIT.ok;
+  }
+  run.store.close();
+  return failed ? EXIT.failed : EXIT.ok;
+}
+
 export async function replayCommand(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) return printUsage(REPLAY_USAGE);
   const { values, positionals } = parseArgs({
@@ -220,53 +372,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`llmtap replay: skipped ${sk.path}: ${sk.why}\n`);
     if (sk.named) failed = true;
   }
-  const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
-  const store = Store.open(dbPath, {
-    retentionHours: cfg.store.retention_hours,
-    busyTimeoutMs: cfg.store.busy_timeout_ms,
-    queueMax: cfg.store.queue_max,
-    retryIntervalMs: cfg.store.retry_interval_ms,
-    onFault: (e) => process.stderr.write(faultLine(e)),
-  });
-  try {
-    applyConfigAllowlist(cfg, store);
-  } catch (err) {
-    // without its allowlist the replay would raise alerts the config excuses: stop before reading
-    store.close();
-    if (!(err instanceof StoreFaultError)) throw err;
-    process.stderr.write(`llmtap replay: ${err.code}: ${err.message}: the config allowlist cannot be stored, nothing was replayed\n`);
-    return 1;
-  }
-  const outputs = await openOutputs(cfg, store, { warn: (o, msg) => process.stderr.write(`llmtap replay: ${msg}: ${JSON.stringify(o)}\n`) });
-  // Written synchronously: the capture is read synchronously, so a file write stream would
-  // buffer every record of the replay in memory (stdout to a pipe or file is synchronous on Linux).
-  let flowsOut: { write(line: string): void; close(): void } | undefined;
-  if (values.flows === '-') flowsOut = { write: (line) => process.stdout.write(line), close: () => {} };
-  else if (values.flows !== undefined) flowsOut = new LineWriter(openSync(values.flows, 'w'));
-  const pipeline = new Pipeline(cfg, {
-    store,
-    ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
-  });
+  const run = await openRun('llmtap replay', cfg, values, { nothing: 'nothing was replayed', onFault: (e) => process.stderr.write(faultLine(e)) });
+  if (run === undefined) return 1;
+  const { pipeline } = run;
 
   // EDR feeds first: records arriving before their flows is one of the two join orders
-  const edrFiles = [...cfg.edr.files.map((f) => configPath(cfg, f)), ...(values.edr ?? [])];
-  const edrResults: { file: string; result: IngestResult }[] = [];
-  for (const f of edrFiles) {
-    try {
-      const result = await readEdrFile(f, { tenant: values['edr-tenant'] ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
-      pipeline.noteIngest(result.rejected);
-      edrResults.push({ file: f, result });
-    } catch (err) {
-      failed = true;
-      process.stderr.write(`llmtap replay: EDR feed ${(err as Error).message}\n`);
-      // a feed that broke part way: what came before it was ingested and is counted
-      const partial = err instanceof EdrFileError ? err.result : undefined;
-      if (partial !== undefined) {
-        pipeline.noteIngest(partial.rejected);
-        edrResults.push({ file: f, result: partial });
-      }
-    }
-  }
+  const edr = await readEdrFeeds('llmtap replay', cfg, values, pipeline, true);
+  if (edr.failed) failed = true;
 
   const t0 = process.hrtime.bigint();
   const reads: FileReadResult[] = [];
@@ -288,25 +400,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     }
     progress.done();
   }
-  pipeline.finish();
-  if (outputs !== undefined) {
-    // every alert change of the replay reaches the outputs before the summary (bounded wait)
-    for (const l of await finishOutputs(outputs, 30_000)) {
-      failed = true;
-      process.stderr.write(`llmtap replay: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
-    }
-  }
-  // a storage fault: one last try, then everything that did not land is named (exit 1)
-  store.settle();
-  const loss = lossReport(store);
-  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  flowsOut?.close();
+  const fin = await finishRun('llmtap replay', run, t0);
+  if (fin.failed) failed = true;
 
   const decode = pipeline.packets.decodeStats();
   const malformed: Record<string, number> = {};
   for (const [k, n] of Object.entries(decode)) if (MALFORMED.has(k)) malformed[k] = n;
   for (const r of reads) for (const [k, n] of Object.entries(r.reasons)) if (k !== 'source.skipped_block') malformed[k] = (malformed[k] ?? 0) + n;
-  const tenants = [...new Set(['default', ...cfg.tenants.map((t) => t.id)])];
   const summary: ReplaySummary = {
     files: reads.map((r) => ({ file: r.file, format: r.format, compressed: r.compressed, packets: r.stats.packets, error: r.error?.message })),
     skipped: inputs.skipped.map(({ path, why }) => ({ path, why })),
@@ -315,26 +415,17 @@ export async function replayCommand(argv: string[]): Promise<number> {
     flows: pipeline.counters.flows,
     flowsEnded: { ...pipeline.packets.flows.ended },
     malformed,
-    wallS,
-    edr: edrResults,
+    wallS: fin.wallS,
+    edr: edr.results,
     threatIntel: pipeline.threatIntel,
-    aiObservations: pipeline.counters.aiObservations,
-    observations: pipeline.counters.observations,
-    providers: [...pipeline.counters.byProvider.values()].map((p) => ({ ...p })),
-    alerts: currentAlerts(store, tenants),
-    quiet: { sanctioned: pipeline.counters.sanctioned, allowlisted: pipeline.detector.stats()['detect.h1.allowlisted'] ?? 0 },
-    stats: pipeline.stats(),
-    db: dbPath,
+    ...pipelineSummary(cfg, run),
   };
-  if (!values.quiet || format === 'json') process.stdout.write(renderSummary(summary, format === 'json' ? 'json' : 'table'));
-  if (loss !== undefined) {
-    process.stderr.write(loss);
-    failed = true;
-  }
-  if (values.serve) {
-    await serveApi(cfg, store, pipeline, dbPath, undefined, () => replaySource(reads));
-    return failed ? EXIT.failed : EXIT.ok;
-  }
-  store.close();
-  return failed ? EXIT.failed : EXIT.ok;
+  return endRun(cfg, run, summary, {
+    format,
+    quiet: values.quiet === true,
+    serve: values.serve === true,
+    loss: fin.loss,
+    failed,
+    source: () => replaySource(reads),
+  });
 }
