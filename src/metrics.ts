@@ -18,6 +18,95 @@ import type { BoundStat } from './bounded/lru.js';
  */
 export type CounterKind = 'failure' | 'outcome' | 'note';
 
+/**
+ * One stage counter, declared once beside the stage that counts it: its kind, a one-line doc
+ * (docs/metrics.md is generated from it), and the Prometheus series it feeds, if any. The
+ * counter's name (`<layer>.<what>`, its replay `--format json` stats key) is the key of the
+ * stage's declaration record.
+ */
+export interface CounterDecl {
+  readonly kind: CounterKind;
+  readonly doc: string;
+  /**
+   * The series this counter adds to: a metric name of this file and the label values of its
+   * series. Failures of decode, dissect and EDR input reach their metric by kind (see
+   * STAGE_METRICS), never listed here.
+   */
+  readonly metric?: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
+  /**
+   * A family: the counter is counted under `<name>.<value>…`, one value per label (e.g.
+   * `alerts.<heuristic>.<severity>`). The full names are built only by `familyKey`.
+   */
+  readonly labels?: readonly string[];
+}
+
+/** A stage's counter declarations: counter name → declaration. */
+export type CounterDecls<N extends string = string> = Readonly<Record<N, CounterDecl>>;
+
+/** The counter names of a declaration record whose kind is `kind`. */
+export function countersOfKind<N extends string>(decls: CounterDecls<N>, kind: CounterKind): N[] {
+  return (Object.keys(decls) as N[]).filter((n) => decls[n].kind === kind && decls[n].labels === undefined);
+}
+
+/** The one place a family counter's full name is built: `<family>.<v1>.<v2>…`. */
+export function familyKey(family: string, ...values: readonly string[]): string {
+  return values.length === 0 ? family : `${family}.${values.join('.')}`;
+}
+
+/** One series of a metric: its label values and the value. */
+export interface SeriesValue {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * The series a stage's counter values add to `metric`, read from the declarations: counters
+ * whose `metric` names it (with their declared labels), and, when STAGE_METRICS selects
+ * this stage for it, every counter of the selected kind (its name as the label value). Several
+ * counters with the same labels add up. Counters without a value are left out.
+ */
+export function declaredSeries(stage: string, decls: CounterDecls, values: CountMap, metric: string): SeriesValue[] {
+  const sel = STAGE_METRICS.find((m) => m.metric === metric && m.stage === stage);
+  const rows = new Map<string, { labels: Record<string, string>; value: number }>();
+  for (const [name, d] of Object.entries(decls)) {
+    const v = values[name];
+    if (v === undefined) continue;
+    let labels: Record<string, string> | undefined;
+    if (d.metric?.name === metric) labels = { ...d.metric.labels };
+    else if (sel !== undefined && d.kind === sel.kind && d.labels === undefined) labels = { [sel.label]: name };
+    if (labels === undefined) continue;
+    const key = JSON.stringify(labels);
+    const row = rows.get(key);
+    if (row === undefined) rows.set(key, { labels, value: v });
+    else row.value += v;
+  }
+  return [...rows.values()];
+}
+
+/** `declaredSeries` of a metric with one label, as label value → value. */
+export function declaredByLabel(stage: string, decls: CounterDecls, values: CountMap, metric: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of declaredSeries(stage, decls, values, metric)) {
+    const k = r.labels[label];
+    if (k !== undefined) out[k] = (out[k] ?? 0) + r.value;
+  }
+  return out;
+}
+
+/** `declaredSeries` of a metric without labels: the sum (0 when no counter has a value). */
+export function declaredSum(stage: string, decls: CounterDecls, values: CountMap, metric: string): number {
+  return declaredSeries(stage, decls, values, metric).reduce((a, r) => a + r.value, 0);
+}
+
+/**
+ * The stage counters a labelled metric takes by kind: every counter of `kind` declared by
+ * `stage`, its name as the value of `label`. The docs list them under the metric.
+ */
+export const STAGE_METRICS: ReadonlyArray<{ metric: string; stage: string; kind: CounterKind; label: string }> = [
+  { metric: 'llmtap_decode_errors_total', stage: 'decode', kind: 'failure', label: 'reason' },
+  { metric: 'llmtap_dissect_failures_total', stage: 'dissect', kind: 'failure', label: 'reason' },
+];
+
 /** Flat counters keyed by name, e.g. `{ 'decode.ipv4_truncated': 3 }`. */
 export type CountMap = Readonly<Record<string, number>>;
 /** Two-level counters, e.g. format → outcome → n. */

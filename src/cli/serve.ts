@@ -12,15 +12,13 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, type MetricSources, type OutputCounters } from '../metrics.js';
-import { MALFORMED } from '../decode/reasons.js';
-import { DISSECT_COUNTER_KIND, type DissectCounter } from '../dissect/reasons.js';
+import { createMetrics, declaredByLabel, declaredSum, type MetricSources, type OutputCounters } from '../metrics.js';
+import { DECODE_DECLS } from '../decode/reasons.js';
+import { DISSECT_COUNTERS } from '../dissect/reasons.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
 
-/** A parsed ClientHello, by transport: `tls.hello_parsed`, `quic.hello_parsed`, `gquic.hello_parsed`. */
-const HELLO_PARSED = /^([a-z]+)\.hello_parsed$/;
 /** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
 const EDR_ACCEPTED = /^records\.(llmtap|sysmon|wfp|mde|osquery|fdr|elastic_defend|tetragon|falco|auditd)$/;
 
@@ -69,21 +67,16 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
         ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
       };
     },
-    // Errors only: `decode.ok` and the not-keyable notes (fragments, tunnels) are not errors.
-    decode: () => Object.fromEntries(Object.entries(p.packets.decodeStats()).filter(([k]) => MALFORMED.has(k))),
+    // Failures only: `decode.ok` and the not-keyable notes (fragments, tunnels) are not errors.
+    decode: () => declaredByLabel('decode', DECODE_DECLS, p.packets.decodeStats(), 'llmtap_decode_errors_total', 'reason'),
     flow: () => ({ active: p.packets.flows.active, ended: { ...p.packets.flows.ended }, evicted: p.packets.flows.ended.evicted }),
     dissect: () => {
       const s = p.dissector.stats();
-      const handshakes: Record<string, number> = {};
-      const failed: Record<string, number> = {};
-      for (const [k, v] of Object.entries(s)) {
-        const m = HELLO_PARSED.exec(k);
-        if (m) {
-          const t = m[1] ?? k;
-          handshakes[t] = (handshakes[t] ?? 0) + v;
-        } else if (DISSECT_COUNTER_KIND[k as DissectCounter] === 'failure') failed[k] = v;
-      }
-      return { handshakes, failed, quicDecrypted: s['quic.decrypted'] ?? 0 };
+      return {
+        handshakes: declaredByLabel('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_handshakes_total', 'transport'),
+        failed: declaredByLabel('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_failures_total', 'reason'),
+        quicDecrypted: declaredSum('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_quic_decrypted_total'),
+      };
     },
     names: () => {
       const s = p.names.stats();

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DECODE_COUNTERS, DECODE_REASONS, MALFORMED } from '../../src/decode/reasons.js';
 import { DNS_REASONS } from '../../src/dissect/dns/reasons.js';
 import { QUIC_REASONS } from '../../src/dissect/quic/reasons.js';
-import { DISSECT_COUNTER_KIND, DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
+import { DISSECT_COUNTERS, DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const SRC = join(repoRoot, 'src');
@@ -89,10 +89,10 @@ describe('counter names of decode and dissect', () => {
     ]);
   });
 
-  it('every dissect counter has a kind; the ones that are not failures are these', () => {
+  it('every dissect counter has a kind and a doc; the ones that are not failures are these', () => {
     const dissect = [...Object.values(TLS_REASONS), ...Object.values(DISSECT_REASONS), ...QUIC_REASONS, ...DNS_REASONS];
-    expect(Object.keys(DISSECT_COUNTER_KIND).sort()).toEqual([...dissect].sort());
-    const notFailures = Object.entries(DISSECT_COUNTER_KIND).filter(([, k]) => k !== 'failure').map(([n, k]) => `${n}:${k}`).sort();
+    expect(Object.keys(DISSECT_COUNTERS).sort()).toEqual([...dissect].sort());
+    const notFailures = Object.entries(DISSECT_COUNTERS).filter(([, d]) => d.kind !== 'failure').map(([n, d]) => `${n}:${d.kind}`).sort();
     expect(notFailures).toEqual([
       'dissect.bypass_other:outcome',
       'dissect.quic_candidate:outcome',
@@ -109,5 +109,6 @@ describe('counter names of decode and dissect', () => {
       'tls.retransmit:note',
       'tls.sslv2_hello:note',
     ]);
+    expect(Object.entries(DISSECT_COUNTERS).filter(([, d]) => d.doc.length < 10).map(([n]) => n)).toEqual([]);
   });
 });

@@ -1,0 +1,51 @@
+/**
+ * docs/metrics.md, generated from the declarations: the Prometheus metrics as createMetrics
+ * registers them (name, type, labels, help, who may read them) and every stage counter (name,
+ * kind, doc, the series it feeds). `node scripts/gen-metrics-doc.mjs` writes it;
+ * test/e2e/metrics-doc.test.ts checks the committed file equals this.
+ */
+import { createMetrics, familyKey, STAGE_METRICS, type CounterDecl } from '../metrics.js';
+import { STAGE_COUNTERS } from './counters.js';
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|');
+
+/** Where a stage counter's value goes, as a table cell. */
+function feeds(stage: string, name: string, d: CounterDecl): string {
+  if (d.metric !== undefined) {
+    const l = Object.entries(d.metric.labels ?? {}).map(([k, v]) => `${k}="${v}"`);
+    if (d.labels !== undefined) l.push(...d.labels.map((k) => `${k}=…`));
+    return `\`${d.metric.name}${l.length > 0 ? `{${l.join(',')}}` : ''}\``;
+  }
+  const sel = STAGE_METRICS.find((m) => m.stage === stage && m.kind === d.kind);
+  if (sel !== undefined && d.labels === undefined) return `\`${sel.metric}{${sel.label}="${name}"}\``;
+  return 'summary and JSON stats';
+}
+
+export function renderMetricsDoc(): string {
+  const m = createMetrics({ build: { version: 'x', node: 'x' } }, { defaultMetrics: false });
+  let md =
+    '# Metrics reference\n\nGenerated from the declarations (`createMetrics` in `src/metrics.ts` and each stage\'s counter declarations, ' +
+    'listed in `src/cli/counters.ts`) by `npm run build && node scripts/gen-metrics-doc.mjs`; never hand-edited. ' +
+    'The API serves the metrics at `GET /metrics` (see [api.md](api.md#metrics)); the stage counters are also the keys of ' +
+    '`llmtap replay --format json` `stats`.\n\n' +
+    '## Prometheus metrics\n\nPublic: served without a token. Operator: the AI-traffic and alert series, sums over every tenant, ' +
+    'served only to an operator token. Process metrics (`process_*`, `nodejs_*`) are served too.\n\n' +
+    '| metric | type | labels | access | meaning |\n|---|---|---|---|---|\n';
+  for (const metric of m.registry.getMetricsAsArray()) {
+    const { name, help, type, labelNames } = metric as unknown as { name: string; help: string; type: string; labelNames: string[] };
+    const pub = m.publicRegistry.getSingleMetric(name) !== undefined;
+    md += `| \`${name}\` | ${type} | ${labelNames.map((l) => `\`${l}\``).join(', ') || '—'} | ${pub ? 'public' : 'operator'} | ${cell(help)} |\n`;
+  }
+  md +=
+    '\n## Stage counters\n\nEach stage declares its counters once: the name (the JSON stats key and, for failures, the `reason` label), ' +
+    'the kind — `failure` (input malformed or cut, or work given up), `outcome` (what happened to input that was fine) or `note` ' +
+    '(worth telling apart, neither) — and what it counts. A name with `<…>` parts is a family: one counter per value.\n';
+  for (const s of STAGE_COUNTERS) {
+    md += `\n### ${s.title}\n\n| counter | kind | metric | meaning |\n|---|---|---|---|\n`;
+    for (const [name, d] of Object.entries(s.decls)) {
+      const shown = d.labels === undefined ? name : familyKey(name, ...d.labels.map((l) => `<${l}>`));
+      md += `| \`${shown}\` | ${d.kind} | ${feeds(s.stage, name, d)} | ${cell(d.doc)} |\n`;
+    }
+  }
+  return md;
+}
