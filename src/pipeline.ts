@@ -62,13 +62,11 @@ export class PacketPath {
     this.dissector = deps.dissector;
     const d = deps.dissector;
     this.flows = new FlowTable(flowOpts, (rec, meta) => {
-      // a flow still in its handshake phase ends: dissect may complete what it had (the record
-      // was built before, so take its results over)
-      if (d !== undefined && (meta.inspect || meta.dissectState !== undefined)) {
-        d.onFlowEnd(meta);
-        if (meta.handshake !== undefined) rec.handshake = meta.handshake;
-        if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
-      }
+      // a flow still in its handshake phase ends: dissect may complete what it had; then its
+      // results go onto the record, here and nowhere else
+      if (d !== undefined && (meta.inspect || meta.dissectState !== undefined)) d.onFlowEnd(meta);
+      if (meta.handshake !== undefined) rec.handshake = meta.handshake;
+      if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
       deps.onFlow(rec, meta);
     });
   }

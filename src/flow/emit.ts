@@ -1,4 +1,5 @@
-/** Build the FlowRecord of a slot (the only place the flow stage makes strings). */
+/** Build the FlowRecord of a slot (the only place the flow stage makes strings): the flow's own
+ * fields; what dissect learned is the packet path's to add (src/pipeline.ts). */
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { v4ToString, v6WordsToString } from '../decode/addr.js';
 import { icmpCounterpart } from '../decode/icmp.js';
@@ -65,7 +66,6 @@ export function emitRecord(
     ifIndex: t.ifIdx[slot]!,
     hostSource: 'none',
   };
-  if (meta.handshake !== undefined) rec.handshake = meta.handshake;
-  if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
+  // dissect's results (handshake, entropy) are added by the packet path once dissect is done
   return rec;
 }

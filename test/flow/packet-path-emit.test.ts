@@ -7,6 +7,7 @@
  * queued hello was parsed.)
  */
 import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
 import { replayFile } from '../../src/pipeline.js';
@@ -79,5 +80,20 @@ describe('handshake-then-bypass in the packet path', () => {
     for (const f of flows) expect(seen.get(f.flowId) ?? 0).toBeLessThanOrEqual(3);
     // a fresh flow in a reused slot is inspected again: more distinct flows seen than slots
     expect(seen.size).toBeGreaterThan(16);
+  });
+});
+
+describe('what dissect learned reaches the record in one place', () => {
+  it('only the packet path copies the handshake and the entropy from the flow meta onto the record', () => {
+    const src = join(repoRoot, 'src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const copies: string[] = [];
+    for (const f of files) {
+      const lines = readFileSync(join(src, f), 'utf8').split('\n');
+      lines.forEach((l, i) => {
+        if (/\.(handshake|payloadEntropy)\s*=\s*meta\.(handshake|payloadEntropy)\b/.test(l)) copies.push(`${f}:${i + 1}`);
+      });
+    }
+    expect(copies.map((c) => c.replace(/:\d+$/, ''))).toEqual(['pipeline.ts', 'pipeline.ts']);
   });
 });
