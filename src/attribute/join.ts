@@ -270,19 +270,15 @@ export class Attributor {
     const origAttr = o !== undefined ? attributionOf(o.entry.rec, 'orig', o.skewMs, o.ambiguous) : this.fromDeviceMap(p.tenant, f.origAddr, firstMs, 'orig');
     const respAttr = r !== undefined ? attributionOf(r.entry.rec, 'resp', r.skewMs, r.ambiguous) : this.fromDeviceMap(p.tenant, f.respAddr, firstMs, 'resp');
 
-    // A one-sided mirror (origBy 'first') may have named the responder as initiator: trust the
-    // endpoint's own direction when it contradicts (TCP, or any outbound claim).
-    let swap = false;
+    // Orientation is the flow record's (decided once, by the flow table): the observation's
+    // client is the record's orig side. An endpoint that reports the other direction for a
+    // flow oriented by its first packet only is counted, not followed (record, observation and
+    // alert name the same client).
     if (f.origBy === 'first') {
       const od = o?.entry.rec;
       const rd = r?.entry.rec;
-      if ((rd !== undefined && rd.direction === 'outbound') || (od !== undefined && od.direction === 'inbound' && od.transport === 'tcp')) swap = true;
-      if (od !== undefined && od.direction === 'outbound') swap = false;
+      if (od?.direction !== 'outbound' && (rd?.direction === 'outbound' || (od?.direction === 'inbound' && od.transport === 'tcp'))) this.count('join.orientation_disputed');
     }
-    if (swap) this.count('join.orientation_corrected');
-    const client = swap ? respAttr : origAttr;
-    const server = swap ? origAttr : respAttr;
-    const clientRec = swap ? r?.entry.rec : o?.entry.rec;
 
     const obs: Observation = {
       obsId: flowObsId(f),
@@ -292,19 +288,19 @@ export class Attributor {
       tsUs: f.firstTsUs,
       lastTsUs: f.lastTsUs,
       flow: f,
-      clientAddr: swap ? f.respAddr : f.origAddr,
-      serverAddr: swap ? f.origAddr : f.respAddr,
-      serverPort: swap ? f.origPort : f.respPort,
+      clientAddr: f.origAddr,
+      serverAddr: f.respAddr,
+      serverPort: f.respPort,
       proto: f.proto,
       hostSource: f.hostSource,
-      bytesOut: swap ? f.respWireBytes : f.origWireBytes,
-      bytesIn: swap ? f.origWireBytes : f.respWireBytes,
+      bytesOut: f.origWireBytes,
+      bytesIn: f.respWireBytes,
     };
-    if (client !== undefined) obs.client = client;
-    if (server !== undefined) obs.server = server;
+    if (origAttr !== undefined) obs.client = origAttr;
+    if (respAttr !== undefined) obs.server = respAttr;
     if (f.host !== undefined) obs.host = f.host;
-    else if (clientRec?.remoteNameHint !== undefined) {
-      obs.host = clientRec.remoteNameHint;
+    else if (o?.entry.rec.remoteNameHint !== undefined) {
+      obs.host = o.entry.rec.remoteNameHint;
       obs.hostSource = 'edr';
     }
     // What an update must change to be emitted again. Without attributions (most flows, and all

@@ -152,19 +152,24 @@ describe('join: candidates', () => {
     expect(o.server?.side).toBe('resp');
   });
 
-  it('one-sided mirror: EDR direction corrects a first-packet orientation', () => {
+  it('one-sided mirror: the record\'s first-packet orientation stands; an endpoint that says otherwise is counted', () => {
     const { at, last } = harness();
     at.addEdr(rec({ tsMs: T0, localPort: 50600 }));
-    // The capture saw the responder's packet first: orig = API.
+    // The capture saw the responder's packet first: orig = API. The endpoint's outbound record
+    // is on the record's resp side: it is that side's attribution, and the observation's
+    // client stays the record's orig (record, observation and alert name the same client).
     const f = mkFlow({ origAddr: API, origPort: 443, respAddr: CLIENT, respPort: 50600, firstTsUs: T0 * 1000, origBy: 'first', origWireBytes: 9000, respWireBytes: 700 });
     at.addFlow(f);
     const o = last(flowObsId(f))!;
-    expect(o.clientAddr).toBe(CLIENT);
-    expect(o.serverAddr).toBe(API);
-    expect(o.serverPort).toBe(443);
-    expect(o.client?.side).toBe('resp');
-    expect(o.bytesOut).toBe(700);
-    expect(at.stats()['join.orientation_corrected']).toBe(1);
+    expect(o.clientAddr).toBe(API);
+    expect(o.serverAddr).toBe(CLIENT);
+    expect(o.serverPort).toBe(50600);
+    expect(o.client).toBeUndefined();
+    expect(o.server?.side).toBe('resp');
+    expect(o.server?.deviceId).toBe('laptop-1');
+    expect(o.bytesOut).toBe(9000);
+    expect(at.stats()['join.orientation_disputed']).toBe(1);
+    expect(at.stats()['join.orientation_corrected']).toBeUndefined();
   });
 
   it('device map labels a flow without a per-connection record; other tenants do not see it', () => {
