@@ -9,16 +9,20 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { parseTenants, type TenantConfig } from './tenants/schema.js';
-import type { AiCategory } from './records.js';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 
 /** Repository / package root (where config/ and pcaps/ live). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const num = (description: string, def: number, minimum = 0): object => ({ type: 'number', minimum, default: def, description });
-const int = (description: string, def: number, minimum = 0): object => ({ type: 'integer', minimum, default: def, description });
-const bool = (description: string, def: boolean): object => ({ type: 'boolean', default: def, description });
-const str = (description: string, def?: string): object => (def === undefined ? { type: 'string', description } : { type: 'string', default: def, description });
-const section = (properties: Record<string, object>): object => ({ type: 'object', additionalProperties: false, default: {}, properties });
+// Each helper returns its schema `as const` (and `section` keeps its properties' literal types) so
+// that SensorConfig below can be read from CONFIG_SCHEMA's type.
+const num = (description: string, def: number, minimum = 0) => ({ type: 'number', minimum, default: def, description }) as const;
+const int = (description: string, def: number, minimum = 0) => ({ type: 'integer', minimum, default: def, description }) as const;
+const bool = (description: string, def: boolean) => ({ type: 'boolean', default: def, description }) as const;
+const str = (description: string, def: string) => ({ type: 'string', default: def, description }) as const;
+/** A string key without a default: absent from the config unless given. */
+const optStr = (description: string) => ({ type: 'string', description }) as const;
+const section = <const P extends Record<string, JSONSchema>>(properties: P) => ({ type: 'object', additionalProperties: false, default: {}, properties }) as const;
 
 /** attribute.lineage_key when none is set: public, so a sensor running with it is warned about. */
 export const DEFAULT_LINEAGE_KEY = 'llmtap-default-lineage-key';
@@ -77,7 +81,7 @@ export const CONFIG_SCHEMA = {
     }),
     rules: section({
       file: str('The ordered rule set.', 'config/rules/default.yaml'),
-      tenant_dir: str('Directory of per-tenant rule files (sanctioned endpoints, additions).'),
+      tenant_dir: optStr('Directory of per-tenant rule files (sanctioned endpoints, additions).'),
     }),
     tenants: { type: 'array', default: [], description: 'Tenants (see src/tenants/schema.ts); a `default` tenant always exists.' },
     allowlist: {
@@ -111,9 +115,9 @@ export const CONFIG_SCHEMA = {
     api: section({
       host: str('Listen address.', '127.0.0.1'),
       port: int('Listen port (0 = any free port).', 8787),
-      tls_cert: str('PEM certificate file: serve HTTPS.'),
-      tls_key: str('PEM key file: serve HTTPS.'),
-      cursor_key: str('Secret for SIEM cursors (keep stable across restarts).'),
+      tls_cert: optStr('PEM certificate file: serve HTTPS.'),
+      tls_key: optStr('PEM key file: serve HTTPS.'),
+      cursor_key: optStr('Secret for SIEM cursors (keep stable across restarts).'),
       tokens: {
         type: 'array',
         default: [],
@@ -148,11 +152,11 @@ export const CONFIG_SCHEMA = {
       recover_s: num('Live: seconds below a level\'s trigger before the sensor steps back down one level.', 5),
     }),
     capture: section({
-      iface: str('Interface to capture from (llmtap run).'),
+      iface: optStr('Interface to capture from (llmtap run).'),
       snaplen: int('Bytes captured per packet.', 65535, 64),
       promisc: bool('Promiscuous mode.', true),
       buffer_bytes: int('Kernel capture buffer, bytes.', 64 * 1024 * 1024, 65536),
-      bpf: str('BPF capture filter.'),
+      bpf: optStr('BPF capture filter.'),
       batch_packets: int('Packets handed to JavaScript per batch.', 4096, 1),
       timeout_ms: int('Longest wait before a partial batch is delivered.', 50, 1),
       backend: { type: 'string', enum: ['native', 'cap'], default: 'native', description: 'Capture backend.' },
@@ -188,8 +192,6 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
-/** The config sections whose every key has a schema default. */
-export type DefaultedSection = 'flow' | 'dissect' | 'names' | 'attribute' | 'edr' | 'classify' | 'detect' | 'store' | 'overload';
 
 /**
  * A section's defaults as the schema declares them: what a config without that section gets.
@@ -206,44 +208,32 @@ export function schemaDefaults<S extends DefaultedSection>(section: S): SensorCo
   return out as SensorConfig[S];
 }
 
-export interface SensorConfig {
+/**
+ * The config as the product sees it after validation: inferred from CONFIG_SCHEMA, so a key,
+ * its type, its enum and whether it is always present (it has a default) are written once.
+ * Plain JSON Schema stays the source (ajv validates it as is; scripts/gen-config-doc.mjs writes
+ * docs/configuration.md from it) and json-schema-to-ts reads the type from it (a type-only
+ * dependency). Chosen over a schema builder such as TypeBox because FromSchema types a key that
+ * has a `default` as always present, which is what ajv's `useDefaults` gives, where a builder's
+ * static type is the file's shape (such a key optional) and would need a second, hand-kept
+ * "after defaults" type; and the schema, its helpers and the doc generator stay as they are. `tenants` is typed by its own parser (src/tenants/schema.ts).
+ */
+export type SensorConfig = Omit<FromSchema<typeof CONFIG_SCHEMA>, 'tenants'> & {
+  tenants: TenantConfig[];
   /** Where the config came from (for messages) and the directory relative paths resolve against. */
   source: string;
   baseDir: string;
-  flow: { max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean; max_fragments: number };
-  dissect: { max_hello_bytes: number; max_segments: number; max_inspect_packets: number };
-  names: { max_entries: number; ttl_floor_s: number; ttl_cap_s: number };
-  attribute: { wait_s: number; hold_s: number; tolerance_ms: number; learn_window_ms: number; max_flows: number; max_records: number; max_devices: number; max_edr_only_dedup: number; edr_only_loopback: boolean; lineage_key: string };
-  edr: { files: string[]; follow: string[]; tenant: string; max_processes: number; max_dns_hints: number };
-  classify: { max_memo: number };
-  detect: { max_beacon_series: number; max_window_keys: number; max_upload_seen: number; max_lineage_names: number; max_inventory: number };
-  rules: { file: string; tenant_dir?: string };
-  tenants: TenantConfig[];
-  allowlist: { tenant: string; process: string; sha256?: string; sha1?: string; expires?: string; device_group?: string; provider?: string; category?: AiCategory; justification: string }[];
-  store: { path: string; retention_hours: number; busy_timeout_ms: number; queue_max: number; retry_interval_ms: number };
-  api: { host: string; port: number; tls_cert?: string; tls_key?: string; cursor_key?: string; tokens: { tenant: string; token_sha256: string }[]; operator_tokens: { name: string; token_sha256: string }[] };
-  overload: { dissect_new_flows_per_s: number; analyze_new_flows_per_s: number; max_lag_s: number; recover_s: number };
-  capture: { iface?: string; snaplen: number; promisc: boolean; buffer_bytes: number; bpf?: string; batch_packets: number; timeout_ms: number; backend: 'native' | 'cap' };
-  outputs: OutputConfig[];
-  log: { level: string };
-}
+};
+
+/** Keys of T that may be absent. */
+type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
+/** The config sections (mappings, not lists) whose every key has a schema default. */
+export type DefaultedSection = {
+  [S in keyof SensorConfig]: SensorConfig[S] extends readonly unknown[] | string ? never : [OptionalKeys<SensorConfig[S]>] extends [never] ? S : never;
+}[keyof SensorConfig];
 
 /** One push output (`outputs:` list); validated by configFromObject. */
-export interface OutputConfig {
-  type: 'syslog' | 'file' | 'webhook';
-  name?: string;
-  url?: string;
-  format?: 'cef' | 'json' | 'ocsf' | 'ecs' | 'eve';
-  path?: string;
-  secret_file?: string;
-  ca_file?: string;
-  facility: number;
-  queue_max: number;
-  batch_max: number;
-  retry_initial_ms: number;
-  retry_max_ms: number;
-  timeout_ms: number;
-}
+export type OutputConfig = SensorConfig['outputs'][number];
 
 const OUTPUT_FORMATS: Record<OutputConfig['type'], readonly string[]> = { syslog: ['cef', 'json'], file: ['ocsf', 'ecs', 'eve'], webhook: ['ocsf'] };
 const OUTPUT_SCHEMES: Record<OutputConfig['type'], readonly string[]> = { syslog: ['udp:', 'tcp:', 'tls:'], file: [], webhook: ['https:', 'http:'] };

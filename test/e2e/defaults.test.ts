@@ -3,20 +3,22 @@
  * gives that stage (the schema's defaults), so tests and benchmarks that use a stage's
  * defaults run the values the product runs.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { attributeOptionsFrom, defaultAttributeOptions } from '../../src/attribute/options.js';
 import { createIngestState } from '../../src/attribute/feeds/context.js';
 import { Classifier } from '../../src/classify/classifier.js';
-import { configFromObject, configPath, CONFIG_SCHEMA, schemaDefaults } from '../../src/config.js';
+import { configFromObject, configPath, CONFIG_SCHEMA, schemaDefaults, type DefaultedSection, type OutputConfig, type SensorConfig } from '../../src/config.js';
 import { defaultDetectBounds, detectBoundsFrom } from '../../src/detect/rule.js';
 import { defaultDissectOptions, dissectOptionsFrom } from '../../src/dissect/index.js';
 import { defaultFlowTableOptions, flowTableOptionsFrom } from '../../src/flow/table.js';
+import type { AiCategory } from '../../src/records.js';
+import type { TenantConfig } from '../../src/tenants/schema.js';
 
 const empty = configFromObject({});
 
 describe('stage defaults are the config schema defaults', () => {
   it('schemaDefaults gives what an empty config gets, section by section', () => {
-    for (const s of ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload'] as const) expect(schemaDefaults(s), s).toEqual(empty[s]);
+    for (const s of ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload', 'log'] as const) expect(schemaDefaults(s), s).toEqual(empty[s]);
     // A section with a key that has no default is refused rather than half filled.
     expect(() => schemaDefaults('capture' as 'flow')).toThrow(/capture\.iface has no default/);
   });
@@ -51,5 +53,37 @@ describe('stage defaults are the config schema defaults', () => {
     expect(Object.keys(defaultDetectBounds)).toHaveLength(keys('detect').length);
     // dissect: the schema's three, plus the per-tenant entropy opt-in.
     expect(Object.keys(defaultDissectOptions)).toHaveLength(keys('dissect').length + 1);
+  });
+});
+
+describe('the config type is the schema’s', () => {
+  type Prop = { default?: unknown; properties?: Record<string, Prop>; items?: Prop };
+  const schema = CONFIG_SCHEMA as unknown as { properties: Record<string, Prop> };
+
+  it('a key with a default is always there after validation, a key without one only when given', () => {
+    for (const [name, sec] of Object.entries(schema.properties)) {
+      if (sec.properties === undefined) continue;
+      const withDefault = Object.entries(sec.properties).filter(([, p]) => p.default !== undefined).map(([k]) => k).sort();
+      expect(Object.keys((empty as unknown as Record<string, object>)[name] ?? {}).sort(), name).toEqual(withDefault);
+    }
+    const out = configFromObject({ outputs: [{ type: 'file', path: 'a.ndjson' }] }).outputs[0];
+    const item = schema.properties['outputs']?.items?.properties ?? {};
+    expect(Object.keys(out ?? {}).sort()).toEqual(['path', 'type', ...Object.keys(item).filter((k) => item[k]?.default !== undefined)].sort());
+  });
+
+  it('and the static type says the same (inferred from CONFIG_SCHEMA, checked by tsc)', () => {
+    expectTypeOf<SensorConfig['rules']>().toEqualTypeOf<{ file: string; tenant_dir?: string }>();
+    expectTypeOf<SensorConfig['capture']['backend']>().toEqualTypeOf<'native' | 'cap'>();
+    expectTypeOf<SensorConfig['capture']['iface']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<SensorConfig['flow']>().toEqualTypeOf<{ max_flows: number; tcp_idle_s: number; tcp_closed_s: number; other_idle_s: number; active_s: number; split_on_reuse: boolean; max_fragments: number }>();
+    expectTypeOf<SensorConfig['edr']['follow']>().toEqualTypeOf<string[]>();
+    expectTypeOf<NonNullable<SensorConfig['allowlist'][number]['category']>>().toEqualTypeOf<AiCategory>();
+    expectTypeOf<SensorConfig['log']['level']>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
+    expectTypeOf<OutputConfig['type']>().toEqualTypeOf<'syslog' | 'file' | 'webhook'>();
+    expectTypeOf<OutputConfig['retry_max_ms']>().toEqualTypeOf<number>();
+    expectTypeOf<SensorConfig['tenants']>().toEqualTypeOf<TenantConfig[]>();
+    // schemaDefaults takes exactly the sections whose every key has a default.
+    expectTypeOf<DefaultedSection>().toEqualTypeOf<'flow' | 'dissect' | 'names' | 'attribute' | 'edr' | 'classify' | 'detect' | 'store' | 'overload' | 'log'>();
+    expectTypeOf(empty.api.operator_tokens).toEqualTypeOf<{ name: string; token_sha256: string }[]>();
   });
 });
