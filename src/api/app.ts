@@ -70,6 +70,8 @@ function deriveCursorKey(tenants: readonly TenantCredential[]): Buffer {
 /** Maps whatever a handler, hook, parser or validator threw to one coded error. */
 function classify(err: FastifyError | ApiError): { code: ApiErrorCode; detail?: string } {
   if (err instanceof ApiError) return err.detail === undefined ? { code: err.code } : { code: err.code, detail: err.detail };
+  // a store write the database could not take (the PostgreSQL store fails the request; it never queues silently)
+  if ((err as { code?: unknown }).code === 'LLMTAP_ERR_STORE_FAULT') return { code: 'LLMTAP_ERR_UNAVAILABLE', detail: 'store not writable' };
   const fe = err as FastifyError;
   if (fe.validation !== undefined) {
     const where = fe.validationContext;

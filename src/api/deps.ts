@@ -35,23 +35,27 @@ export interface ObservationFilter extends ChangePage {
 // The rows the API serves are the store's own (the response schemas choose which fields leave).
 export type { AllowlistEntry, Candidate, NewAllowlistEntry, ObservationRow, UsageDimension, UsageQuery, UsageRow } from '../store/types.js';
 
+/** A value, or its promise: the SQLite store answers at once, the PostgreSQL store (fleet hub) asynchronously. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What the routes read and write; every route awaits each call. */
 export interface ApiStore {
-  listAlertChanges(tenant: string, filter: AlertFilter): Alert[];
-  getAlert(tenant: string, id: string): Alert | undefined;
+  listAlertChanges(tenant: string, filter: AlertFilter): Awaitable<Alert[]>;
+  getAlert(tenant: string, id: string): Awaitable<Alert | undefined>;
   /** Returns the updated alert, or undefined when the id is not this tenant's. */
-  setAlertStatus(tenant: string, id: string, status: AlertStatus): Alert | undefined;
-  listObservations(tenant: string, filter: ObservationFilter): ObservationRow[];
-  listAllowlist(tenant: string): AllowlistEntry[];
-  addAllowlist(tenant: string, entry: NewAllowlistEntry): AllowlistEntry;
+  setAlertStatus(tenant: string, id: string, status: AlertStatus): Awaitable<Alert | undefined>;
+  listObservations(tenant: string, filter: ObservationFilter): Awaitable<ObservationRow[]>;
+  listAllowlist(tenant: string): Awaitable<AllowlistEntry[]>;
+  addAllowlist(tenant: string, entry: NewAllowlistEntry): Awaitable<AllowlistEntry>;
   /** False when the id is not this tenant's. */
-  removeAllowlist(tenant: string, id: number): boolean;
-  listCandidates(tenant: string): Candidate[];
+  removeAllowlist(tenant: string, id: number): Awaitable<boolean>;
+  listCandidates(tenant: string): Awaitable<Candidate[]>;
   /** The allowlist entry created, or undefined when the id is not this tenant's. */
-  approveCandidate(tenant: string, id: number, justification: string): AllowlistEntry | undefined;
+  approveCandidate(tenant: string, id: number, justification: string): Awaitable<AllowlistEntry | undefined>;
   /** Adds hashes (SHA-256 or SHA-1 hex) to the known inventory; returns how many were valid. */
-  importInventory(tenant: string, hashes: string[], source: string): number;
+  importInventory(tenant: string, hashes: string[], source: string): Awaitable<number>;
   /** The tenant's usage summary over a window (src/store/usage.ts). */
-  usage(tenant: string, q: UsageQuery): UsageRow[];
+  usage(tenant: string, q: UsageQuery): Awaitable<UsageRow[]>;
   writable(): boolean;
   /** While a storage fault lasts: its reason and the writes queued (readiness detail). */
   status?(): { writable: boolean; reason?: string; message?: string; queued: { alert: number; observation: number; other: number } };

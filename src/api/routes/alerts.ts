@@ -50,7 +50,7 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
           afterSeq = d.seq;
         }
         const limit = q.limit ?? DEFAULT_PAGE;
-        const rows = deps.store.listAlertChanges(tenant, {
+        const rows = await deps.store.listAlertChanges(tenant, {
           afterSeq,
           limit: limit + 1,
           ...(q.severity !== undefined ? { severity: q.severity } : {}),
@@ -78,7 +78,7 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
       '/alerts/:id',
       { schema: { summary: 'One alert', params: idParams, response: withErrors({ 200: alertSchema }) } },
       async (request) => {
-        const a = deps.store.getAlert(request.tenant, request.params.id);
+        const a = await deps.store.getAlert(request.tenant, request.params.id);
         if (a === undefined || a.tenant !== request.tenant) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return presentAlert(a);
       },
@@ -96,7 +96,7 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
       },
       async (request) => {
         if (!deps.store.writable()) throw new ApiError('LLMTAP_ERR_UNAVAILABLE', 'store is read-only');
-        const a = deps.store.setAlertStatus(request.tenant, request.params.id, request.body.status);
+        const a = await deps.store.setAlertStatus(request.tenant, request.params.id, request.body.status);
         if (a === undefined || a.tenant !== request.tenant) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return presentAlert(a);
       },

@@ -54,7 +54,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
     app.get(
       '/allowlist',
       { schema: { summary: 'Allowlist entries', response: withErrors({ 200: allowlistListSchema }) } },
-      async (request) => ({ items: store.listAllowlist(request.tenant).map(presentAllowlist) }),
+      async (request) => ({ items: (await store.listAllowlist(request.tenant)).map(presentAllowlist) }),
     );
 
     app.post<{ Body: AddBody }>(
@@ -80,7 +80,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
           if (!(ms > Date.now())) throw new ApiError('LLMTAP_ERR_REJECTED', 'expires is in the past');
           entry.expiresAtMs = ms;
         }
-        const saved = store.addAllowlist(request.tenant, entry);
+        const saved = await store.addAllowlist(request.tenant, entry);
         reply.code(201);
         return presentAllowlist(saved);
       },
@@ -91,7 +91,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       { schema: { summary: 'Remove an allowlist entry', params: idParams, response: withErrors({ 200: deletedSchema }) } },
       async (request) => {
         requireWritable();
-        if (!store.removeAllowlist(request.tenant, rowId(request.params.id))) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
+        if (!(await store.removeAllowlist(request.tenant, rowId(request.params.id)))) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return { deleted: true };
       },
     );
@@ -99,7 +99,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
     app.get(
       '/candidates',
       { schema: { summary: 'Allowlist candidates seen during warm-up', response: withErrors({ 200: candidateListSchema }) } },
-      async (request) => ({ items: store.listCandidates(request.tenant).map(presentCandidate) }),
+      async (request) => ({ items: (await store.listCandidates(request.tenant)).map(presentCandidate) }),
     );
 
     app.post<{ Params: { id: string }; Body: { justification: string } }>(
@@ -114,7 +114,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       },
       async (request) => {
         requireWritable();
-        const entry = store.approveCandidate(request.tenant, rowId(request.params.id), request.body.justification);
+        const entry = await store.approveCandidate(request.tenant, rowId(request.params.id), request.body.justification);
         if (entry === undefined) throw new ApiError('LLMTAP_ERR_NOT_FOUND');
         return presentAllowlist(entry);
       },
@@ -132,7 +132,7 @@ export function allowlistRoutes(ctx: RouteContext): FastifyPluginAsync {
       async (request) => {
         requireWritable();
         const hashes = request.body.hashes.map((h) => h.toLowerCase());
-        const imported = store.importInventory(request.tenant, hashes, request.body.source ?? 'api');
+        const imported = await store.importInventory(request.tenant, hashes, request.body.source ?? 'api');
         return { received: hashes.length, imported };
       },
     );

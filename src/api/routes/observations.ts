@@ -37,7 +37,7 @@ export function observationRoutes(ctx: RouteContext): FastifyPluginAsync {
           afterSeq = d.seq;
         }
         const limit = q.limit ?? DEFAULT_PAGE;
-        const rows = deps.store.listObservations(tenant, {
+        const rows = await deps.store.listObservations(tenant, {
           afterSeq,
           limit: limit + 1,
           ...(q.provider !== undefined ? { provider: q.provider } : {}),

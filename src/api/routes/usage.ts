@@ -74,9 +74,9 @@ export function usageRoutes(ctx: RouteContext): FastifyPluginAsync {
         if (typeof group === 'string') throw new ApiError('LLMTAP_ERR_BAD_QUERY', group);
         const sinceUs = (untilMs - windowMs) * 1000;
         const untilUs = untilMs * 1000;
-        const rows = store.usage(request.tenant, { sinceUs, untilUs, group, limit: q.limit + 1 });
+        const rows = await store.usage(request.tenant, { sinceUs, untilUs, group, limit: q.limit + 1 });
         const truncated = rows.length > q.limit;
-        const total = store.usage(request.tenant, { sinceUs, untilUs, group: [], limit: 1 })[0];
+        const total = (await store.usage(request.tenant, { sinceUs, untilUs, group: [], limit: 1 }))[0];
         return {
           window: { from: new Date(untilMs - windowMs).toISOString(), until: new Date(untilMs).toISOString(), length: q.window },
           group,
