@@ -106,7 +106,13 @@ export const CONFIG_SCHEMA = {
       },
     },
     store: section({
-      path: str('SQLite database file (WAL).', 'llmtap.db'),
+      path: str('SQLite database file (WAL): the single-box store.', 'llmtap.db'),
+      url: {
+        type: 'string',
+        default: '',
+        pattern: '^(postgres(ql)?://.+)?$',
+        description: 'PostgreSQL URL (postgres://user[:password]@host[:port]/database[?sslmode=…]) of the fleet hub\'s store; when set, the hub stores there instead of `path` (docs/fleet.md, Storage). Empty: SQLite. The schema is migrated when the hub starts.',
+      },
       retention_hours: num('Anomaly rows (observations) are removed after this many hours.', 72),
       busy_timeout_ms: int('How long a write waits for another connection holding the database lock, ms (longer is a storage fault; while a fault lasts nothing waits).', 5000),
       queue_max: int('Writes (alerts first, then observations and the rest) kept in memory while the database cannot take them (disk full, I/O error, read-only, locked); the oldest non-alert write is dropped first. About 2 KiB each.', 100000, 16),

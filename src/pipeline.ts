@@ -26,7 +26,7 @@ import { detectBoundsFrom } from './detect/rule.js';
 import { loadIndicatorFile, ThreatIntelIndex, type Indicator, type IndicatorFileReport } from './detect/threat-intel.js';
 import { TenantResolver } from './tenants/resolver.js';
 import { defaultTenantConfig } from './tenants/schema.js';
-import type { Store } from './store/store.js';
+import type { DetectStore } from './detect/sink.js';
 import { addrScope } from './attribute/normalize.js';
 import { PassiveDns } from './names/passive-dns.js';
 import { configureIngestBounds, ingestBounds } from './attribute/ingest.js';
@@ -292,7 +292,8 @@ export class OverloadGovernor {
 // ───────────────────────────── the whole sensor ─────────────────────────────
 
 export interface PipelineDeps {
-  store: Store;
+  /** The SQLite `Store`, or the fleet hub's PostgreSQL store (src/store/pg/store.ts). */
+  store: DetectStore;
   log?: Logger;
   /** Share one classifier (the API's explain/reload use the same instance). */
   classifier?: Classifier;

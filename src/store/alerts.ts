@@ -28,7 +28,8 @@ interface ChangeRow extends AlertRow {
   first: number;
 }
 
-function bodyOf(a: Alert): string {
+/** The stored JSON of an alert: every field but its change seq and kind (the change log numbers them). */
+export function bodyOf(a: Alert): string {
   const { seq: _seq, change: _change, ...rest } = a;
   return JSON.stringify(rest);
 }
@@ -43,6 +44,11 @@ function parseChange(row: ChangeRow): Alert {
   const a = parse(row);
   a.change = row.first === 1 ? 'create' : 'update';
   return a;
+}
+
+/** The binary identity an alert carries (SHA-256, else SHA-1): H7 links related alerts by it. */
+export function alertBinHash(a: Alert): string | undefined {
+  return a.sha256 ?? a.sha1 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
 }
 
 export class AlertTable {
@@ -100,8 +106,7 @@ export class AlertTable {
     const body = bodyOf(a);
     const seq = (this.nextSeq.get(a.tenant) as { last: number }).last;
     this.insChange.run(a.tenant, seq, a.id, a.heuristic, a.severity, body);
-    // The binary identity the alert carries (SHA-256, else SHA-1): H7 links related alerts by it.
-    const binHash = a.sha256 ?? a.sha1 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
+    const binHash = alertBinHash(a);
     const key = dedupKey ?? existingKey ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
     this.upsert.run({
       id: a.id,

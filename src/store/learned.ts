@@ -13,7 +13,7 @@ import type { AllowlistEntry, AllowOrigin, AllowQuery, Candidate, CandidateSight
 /** Bound on the device list kept per candidate. */
 export const CANDIDATE_MAX_DEVICES = 64;
 
-interface AllowRow {
+export interface AllowRow {
   id: number;
   tenant: string;
   process_name: string;
@@ -27,7 +27,7 @@ interface AllowRow {
   origin: AllowOrigin;
 }
 
-interface CandRow {
+export interface CandRow {
   id: number;
   tenant: string;
   process_name: string;
@@ -41,7 +41,7 @@ interface CandRow {
   status: 'pending' | 'approved';
 }
 
-function allowEntry(r: AllowRow): AllowlistEntry {
+export function allowEntry(r: AllowRow): AllowlistEntry {
   const e: AllowlistEntry = {
     id: r.id,
     tenant: r.tenant,
@@ -58,7 +58,7 @@ function allowEntry(r: AllowRow): AllowlistEntry {
   return e;
 }
 
-function candidate(r: CandRow): Candidate {
+export function candidate(r: CandRow): Candidate {
   return {
     id: r.id,
     tenant: r.tenant,

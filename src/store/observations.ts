@@ -21,7 +21,7 @@ export interface ObservationQuery {
 
 export type { ObservationMarks };
 
-interface Row {
+export interface Row {
   seq: number;
   tenant_seq: number;
   obs_id: string;
@@ -61,7 +61,8 @@ const COLS = [
   'bytes_in', 'flow_id', 'community_id', 'payload_entropy', 'h1',
 ];
 
-function toRow(r: Row): ObservationRow {
+/** A stored row as the API serves it (the PostgreSQL store selects the same columns, booleans as 0/1). */
+export function toRow(r: Row): ObservationRow {
   const o: ObservationRow = {
     seq: r.tenant_seq,
     obsId: r.obs_id,
