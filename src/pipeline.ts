@@ -381,7 +381,7 @@ export class Pipeline {
     );
     this.packets = new PacketPath(
       flowTableOptionsFrom(cfg.flow),
-      { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta.shed) },
+      { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta.shed, true) },
     );
     this.overload = deps.overload === undefined ? undefined : new OverloadGovernor({
       dissectNewFlowsPerS: cfg.overload.dissect_new_flows_per_s,
@@ -425,7 +425,7 @@ export class Pipeline {
    */
   addLogFlow(rec: FlowRecord): void {
     this.advance(rec.lastTsUs);
-    this.onFlow(rec, undefined);
+    this.onFlow(rec, undefined, false);
   }
 
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
@@ -446,7 +446,8 @@ export class Pipeline {
     }
   }
 
-  private onFlow(rec: FlowRecord, shed: FlowMeta['shed']): void {
+  /** `fromTable`: made by the flow table (not read from a log), see Attributor.addFlow. */
+  private onFlow(rec: FlowRecord, shed: FlowMeta['shed'], fromTable: boolean): void {
     this.counters.flows++;
     this.names.nameFlow(rec);
     if (rec.payloadEntropy !== undefined && !this.tenants.get(this.tenants.ofFlow(rec)).payload_entropy) delete rec.payloadEntropy;
@@ -454,7 +455,7 @@ export class Pipeline {
     if (shed === 2) return; // created during overload level 2: counted and emitted only
     // fail-open: an error after this point never stops capture or flow records
     try {
-      this.attributor.addFlow(rec);
+      this.attributor.addFlow(rec, fromTable);
     } catch (err) {
       this.counters.attributeErrors++;
       this.rateLimitedError('attribute', err);

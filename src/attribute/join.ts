@@ -14,6 +14,7 @@ import { attributionOf, edrOnlyObservation } from './observation.js';
 import { bestCandidate, type Candidate, type Endpoint, type Match } from './match.js';
 import type { AttributeOptions } from './options.js';
 import { Fifo } from '../bounded/fifo.js';
+import { PackedFlows, packable } from './packed.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
 
 /**
@@ -86,6 +87,15 @@ interface PendingFlow {
   emitted: boolean;
 }
 
+/**
+ * What an update must change to be emitted again, for an observation without attributions (most
+ * flows, and all of a tenant without EDR): a plain key that cannot equal the JSON form of one
+ * with attributions (that starts with '[').
+ */
+function plainSig(clientAddr: string, host: string | undefined): string {
+  return `\u0000${clientAddr}${host === undefined ? '' : `\u0001${host}`}`;
+}
+
 function endpointKey(addr: string, port: number): string {
   return `${addr}#${port}`;
 }
@@ -106,8 +116,12 @@ export class Attributor {
   private liveEntries = 0;
   private deadEntries = 0;
   private readonly pending = new Map<string, PendingFlow[]>();
-  /** Waiting flows in arrival order; always finalized from the front. */
-  private readonly pendingOrder = new Fifo<PendingFlow>();
+  /**
+   * Waiting flows in arrival order; always finalized from the front. A number is a slot of
+   * `packed`: a flow of a tenant without EDR records, kept in columns until it is needed.
+   */
+  private readonly pendingOrder = new Fifo<PendingFlow | number>();
+  private readonly packed = new PackedFlows();
   /**
    * Absolute position (`pendingOrder.shifted` + index) of the first flow that may still be held:
    * every flow before it was emitted, so the hold sweep resumes there.
@@ -195,12 +209,40 @@ export class Attributor {
 
   private firstRecordOf(tenant: string): void {
     this.edrTenants.add(tenant);
-    for (const p of this.pendingOrder) {
-      if (p.tenant !== tenant) continue;
+    const q = this.pendingOrder;
+    for (let i = 0; i < q.length; i++) {
+      let p = q.at(i)!;
+      if (typeof p === 'number') {
+        if (this.packed.tenantOf(p) !== tenant) continue;
+        const u = this.unpack(p);
+        q.set(i, u);
+        p = u;
+      } else if (p.tenant !== tenant) continue;
       const f = p.flow;
       p.key = joinKey(tenant, f.proto, f.origAddr, f.origPort, f.respAddr, f.respPort);
       this.track(p);
     }
+  }
+
+  /**
+   * A packed flow as the entry it stood for (its slot is freed): never tracked, never hit (its
+   * tenant had no EDR record), so an emitted one's observation had no attribution.
+   */
+  private unpack(s: number): PendingFlow {
+    const flow = this.packed.unpack(s);
+    const emitted = this.packed.emitted(s);
+    const p: PendingFlow = {
+      flow,
+      tenant: this.packed.tenantOf(s),
+      key: '',
+      sig: emitted ? plainSig(flow.origAddr, flow.host) : '',
+      learned: undefined,
+      hit: false,
+      tracked: false,
+      emitted,
+    };
+    this.packed.remove(s);
+    return p;
   }
 
   /** Key a pending flow for late records and index it by address for device-map relabelling. */
@@ -220,7 +262,11 @@ export class Attributor {
     return s;
   }
 
-  addFlow(flow: FlowRecord): void {
+  /**
+   * A flow record at its end. `fromTable`: made by the flow table and named by passive DNS, so
+   * its fields are known (src/attribute/packed.ts) and it may wait packed.
+   */
+  addFlow(flow: FlowRecord, fromTable = false): void {
     this.count('flows');
     if (flow.firstTsUs > this.nowUs) this.nowUs = flow.firstTsUs;
     const tenant = this.deps.tenantOf(flow);
@@ -229,7 +275,16 @@ export class Attributor {
     const p: PendingFlow = { flow, tenant, key, sig: '', learned: undefined, hit: false, tracked: false, emitted: false };
     this.evaluate(p, this.opts.holdMs <= 0);
     if (tracked) this.track(p);
+    else if (fromTable && packable(flow)) {
+      this.pendingOrder.push(this.packed.add(flow, tenant, p.emitted));
+      this.evictPending();
+      return;
+    }
     this.pendingOrder.push(p);
+    this.evictPending();
+  }
+
+  private evictPending(): void {
     while (this.pendingOrder.length > this.opts.maxFlows) {
       const first = this.pendingOrder.shift();
       if (first === undefined) break;
@@ -303,11 +358,10 @@ export class Attributor {
       obs.host = o.entry.rec.remoteNameHint;
       obs.hostSource = 'edr';
     }
-    // What an update must change to be emitted again. Without attributions (most flows, and all
-    // of a tenant without EDR) a plain key; it cannot equal the JSON form (that starts with '[').
+    // What an update must change to be emitted again.
     const sig =
       obs.client === undefined && obs.server === undefined
-        ? `\u0000${obs.clientAddr}${obs.host === undefined ? '' : `\u0001${obs.host}`}`
+        ? plainSig(obs.clientAddr, obs.host)
         : JSON.stringify([obs.client, obs.server, obs.clientAddr, obs.host]);
     if (isUpdate && sig === p.sig) return false;
     p.sig = sig;
@@ -325,7 +379,8 @@ export class Attributor {
   }
 
   /** Emit (if still held) and forget a flow already taken off the front of `pendingOrder`. */
-  private finalize(p: PendingFlow): void {
+  private finalize(e: PendingFlow | number): void {
+    const p = typeof e === 'number' ? this.unpack(e) : e;
     if (!p.emitted) this.evaluate(p, true);
     if (p.tracked) {
       this.unindexAddr(p, p.flow.origAddr);
@@ -388,8 +443,18 @@ export class Attributor {
     // Only held flows are released (emitted ones wait for late records, nothing to release);
     // the sweep resumes where the last one stopped, everything before it was emitted.
     let i = Math.max(0, this.holdFrom - q.shifted);
+    const packed = this.packed;
     for (; i < q.length; i++) {
-      const p = q.at(i) as PendingFlow;
+      const p = q.at(i)!;
+      if (typeof p === 'number') {
+        if (packed.emitted(p)) continue;
+        if (packed.lastTsUs(p) + holdUs >= this.nowUs) break; // roughly age-ordered
+        // released: the observation is made from a record built for it, the flow stays packed
+        const u: PendingFlow = { flow: packed.unpack(p), tenant: packed.tenantOf(p), key: '', sig: '', learned: undefined, hit: false, tracked: false, emitted: false };
+        this.evaluate(u, true);
+        packed.setEmitted(p);
+        continue;
+      }
       if (p.emitted) continue;
       if (p.flow.lastTsUs + holdUs >= this.nowUs) break; // roughly age-ordered
       this.evaluate(p, true);
@@ -397,7 +462,8 @@ export class Attributor {
     this.holdFrom = q.shifted + i;
     const waitUs = this.opts.waitMs * 1000;
     for (let p = q.peek(); p !== undefined; p = q.peek()) {
-      if (p.flow.lastTsUs + waitUs >= this.nowUs) break; // roughly age-ordered: stop at the first young one
+      const last = typeof p === 'number' ? packed.lastTsUs(p) : p.flow.lastTsUs;
+      if (last + waitUs >= this.nowUs) break; // roughly age-ordered: stop at the first young one
       q.shift();
       this.finalize(p);
     }

@@ -50,6 +50,12 @@ export class Fifo<T> {
     return i < 0 || i >= this.len ? undefined : this.buf[(this.head + i) & this.mask];
   }
 
+  /** Replace entry i from the front (0 = oldest); out of range is an error. */
+  set(i: number, x: T): void {
+    if (i < 0 || i >= this.len) throw new RangeError(`Fifo.set: ${i} out of 0..${this.len - 1}`);
+    this.buf[(this.head + i) & this.mask] = x;
+  }
+
   /** Keep only the entries `keep` accepts, in order (one pass; absolute positions no longer hold). */
   retain(keep: (x: T) => boolean): void {
     let w = 0;
