@@ -21,36 +21,87 @@ export type CounterKind = 'failure' | 'outcome' | 'note';
 /**
  * One stage counter, declared once beside the stage that counts it: its kind, a one-line doc
  * (docs/metrics.md is generated from it), and the Prometheus series it feeds, if any. The
- * counter's name (`<layer>.<what>`, its replay `--format json` stats key) is the key of the
- * stage's declaration record.
+ * counter's name is the key of the stage's declaration record: `<layer>.<what>`, the replay
+ * `--format json` stats key. A name with `<label>` parts declares a family, one counter per
+ * label value (`alerts.<heuristic>.<severity>`); only `familyKey` fills such a name in.
  */
 export interface CounterDecl {
   readonly kind: CounterKind;
   readonly doc: string;
   /**
    * The series this counter adds to: a metric name of this file and the label values of its
-   * series. Failures of decode, dissect and EDR input reach their metric by kind (see
-   * STAGE_METRICS), never listed here.
+   * series (a family adds its own labels). Failures of decode and dissect reach their metric
+   * by kind (see STAGE_METRICS), never listed here.
    */
   readonly metric?: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
-  /**
-   * A family: the counter is counted under `<name>.<value>…`, one value per label (e.g.
-   * `alerts.<heuristic>.<severity>`). The full names are built only by `familyKey`.
-   */
-  readonly labels?: readonly string[];
 }
 
 /** A stage's counter declarations: counter name → declaration. */
 export type CounterDecls<N extends string = string> = Readonly<Record<N, CounterDecl>>;
 
-/** The counter names of a declaration record whose kind is `kind`. */
-export function countersOfKind<N extends string>(decls: CounterDecls<N>, kind: CounterKind): N[] {
-  return (Object.keys(decls) as N[]).filter((n) => decls[n].kind === kind && decls[n].labels === undefined);
+/** A stage's plain (not family) counters with their values: what its `stats()` returns. */
+export type CounterValues<D extends CounterDecls> = { [K in keyof D as K extends `${string}<${string}` ? never : K]: number };
+
+const PLACEHOLDER = /<([a-z_]+)>/g;
+
+/** Whether a declared name is a family (has `<label>` parts). */
+export function isFamily(name: string): boolean {
+  return name.includes('<');
 }
 
-/** The one place a family counter's full name is built: `<family>.<v1>.<v2>…`. */
+/** The labels of a family name, in order: `alerts.<heuristic>.<severity>` → heuristic, severity. */
+export function familyLabels(name: string): string[] {
+  return [...name.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '');
+}
+
+/** The one place a family counter's name is filled in: `familyKey('records.<format>', 'sysmon')`. */
 export function familyKey(family: string, ...values: readonly string[]): string {
-  return values.length === 0 ? family : `${family}.${values.join('.')}`;
+  let i = 0;
+  return family.replace(PLACEHOLDER, () => values[i++] ?? '');
+}
+
+/**
+ * The counts of one counter family by label values. Kept by the stage (per EDR record or
+ * alert, never per packet); flattened to counter names by `familyKey` for the summary and JSON
+ * stats, and read as series by `familySeries`.
+ */
+export class FamilyCounts {
+  private readonly rows = new Map<string, { values: readonly string[]; n: number }>();
+  constructor(readonly family: string) {}
+
+  inc(values: readonly string[], n = 1): void {
+    const key = values.join('\u0000');
+    const row = this.rows.get(key);
+    if (row === undefined) this.rows.set(key, { values: [...values], n });
+    else row.n += n;
+  }
+
+  /** Rows in insertion order. */
+  entries(): Array<{ values: readonly string[]; n: number }> {
+    return [...this.rows.values()];
+  }
+
+  /** As counter names (`familyKey`) → n, added to `into`. */
+  flat(into: Record<string, number> = {}): Record<string, number> {
+    for (const r of this.rows.values()) into[familyKey(this.family, ...r.values)] = r.n;
+    return into;
+  }
+}
+
+/** The series a family adds to its declared metric (its label values as labels). */
+export function familySeries(decls: CounterDecls, fam: FamilyCounts): SeriesValue[] {
+  const decl = decls[fam.family];
+  if (decl?.metric === undefined) return [];
+  const labels = familyLabels(fam.family);
+  return fam.entries().map((r) => ({
+    labels: { ...decl.metric?.labels, ...Object.fromEntries(labels.map((l, i) => [l, r.values[i] ?? ''])) },
+    value: r.n,
+  }));
+}
+
+/** The counter names of a declaration record whose kind is `kind` (families left out). */
+export function countersOfKind<N extends string>(decls: CounterDecls<N>, kind: CounterKind): N[] {
+  return (Object.keys(decls) as N[]).filter((n) => decls[n].kind === kind && !isFamily(n));
 }
 
 /** One series of a metric: its label values and the value. */
@@ -73,7 +124,7 @@ export function declaredSeries(stage: string, decls: CounterDecls, values: Count
     if (v === undefined) continue;
     let labels: Record<string, string> | undefined;
     if (d.metric?.name === metric) labels = { ...d.metric.labels };
-    else if (sel !== undefined && d.kind === sel.kind && d.labels === undefined) labels = { [sel.label]: name };
+    else if (sel !== undefined && d.kind === sel.kind && !isFamily(name)) labels = { [sel.label]: name };
     if (labels === undefined) continue;
     const key = JSON.stringify(labels);
     const row = rows.get(key);

@@ -6,6 +6,8 @@
  * `waitMs` (capture time) for late records and are re-emitted (same obsId, `update: true`);
  * records are kept for the window. Memory is bounded on both sides, evictions counted.
  */
+import { FamilyCounts, familyKey } from '../metrics.js';
+import type { AttributeCounter } from './counters.js';
 import type { Attribution, EdrConnection, FlowRecord, Observation } from '../records.js';
 import { addrScope, protoNumber } from './normalize.js';
 import { DeviceMap } from './device-map.js';
@@ -135,7 +137,9 @@ export class Attributor {
   private readonly devices: DeviceMap;
   /** Read with `has` only: the oldest remembered is forgotten first. */
   private readonly recentEdrOnly: LruMap<string, true>;
-  private readonly counters: Record<string, number> = {};
+  private readonly counters: Partial<Record<AttributeCounter, number>> = {};
+  /** `records.<format>`: EDR records that reached the join, by format. */
+  private readonly recordsByFormat = new FamilyCounts('records.<format>');
   private nowUs = 0;
   private lastSweepUs = 0;
 
@@ -159,14 +163,14 @@ export class Attributor {
     ];
   }
 
-  private count(k: string, n = 1): void {
+  private count(k: AttributeCounter, n = 1): void {
     this.counters[k] = (this.counters[k] ?? 0) + n;
   }
 
   private skewOf = (k: string): number | undefined => this.skews.get(k);
 
   addEdr(rec: EdrConnection): void {
-    this.count(`records.${rec.source}`);
+    this.recordsByFormat.inc([rec.source]);
     // Loopback records are joined like any other: a capture of a loopback interface (or a
     // pcapng that includes one) sees the same connection. Only a record still unmatched when
     // it expires becomes an edr-only observation (expireEntry).
@@ -310,7 +314,7 @@ export class Attributor {
       const orig: Endpoint = { addr: f.origAddr, port: f.origPort };
       const resp: Endpoint = { addr: f.respAddr, port: f.respPort };
       p.learned ??= new Set();
-      const ctx = { firstMs, lastMs: f.lastTsUs / 1000, opts: this.opts, skews: this.skews, learned: p.learned, count: (k: string) => this.count(k) };
+      const ctx = { firstMs, lastMs: f.lastTsUs / 1000, opts: this.opts, skews: this.skews, learned: p.learned, count: (k: AttributeCounter) => this.count(k) };
       o = bestCandidate(ctx, cands as Candidate[], orig, f.proto);
       r = bestCandidate(ctx, cands as Candidate[], resp, f.proto);
       if (o !== undefined) (o.entry as EdrEntry).matched = true;
@@ -500,8 +504,14 @@ export class Attributor {
     this.deadEntries = 0;
   }
 
+  /** EDR records that reached the join, by format (the `records` family). */
+  recordFormats(): FamilyCounts {
+    return this.recordsByFormat;
+  }
+
   stats(): Record<string, number> {
-    const out: Record<string, number> = { ...this.counters };
+    const out: Record<string, number> = this.recordsByFormat.flat();
+    Object.assign(out, this.counters);
     out['records.indexed'] = this.liveEntries;
     out['flows.waiting'] = this.pendingOrder.length;
     out['device_map.evicted'] = this.devices.evicted;
@@ -511,8 +521,9 @@ export class Attributor {
     for (const [k, s] of this.skews.entries()) {
       if (s.median === undefined) continue;
       const [, device, source] = k.split('\u0000');
-      out[`skew_ms.${device ?? ''}.${source ?? ''}`] = s.median;
+      out[familyKey('skew_ms.<device>.<source>', device ?? '', source ?? '')] = s.median;
     }
     return out;
   }
+
 }

@@ -6,6 +6,7 @@
  * the same process from two sources (Sysmon EID 3 and WFP 5156) are one candidate: the richer
  * record is used. Unambiguous candidates teach the device's skew.
  */
+import type { AttributeCounter } from './counters.js';
 import type { EdrConnection } from '../records.js';
 import type { AttributeOptions } from './options.js';
 import type { SkewTracker } from './skew.js';
@@ -27,7 +28,7 @@ export interface MatchContext {
   skews: SkewTracker;
   /** skewKeys this flow side already contributed a sample for. */
   learned: Set<string>;
-  count(k: string): void;
+  count(k: AttributeCounter): void;
 }
 
 export interface Match {

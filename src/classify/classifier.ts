@@ -3,6 +3,7 @@
  * and swaps it in one assignment on reload, so a classification never sees half a rule set;
  * a bad new file leaves the old state in place and reports why.
  */
+import { familyKey } from '../metrics.js';
 import { toSuricataRules, toZeekIntel, type SensorExport, type SensorFormat } from './sensor-export.js';
 import { fileURLToPath } from 'node:url';
 import type { Verdict } from '../records.js';
@@ -45,6 +46,7 @@ function build(set: RuleSet, warnings: string[], opts: ClassifierOptions): State
   return { set, matcher: new Matcher(compileIndex(set), opts.memoMax), version, doc, excluded, warnings, byTenant: new Map() };
 }
 
+/** The matcher's running counts (CLASSIFY_COUNTERS), summed over reloads by `carry`. */
 function counters(m: Matcher): Record<string, number> {
   const out: Record<string, number> = {
     queries: m.queries,
@@ -54,7 +56,7 @@ function counters(m: Matcher): Record<string, number> {
     memo_evictions: m.memoEvictions,
     bad_hosts: m.badHosts,
   };
-  for (const [c, n] of Object.entries(m.byCategory)) out[`verdicts_${c}`] = n;
+  for (const [c, n] of Object.entries(m.byCategory)) out[familyKey('verdicts_<category>', c)] = n;
   return out;
 }
 

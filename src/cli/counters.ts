@@ -5,6 +5,10 @@
 import type { CounterDecls } from '../metrics.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
+import { NAMES_COUNTERS } from '../names/counters.js';
+import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
+import { CLASSIFY_COUNTERS } from '../classify/counters.js';
+import { DETECT_COUNTERS } from '../detect/counters.js';
 
 export interface StageCounterDecls {
   /** The stage's name in metric selectors (STAGE_METRICS) and in the docs. */
@@ -17,4 +21,8 @@ export interface StageCounterDecls {
 export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
   { stage: 'decode', title: 'Decode: one outcome per packet', decls: DECODE_DECLS },
   { stage: 'dissect', title: 'Dissect: TLS, QUIC and DNS handshakes and messages, and the router', decls: DISSECT_COUNTERS },
+  { stage: 'names', title: 'Names: passive DNS and flow naming', decls: NAMES_COUNTERS },
+  { stage: 'attribute', title: 'Attribute: the EDR join', decls: ATTRIBUTE_COUNTERS },
+  { stage: 'classify', title: 'Classify: rule lookups', decls: CLASSIFY_COUNTERS },
+  { stage: 'detect', title: 'Detect: heuristics and alerts', decls: DETECT_COUNTERS },
 ];

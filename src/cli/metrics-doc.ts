@@ -4,7 +4,7 @@
  * kind, doc, the series it feeds). `node scripts/gen-metrics-doc.mjs` writes it;
  * test/e2e/metrics-doc.test.ts checks the committed file equals this.
  */
-import { createMetrics, familyKey, STAGE_METRICS, type CounterDecl } from '../metrics.js';
+import { createMetrics, familyLabels, isFamily, STAGE_METRICS, type CounterDecl } from '../metrics.js';
 import { STAGE_COUNTERS } from './counters.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -13,12 +13,12 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 function feeds(stage: string, name: string, d: CounterDecl): string {
   if (d.metric !== undefined) {
     const l = Object.entries(d.metric.labels ?? {}).map(([k, v]) => `${k}="${v}"`);
-    if (d.labels !== undefined) l.push(...d.labels.map((k) => `${k}=…`));
+    l.push(...familyLabels(name).map((k) => `${k}=…`));
     return `\`${d.metric.name}${l.length > 0 ? `{${l.join(',')}}` : ''}\``;
   }
   const sel = STAGE_METRICS.find((m) => m.stage === stage && m.kind === d.kind);
-  if (sel !== undefined && d.labels === undefined) return `\`${sel.metric}{${sel.label}="${name}"}\``;
-  return 'summary and JSON stats';
+  if (sel !== undefined && !isFamily(name)) return `\`${sel.metric}{${sel.label}="${name}"}\``;
+  return 'JSON stats only';
 }
 
 export function renderMetricsDoc(): string {
@@ -39,12 +39,11 @@ export function renderMetricsDoc(): string {
   md +=
     '\n## Stage counters\n\nEach stage declares its counters once: the name (the JSON stats key and, for failures, the `reason` label), ' +
     'the kind — `failure` (input malformed or cut, or work given up), `outcome` (what happened to input that was fine) or `note` ' +
-    '(worth telling apart, neither) — and what it counts. A name with `<…>` parts is a family: one counter per value.\n';
+    '(worth telling apart, neither) — and what it counts. A name with `<label>` parts is a family: one counter per label value.\n';
   for (const s of STAGE_COUNTERS) {
     md += `\n### ${s.title}\n\n| counter | kind | metric | meaning |\n|---|---|---|---|\n`;
     for (const [name, d] of Object.entries(s.decls)) {
-      const shown = d.labels === undefined ? name : familyKey(name, ...d.labels.map((l) => `<${l}>`));
-      md += `| \`${shown}\` | ${d.kind} | ${feeds(s.stage, name, d)} | ${cell(d.doc)} |\n`;
+      md += `| \`${name}\` | ${d.kind} | ${feeds(s.stage, name, d)} | ${cell(d.doc)} |\n`;
     }
   }
   return md;

@@ -12,15 +12,16 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, declaredByLabel, declaredSum, type MetricSources, type OutputCounters } from '../metrics.js';
+import { createMetrics, declaredByLabel, declaredSum, familySeries, type MetricSources, type OutputCounters } from '../metrics.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
+import { NAMES_COUNTERS } from '../names/counters.js';
+import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
+import { DETECT_COUNTERS } from '../detect/counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store } from '../store/store.js';
 
-/** The attribute stage counts each EDR record reaching the join as `records.<format>`. */
-const EDR_ACCEPTED = /^records\.(llmtap|sysmon|wfp|mde|osquery|fdr|elastic_defend|tetragon|falco|auditd)$/;
 
 /** A provider name as a Prometheus label value (lower-case slug; the rule set bounds the set). */
 export function providerLabel(name: string): string {
@@ -78,18 +79,18 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
         quicDecrypted: declaredSum('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_quic_decrypted_total'),
       };
     },
-    names: () => {
-      const s = p.names.stats();
+    names: () => ({
+      dnsAnswers: p.counters.dnsAnswers,
       // Passive DNS holds two indexes (per client and per address); both use memory.
-      return { dnsAnswers: p.counters.dnsAnswers, passiveDnsEntries: (s['names.entries_client'] ?? 0) + (s['names.entries_addr'] ?? 0) };
-    },
+      passiveDnsEntries: declaredSum('names', NAMES_COUNTERS, p.names.stats(), 'llmtap_names_passive_dns_entries'),
+    }),
     edr: () => {
       // accepted: records that reached the join, by format; rejected: refused at ingest, by
       // reason (`<format>.<why>` keys give the format, others count under `unknown`)
       const out: Record<string, Record<string, number>> = {};
-      for (const [k, v] of Object.entries(p.attributor.stats())) {
-        const m = EDR_ACCEPTED.exec(k);
-        if (m) (out[m[1]!] ??= {})['accepted'] = v;
+      for (const { labels, value } of familySeries(ATTRIBUTE_COUNTERS, p.attributor.recordFormats())) {
+        const fmt = labels['format'] ?? 'unknown';
+        (out[fmt] ??= {})['accepted'] = value;
       }
       for (const [k, v] of Object.entries(p.counters.edrRejected)) {
         const fmt = /^([a-z_]+)\./.exec(k)?.[1] ?? 'unknown';
@@ -101,7 +102,9 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
     edrSkipped: () => Object.fromEntries(Object.entries(p.counters.edrRejected).filter(([k]) => k.startsWith('ingest.'))),
     join: () => {
       const s = p.attributor.stats();
-      return { flows: s['flows'] ?? p.counters.flows, joined: s['join.hit'] ?? 0 };
+      // before the join saw a flow, the pipeline's flow count (0 unless every flow was shed)
+      const flows = s['flows'] === undefined ? p.counters.flows : declaredSum('attribute', ATTRIBUTE_COUNTERS, s, 'llmtap_attribute_flows_total');
+      return { flows, joined: declaredSum('attribute', ATTRIBUTE_COUNTERS, s, 'llmtap_attribute_joined_flows_total') };
     },
     classify: () => {
       const classifications: Record<string, Record<string, number>> = {};
@@ -119,9 +122,10 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: St
     },
     alerts: () => {
       const out: Record<string, Record<string, number>> = {};
-      for (const [k, v] of Object.entries(p.detector.stats())) {
-        const m = /^alerts\.([a-z0-9_]+)\.([a-z]+)$/.exec(k);
-        if (m) (out[m[1]!] ??= {})[m[2]!] = v;
+      for (const { labels, value } of familySeries(DETECT_COUNTERS, p.detector.alertCounts())) {
+        const h = labels['heuristic'] ?? 'other';
+        const sev = labels['severity'] ?? 'other';
+        (out[h] ??= {})[sev] = value;
       }
       return out;
     },

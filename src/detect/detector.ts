@@ -12,6 +12,8 @@
  * other rules and later observations carry on. Store failures are counted as
  * `detect.store_error` the same way.
  */
+import { FamilyCounts } from '../metrics.js';
+import type { DetectCounter, RuleCounter } from './counters.js';
 import type { Logger } from 'pino';
 import { addrScope } from '../attribute/normalize.js';
 import type { Observation, Severity } from '../records.js';
@@ -62,7 +64,14 @@ export class Detector {
   private readonly log: Logger | undefined;
   private readonly rules: Rule[];
   private readonly dedup: Deduper;
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new Map<DetectCounter, number>();
+  /** The declared families, each kept by label values. */
+  private readonly alertsCreated = new FamilyCounts('alerts.<heuristic>.<severity>');
+  private readonly alertUpdates = new FamilyCounts('alert_updates.<heuristic>');
+  private readonly errorsByRule = new FamilyCounts('detect.error.<rule>');
+  private readonly storeErrorsByWhere = new FamilyCounts('detect.store_error.<where>');
+  private readonly perDayObservations = new FamilyCounts('h1_per_day.<tenant>.<day>.observations');
+  private readonly perDayH1 = new FamilyCounts('h1_per_day.<tenant>.<day>.h1');
   private readonly firstObs = new Map<string, number>();
   /** tenant\0hash → first sighting; a cache of the store's inventory (least recently used evicted). */
   private readonly inventory: LruMap<string, number>;
@@ -85,14 +94,18 @@ export class Detector {
     this.dedup = new Deduper(deps.store);
   }
 
-  private count(name: string, n = 1): void {
+  private count(name: DetectCounter, n = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 
   private failed(where: string, err: unknown, obsId: string): void {
-    const name = where === 'store' ? 'detect.store_error' : 'detect.error';
-    this.count(name);
-    this.count(`${name}.${where}`);
+    if (where === 'store') {
+      this.count('detect.store_error');
+      this.storeErrorsByWhere.inc([where]);
+    } else {
+      this.count('detect.error');
+      this.errorsByRule.inc([where]);
+    }
     if (!this.log) return;
     const now = Date.now();
     const last = this.lastErrorLog.get(where) ?? 0;
@@ -178,10 +191,11 @@ export class Detector {
         }
         const r = this.dedup.emit(tenant.id, obs, hit, signals);
         if (!r) return undefined;
-        this.count(r.created ? `alerts.${hit.heuristic}.${r.alert.severity}` : `alert_updates.${hit.heuristic}`);
+        if (r.created) this.alertsCreated.inc([hit.heuristic, r.alert.severity]);
+        else this.alertUpdates.inc([hit.heuristic]);
         return r.alert;
       },
-      count: (name: string) => this.count(`detect.${name}`),
+      count: (name: RuleCounter) => this.count(name),
     };
     for (const rule of this.rules) {
       try {
@@ -248,8 +262,8 @@ export class Detector {
 
   private countDaily(tenant: string, tsUs: number, h1: boolean): void {
     const day = new Date(Math.floor(tsUs / 1000)).toISOString().slice(0, 10);
-    this.count(`h1_per_day.${tenant}.${day}.observations`);
-    if (h1) this.count(`h1_per_day.${tenant}.${day}.h1`);
+    this.perDayObservations.inc([tenant, day]);
+    if (h1) this.perDayH1.inc([tenant, day]);
   }
 
   /** Every bounded structure of detect: the inventory cache and each rule's state. */
@@ -300,6 +314,13 @@ export class Detector {
    * `detect.loopback_without_device` (a hit whose only device key was a loopback address),
    * `h1_per_day.<tenant>.<day>.{h1,observations}` (this run; the store keeps the history). */
   stats(): Record<string, number> {
-    return Object.fromEntries(this.counters);
+    const out: Record<string, number> = Object.fromEntries(this.counters);
+    for (const f of [this.errorsByRule, this.storeErrorsByWhere, this.alertsCreated, this.alertUpdates, this.perDayObservations, this.perDayH1]) f.flat(out);
+    return out;
+  }
+
+  /** Alerts created by heuristic and severity (the `alerts.<heuristic>.<severity>` family). */
+  alertCounts(): FamilyCounts {
+    return this.alertsCreated;
   }
 }

@@ -49,7 +49,7 @@ export class H1Allowlist implements Rule {
       ...(c.sha1 ? { sha1: c.sha1.toLowerCase() } : {}),
     };
     if (ctx.store.isAllowlisted(tenant.id, hash ? { ...q, binaryHash: hash.hash } : q)) {
-      ctx.count('h1.allowlisted');
+      ctx.count('detect.h1.allowlisted');
       return;
     }
     ctx.marks.h1 = true;

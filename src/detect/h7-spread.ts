@@ -84,7 +84,7 @@ export class H7Spread implements Rule {
     if (byDevice.size < tenant.h7.devices) return;
     const firstSeen = ctx.store.inventoryFirstSeen(tenant.id, h.hash);
     if (firstSeen !== undefined && firstSeen <= obs.tsUs - windowUs) {
-      ctx.count('h7.known_hash');
+      ctx.count('detect.h7.known_hash');
       return;
     }
     const related = [

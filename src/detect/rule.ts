@@ -4,6 +4,7 @@
  * its own windows (keyed by tenant first, so nothing is correlated across tenants) and prunes
  * them on `tick`.
  */
+import type { RuleCounter } from './counters.js';
 import { schemaDefaults, type SensorConfig } from '../config.js';
 import type { AiCategory, Alert, Heuristic, Observation, Severity } from '../records.js';
 import type { TenantConfig } from '../tenants/schema.js';
@@ -64,8 +65,8 @@ export interface RuleContext {
   marks: { h1: boolean };
   /** Turns a hit into a created or updated alert (deduplicated); undefined when nothing changed. */
   emit(hit: Hit): Alert | undefined;
-  /** Counts a named event in the detector's stats. */
-  count(name: string): void;
+  /** Counts a declared event in the detector's stats (src/detect/counters.ts). */
+  count(name: RuleCounter): void;
 }
 
 export interface Rule {

@@ -20,6 +20,8 @@
  * kept). Nothing is pruned by age: a long flow is named at its end from the answers valid at
  * its start.
  */
+import type { CounterValues } from '../metrics.js';
+import type { NAMES_COUNTERS } from './counters.js';
 import { LRUCache } from 'lru-cache';
 import type { BoundStat } from '../bounded/lru.js';
 import type { DnsAnswer, DnsRecord, FlowRecord, HostSource } from '../records.js';
@@ -242,7 +244,7 @@ export class PassiveDns {
     return [{ structure: 'names.passive_dns', entries: this.byAddr.size, max: this.maxClients, evictions: this.s.evictions }];
   }
 
-  stats(): Record<string, number> {
+  stats(): CounterValues<typeof NAMES_COUNTERS> {
     const s = this.s;
     return {
       'names.answers': s.answers,

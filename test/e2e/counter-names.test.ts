@@ -12,6 +12,7 @@ import { DECODE_COUNTERS, DECODE_REASONS, MALFORMED } from '../../src/decode/rea
 import { DNS_REASONS } from '../../src/dissect/dns/reasons.js';
 import { QUIC_REASONS } from '../../src/dissect/quic/reasons.js';
 import { DISSECT_COUNTERS, DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
+import { STAGE_COUNTERS } from '../../src/cli/counters.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const SRC = join(repoRoot, 'src');
@@ -110,5 +111,38 @@ describe('counter names of decode and dissect', () => {
       'tls.sslv2_hello:note',
     ]);
     expect(Object.entries(DISSECT_COUNTERS).filter(([, d]) => d.doc.length < 10).map(([n]) => n)).toEqual([]);
+  });
+});
+
+/** Every `.ts` file of src/ outside the counter declarations (and metrics.ts, which fills family names in). */
+const allSources = new Map<string, string>();
+for (const f of tsFiles(SRC)) {
+  const rel = relative(SRC, f).split(sep).join('/');
+  if (rel !== 'metrics.ts' && !/(^|\/)(reasons|counters)\.ts$/.test(rel)) allSources.set(rel, readFileSync(f, 'utf8'));
+}
+/** A template literal or a concatenation that starts with a fixed `<word>.` or `<word>_` prefix and goes on with a value. */
+const BUILT = /`([a-z][a-z0-9_.]*[._])\$\{|['"]([a-z][a-z0-9_.]*[._])['"]\s*\+/g;
+
+/** Prefixes from which a declared counter name (of any stage) could be built. */
+function buildsCounter(prefix: string): boolean {
+  return STAGE_COUNTERS.some((s) => Object.keys(s.decls).some((n) => n.startsWith(prefix)));
+}
+
+describe('no counter name built outside its declaration', () => {
+  it('the scan sees a built name (and a harmless one)', () => {
+    const found = [...'count(`alerts.${h}.${s}`); x = "verdicts_" + c; y = `tenants.${id}`'.matchAll(BUILT)].map((m) => m[1] ?? m[2] ?? '');
+    expect(found).toEqual(['alerts.', 'verdicts_', 'tenants.']);
+    expect(found.filter(buildsCounter)).toEqual(['alerts.', 'verdicts_']);
+  });
+
+  it('no file of src/ builds a declared counter name by concatenation (familyKey fills a family in)', () => {
+    const built: string[] = [];
+    for (const [file, text] of allSources)
+      for (const m of text.matchAll(BUILT)) {
+        const prefix = m[1] ?? m[2] ?? '';
+        if (buildsCounter(prefix)) built.push(`${file}: ${m[0]}`);
+      }
+    expect(allSources.size).toBeGreaterThan(100);
+    expect(built).toEqual([]);
   });
 });

@@ -11,7 +11,8 @@ import { readEdrFile } from '../../src/attribute/ingest.js';
 import { metricSources } from '../../src/cli/serve.js';
 import { configFromObject } from '../../src/config.js';
 import { MALFORMED } from '../../src/decode/reasons.js';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics, isFamily } from '../../src/metrics.js';
+import { STAGE_COUNTERS } from '../../src/cli/counters.js';
 import { Pipeline } from '../../src/pipeline.js';
 import type { SourceStats } from '../../src/records.js';
 import { readCaptureFile } from '../../src/source/file.js';
@@ -80,6 +81,28 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     expect(pdns).toBeGreaterThan(0);
     expect(m.get('llmtap_names_passive_dns_entries')).toBe(pdns);
     expect(m.get('llmtap_pipeline_lag_seconds')).toBe(0);
+  });
+
+  it('every counter a stage reports is declared (src/cli/counters.ts lists the declarations)', () => {
+    const reported: Record<string, Record<string, number>> = {
+      decode: p.packets.decodeStats(),
+      dissect: p.dissector.stats(),
+      names: p.names.stats(),
+      attribute: p.attributor.stats(),
+      classify: p.classifier.stats(),
+      detect: p.detector.stats(),
+    };
+    const undeclared: string[] = [];
+    for (const { stage, decls } of STAGE_COUNTERS) {
+      const values = reported[stage];
+      expect(values, stage).toBeDefined();
+      expect(Object.keys(values ?? {}).length, stage).toBeGreaterThan(0);
+      const families = Object.keys(decls).filter(isFamily).map((f) => new RegExp(`^${f.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`));
+      for (const k of Object.keys(values ?? {})) if (decls[k] === undefined && !families.some((re) => re.test(k))) undeclared.push(`${stage}: ${k}`);
+    }
+    expect(undeclared).toEqual([]);
+    // the families were counted here too (the check above read them)
+    expect(Object.keys(reported['attribute'] ?? {}).filter((k) => /^records\.(sysmon|wfp)$/.test(k)).sort()).toEqual(['records.sysmon', 'records.wfp']);
   });
 
   it('pipeline lag is wall clock minus the newest packet time for a live source only', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STAGE_COUNTERS } from '../../src/cli/counters.js';
 import { renderMetricsDoc } from '../../src/cli/metrics-doc.js';
-import { createMetrics, STAGE_METRICS } from '../../src/metrics.js';
+import { createMetrics, familyLabels, STAGE_METRICS } from '../../src/metrics.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const registered = new Map<string, string[]>(
@@ -38,7 +38,7 @@ describe('metrics reference', () => {
       for (const [name, d] of Object.entries(s.decls)) {
         if (d.metric === undefined) continue;
         const have = registered.get(d.metric.name);
-        const want = [...Object.keys(d.metric.labels ?? {}), ...(d.labels ?? [])].sort();
+        const want = [...Object.keys(d.metric.labels ?? {}), ...familyLabels(name)].sort();
         if (have === undefined || JSON.stringify(have) !== JSON.stringify(want)) wrong.push(`${name} → ${d.metric.name}{${want.join(',')}}`);
       }
     expect(wrong).toEqual([]);
