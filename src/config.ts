@@ -192,6 +192,25 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    fleet: section({
+      servers: { type: 'array', items: { type: 'string' }, default: [], description: 'NATS servers of the fleet (nats://host:port, every node of the cluster); empty: single-box mode (docs/fleet.md).' },
+      user: optStr('NATS user of this sensor or hub.'),
+      password_file: optStr('File holding the NATS password (first line).'),
+      tenant: str('Sensor: the tenant whose subjects this sensor publishes to (its NATS user may publish only these).', 'default'),
+      sensor: optStr('Sensor: its name in subjects (letters, digits, _ and -; default: the host name).'),
+      publish: { type: 'string', enum: ['ai', 'all'], default: 'ai', description: 'Sensor: which named flow records go to the hub: ai (those the rules classify as AI from host, address and port, and loopback flows) or all.' },
+      flows: bool('Sensor: also publish every flow record to the LLMTAP_FLOWS stream (a data lake); hub: create that stream.', false),
+      spool_max: int('Sensor: flow records held in memory while NATS or the link is down; beyond, the oldest are dropped (counted).', 100000, 1),
+      drain_s: num('Sensor (replay): seconds to wait at the end for the spool to be delivered.', 120),
+      replicas: int('Hub: stream replicas (3 on a three-node cluster).', 3, 1),
+      duplicate_window_s: num('Hub: seconds within which a re-sent record (same id) is stored once.', 600, 1),
+      max_age_s: num('Hub: seconds a record stays in a stream (the longest hub outage survived).', 7 * 86400, 60),
+      max_bytes: int('Hub: bytes per stream (oldest records dropped beyond).', 1024 * 1024 * 1024, 1024 * 1024),
+      ack_wait_s: num('Hub: seconds before an unacknowledged record is delivered again.', 300, 1),
+      batch: int('Hub: records fetched per pull.', 256, 1),
+      reorder_s: num('Hub: seconds each record is held so the records of all sensors go into detection in capture-time order (a record later than this goes in on arrival).', 5),
+      idle_advance: bool('Hub: with no record for a second, its clock (capture time) runs on with the wall clock, so pending joins and windows close.', true),
+    }),
     log: section({
       level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'Log level.' },
     }),
@@ -237,6 +256,9 @@ type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[k
 export type DefaultedSection = {
   [S in keyof SensorConfig]: SensorConfig[S] extends readonly unknown[] | string ? never : [OptionalKeys<SensorConfig[S]>] extends [never] ? S : never;
 }[keyof SensorConfig];
+
+/** `fleet:` (docs/fleet.md): the NATS side of a sensor or the hub. */
+export type FleetConfig = SensorConfig['fleet'];
 
 /** One push output (`outputs:` list); validated by configFromObject. */
 export type OutputConfig = SensorConfig['outputs'][number];

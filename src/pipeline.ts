@@ -366,7 +366,7 @@ export class Pipeline {
     this.loadThreatIntel(cfg);
     this.attributor = new Attributor(
       attributeOptionsFrom(cfg.attribute),
-      { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.tenants.ofFlow(flow) },
+      { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.flowTenant.get(flow) ?? this.tenants.ofFlow(flow) },
     );
     this.names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
     const entropy = cfg.tenants.some((t) => t.payload_entropy);
@@ -427,6 +427,30 @@ export class Pipeline {
     this.advance(rec.lastTsUs);
     this.onFlow(rec, undefined, false);
   }
+
+  /**
+   * A flow record a fleet sensor captured and named (src/fleet/hub.ts), at its end time, of the
+   * tenant its NATS subject proves (the server lets a sensor publish only its own tenant's
+   * subjects): not named again here (the hub has no DNS of the site), it takes the path after
+   * names (attribute, classify, detect). Records of several sensors interleave: each is taken
+   * at its own time, the clock never goes back.
+   */
+  addNamedFlow(rec: FlowRecord, tenant: string): void {
+    this.advance(rec.lastTsUs);
+    this.flowTenant.set(rec, tenant);
+    this.counters.flows++;
+    if (rec.payloadEntropy !== undefined && !this.tenants.get(tenant).payload_entropy) delete rec.payloadEntropy;
+    this.deps.onFlow?.(rec);
+    try {
+      this.attributor.addFlow(rec);
+    } catch (err) {
+      this.counters.attributeErrors++;
+      this.rateLimitedError('attribute', err);
+    }
+  }
+
+  /** The tenant of flows that came with one (addNamedFlow), else resolved from their addresses. */
+  private readonly flowTenant = new WeakMap<FlowRecord, string>();
 
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
   addDnsAnswer(a: DnsAnswer): void {

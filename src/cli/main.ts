@@ -13,6 +13,7 @@ usage:
                 [--format table|json] [--serve] [--quiet]
   llmtap ingest zeek|eve PATH... [--edr FILE]... [--config FILE] [--db PATH] [--format table|json]
   llmtap run --iface NAME [--config FILE]
+  llmtap hub --config FILE [--db PATH] [--no-api]
   llmtap rules explain HOST [--process NAME] [--port N] [--rules FILE]
   llmtap rules export [--format json|zeek-intel|suricata] [--out FILE]
   llmtap rules check FILE
@@ -47,6 +48,11 @@ export async function main(argv: string[]): Promise<void> {
       case 'run': {
         const m = await import('./run.js');
         code = await m.runCommand(rest);
+        break;
+      }
+      case 'hub': {
+        const m = await import('./hub.js');
+        code = await m.hubCommand(rest);
         break;
       }
       case 'rules': {

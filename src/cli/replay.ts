@@ -12,7 +12,9 @@ import { Store, StoreFaultError, type StoreFaultEvent } from '../store/store.js'
 import { FAULT_TEXT } from '../store/faults.js';
 import { EdrFileError, readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import { MALFORMED } from '../decode/reasons.js';
-import type { Alert, SourceStats } from '../records.js';
+import type { Alert, FlowRecord, SourceStats } from '../records.js';
+import { FleetSensor } from '../fleet/sensor.js';
+import type { PublisherStats } from '../fleet/publisher.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
 import { Progress } from './progress.js';
 import { serveApi } from './serve.js';
@@ -197,6 +199,10 @@ export interface RunSetup {
   pipeline: Pipeline;
   outputs: Awaited<ReturnType<typeof openOutputs>>;
   flowsOut: { write(line: string): void; close(): void } | undefined;
+  /** Fleet mode (`fleet.servers`): named flow records also go to the hub (src/fleet/sensor.ts). */
+  fleet: FleetSensor | undefined;
+  /** What the fleet publisher did, once the run finished. */
+  fleetStats?: PublisherStats;
 }
 
 /**
@@ -233,11 +239,16 @@ export async function openRun(
   if (values.flows === '-') flowsOut = { write: (line) => process.stdout.write(line), close: () => {} };
   else if (values.flows !== undefined) flowsOut = new LineWriter(openSync(values.flows, 'w'));
   const out = flowsOut;
-  const pipeline = new Pipeline(cfg, {
-    store,
-    ...(out !== undefined ? { onFlow: (rec) => out.write(`${JSON.stringify(rec)}\n`) } : {}),
-  });
-  return { dbPath, store, pipeline, outputs, flowsOut };
+  const fleet = cfg.fleet.servers.length > 0 ? new FleetSensor(cfg) : undefined;
+  const onFlow = out !== undefined && fleet !== undefined
+    ? (rec: FlowRecord) => {
+      out.write(`${JSON.stringify(rec)}\n`);
+      fleet.onFlow(rec);
+    }
+    : out !== undefined ? (rec: FlowRecord) => out.write(`${JSON.stringify(rec)}\n`) : fleet !== undefined ? (rec: FlowRecord) => fleet.onFlow(rec) : undefined;
+  const pipeline = new Pipeline(cfg, { store, ...(onFlow !== undefined ? { onFlow } : {}) });
+  fleet?.bind(pipeline);
+  return { dbPath, store, pipeline, outputs, flowsOut, fleet };
 }
 
 /**
@@ -286,6 +297,19 @@ export async function finishRun(cmd: string, run: RunSetup, t0: bigint): Promise
       failed = true;
       process.stderr.write(`${cmd}: output ${l.name}: ${l.queued} alert change(s) not delivered${l.lastError !== undefined ? ` (${l.lastError})` : ''}\n`);
     }
+  }
+  if (run.fleet !== undefined) {
+    // fleet mode: every spooled record reaches the stream before the run ends (bounded wait)
+    const f = await run.fleet.finish();
+    if (!f.delivered) {
+      failed = true;
+      process.stderr.write(`${cmd}: fleet: ${f.stats.buffered} flow record(s) not delivered to NATS within fleet.drain_s\n`);
+    }
+    if (f.stats.refused > 0 || f.stats.dropped > 0) {
+      failed = true;
+      process.stderr.write(`${cmd}: fleet: ${f.stats.refused} flow record(s) refused by the server, ${f.stats.dropped} dropped (spool full)\n`);
+    }
+    run.fleetStats = f.stats;
   }
   // a storage fault: one last try, then everything that did not land is named (exit 1)
   run.store.settle();
@@ -419,6 +443,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     edr: edr.results,
     threatIntel: pipeline.threatIntel,
     ...pipelineSummary(cfg, run),
+    ...(run.fleetStats !== undefined ? { fleet: run.fleetStats } : {}),
   };
   return endRun(cfg, run, summary, {
     format,

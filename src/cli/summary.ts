@@ -1,4 +1,5 @@
 /** The replay summary: what a network engineer reads first. Plain text table or JSON. */
+import type { PublisherStats } from '../fleet/publisher.js';
 import type { Alert, Confidence } from '../records.js';
 import type { IngestResult } from '../attribute/ingest.js';
 import type { IndicatorFileReport } from '../detect/threat-intel.js';
@@ -16,6 +17,8 @@ export interface ReplaySummary {
   edr: { file: string; result: IngestResult }[];
   /** Threat-intel files loaded (tenants that configured some). */
   threatIntel?: (IndicatorFileReport & { tenant: string; kept?: number })[];
+  /** Fleet mode: what went to NATS (src/fleet/publisher.ts). */
+  fleet?: PublisherStats;
   observations: number;
   aiObservations: number;
   providers: { provider: string; category: string; flows: number; bytesOut: number; bytesIn: number }[];
@@ -87,6 +90,10 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
   for (const t of s.threatIntel ?? []) {
     if (t.error !== undefined) out += `threat intel ${t.tenant} ${t.file}: ERROR ${t.error}${t.kept !== undefined ? ` (kept ${n(t.kept)} indicators of the previous load)` : ''}\n`;
     else out += `threat intel ${t.tenant} ${t.file} (${t.format}): ${n(t.indicators)} indicators${t.unsupported ? `, ${n(t.unsupported)} unsupported` : ''}${t.invalid ? `, ${n(t.invalid)} invalid` : ''}${t.revoked ? `, ${n(t.revoked)} revoked` : ''}\n`;
+  }
+  if (s.fleet !== undefined) {
+    const f = s.fleet;
+    out += `fleet: ${n(f.published)} flow records delivered to NATS${f.duplicates ? ` (+${n(f.duplicates)} already stored)` : ''}${f.buffered ? `, ${n(f.buffered)} NOT delivered` : ''}${f.dropped ? `, ${n(f.dropped)} dropped (spool full)` : ''}${f.refused ? `, ${n(f.refused)} refused by the server` : ''}\n`;
   }
   out += `\nAI observations: ${n(s.aiObservations)} of ${n(s.observations)} connections\n`;
   if (s.providers.length) {

@@ -86,7 +86,7 @@ export class NatsCluster {
         [
           `server_name: ${n.name}`,
           `listen: 127.0.0.1:${n.port}`,
-          `jetstream { store_dir: ${q(n.dir)}, max_memory_store: 64MB, max_file_store: 1GB }`,
+          `jetstream { store_dir: ${q(n.dir)}, max_memory_store: 64MB, max_file_store: 8GB }`,
           `cluster { name: llmtap-test, listen: 127.0.0.1:${n.clusterPort}, routes: [${routes.join(', ')}] }`,
           'accounts {',
           `  LLMTAP { jetstream: enabled, users: [ ${users.join(', ')} ] }`,

@@ -1,0 +1,130 @@
+/**
+ * `llmtap hub --config FILE`: the center of fleet mode (docs/fleet.md). Consumes every sensor's
+ * named flow records from NATS JetStream (src/fleet/hub.ts) and the EDR feeds (files of
+ * `edr.files`, followed files of `edr.follow`, the HTTP ingest route, the `llmtap.edr.<tenant>`
+ * subjects), runs the join, classification and detection fleet-wide per tenant, stores alerts
+ * and observations, and serves the same API and metrics as a sensor, until SIGTERM/SIGINT.
+ * SIGHUP reloads rules, tenants and the allowlist as `llmtap run` does.
+ *
+ * Exit codes: 0 clean stop, 1 runtime failure (NATS unreachable at start, database), 2 usage or
+ * configuration error.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../log.js';
+import { configPath, loadConfig, type SensorConfig } from '../config.js';
+import { Pipeline } from '../pipeline.js';
+import { Store } from '../store/store.js';
+import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
+import { applyConfigAllowlist } from './config-allowlist.js';
+import { EXIT, printUsage, wantsHelp } from './exit.js';
+import { HubConsumer } from '../fleet/hub.js';
+import type { FastifyInstance } from 'fastify';
+
+export const HUB_USAGE = `usage: llmtap hub --config FILE [--db PATH] [--no-api]
+
+The fleet hub: consumes the flow records of every sensor from NATS JetStream (fleet.servers of
+the config) and the EDR feeds, detects fleet-wide per tenant, stores and serves the alerts.
+
+options:
+  --config FILE   hub config (YAML/JSON): fleet.servers, fleet.user, fleet.password_file,
+                  tenants, rules, edr, store, api
+  --db PATH       database (default: store.path of the config)
+  --no-api        do not serve the API
+  -h, --help      this text
+
+exit codes: 0 clean stop, 1 runtime failure (NATS, database), 2 usage or configuration error
+`;
+
+export async function hubCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) return printUsage(HUB_USAGE);
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, db: { type: 'string' }, 'no-api': { type: 'boolean', default: false } },
+  });
+  const root = createLogger();
+  const log = root.child({ stage: 'hub' });
+  if (values.config === undefined) {
+    process.stderr.write(`llmtap hub: give --config FILE (llmtap hub --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  let cfg: SensorConfig;
+  try {
+    cfg = loadConfig(values.config);
+  } catch (e) {
+    log.error({ code: 'LLMTAP_ERR_CONFIG', err: (e as Error).message }, `llmtap hub: ${(e as Error).message}`);
+    return EXIT.usage;
+  }
+  root.level = cfg.log.level;
+  if (cfg.fleet.servers.length === 0) {
+    log.error({ code: 'LLMTAP_ERR_CONFIG' }, 'llmtap hub: fleet.servers is empty: name the NATS servers of the fleet');
+    return EXIT.usage;
+  }
+  const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
+  let store: Store;
+  try {
+    store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours, busyTimeoutMs: cfg.store.busy_timeout_ms, queueMax: cfg.store.queue_max, retryIntervalMs: cfg.store.retry_interval_ms });
+    applyConfigAllowlist(cfg, store);
+  } catch (e) {
+    log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: dbPath, err: (e as Error).message }, `llmtap hub: cannot open the database ${dbPath}: ${(e as Error).message}`);
+    return EXIT.failed;
+  }
+  let consumer: HubConsumer | undefined;
+  const pipeline = new Pipeline(cfg, { store, log: root, onObservation: (o) => consumer?.observed(o) });
+  consumer = new HubConsumer(cfg, pipeline, store, root.child({ stage: 'fleet' }));
+  for (const f of cfg.edr.files) {
+    try {
+      const r = await readEdrFile(configPath(cfg, f), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
+      pipeline.noteIngest(r.rejected);
+      log.info({ file: f, accepted: r.accepted }, 'EDR file read');
+    } catch (e) {
+      log.warn({ file: f, err: (e as Error).message }, 'EDR file unreadable');
+    }
+  }
+  const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),
+    { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key, fromEnd: true, onResult: (r) => pipeline.noteIngest(r.rejected), onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
+    (r) => pipeline.addEdr(r)));
+  for (const f of followers) f.start();
+
+  let api: FastifyInstance | undefined;
+  if (!values['no-api']) {
+    const { startApi, tokenFileFor } = await import('./serve.js');
+    const c = consumer;
+    api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath) });
+  }
+  try {
+    await consumer.start();
+  } catch (e) {
+    log.error({ code: 'LLMTAP_ERR_FLEET', err: (e as Error).message }, `llmtap hub: NATS: ${(e as Error).message}`);
+    await api?.close();
+    store.close();
+    return EXIT.failed;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (why: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ why }, 'stopping: settling joins, committing, acknowledging');
+      await Promise.all(followers.map((f) => f.close()));
+      await consumer.stop();
+      await api?.close();
+      store.settle();
+      store.close();
+      log.info({ fleet: consumer.counts }, 'stopped');
+      resolve(EXIT.ok);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig(values.config);
+        const r = pipeline.reload(next);
+        applyConfigAllowlist(next, store);
+        if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+        else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'SIGHUP: config invalid, keeping the running one');
+      }
+    });
+  });
+}

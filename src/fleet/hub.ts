@@ -1,0 +1,248 @@
+/**
+ * The hub's side of fleet mode (`llmtap hub`, src/cli/hub.ts): the durable pull consumer
+ * `llmtap-hub` on LLMTAP_OBS feeds every sensor's named flow records into one pipeline (join →
+ * classify → detect → store) per tenant, and the one on LLMTAP_EDR feeds endpoint records sent
+ * over NATS (`llmtap.edr.<tenant>`, any EDR format the ingest route reads).
+ *
+ * Acknowledgement after commit: a record is acknowledged only once its observation went
+ * through detection (the join emits it; a flow without an EDR partner is held `attribute.hold_s`
+ * first) and the store committed what that wrote. A hub that dies before that gets the record
+ * again (JetStream redelivers after `fleet.ack_wait_s`, or at once to a new consumer instance);
+ * detection is idempotent per observation id, so a record seen twice counts once.
+ *
+ * The tenant of a record is its subject's (`llmtap.obs.<tenant>.<sensor>`), which the server
+ * lets only that tenant's sensors publish to; a record for a tenant the hub does not know is
+ * terminated (never redelivered) and counted.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { SensorConfig } from '../config.js';
+import type { FlowRecord, Observation } from '../records.js';
+import type { Pipeline } from '../pipeline.js';
+import type { Store } from '../store/store.js';
+import { flowObsId } from '../attribute/join.js';
+import { readEdrBytes } from '../attribute/ingest.js';
+import { ensureFleetStreams } from './streams.js';
+import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
+import { fleetPassword } from './publisher.js';
+
+export interface HubCounts {
+  /** Flow records taken into the pipeline. */
+  received: number;
+  /** Deliveries of a record already in the pipeline (a redelivery while it waits to commit). */
+  redelivered: number;
+  /** Records acknowledged after their commit. */
+  acked: number;
+  /** Records terminated: not a flow record, or a tenant the hub does not know. */
+  badRecord: number;
+  unknownTenant: number;
+  /** EDR messages taken (and their records accepted). */
+  edrMessages: number;
+  edrRecords: number;
+}
+
+/** The fields a flow record must have to go into the pipeline (a sensor of the same version sends all). */
+function isFlowRecord(x: unknown): x is FlowRecord {
+  const r = x as Partial<FlowRecord> | null;
+  return typeof r === 'object' && r !== null && typeof r.communityId === 'string' && typeof r.origAddr === 'string' && typeof r.respAddr === 'string'
+    && typeof r.firstTsUs === 'number' && typeof r.lastTsUs === 'number' && typeof r.respPort === 'number' && Array.isArray(r.vlan);
+}
+
+export class HubConsumer {
+  readonly counts: HubCounts = { received: 0, redelivered: 0, acked: 0, badRecord: 0, unknownTenant: 0, edrMessages: 0, edrRecords: 0 };
+  private nc: NatsConnection | undefined;
+  private readonly iters: ConsumerMessages[] = [];
+  /** Records in the pipeline, by observation id, waiting for their observation. */
+  private readonly pending = new Map<string, JsMsg[]>();
+  /** Records whose observation went through detection, waiting for the commit. */
+  private ready: JsMsg[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private lastTsUs = 0;
+  private lastMsgMs = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly cfg: SensorConfig,
+    private readonly pipeline: Pipeline,
+    private readonly store: Store,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Pipeline `onObservation`: the record of this observation has been through detection. */
+  observed(obs: Observation): void {
+    const ms = this.pending.get(obs.obsId);
+    if (ms === undefined) return;
+    this.pending.delete(obs.obsId);
+    for (const m of ms) this.ready.push(m);
+  }
+
+  /** Records taken but not yet acknowledged (held, in the pipeline or waiting for the commit). */
+  unacked(): number {
+    let n = this.ready.length;
+    for (const ms of this.pending.values()) n += ms.length;
+    return n;
+  }
+
+  /** Consuming, over an open connection (the hub's readiness). */
+  get connected(): boolean {
+    return this.consuming && this.nc !== undefined && !this.nc.isClosed();
+  }
+
+  private consuming = false;
+
+  async start(): Promise<void> {
+    const pass = fleetPassword(this.cfg);
+    const f = this.cfg.fleet;
+    this.nc = await connect({
+      servers: f.servers,
+      name: 'llmtap-hub',
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 5000,
+      ...(f.user !== undefined ? { user: f.user } : {}),
+      ...(pass !== undefined ? { pass } : {}),
+    });
+    const nc = this.nc;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet hub: NATS disconnected');
+        else if (s.type === 'reconnect') this.log?.info({ server: s.server }, 'fleet hub: NATS reconnected');
+      }
+    })();
+    await ensureFleetStreams(await jetstreamManager(nc, { timeout: 10_000 }), {
+      replicas: f.replicas, duplicateWindowS: f.duplicate_window_s, maxAgeS: f.max_age_s, maxBytes: f.max_bytes, flows: f.flows, ackWaitS: f.ack_wait_s,
+    });
+    const js = jetstream(nc, { timeout: 10_000 });
+    const obs = await js.consumers.get(STREAM_OBS, HUB_CONSUMER);
+    const edr = await js.consumers.get(STREAM_EDR, HUB_CONSUMER);
+    const obsIter = await obs.consume({ max_messages: f.batch });
+    const edrIter = await edr.consume({ max_messages: f.batch });
+    this.iters.push(obsIter, edrIter);
+    void this.loop(obsIter, (m) => this.onObs(m));
+    void this.loop(edrIter, (m) => this.onEdr(m));
+    // commit and acknowledge what detection finished, a few times a second
+    this.timers.push(setInterval(() => {
+      this.release();
+      this.commit();
+    }, 200));
+    if (f.idle_advance) this.timers.push(setInterval(() => this.idle(), 1000));
+    this.consuming = true;
+    this.log?.info({ servers: f.servers, stream: STREAM_OBS, consumer: HUB_CONSUMER }, 'fleet hub: consuming');
+  }
+
+  private async loop(iter: ConsumerMessages, handle: (m: JsMsg) => void): Promise<void> {
+    try {
+      for await (const m of iter) {
+        if (this.stopped) break;
+        handle(m);
+      }
+    } catch (err) {
+      if (!this.stopped) this.log?.error({ err: (err as Error).message }, 'fleet hub: consumer stopped');
+    }
+  }
+
+  private onObs(m: JsMsg): void {
+    const who = parseObsSubject(m.subject);
+    if (who === undefined || !this.pipeline.tenants.has(who.tenant)) {
+      this.counts.unknownTenant++;
+      this.log?.warn({ subject: m.subject }, 'fleet hub: a record for a tenant this hub does not know; terminated');
+      m.term();
+      return;
+    }
+    let rec: unknown;
+    try {
+      rec = m.json();
+    } catch {
+      rec = undefined;
+    }
+    if (!isFlowRecord(rec)) {
+      this.counts.badRecord++;
+      m.term();
+      return;
+    }
+    const id = flowObsId(rec);
+    const waiting = this.pending.get(id);
+    if (waiting !== undefined) {
+      // delivered again while the first delivery still waits in the join: answer both at once
+      this.counts.redelivered++;
+      waiting.push(m);
+      return;
+    }
+    this.pending.set(id, [m]);
+    this.counts.received++;
+    this.held.push({ rec, tenant: who.tenant, atMs: Date.now() });
+  }
+
+  /**
+   * Records of several sensors arrive interleaved, each sensor's a little late: they are held
+   * `fleet.reorder_s` seconds and go into the pipeline in capture-time order (flow end, as a
+   * single sensor's flow table emits them), so detection sees the fleet as one sensor would.
+   * A record later than that goes in on arrival (its own time still counts; the clock never
+   * goes back).
+   */
+  private release(all = false): void {
+    if (this.held.length === 0) return;
+    const cutMs = Date.now() - this.cfg.fleet.reorder_s * 1000;
+    let upTo = -Infinity;
+    for (const h of this.held) if (all || h.atMs <= cutMs) upTo = Math.max(upTo, h.rec.lastTsUs);
+    if (upTo === -Infinity) return;
+    const go = this.held.filter((h) => h.rec.lastTsUs <= upTo).sort((a, b) => a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
+    this.held = this.held.filter((h) => h.rec.lastTsUs > upTo);
+    for (const h of go) {
+      if (h.rec.lastTsUs > this.lastTsUs) this.lastTsUs = h.rec.lastTsUs;
+      this.lastMsgMs = Date.now();
+      this.pipeline.addNamedFlow(h.rec, h.tenant);
+    }
+  }
+
+  private held: { rec: FlowRecord; tenant: string; atMs: number }[] = [];
+
+  private onEdr(m: JsMsg): void {
+    const tenant = m.subject.split('.')[2] ?? '';
+    if (!this.pipeline.tenants.has(tenant)) {
+      this.counts.unknownTenant++;
+      m.term();
+      return;
+    }
+    const r = readEdrBytes(m.data, { tenant, edrTenantOk: (id) => this.pipeline.tenants.edrTenantMatches(tenant, id), lineageKey: this.cfg.attribute.lineage_key }, (rec) => this.pipeline.addEdr(rec));
+    this.pipeline.noteIngest(r.rejected);
+    this.counts.edrMessages++;
+    this.counts.edrRecords += r.accepted;
+    // endpoint records live in the join's memory, not the store: taken is done
+    m.ack();
+  }
+
+  /** Capture time runs on with the wall clock while no record comes (pending joins settle). */
+  private idle(): void {
+    if (this.lastTsUs === 0 || this.held.length > 0) return;
+    const quiet = Date.now() - this.lastMsgMs;
+    if (quiet < 1000) return;
+    this.pipeline.tick(this.lastTsUs + quiet * 1000);
+  }
+
+  /** Commit the store and acknowledge what it holds now; nothing while a storage fault lasts. */
+  commit(): void {
+    if (this.ready.length === 0) return;
+    this.store.flush();
+    const st = this.store.status();
+    if (!st.writable || st.queuedTotal > 0) return; // not committed: acknowledged at a later try
+    const done = this.ready;
+    this.ready = [];
+    for (const m of done) m.ack();
+    this.counts.acked += done.length;
+  }
+
+  /** Stop taking records; settle the joins, commit and acknowledge; close the connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const it of this.iters) it.stop();
+    this.release(true);
+    this.pipeline.finish();
+    this.commit();
+    await this.nc?.flush().catch(() => {});
+    await this.nc?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The sensor's side of fleet mode: named flow records go to JetStream, through a bounded
+ * in-memory spool that keeps taking records while NATS, the link or the hub is away and
+ * delivers them when it is back (docs/fleet.md, "Outages").
+ *
+ * - Each record is published with its observation id as the JetStream message id: a record
+ *   published again (its acknowledgement was lost with the link) is stored once, within the
+ *   stream's duplicate window.
+ * - A record leaves the spool only when the stream acknowledged it. A failed or timed-out
+ *   publish puts it back; the pump then pauses (back-off) until the connection is back.
+ * - Past `spool_max` records the oldest is dropped and counted (`dropped`): capture never stops
+ *   and memory stays bounded.
+ * - A publish the server refuses (permissions: a subject outside the sensor's tenant) cannot
+ *   succeed later: counted (`refused`) and dropped, with one log line per minute.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { FleetConfig, SensorConfig } from '../config.js';
+import { configPath } from '../config.js';
+import { Fifo } from '../bounded/fifo.js';
+import type { FlowRecord } from '../records.js';
+import { flowObsId } from '../attribute/join.js';
+import { flowsSubject, isSubjectToken, obsSubject, sensorInbox } from './subjects.js';
+
+interface Pending {
+  subject: string;
+  id: string;
+  data: Uint8Array;
+}
+
+export interface PublisherStats {
+  /** Records waiting in the spool (not yet acknowledged by the stream), in flight included. */
+  buffered: number;
+  /** Records the stream acknowledged (new). */
+  published: number;
+  /** Records the stream acknowledged as already stored (a resend). */
+  duplicates: number;
+  /** Records dropped because the spool was full (oldest first). */
+  dropped: number;
+  /** Records the server refused (permissions). */
+  refused: number;
+  /** Publishes that failed or timed out and were put back. */
+  retries: number;
+  connected: boolean;
+}
+
+/** How many publishes may wait for their acknowledgement at once. */
+const IN_FLIGHT = 256;
+const enc = new TextEncoder();
+
+/** The sensor name: `fleet.sensor`, else the host name made a subject token. */
+export function sensorName(f: FleetConfig): string {
+  const n = f.sensor ?? hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  if (!isSubjectToken(n)) throw Object.assign(new Error(`fleet.sensor '${n}' must be 1-64 letters, digits, '_' or '-'`), { code: 'LLMTAP_ERR_CONFIG' });
+  return n;
+}
+
+/** The NATS password from `fleet.password_file` (first line), or undefined. */
+export function fleetPassword(cfg: SensorConfig): string | undefined {
+  const f = cfg.fleet.password_file;
+  if (f === undefined) return undefined;
+  try {
+    return readFileSync(configPath(cfg, f), 'utf8').split('\n')[0]!.trim();
+  } catch (err) {
+    throw Object.assign(new Error(`fleet.password_file ${f}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`), { code: 'LLMTAP_ERR_CONFIG' });
+  }
+}
+
+export class FleetPublisher {
+  private readonly spool = new Fifo<Pending>(1024);
+  private inFlight = 0;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private pausedUntil = 0;
+  private closed = false;
+  private lastRefusedLogMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private drained: Array<() => void> = [];
+  readonly counts = { published: 0, duplicates: 0, dropped: 0, refused: 0, retries: 0 };
+  readonly tenant: string;
+  readonly sensor: string;
+  private readonly obsSubj: string;
+  private readonly flowsSubj: string;
+
+  constructor(
+    private readonly cfg: SensorConfig,
+    private readonly log?: Logger,
+  ) {
+    this.tenant = cfg.fleet.tenant;
+    this.sensor = sensorName(cfg.fleet);
+    this.obsSubj = obsSubject(this.tenant, this.sensor);
+    this.flowsSubj = flowsSubject(this.tenant, this.sensor);
+  }
+
+  /** Connect in the background (retrying for ever); records are spooled meanwhile. */
+  start(): void {
+    const pass = fleetPassword(this.cfg);
+    const opts = {
+      servers: this.cfg.fleet.servers,
+      name: `llmtap-sensor-${this.tenant}-${this.sensor}`,
+      inboxPrefix: sensorInbox(this.tenant, this.sensor),
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 5000,
+      ...(this.cfg.fleet.user !== undefined ? { user: this.cfg.fleet.user } : {}),
+      ...(pass !== undefined ? { pass } : {}),
+    };
+    connect(opts).then(
+      (nc) => {
+        if (this.closed) {
+          void nc.close();
+          return;
+        }
+        this.nc = nc;
+        this.js = jetstream(nc, { timeout: 5000 });
+        this.log?.info({ servers: this.cfg.fleet.servers, tenant: this.tenant, sensor: this.sensor }, 'fleet: connected to NATS');
+        void (async () => {
+          for await (const s of nc.status()) {
+            if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet: NATS disconnected; spooling');
+            else if (s.type === 'reconnect') {
+              this.log?.info({ server: s.server }, 'fleet: NATS reconnected; delivering the spool');
+              this.pausedUntil = 0;
+              this.pump();
+            }
+          }
+        })();
+        this.pump();
+      },
+      (err: Error) => this.log?.error({ err: err.message }, 'fleet: cannot connect to NATS'),
+    );
+    // a paused pump resumes by itself
+    this.timer = setInterval(() => this.pump(), 250);
+    this.timer.unref();
+  }
+
+  /** Whether a named flow record goes to the hub: `publish: all`, or AI-relevant per `isAi`. */
+  offer(rec: FlowRecord, aiRelevant: boolean): void {
+    if (this.closed) return;
+    const data = enc.encode(JSON.stringify(rec));
+    const id = `${this.tenant}.${flowObsId(rec)}`;
+    if (aiRelevant || this.cfg.fleet.publish === 'all') this.enqueue({ subject: this.obsSubj, id, data });
+    if (this.cfg.fleet.flows) this.enqueue({ subject: this.flowsSubj, id, data });
+    this.pump();
+  }
+
+  private enqueue(p: Pending): void {
+    if (this.spool.length >= this.cfg.fleet.spool_max) {
+      this.spool.shift();
+      this.counts.dropped++;
+    }
+    this.spool.push(p);
+  }
+
+  private pump(): void {
+    const js = this.js;
+    if (js === undefined || this.closed || Date.now() < this.pausedUntil) return;
+    while (this.inFlight < IN_FLIGHT && this.spool.length > 0) {
+      const p = this.spool.shift()!;
+      this.inFlight++;
+      js.publish(p.subject, p.data, { msgID: p.id }).then(
+        (ack) => {
+          this.inFlight--;
+          if (ack.duplicate) this.counts.duplicates++;
+          else this.counts.published++;
+          this.pump();
+          this.checkDrained();
+        },
+        (err: Error) => {
+          this.inFlight--;
+          if (/Permissions Violation/i.test(err.message)) {
+            this.counts.refused++;
+            if (Date.now() - this.lastRefusedLogMs > 60_000) {
+              this.lastRefusedLogMs = Date.now();
+              this.log?.error({ subject: p.subject, err: err.message }, 'fleet: the server refuses this sensor\'s publishes (its NATS user\'s permissions); records dropped and counted');
+            }
+            this.checkDrained();
+            return;
+          }
+          this.counts.retries++;
+          this.enqueue(p);
+          this.pausedUntil = Date.now() + 500;
+        },
+      );
+    }
+  }
+
+  private checkDrained(): void {
+    if (this.spool.length > 0 || this.inFlight > 0) return;
+    const d = this.drained;
+    this.drained = [];
+    for (const f of d) f();
+  }
+
+  stats(): PublisherStats {
+    return { buffered: this.spool.length + this.inFlight, ...this.counts, connected: this.nc !== undefined && !this.nc.isClosed() };
+  }
+
+  /** Wait (bounded) until every spooled record was acknowledged; true when none is left. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.spool.length === 0 && this.inFlight === 0) return true;
+    let t: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      new Promise<boolean>((res) => this.drained.push(() => res(true))),
+      new Promise<boolean>((res) => {
+        t = setTimeout(() => res(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(t);
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.nc?.close().catch(() => {});
+  }
+}

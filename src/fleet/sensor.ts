@@ -1,0 +1,62 @@
+/**
+ * A sensor in fleet mode (`fleet.servers` set): capture → decode → flow → dissect → names run
+ * here as always, and each named flow record is also offered to the hub — the AI-relevant ones
+ * (`fleet.publish: ai`, a prefilter with the rules: a verdict from host, address and port, or a
+ * loopback flow, where local runtimes are told apart by process only at the hub's EDR join) or
+ * all of them. The local pipeline keeps running beside it (its own store and API), so a site
+ * keeps its view while the hub is away.
+ */
+import type { Logger } from 'pino';
+import type { SensorConfig } from '../config.js';
+import type { FlowRecord } from '../records.js';
+import type { Classifier } from '../classify/index.js';
+import { addrScope } from '../attribute/normalize.js';
+import { FleetPublisher, type PublisherStats } from './publisher.js';
+
+/** What the prefilter needs of the pipeline (bound after the pipeline is made). */
+export interface PrefilterSource {
+  classifier: Classifier;
+}
+
+/** The classification prefilter: could the hub call this flow AI (before any EDR join)? */
+export function aiRelevant(classifier: Classifier, rec: FlowRecord, tenant: string): boolean {
+  const loopback = addrScope(rec.respAddr) === 'loopback';
+  if (loopback) return true;
+  const host = rec.host;
+  const v = classifier.classify(host !== undefined ? { host, port: rec.respPort, loopback, tenant } : { addr: rec.respAddr, port: rec.respPort, loopback, tenant });
+  return v !== undefined;
+}
+
+export class FleetSensor {
+  readonly publisher: FleetPublisher;
+  private source: PrefilterSource | undefined;
+
+  constructor(private readonly cfg: SensorConfig, log?: Logger) {
+    this.publisher = new FleetPublisher(cfg, log);
+  }
+
+  /** The pipeline whose classifier the prefilter uses; start delivering. */
+  bind(source: PrefilterSource): void {
+    this.source = source;
+    this.publisher.start();
+  }
+
+  /** Each named flow record (Pipeline `onFlow`). */
+  onFlow(rec: FlowRecord): void {
+    const s = this.source;
+    const ai = this.cfg.fleet.publish === 'all' || (s !== undefined && aiRelevant(s.classifier, rec, this.cfg.fleet.tenant));
+    this.publisher.offer(rec, ai);
+  }
+
+  stats(): PublisherStats {
+    return this.publisher.stats();
+  }
+
+  /** End of a replay: deliver the spool (bounded by `fleet.drain_s`), then close. */
+  async finish(): Promise<{ delivered: boolean; stats: PublisherStats }> {
+    const delivered = await this.publisher.drain(this.cfg.fleet.drain_s * 1000);
+    const stats = this.publisher.stats();
+    await this.publisher.close();
+    return { delivered, stats };
+  }
+}
