@@ -19,7 +19,7 @@ const N = Number(process.argv[2] ?? 20_000);
 const { FlowTable } = await dist('flow/table.js');
 const { PacketView } = await dist('decode/view.js');
 const { Decoder } = await dist('decode/decoder.js');
-const { PassiveDns } = await dist('names/passive-dns.js');
+const { PassiveDns, defaultPassiveDnsOptions } = await dist('names/passive-dns.js');
 const { Attributor, defaultAttributeOptions } = await dist('attribute/join.js');
 const { createIngestState } = await dist('attribute/feeds/context.js');
 const { Classifier } = await dist('classify/index.js');
@@ -84,7 +84,7 @@ out['flow.max_flows'] = measure(() => new FlowTable({ maxFlows: N }, () => {}), 
     t.update(v);
   }
 });
-out['names.max_entries'] = measure(() => new PassiveDns({ maxEntries: big, ttlFloorS: 300, ttlCapS: 86400 }), (p, n) => {
+out['names.max_entries'] = measure(() => new PassiveDns({ ...defaultPassiveDnsOptions, maxEntries: big }), (p, n) => {
   for (let i = 0; i < n; i++) {
     p.addAnswer({ tsUs: T0 + i, client: `10.1.${(i >> 8) & 255}.${i & 255}`, vlan: [], qname: `t${i}.scan.example`, qtype: 1, rcode: 0,
       answers: [{ name: `t${i}.scan.example`, type: 'A', ttl: 300, data: `172.16.${(i >> 8) & 255}.${i & 255}` }] });

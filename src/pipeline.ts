@@ -28,7 +28,7 @@ import { TenantResolver } from './tenants/resolver.js';
 import { defaultTenantConfig } from './tenants/schema.js';
 import type { DetectStore } from './detect/sink.js';
 import { addrScope } from './attribute/normalize.js';
-import { PassiveDns } from './names/passive-dns.js';
+import { PassiveDns, passiveDnsOptionsFrom } from './names/passive-dns.js';
 import { configureIngestBounds, ingestBounds } from './attribute/ingest.js';
 import type { BoundStat } from './bounded/lru.js';
 
@@ -368,7 +368,7 @@ export class Pipeline {
       attributeOptionsFrom(cfg.attribute),
       { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.flowTenant.get(flow) ?? this.tenants.ofFlow(flow) },
     );
-    this.names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
+    this.names = new PassiveDns(passiveDnsOptionsFrom(cfg.names));
     const entropy = cfg.tenants.some((t) => t.payload_entropy);
     this.dissector = new Dissector(
       dissectOptionsFrom(cfg.dissect, entropy),

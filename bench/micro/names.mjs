@@ -12,6 +12,9 @@ import { pathToFileURL } from 'node:url';
 
 const [file, root = 'dist'] = process.argv.slice(2);
 const { PassiveDns } = await import(pathToFileURL(resolve(root, 'names/passive-dns.js')).href);
+// the product's names.* defaults, read through the config of the build under test (ROOT may be an older build)
+const { configFromObject } = await import(pathToFileURL(resolve(root, 'config.js')).href);
+const n = configFromObject({}).names;
 const lines = readFileSync(file, 'utf8').trim().split('\n');
 const times = [];
 let check = '';
@@ -19,7 +22,7 @@ for (let pass = 0; pass < 5; pass++) {
   // fresh records each pass: nameFlow writes into them
   const evs = lines.map((l) => JSON.parse(l));
   const t0 = process.cpuUsage();
-  const p = new PassiveDns({ maxEntries: 200000, ttlFloorS: 300, ttlCapS: 86400 });
+  const p = new PassiveDns({ maxEntries: n.max_entries, ttlFloorS: n.ttl_floor_s, ttlCapS: n.ttl_cap_s });
   for (const e of evs) {
     if (e.a !== undefined) p.addAnswer(e.a);
     else p.nameFlow(e.f);

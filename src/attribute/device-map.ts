@@ -24,7 +24,8 @@ const MAX_SPANS_PER_ADDR = 4;
 export class DeviceMap {
   /** Read with `peek` only: the oldest inserted address is evicted first. */
   private readonly m: LruMap<string, DeviceSpan[]>;
-  constructor(maxAddrs = 100_000) {
+  /** `maxAddrs`: config `attribute.max_devices` (no default here: the schema has it). */
+  constructor(maxAddrs: number) {
     this.m = new LruMap('attribute.device_map', maxAddrs);
   }
 

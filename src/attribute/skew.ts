@@ -25,7 +25,8 @@ function median(xs: readonly number[]): number | undefined {
 export class SkewTracker {
   /** Read with `peek` only: the oldest inserted device is evicted first. */
   private readonly m: LruMap<string, Samples>;
-  constructor(maxDevices = 100_000) {
+  /** `maxDevices`: config `attribute.max_devices` (no default here: the schema has it). */
+  constructor(maxDevices: number) {
     this.m = new LruMap('attribute.skew_devices', maxDevices);
   }
 

@@ -156,7 +156,8 @@ export function hasEdr(obs: Observation): boolean {
 export class RefWindow<R extends EvidenceRef = EvidenceRef> {
   /** Keys in recency order: the least recently added-to key is evicted when full (counted). */
   private readonly m: LruMap<string, R[]>;
-  constructor(private readonly maxPerKey = 256, maxKeys = 100_000, structure = 'detect.window_keys') {
+  /** `maxKeys`: config `detect.max_window_keys` (no default here: the schema has it). */
+  constructor(private readonly maxPerKey: number, maxKeys: number, structure = 'detect.window_keys') {
     this.m = new LruMap(structure, maxKeys);
   }
 

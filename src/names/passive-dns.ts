@@ -24,6 +24,7 @@ import type { CounterValues } from '../metrics.js';
 import type { NAMES_COUNTERS } from './counters.js';
 import { LRUCache } from 'lru-cache';
 import type { BoundStat } from '../bounded/lru.js';
+import { schemaDefaults, type SensorConfig } from '../config.js';
 import type { DnsAnswer, DnsRecord, FlowRecord, HostSource } from '../records.js';
 
 export interface PassiveDnsOptions {
@@ -34,6 +35,14 @@ export interface PassiveDnsOptions {
   /** Longest TTL honoured, seconds. */
   ttlCapS: number;
 }
+
+/** The cache's options from the config's `names` section. */
+export function passiveDnsOptionsFrom(c: SensorConfig['names']): PassiveDnsOptions {
+  return { maxEntries: c.max_entries, ttlFloorS: c.ttl_floor_s, ttlCapS: c.ttl_cap_s };
+}
+
+/** The product's defaults: the config schema's, never a value of this stage's own. */
+export const defaultPassiveDnsOptions: PassiveDnsOptions = passiveDnsOptionsFrom(schemaDefaults('names'));
 
 /** Distinct names kept per key; the oldest is dropped beyond this. */
 export const MAX_PER_KEY = 8;

@@ -35,18 +35,18 @@ import type { AllowlistEntry, AllowQuery, Candidate, CandidateSighting, NewAllow
 import { schemaDefaults } from '../config.js';
 
 export interface StoreOptions {
-  /** TTL of observation rows and the default alert TTL, hours of capture time. Default 72. */
+  /** TTL of observation rows and the default alert TTL, hours of capture time. Default: config `store.retention_hours`. */
   retentionHours?: number;
   /** Writes per committed batch. Default 500. */
   batchSize?: number;
   /** Longest time a write waits for its commit, ms (0 disables the timer). Default 250. */
   flushIntervalMs?: number;
   synchronous?: 'full' | 'normal';
-  /** How long a write waits for another connection's lock, ms. Default 5000. */
+  /** How long a write waits for another connection's lock, ms. Default: config `store.busy_timeout_ms`. */
   busyTimeoutMs?: number;
-  /** Writes kept while the database cannot take them. Default 100000. */
+  /** Writes kept while the database cannot take them. Default: config `store.queue_max`. */
   queueMax?: number;
-  /** How often a fault is retried, ms. Default 1000. */
+  /** How often a fault is retried, ms. Default: config `store.retry_interval_ms`. */
   retryIntervalMs?: number;
   /** Told once when a fault episode starts and once when it clears. */
   onFault?: (e: StoreFaultEvent) => void;

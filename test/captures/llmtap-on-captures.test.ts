@@ -12,7 +12,7 @@ import { canonicalAddr } from '../../src/decode/addr.js';
 import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
 import { conversationTableOptions } from '../../src/flow/table.js';
 import { configFromObject } from '../../src/config.js';
-import { PassiveDns } from '../../src/names/passive-dns.js';
+import { PassiveDns, passiveDnsOptionsFrom } from '../../src/names/passive-dns.js';
 import { replayFile } from '../../src/pipeline.js';
 import type { DnsAnswer, FlowRecord } from '../../src/records.js';
 import { repoRoot, type ExpectedFlow as ExpFlow } from '../helpers/corpus.js';
@@ -45,7 +45,7 @@ describe('real-client captures', () => {
     it(c, async () => {
       const exp = JSON.parse(readFileSync(join(dir, c, 'expected.json'), 'utf8')) as { capture: string; sni: ExpSni[]; dns: ExpDns[]; flows: ExpFlow[] };
       const answers: DnsAnswer[] = [];
-      const names = new PassiveDns({ maxEntries: cfg.names.max_entries, ttlFloorS: cfg.names.ttl_floor_s, ttlCapS: cfg.names.ttl_cap_s });
+      const names = new PassiveDns(passiveDnsOptionsFrom(cfg.names));
       const d = new Dissector(defaultDissectOptions, {
         onDns: (a) => {
           answers.push(a);

@@ -3,6 +3,8 @@
  * gives that stage (the schema's defaults), so tests and benchmarks that use a stage's
  * defaults run the values the product runs.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { attributeOptionsFrom, defaultAttributeOptions } from '../../src/attribute/options.js';
 import { createIngestState } from '../../src/attribute/feeds/context.js';
@@ -11,14 +13,18 @@ import { configFromObject, configPath, CONFIG_SCHEMA, schemaDefaults, type Defau
 import { defaultDetectBounds, detectBoundsFrom } from '../../src/detect/rule.js';
 import { defaultDissectOptions, dissectOptionsFrom } from '../../src/dissect/index.js';
 import { defaultFlowTableOptions, flowTableOptionsFrom } from '../../src/flow/table.js';
+import { defaultPassiveDnsOptions, passiveDnsOptionsFrom } from '../../src/names/passive-dns.js';
 import type { AiCategory } from '../../src/records.js';
 import type { TenantConfig } from '../../src/tenants/schema.js';
+import { repoRoot } from '../helpers/corpus.js';
 
 const empty = configFromObject({});
+/** The sections whose every key has a default: the stages' settings. */
+const STAGE_SECTIONS = ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload', 'log'] as const;
 
 describe('stage defaults are the config schema defaults', () => {
   it('schemaDefaults gives what an empty config gets, section by section', () => {
-    for (const s of ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload', 'log'] as const) expect(schemaDefaults(s), s).toEqual(empty[s]);
+    for (const s of STAGE_SECTIONS) expect(schemaDefaults(s), s).toEqual(empty[s]);
     // A section with a key that has no default is refused rather than half filled.
     expect(() => schemaDefaults('capture' as 'flow')).toThrow(/capture\.iface has no default/);
   });
@@ -29,9 +35,11 @@ describe('stage defaults are the config schema defaults', () => {
     expect(attributeOptionsFrom({ ...empty.attribute, wait_s: 2, hold_s: 3 })).toMatchObject({ waitMs: 2000, holdMs: 3000 });
   });
 
-  it('flow, dissect and detect defaults map from the config', () => {
+  it('flow, dissect, names and detect defaults map from the config', () => {
     expect(defaultFlowTableOptions).toEqual(flowTableOptionsFrom(empty.flow));
     expect(defaultDissectOptions).toEqual(dissectOptionsFrom(empty.dissect, false));
+    expect(defaultPassiveDnsOptions).toEqual(passiveDnsOptionsFrom(empty.names));
+    expect(defaultPassiveDnsOptions).toEqual({ maxEntries: empty.names.max_entries, ttlFloorS: empty.names.ttl_floor_s, ttlCapS: empty.names.ttl_cap_s });
     expect(defaultDetectBounds).toEqual(detectBoundsFrom(empty.detect));
   });
 
@@ -51,8 +59,53 @@ describe('stage defaults are the config schema defaults', () => {
     expect(Object.keys(defaultAttributeOptions)).toHaveLength(keys('attribute').length - 1);
     expect(Object.keys(defaultFlowTableOptions)).toHaveLength(keys('flow').length);
     expect(Object.keys(defaultDetectBounds)).toHaveLength(keys('detect').length);
+    expect(Object.keys(defaultPassiveDnsOptions)).toHaveLength(keys('names').length);
     // dissect: the schema's three, plus the per-tenant entropy opt-in.
     expect(Object.keys(defaultDissectOptions)).toHaveLength(keys('dissect').length + 1);
+  });
+});
+
+describe('no stage keeps a default of its own', () => {
+  /**
+   * Literal fallbacks in src/ (a parameter default `x = N` or `?? N`) whose value is a number
+   * the schema gives as a default to a stage section (the capture, API and output settings are
+   * read by the commands, which have no defaults of their own): each is either the schema's value written a second time
+   * (a bound or interval that should come from the config) or a coincidence, listed here with
+   * what it is.
+   */
+  const COINCIDENCES: Record<string, string> = {
+    'output/outputs.ts: everyMs = 1000': 'how often the outputs poll the store for alert changes (no config key)',
+    'source/file.ts: ?? 8192': 'packets per batch when reading a capture file (no config key)',
+  };
+  const SRC = join(repoRoot, 'src');
+  const schemaNumbers = new Map<number, string[]>();
+  const sections = (CONFIG_SCHEMA as unknown as { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> }).properties;
+  for (const s of STAGE_SECTIONS) {
+    for (const [k, p] of Object.entries(sections[s]?.properties ?? {})) if (typeof p.default === 'number') schemaNumbers.set(p.default, [...(schemaNumbers.get(p.default) ?? []), `${s}.${k}`]);
+  }
+  /** `name = N` / `name: number = N` before `,` or `)`, and `?? N`; N may be `a * b` with `_` separators. */
+  const FALLBACK = /(?:\b[A-Za-z_]\w*\s*(?::\s*number\s*)?=(?!=)\s*|\?\?\s*)([0-9][0-9_]*(?:\s*\*\s*[0-9][0-9_]*)*)\s*(?=[,)])/g;
+  const fallbacks = (text: string): { text: string; value: number }[] =>
+    [...text.matchAll(FALLBACK)].map((m) => ({ text: m[0].trim(), value: (m[1] ?? '').replace(/_/g, '').split('*').reduce((a, x) => a * Number(x), 1) }));
+
+  it('finds the fallbacks it looks for', () => {
+    expect(fallbacks('constructor(maxEntries = 200_000) {')).toEqual([{ text: 'maxEntries = 200_000', value: 200000 }]);
+    expect(fallbacks('f(a: number = 64 * 1024, b = opts.x ?? 5000)')).toEqual([{ text: 'a: number = 64 * 1024', value: 65536 }, { text: '?? 5000', value: 5000 }]);
+    expect(fallbacks('if (x === 300) y = 300;')).toEqual([]);
+  });
+
+  it('no literal fallback in src/ repeats a schema default (bounds and timings come from the config)', () => {
+    const found: string[] = [];
+    for (const f of readdirSync(SRC, { recursive: true, encoding: 'utf8' })) {
+      if (!f.endsWith('.ts') || f === 'config.ts') continue;
+      for (const fb of fallbacks(readFileSync(join(SRC, f), 'utf8'))) {
+        const keys = schemaNumbers.get(fb.value);
+        if (keys !== undefined) found.push(`${f.split('\\').join('/')}: ${fb.text}`);
+      }
+    }
+    expect(found.filter((x) => COINCIDENCES[x] === undefined), 'write these defaults once, in the config schema').toEqual([]);
+    // every listed coincidence is still there (a stale entry is removed)
+    expect(Object.keys(COINCIDENCES).filter((x) => !found.includes(x))).toEqual([]);
   });
 });
 
@@ -83,7 +136,7 @@ describe('the config type is the schema’s', () => {
     expectTypeOf<OutputConfig['retry_max_ms']>().toEqualTypeOf<number>();
     expectTypeOf<SensorConfig['tenants']>().toEqualTypeOf<TenantConfig[]>();
     // schemaDefaults takes exactly the sections whose every key has a default.
-    expectTypeOf<DefaultedSection>().toEqualTypeOf<'flow' | 'dissect' | 'names' | 'attribute' | 'edr' | 'classify' | 'detect' | 'store' | 'overload' | 'log'>();
+    expectTypeOf<DefaultedSection>().toEqualTypeOf<(typeof STAGE_SECTIONS)[number]>();
     expectTypeOf(empty.api.operator_tokens).toEqualTypeOf<{ name: string; token_sha256: string }[]>();
   });
 });

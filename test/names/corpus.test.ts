@@ -11,7 +11,7 @@ import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
 import { DnsDissector } from '../../src/dissect/dns/index.js';
 import { replayFile } from '../../src/pipeline.js';
 import { canonicalAddr } from '../../src/decode/addr.js';
-import { PassiveDns } from '../../src/names/passive-dns.js';
+import { PassiveDns, defaultPassiveDnsOptions } from '../../src/names/passive-dns.js';
 import { corpusDir, corpusEntries } from '../helpers/corpus.js';
 
 interface ExpDns {
@@ -27,7 +27,7 @@ const BROWSERS = new Set(['ja4-tls3-browser-dns-https', 'ja4-latest-dns-cname', 
 describe.skipIf(dir === undefined)('passive DNS over the corpus', () => {
   for (const e of entries) {
     it(e.name, async () => {
-      const p = new PassiveDns({ maxEntries: 10_000, ttlFloorS: 60, ttlCapS: 86_400 });
+      const p = new PassiveDns(defaultPassiveDnsOptions);
       const dissector = new Dissector(defaultDissectOptions, {
         onDns: (a) => p.addAnswer(a),
         makeDns: (deps) => new DnsDissector(deps),

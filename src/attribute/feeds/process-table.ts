@@ -24,7 +24,8 @@ export interface ProcessInfo {
 export class ProcessTable {
   /** Read with `peek` only: the oldest inserted (or replaced) process is evicted first. */
   private readonly map: LruMap<string, ProcessInfo>;
-  constructor(maxEntries = 200_000) {
+  /** `maxEntries`: config `edr.max_processes` (no default here: the schema has it). */
+  constructor(maxEntries: number) {
     this.map = new LruMap('attribute.process_table', maxEntries);
   }
 
@@ -83,7 +84,8 @@ export class ProcessTable {
 export class DnsHints {
   /** Read with `peek` only: the oldest inserted (or replaced) hint is evicted first. */
   private readonly map: LruMap<string, string>;
-  constructor(maxEntries = 50_000) {
+  /** `maxEntries`: config `edr.max_dns_hints` (no default here: the schema has it). */
+  constructor(maxEntries: number) {
     this.map = new LruMap('attribute.dns_hints', maxEntries);
   }
 
