@@ -68,6 +68,7 @@ export class Postgres {
       // a few ports may be taken between freePort and the bind: try again on another
       for (let attempt = 0; ; attempt++) {
         const port = await freePort();
+        // fsync off: a test cluster lives for one run (the store's durability is the server's business)
         const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
         try {
           await runAsync('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', opts, 'start'], 'pg_ctl start');
@@ -98,6 +99,16 @@ export class Postgres {
   /** The server's log (for failure messages). */
   log(): string {
     return tail(join(this.dir, 'log'));
+  }
+
+  /** Stops the server, keeping its data (an outage); `resume` starts it again on the same port. */
+  async pause(): Promise<void> {
+    await runAsync('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', '-t', '60', 'stop'], 'pg_ctl stop');
+  }
+
+  async resume(): Promise<void> {
+    const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+    await runAsync('pg_ctl', ['-D', join(this.dir, 'data'), '-l', join(this.dir, 'log'), '-w', '-t', '60', '-o', opts, 'start'], 'pg_ctl start');
   }
 
   /** Fast shutdown (open connections are ended), then the directory is removed. */

@@ -45,7 +45,7 @@ import pg from 'pg';
 import type { DetectStore } from '../../detect/sink.js';
 import { alertDedupKey } from '../../detect/alert-key.js';
 import type { Alert, AlertStatus, Heuristic, Observation, Severity } from '../../records.js';
-import { schemaDefaults } from '../../config.js';
+import { schemaDefaults, type SensorConfig } from '../../config.js';
 import { alertBinHash, bodyOf } from '../alerts.js';
 import { FAULT_TEXT, type FaultReason, type QueueCounts } from '../faults.js';
 import { allowEntry, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
@@ -74,6 +74,11 @@ export interface PgStoreOptions {
   poolMax?: number;
   /** Told once when a fault episode starts and once when it clears. */
   onFault?: (e: PgFaultEvent) => void;
+}
+
+/** The options the config's `store` section sets (open with `PgStore.open(cfg.store.url, pgStoreOptions(cfg.store))`). */
+export function pgStoreOptions(s: SensorConfig['store'], extra: Partial<PgStoreOptions> = {}): PgStoreOptions {
+  return { retentionHours: s.retention_hours, queueMax: s.queue_max, retryIntervalMs: s.retry_interval_ms, ...extra };
 }
 
 export type PgFaultEvent =

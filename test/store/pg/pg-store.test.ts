@@ -13,11 +13,11 @@ import { hashToken } from '../../../src/api/auth.js';
 import type { ApiStore } from '../../../src/api/deps.js';
 import { readEdrFile } from '../../../src/attribute/ingest.js';
 import { configAllowlistEntries } from '../../../src/cli/config-allowlist.js';
-import { loadConfig } from '../../../src/config.js';
+import { configFromObject, loadConfig } from '../../../src/config.js';
 import { Pipeline } from '../../../src/pipeline.js';
 import { readCaptureFile } from '../../../src/source/file.js';
 import { PG_SCHEMA_VERSION } from '../../../src/store/pg/migrations.js';
-import { PgStore, PgStoreOpenError } from '../../../src/store/pg/store.js';
+import { PgStore, PgStoreOpenError, pgStoreOptions } from '../../../src/store/pg/store.js';
 import { makeHarness, type Harness } from '../../api/harness.js';
 import { DEMO_DIR, replayDemo, type DemoRun } from '../../helpers/demo-run.js';
 import { havePostgres, Postgres } from '../../helpers/postgres.js';
@@ -200,6 +200,18 @@ describe.skipIf(!present)('PostgreSQL store: opening', () => {
     expect((err as Error).message).toBe(
       `cannot open store ${url}: database schema version ${PG_SCHEMA_VERSION + 1} is newer than this llmtap (${PG_SCHEMA_VERSION})`,
     );
+  });
+
+  it('opens from the config store.url; the schema takes only postgres:// URLs (empty: SQLite)', async () => {
+    const url = await server.createDatabase('cfg');
+    const cfg = configFromObject({ store: { url, retention_hours: 24, queue_max: 500 } });
+    expect(cfg.store).toMatchObject({ url, path: 'llmtap.db', retention_hours: 24, queue_max: 500 });
+    expect(pgStoreOptions(cfg.store)).toEqual({ retentionHours: 24, queueMax: 500, retryIntervalMs: 1000 });
+    const s = await PgStore.open(cfg.store.url, pgStoreOptions(cfg.store));
+    expect(s.file()).toBe(url);
+    await s.close();
+    expect(configFromObject({}).store.url).toBe('');
+    expect(() => configFromObject({ store: { url: 'mysql://db/x' } })).toThrow(/store\/url|store\.url/);
   });
 
   it('names an unreachable server without its password', async () => {
