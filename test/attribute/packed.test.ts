@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Dissector, defaultDissectOptions } from '../../src/dissect/index.js';
-import { PassiveDns } from '../../src/names/passive-dns.js';
+import { PassiveDns, defaultPassiveDnsOptions } from '../../src/names/passive-dns.js';
 import { replayFile } from '../../src/pipeline.js';
 import { Attributor, defaultAttributeOptions, flowObsId } from '../../src/attribute/join.js';
 import { PackedFlows, packable } from '../../src/attribute/packed.js';
@@ -21,7 +21,7 @@ describe.skipIf(dir === undefined)('packed flow records: the corpus', () => {
     const seen = { packed: 0, objects: 0, host: 0, vlan: 0, v6: 0, conflict: 0, udp: 0 };
     const store = new PackedFlows();
     for (const e of corpusEntries(dir ?? '')) {
-      const names = new PassiveDns({ maxEntries: 1000, ttlFloorS: 300, ttlCapS: 86400 });
+      const names = new PassiveDns({ ...defaultPassiveDnsOptions, maxEntries: 1000 });
       const d = new Dissector(defaultDissectOptions, { onDns: (a) => names.addAnswer(a) });
       const { flows } = await replayFile(e.pcap, { dissector: d, onFlow: (r) => names.nameFlow(r) });
       for (const f of flows) {
