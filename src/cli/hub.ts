@@ -14,10 +14,12 @@ import { createLogger } from '../log.js';
 import { configPath, loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
+import { PgStore, redactUrl } from '../store/pg/store.js';
 import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
-import { applyConfigAllowlist } from './config-allowlist.js';
+import { configAllowlistEntries } from './config-allowlist.js';
+import type { ServedStore } from './serve.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
-import { HubConsumer } from '../fleet/hub.js';
+import { HubConsumer, type HubStore } from '../fleet/hub.js';
 import type { FastifyInstance } from 'fastify';
 
 export const HUB_USAGE = `usage: llmtap hub --config FILE [--db PATH] [--no-api]
@@ -60,12 +62,21 @@ export async function hubCommand(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const dbPath = values.db ?? configPath(cfg, cfg.store.path, { output: true });
-  let store: Store;
+  const pgUrl = values.db === undefined && cfg.store.url !== '' ? cfg.store.url : undefined;
+  const onFault = (e: { state: string; path: string }): void => {
+    const { state, path, ...rest } = e;
+    if (state === 'started') log.error({ db: path, ...rest }, 'database not writable: records are not acknowledged until it is');
+    else log.warn({ db: path, ...rest }, 'database writable again');
+  };
+  let store: HubStore & ServedStore & { replaceConfigAllowlist: Store['replaceConfigAllowlist'] | PgStore['replaceConfigAllowlist']; close(): unknown };
   try {
-    store = Store.open(dbPath, { retentionHours: cfg.store.retention_hours, busyTimeoutMs: cfg.store.busy_timeout_ms, queueMax: cfg.store.queue_max, retryIntervalMs: cfg.store.retry_interval_ms });
-    applyConfigAllowlist(cfg, store);
+    const o = { retentionHours: cfg.store.retention_hours, queueMax: cfg.store.queue_max, retryIntervalMs: cfg.store.retry_interval_ms, onFault };
+    // PostgreSQL when store.url is set (the fleet's store, docs/fleet.md), else SQLite
+    store = pgUrl !== undefined ? await PgStore.open(pgUrl, o) : Store.open(dbPath, { ...o, busyTimeoutMs: cfg.store.busy_timeout_ms });
+    await store.replaceConfigAllowlist(configAllowlistEntries(cfg));
   } catch (e) {
-    log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: dbPath, err: (e as Error).message }, `llmtap hub: cannot open the database ${dbPath}: ${(e as Error).message}`);
+    const where = pgUrl !== undefined ? redactUrl(pgUrl) : dbPath;
+    log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: where, err: (e as Error).message }, `llmtap hub: cannot open the database ${where}: ${(e as Error).message}`);
     return EXIT.failed;
   }
   let consumer: HubConsumer | undefined;
@@ -96,7 +107,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   } catch (e) {
     log.error({ code: 'LLMTAP_ERR_FLEET', err: (e as Error).message }, `llmtap hub: NATS: ${(e as Error).message}`);
     await api?.close();
-    store.close();
+    await store.close();
     return EXIT.failed;
   }
   return new Promise<number>((resolve) => {
@@ -108,8 +119,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
       await Promise.all(followers.map((f) => f.close()));
       await consumer.stop();
       await api?.close();
-      store.settle();
-      store.close();
+      await store.close();
       log.info({ fleet: consumer.counts }, 'stopped');
       resolve(EXIT.ok);
     };
@@ -119,7 +129,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
       try {
         const next = loadConfig(values.config);
         const r = pipeline.reload(next);
-        applyConfigAllowlist(next, store);
+        void Promise.resolve(store.replaceConfigAllowlist(configAllowlistEntries(next))).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: config allowlist not applied'));
         if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
         else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
       } catch (e) {

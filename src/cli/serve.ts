@@ -20,7 +20,11 @@ import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
 import { DETECT_COUNTERS } from '../detect/counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreStatus } from '../store/store.js';
+import type { ApiStore } from '../api/deps.js';
+
+/** What serving needs of a store: the API's reads and writes and its status (SQLite `Store` or the hub's PostgreSQL store). */
+export type ServedStore = Omit<ApiStore, 'status'> & { status(): StoreStatus };
 
 
 /** A provider name as a Prometheus label value (lower-case slug; the rule set bounds the set). */
@@ -32,7 +36,7 @@ export function providerLabel(name: string): string {
  * Wire stage counters to the Prometheus metrics. Keys are the stages' own `stats()` names
  * (test/e2e/metrics-replay.test.ts checks every one against a real scrape).
  */
-export function metricSources(p: Pipeline, source: () => SourceStats, store?: Store, iface?: string): MetricSources {
+export function metricSources(p: Pipeline, source: () => SourceStats, store?: ServedStore, iface?: string): MetricSources {
   // last-packet age at scrape resolution: when the packet count last moved (live capture only)
   let lastPackets = -1;
   let lastMoveMs = Date.now();
@@ -184,7 +188,7 @@ export function writeTokenFile(path: string, token: string): void {
  * for `default` is generated and written to `o.tokenFile` (default: `api-token` beside the
  * database); the log names the file.
  */
-export async function startApi(cfg: SensorConfig, store: Store, p: Pipeline, o: ServeOptions = {}): Promise<FastifyInstance> {
+export async function startApi(cfg: SensorConfig, store: ServedStore, p: Pipeline, o: ServeOptions = {}): Promise<FastifyInstance> {
   const log = (o.log ?? createLogger({ level: cfg.log.level })).child({ stage: 'api' });
   let tokens = cfg.api.tokens.map((t) => ({ tenant: t.tenant, tokenSha256: t.token_sha256 }));
   if (tokens.length === 0) {

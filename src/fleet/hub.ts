@@ -20,12 +20,20 @@ import type { Logger } from 'pino';
 import type { SensorConfig } from '../config.js';
 import type { FlowRecord, Observation } from '../records.js';
 import type { Pipeline } from '../pipeline.js';
-import type { Store } from '../store/store.js';
+import type { StoreStatus } from '../store/store.js';
+import type { DetectStore } from '../detect/sink.js';
 import { flowObsId } from '../attribute/join.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
 import { fleetPassword } from './publisher.js';
+
+/**
+ * What the hub needs of its store: detection's (the SQLite `Store` or the PostgreSQL
+ * `PgStore`), its status, and a commit to wait for — PgStore's `commit()` resolves when what
+ * detection wrote is committed; SQLite commits synchronously in `flush()`.
+ */
+export type HubStore = DetectStore & { flush(): void; status(): StoreStatus; commit?(): Promise<void> };
 
 export interface HubCounts {
   /** Flow records taken into the pipeline. */
@@ -65,7 +73,7 @@ export class HubConsumer {
   constructor(
     private readonly cfg: SensorConfig,
     private readonly pipeline: Pipeline,
-    private readonly store: Store,
+    private readonly store: HubStore,
     private readonly log?: Logger,
   ) {}
 
@@ -125,7 +133,7 @@ export class HubConsumer {
     // commit and acknowledge what detection finished, a few times a second
     this.timers.push(setInterval(() => {
       this.release();
-      this.commit();
+      void this.commit();
     }, 200));
     if (f.idle_advance) this.timers.push(setInterval(() => this.idle(), 1000));
     this.consuming = true;
@@ -222,17 +230,33 @@ export class HubConsumer {
     this.pipeline.tick(this.lastTsUs + quiet * 1000);
   }
 
-  /** Commit the store and acknowledge what it holds now; nothing while a storage fault lasts. */
-  commit(): void {
-    if (this.ready.length === 0) return;
-    this.store.flush();
-    const st = this.store.status();
-    if (!st.writable || st.queuedTotal > 0) return; // not committed: acknowledged at a later try
-    const done = this.ready;
+  /**
+   * Commit the store and acknowledge what detection finished before the commit; while a storage
+   * fault lasts nothing is acknowledged (tried again at the next tick; past `ack_wait_s` the
+   * records are also delivered again, which detection takes once).
+   */
+  async commit(): Promise<void> {
+    if (this.ready.length === 0 || this.committing) return;
+    this.committing = true;
+    const batch = this.ready;
     this.ready = [];
-    for (const m of done) m.ack();
-    this.counts.acked += done.length;
+    try {
+      if (this.store.commit !== undefined) await this.store.commit();
+      else {
+        this.store.flush();
+        const st = this.store.status();
+        if (!st.writable || st.queued.alert + st.queued.observation + st.queued.other > 0) throw new Error('not committed');
+      }
+      for (const m of batch) m.ack();
+      this.counts.acked += batch.length;
+    } catch {
+      this.ready = batch.concat(this.ready);
+    } finally {
+      this.committing = false;
+    }
   }
+
+  private committing = false;
 
   /** Stop taking records; settle the joins, commit and acknowledge; close the connection. */
   async stop(): Promise<void> {
@@ -241,7 +265,8 @@ export class HubConsumer {
     for (const it of this.iters) it.stop();
     this.release(true);
     this.pipeline.finish();
-    this.commit();
+    while (this.committing) await new Promise((r) => setTimeout(r, 20));
+    await this.commit();
     await this.nc?.flush().catch(() => {});
     await this.nc?.close().catch(() => {});
   }

@@ -1,6 +1,7 @@
 /**
  * Fleet mode end to end with real components: a three-node nats-server JetStream cluster
- * (test/helpers/nats.ts), one `llmtap hub` process with the fleet set's EDR feed, and three
+ * (test/helpers/nats.ts), one `llmtap hub` process with the fleet set's EDR feed storing in a
+ * throwaway PostgreSQL 15 (test/helpers/postgres.ts), and three
  * `llmtap replay` sensor processes, each with the capture of one device of the fleet set (its
  * traffic on the tap, cut out with tcpdump) and its own NATS user. The new binary `quickprompt`
  * ran on the three devices: the hub raises exactly one H7 alert naming all three — no sensor
@@ -12,14 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveNatsServer, NatsCluster } from '../helpers/nats.js';
+import { havePostgres, Postgres } from '../helpers/postgres.js';
 import { freePort } from '../helpers/prometheus.js';
 import {
   comparableSet, deviceCapture, DEVICES, EDR, fleetTenants, llmtap, pollUntil, SiemPoller, stopProc, tokenSha, waitReady, writeYaml, type ApiAlert, type Proc,
 } from '../helpers/fleet.js';
 
-const have = haveNatsServer();
+const have = haveNatsServer() && havePostgres();
 const dir = mkdtempSync(join(tmpdir(), 'llmtap-fleet-h7-'));
 let cluster: NatsCluster;
+let pgServer: Postgres | undefined;
 let hub: Proc | undefined;
 let base = '';
 const captures: string[] = [];
@@ -33,6 +36,8 @@ const api = (port: number) => ({ host: '127.0.0.1', port, tokens: [{ tenant: 'fl
 describe.skipIf(!have)('fleet: three sensors, one hub, H7 across the fleet', () => {
   beforeAll(async () => {
     for (const d of DEVICES) captures.push(deviceCapture(dir, d));
+    pgServer = await Postgres.start();
+    const pgUrl = await pgServer.createDatabase('hub');
     cluster = await NatsCluster.start(join(dir, 'nats'), DEVICES.map((d) => ({ tenant: 'fleet', sensor: `site-${d.name}` })));
     writeFileSync(join(dir, 'hub.pw'), `${cluster.hub.pass}\n`);
     const port = await freePort();
@@ -40,7 +45,7 @@ describe.skipIf(!have)('fleet: three sensors, one hub, H7 across the fleet', () 
     writeYaml(join(dir, 'hub.yaml'), {
       ...common(),
       edr: { tenant: 'fleet', files: [EDR] },
-      store: { path: join(dir, 'hub.db') },
+      store: { url: pgUrl },
       api: api(port),
       fleet: { servers: cluster.servers, user: cluster.hub.user, password_file: join(dir, 'hub.pw'), replicas: 3, max_bytes: 64 * 1024 * 1024 },
       log: { level: 'info' },
@@ -72,6 +77,7 @@ describe.skipIf(!have)('fleet: three sensors, one hub, H7 across the fleet', () 
   afterAll(async () => {
     await stopProc(hub);
     await cluster?.stop();
+    await pgServer?.stop();
     if (process.env['KEEP'] === undefined) rmSync(dir, { recursive: true, force: true }); else console.log('KEPT', dir);
   });
 
