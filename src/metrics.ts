@@ -30,8 +30,8 @@ export interface CounterDecl {
   readonly doc: string;
   /**
    * The series this counter adds to: a metric name of this file and the label values of its
-   * series (a family adds its own labels). Failures of decode and dissect reach their metric
-   * by kind (see STAGE_METRICS), never listed here.
+   * series (a family adds its own labels). Failures of source, decode, dissect and the EDR
+   * reader also reach a metric by kind (see STAGE_METRICS), never listed here.
    */
   readonly metric?: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
 }
@@ -114,14 +114,15 @@ export interface SeriesValue {
  * The series a stage's counter values add to `metric`, read from the declarations: counters
  * whose `metric` names it (with their declared labels), and, when STAGE_METRICS selects
  * this stage for it, every counter of the selected kind (its name as the label value). Several
- * counters with the same labels add up. Counters without a value are left out.
+ * counters with the same labels add up; series come in the order of `values`; a value without
+ * a declaration feeds nothing (the stages' tests check every counted name is declared).
  */
 export function declaredSeries(stage: string, decls: CounterDecls, values: CountMap, metric: string): SeriesValue[] {
   const sel = STAGE_METRICS.find((m) => m.metric === metric && m.stage === stage);
   const rows = new Map<string, { labels: Record<string, string>; value: number }>();
-  for (const [name, d] of Object.entries(decls)) {
-    const v = values[name];
-    if (v === undefined) continue;
+  for (const [name, v] of Object.entries(values)) {
+    const d: CounterDecl | undefined = decls[name];
+    if (d === undefined) continue;
     let labels: Record<string, string> | undefined;
     if (d.metric?.name === metric) labels = { ...d.metric.labels };
     else if (sel !== undefined && d.kind === sel.kind && !isFamily(name)) labels = { [sel.label]: name };
@@ -156,6 +157,8 @@ export function declaredSum(stage: string, decls: CounterDecls, values: CountMap
 export const STAGE_METRICS: ReadonlyArray<{ metric: string; stage: string; kind: CounterKind; label: string }> = [
   { metric: 'llmtap_decode_errors_total', stage: 'decode', kind: 'failure', label: 'reason' },
   { metric: 'llmtap_dissect_failures_total', stage: 'dissect', kind: 'failure', label: 'reason' },
+  { metric: 'llmtap_source_file_problems_total', stage: 'source', kind: 'failure', label: 'reason' },
+  { metric: 'llmtap_edr_input_skipped_total', stage: 'ingest', kind: 'failure', label: 'reason' },
 ];
 
 /** Flat counters keyed by name, e.g. `{ 'decode.ipv4_truncated': 3 }`. */

@@ -17,6 +17,7 @@
  * in column 0 while a record is still open, ends the broken record (`ingest.bad_json`) and
  * reading goes on from there, so one bad line never swallows the good ones after it.
  */
+import type { RejectReason } from './reasons.js';
 import { schemaDefaults } from '../config.js';
 import { isUtf8 } from 'node:buffer';
 import type { EdrConnection } from '../records.js';
@@ -429,7 +430,7 @@ export class EdrReader {
   }
 
   /** Start skipping the open record for `reason` (counted when it ends); its bytes are dropped. */
-  private skip(reason: string): void {
+  private skip(reason: RejectReason): void {
     if (this.drop !== undefined) return;
     this.drop = reason;
     this.accLen = 0;
@@ -464,7 +465,7 @@ export class EdrReader {
     if (this.acc !== undefined && this.acc.length > 64 << 10) this.acc = undefined;
   }
 
-  private unknown(reason: string | undefined): void {
+  private unknown(reason: RejectReason | undefined): void {
     if (reason !== undefined) this.units.push({ format: 'unknown', run: () => reason });
   }
 

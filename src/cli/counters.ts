@@ -3,10 +3,12 @@
  * (docs/metrics.md) is generated from. A stage adds its record here when it declares one.
  */
 import type { CounterDecls } from '../metrics.js';
+import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
 import { NAMES_COUNTERS } from '../names/counters.js';
 import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
+import { EDR_DECLS, INGEST_DECLS } from '../attribute/reasons.js';
 import { CLASSIFY_COUNTERS } from '../classify/counters.js';
 import { DETECT_COUNTERS } from '../detect/counters.js';
 
@@ -19,9 +21,12 @@ export interface StageCounterDecls {
 }
 
 export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
+  { stage: 'source', title: 'Source: capture-file problems (replay)', decls: SOURCE_COUNTERS },
   { stage: 'decode', title: 'Decode: one outcome per packet', decls: DECODE_DECLS },
   { stage: 'dissect', title: 'Dissect: TLS, QUIC and DNS handshakes and messages, and the router', decls: DISSECT_COUNTERS },
   { stage: 'names', title: 'Names: passive DNS and flow naming', decls: NAMES_COUNTERS },
+  { stage: 'ingest', title: 'EDR input: records the reader could not read', decls: INGEST_DECLS },
+  { stage: 'edr', title: 'EDR input: records of a known format that are not a usable connection', decls: EDR_DECLS },
   { stage: 'attribute', title: 'Attribute: the EDR join', decls: ATTRIBUTE_COUNTERS },
   { stage: 'classify', title: 'Classify: rule lookups', decls: CLASSIFY_COUNTERS },
   { stage: 'detect', title: 'Detect: heuristics and alerts', decls: DETECT_COUNTERS },

@@ -2,6 +2,8 @@
  * `llmtap replay`: capture files (and their EDR feed) through the whole pipeline into the
  * database, then a readable summary: flows, AI observations by provider, and the alerts.
  */
+import { declaredByLabel } from '../metrics.js';
+import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -154,6 +156,11 @@ export class LineWriter {
   }
 }
 
+/** A file read's problems: its reasons declared as failures (skipped pcapng blocks are not). */
+function fileProblems(r: FileReadResult): Record<string, number> {
+  return declaredByLabel('source', SOURCE_COUNTERS, r.reasons, 'llmtap_source_file_problems_total', 'reason');
+}
+
 /** What the replayed files delivered, for the metrics of `--serve` (file problems by reason included). */
 export function replaySource(reads: FileReadResult[]): SourceStats {
   const fileReasons: Record<string, number> = {};
@@ -164,7 +171,7 @@ export function replaySource(reads: FileReadResult[]): SourceStats {
     out.wireBytes += r.stats.wireBytes;
     out.fileBytes += r.stats.fileBytes;
     out.truncatedRecords += r.stats.truncatedRecords;
-    for (const [k, n] of Object.entries(r.reasons)) if (k !== 'source.skipped_block') fileReasons[k] = (fileReasons[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(fileProblems(r))) fileReasons[k] = (fileReasons[k] ?? 0) + n;
   }
   return out;
 }
@@ -430,7 +437,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const decode = pipeline.packets.decodeStats();
   const malformed: Record<string, number> = {};
   for (const [k, n] of Object.entries(decode)) if (MALFORMED.has(k)) malformed[k] = n;
-  for (const r of reads) for (const [k, n] of Object.entries(r.reasons)) if (k !== 'source.skipped_block') malformed[k] = (malformed[k] ?? 0) + n;
+  for (const r of reads) for (const [k, n] of Object.entries(fileProblems(r))) malformed[k] = (malformed[k] ?? 0) + n;
   const summary: ReplaySummary = {
     files: reads.map((r) => ({ file: r.file, format: r.format, compressed: r.compressed, packets: r.stats.packets, error: r.error?.message })),
     skipped: inputs.skipped.map(({ path, why }) => ({ path, why })),

@@ -12,11 +12,12 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, declaredByLabel, declaredSum, familySeries, type MetricSources, type OutputCounters } from '../metrics.js';
+import { createMetrics, declaredByLabel, declaredSeries, declaredSum, familySeries, type CounterDecls, type MetricSources, type OutputCounters } from '../metrics.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
 import { NAMES_COUNTERS } from '../names/counters.js';
 import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
+import { EDR_DECLS, INGEST_DECLS } from '../attribute/reasons.js';
 import { DETECT_COUNTERS } from '../detect/counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
@@ -26,6 +27,9 @@ import type { ApiStore } from '../api/deps.js';
 /** What serving needs of a store: the API's reads and writes and its status (SQLite `Store` or the hub's PostgreSQL store). */
 export type ServedStore = Omit<ApiStore, 'status'> & { status(): StoreStatus };
 
+
+/** Every reason an EDR input record is refused for: the reader's and the formats'. */
+const EDR_INPUT_DECLS: CounterDecls = { ...INGEST_DECLS, ...EDR_DECLS };
 
 /** A provider name as a Prometheus label value (lower-case slug; the rule set bounds the set). */
 export function providerLabel(name: string): string {
@@ -89,21 +93,19 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: Se
       passiveDnsEntries: declaredSum('names', NAMES_COUNTERS, p.names.stats(), 'llmtap_names_passive_dns_entries'),
     }),
     edr: () => {
-      // accepted: records that reached the join, by format; rejected: refused at ingest, by
-      // reason (`<format>.<why>` keys give the format, others count under `unknown`)
+      // accepted: records that reached the join, by format; rejected: refused at ingest, by the
+      // format each reason is declared under (`ingest` and `edr` for the shared reasons)
       const out: Record<string, Record<string, number>> = {};
-      for (const { labels, value } of familySeries(ATTRIBUTE_COUNTERS, p.attributor.recordFormats())) {
-        const fmt = labels['format'] ?? 'unknown';
-        (out[fmt] ??= {})['accepted'] = value;
-      }
-      for (const [k, v] of Object.entries(p.counters.edrRejected)) {
-        const fmt = /^([a-z_]+)\./.exec(k)?.[1] ?? 'unknown';
-        const o = (out[fmt] ??= {});
-        o['rejected'] = (o['rejected'] ?? 0) + v;
-      }
+      const add = (labels: Readonly<Record<string, string>>, value: number): void => {
+        const o = (out[labels['format'] ?? 'unknown'] ??= {});
+        const outcome = labels['outcome'] ?? 'accepted';
+        o[outcome] = (o[outcome] ?? 0) + value;
+      };
+      for (const r of familySeries(ATTRIBUTE_COUNTERS, p.attributor.recordFormats())) add(r.labels, r.value);
+      for (const r of declaredSeries('edr', EDR_INPUT_DECLS, p.counters.edrRejected, 'llmtap_edr_records_total')) add(r.labels, r.value);
       return out;
     },
-    edrSkipped: () => Object.fromEntries(Object.entries(p.counters.edrRejected).filter(([k]) => k.startsWith('ingest.'))),
+    edrSkipped: () => declaredByLabel('ingest', INGEST_DECLS, p.counters.edrRejected, 'llmtap_edr_input_skipped_total', 'reason'),
     join: () => {
       const s = p.attributor.stats();
       // before the join saw a flow, the pipeline's flow count (0 unless every flow was shed)

@@ -6,6 +6,7 @@
  * chunk boundary is copied to the front of a carry buffer. Memory is bounded by the chunk size,
  * whatever the file size.
  */
+import type { SourceReason } from './reasons.js';
 import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -264,7 +265,7 @@ async function walkFile(
 ): Promise<FileReadResult> {
   const { stream, compressed } = opened;
   const reasons: Record<string, number> = {};
-  const count = (r: string): void => {
+  const count = (r: SourceReason): void => {
     reasons[r] = (reasons[r] ?? 0) + 1;
   };
   const stats: SourceStats = { packets: 0, capBytes: 0, wireBytes: 0, fileBytes: 0, truncatedRecords: 0 };

@@ -12,6 +12,7 @@
  * - Obsolete Packet Block 2: if_id u16 | drops u16 | ts_high | ts_low | cap_len | orig_len | data
  * Every other block (NRB, ISB, DSB, custom, ...) is skipped and counted by type.
  */
+import type { SourceReason } from './reasons.js';
 import type { PacketBatch } from '../records.js';
 import { MAX_RECORD_BYTES } from './pcap.js';
 
@@ -110,7 +111,7 @@ export function walkPcapngBlocks(
   off: number,
   end: number,
   batch: PacketBatch,
-  countReason: (r: string) => void,
+  countReason: (r: SourceReason) => void,
 ): NgWalkResult {
   const cap = batch.offset.length;
   let n = batch.count;

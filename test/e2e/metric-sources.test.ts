@@ -38,15 +38,18 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
   let tmp: string;
   let store: Store;
   let p: Pipeline;
+  const fileReasons: Record<string, number> = {};
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'llmtap-msrc-'));
     store = Store.open(join(tmp, 'llmtap.db'), { flushIntervalMs: 0 });
     p = new Pipeline(configFromObject({}), { store });
     const sysmon = join(samples ?? '', 'sysmon-nxlog-json', 'sharpwmi-sysmon-1-3-22-wfp-5156.jsonl');
-    await readEdrFile(sysmon, { tenant: 'default', lineageKey: 'k' }, (r) => p.addEdr(r));
+    const edr = await readEdrFile(sysmon, { tenant: 'default', lineageKey: 'k' }, (r) => p.addEdr(r));
+    p.noteIngest(edr.rejected);
     for (const f of [join(samples ?? '', 'paired-network', 'sharpwmi.cap'), join(corpus ?? '', 'pcaps', 'ndpi-tls-invalid-reads.pcap'), join(corpus ?? '', 'pcaps', 'arkime-curl-tls13.pcap')]) {
-      await readCaptureFile(f, (b) => p.onBatch(b));
+      const r = await readCaptureFile(f, (b) => p.onBatch(b));
+      for (const [k, n] of Object.entries(r.reasons)) fileReasons[k] = (fileReasons[k] ?? 0) + n;
     }
     p.finish();
   });
@@ -71,6 +74,11 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     expect(m.get('llmtap_attribute_flows_total')).toBe(p.counters.flows);
     expect(m.get('llmtap_edr_records_total{format="sysmon",outcome="accepted"}')).toBe(st['records.sysmon']);
     expect(m.get('llmtap_edr_records_total{format="wfp",outcome="accepted"}')).toBe(st['records.wfp']);
+    // refused records count under the format their reason is declared for
+    const rejected = p.counters.edrRejected;
+    const sysmonRejected = Object.entries(rejected).filter(([k]) => k.startsWith('sysmon.')).reduce((a, [, v]) => a + v, 0);
+    expect(sysmonRejected).toBeGreaterThan(0);
+    expect(m.get('llmtap_edr_records_total{format="sysmon",outcome="rejected"}')).toBe(sysmonRejected);
 
     expect(m.get('llmtap_dissect_handshakes_total{transport="tls"}')).toBe(st['tls.hello_parsed']);
     // sharpwmi is HTTP/SMB: its flows are "not TLS", which is not a handshake failure.
@@ -85,6 +93,7 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
 
   it('every counter a stage reports is declared (src/cli/counters.ts lists the declarations)', () => {
     const reported: Record<string, Record<string, number>> = {
+      source: fileReasons,
       decode: p.packets.decodeStats(),
       dissect: p.dissector.stats(),
       names: p.names.stats(),
@@ -94,12 +103,16 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     };
     const undeclared: string[] = [];
     for (const { stage, decls } of STAGE_COUNTERS) {
+      if (stage === 'ingest' || stage === 'edr') continue; // one result holds both; checked below
       const values = reported[stage];
       expect(values, stage).toBeDefined();
       expect(Object.keys(values ?? {}).length, stage).toBeGreaterThan(0);
       const families = Object.keys(decls).filter(isFamily).map((f) => new RegExp(`^${f.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`));
       for (const k of Object.keys(values ?? {})) if (decls[k] === undefined && !families.some((re) => re.test(k))) undeclared.push(`${stage}: ${k}`);
     }
+    const reasons = { ...(STAGE_COUNTERS.find((x) => x.stage === 'ingest')?.decls ?? {}), ...(STAGE_COUNTERS.find((x) => x.stage === 'edr')?.decls ?? {}) };
+    expect(Object.keys(p.counters.edrRejected).length).toBeGreaterThan(0);
+    for (const k of Object.keys(p.counters.edrRejected)) if (reasons[k] === undefined) undeclared.push(`EDR input: ${k}`);
     expect(undeclared).toEqual([]);
     // the families were counted here too (the check above read them)
     expect(Object.keys(reported['attribute'] ?? {}).filter((k) => /^records\.(sysmon|wfp)$/.test(k)).sort()).toEqual(['records.sysmon', 'records.wfp']);

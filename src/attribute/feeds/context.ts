@@ -4,6 +4,7 @@
  * is the privacy boundary: it copies only the fields of the normalized record, so whatever
  * else a source carries (command lines, users, SIDs, `Message`) never leaves the adapter.
  */
+import { CONNECTION_REASON, type RejectReason } from '../reasons.js';
 import { schemaDefaults } from '../../config.js';
 import type { EdrConnection, EdrSourceFormat } from '../../records.js';
 import { addrScope, canonPath, basename, str } from '../normalize.js';
@@ -39,7 +40,7 @@ export function edrTenantAccepted(ctx: FeedContext, edrTenantId: unknown): boole
 }
 
 /** An adapter returns a record, or the reason the input record produced none. */
-export type FeedOutcome = EdrConnection | string;
+export type FeedOutcome = EdrConnection | RejectReason;
 
 /** Canonical fields an adapter has extracted (addresses already through canonIp). */
 export interface ConnFields {
@@ -76,9 +77,10 @@ export interface ConnFields {
  */
 export function buildConnection(ctx: FeedContext, f: ConnFields): FeedOutcome {
   const fmt = f.source;
-  if (f.deviceId === undefined || f.deviceId === '') return `${fmt}.no_device`;
-  if (f.tsMs === undefined || !Number.isFinite(f.tsMs)) return `${fmt}.bad_time`;
-  if (f.transport === undefined) return `${fmt}.bad_transport`;
+  const failed = CONNECTION_REASON[fmt];
+  if (f.deviceId === undefined || f.deviceId === '') return failed.no_device;
+  if (f.tsMs === undefined || !Number.isFinite(f.tsMs)) return failed.bad_time;
+  if (f.transport === undefined) return failed.bad_transport;
   if (f.transport !== 'tcp' && f.transport !== 'udp') return 'edr.not_tcp_udp';
   const la = f.localAddr;
   const ra = f.remoteAddr;

@@ -78,7 +78,7 @@ function networkConnect(ctx: FeedContext, ev: WinEvent): FeedOutcome {
   });
 }
 
-function dnsQuery(ctx: FeedContext, ev: WinEvent): string {
+function dnsQuery(ctx: FeedContext, ev: WinEvent): 'sysmon.dns_query' {
   const device = deviceOf(ev);
   const name = str(ev.data['QueryName']);
   const results = ev.data['QueryResults'];
