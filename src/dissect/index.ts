@@ -108,7 +108,9 @@ export class Dissector {
   onFlowEnd(meta: FlowMeta): void {
     try {
       const st = meta.dissectState;
-      if (st instanceof TlsFlowState) {
+      if (typeof st === 'number') {
+        // only a bare SYN was seen (see tcp): nothing was started, nothing to count
+      } else if (st instanceof TlsFlowState) {
         if (meta.inspect) st.end(meta);
         else st.release();
       } else if (st !== undefined) {
@@ -135,11 +137,22 @@ export class Dissector {
     let st = meta.dissectState;
     if (!(st instanceof TlsFlowState)) {
       // Nothing to learn from a flow whose first packet we see is a FIN/RST without data.
-      if (view.payloadLen === 0 && (view.tcpFlags & TCP_SYN) === 0 && (view.tcpFlags & (TCP_FIN | TCP_RST)) !== 0) {
+      const flags = view.tcpFlags;
+      if (view.payloadLen === 0 && (flags & TCP_SYN) === 0 && (flags & (TCP_FIN | TCP_RST)) !== 0) {
         meta.inspect = false;
+        meta.dissectState = undefined;
         return;
       }
-      st = new TlsFlowState(this.opts, this.tlsDeps);
+      // A bare SYN from the client only says where its stream starts: that sequence number is
+      // the flow's state until data or an answer needs a TlsFlowState (a scanned port's flow
+      // never does, and keeps no object).
+      if (view.payloadLen === 0 && view.fromOrig && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === TCP_SYN) {
+        meta.dissectState = (view.tcpSeq + 1) >>> 0;
+        return;
+      }
+      const tls = new TlsFlowState(this.opts, this.tlsDeps);
+      if (typeof st === 'number') tls.startAt(st);
+      st = tls;
       meta.dissectState = st;
     }
     if ((st as TlsFlowState).onPacket(view, meta)) {

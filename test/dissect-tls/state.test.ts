@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { OPENSSL_HELLO, OPENSSL_HELLO_RECORD, buildHello, sniBody, toRecords } from './hellos.js';
-import { TcpFeed } from './feed.js';
+import { ACK, TcpFeed } from './feed.js';
 
 const REC = OPENSSL_HELLO_RECORD;
 
@@ -12,6 +12,28 @@ function expectParsed(f: TcpFeed, sni = 'localhost'): void {
 }
 
 describe('TCP reassembly of the ClientHello', () => {
+  test('a bare SYN keeps only its sequence number (no state object); a scanned port that answers RST counts nothing', () => {
+    const f = new TcpFeed(4_000_000_000);
+    f.syn();
+    expect(f.meta.dissectState).toBe(4_000_000_001);
+    f.syn(); // retransmitted
+    expect(f.meta.dissectState).toBe(4_000_000_001);
+    f.packet(false, 0, 4_000_000_001, 0x04 | ACK);
+    expect(f.meta.inspect).toBe(false);
+    expect(f.meta.dissectState).toBeUndefined();
+    f.end();
+    expect(f.stats).toEqual({});
+  });
+
+  test('after a bare SYN, the first data out of order is held at its offset from the SYN (near sequence wrap)', () => {
+    const f = new TcpFeed(0xffffff00);
+    f.syn();
+    f.client(200, REC.subarray(200));
+    expect(f.meta.handshake).toBeUndefined();
+    f.client(0, REC.subarray(0, 200));
+    expectParsed(f);
+  });
+
   test('one segment: parsed in place, handshake set, state kept only for the watch', () => {
     const f = new TcpFeed();
     f.syn();

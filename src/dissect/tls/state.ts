@@ -92,6 +92,12 @@ export class TlsFlowState {
     private readonly deps: TlsDeps,
   ) {}
 
+  /** The client's SYN was seen before this state was made: its stream starts at `base` (the SYN's sequence number + 1). */
+  startAt(base: number): void {
+    this.base = base;
+    this.baseKnown = true;
+  }
+
   /** Handle one packet of the flow; returns true when the flow is finished for TLS. */
   onPacket(view: PacketView, meta: FlowMeta): boolean {
     const flags = view.tcpFlags;
