@@ -6,6 +6,23 @@ import { icmpCounterpart } from '../decode/icmp.js';
 import { communityIdOfWords } from './community-id.js';
 import { KW, type FlowColumns } from './columns.js';
 
+/**
+ * IPv4 address strings by address, direct-mapped: the same address (a client, a resolver, a
+ * scanner, a scanned host's ports) gets the same string instead of a new one per record.
+ */
+const V4_SLOTS = 4096;
+const v4Key = new Float64Array(V4_SLOTS).fill(-1);
+const v4Str: string[] = new Array<string>(V4_SLOTS).fill('');
+
+function v4String(a: number): string {
+  const i = (Math.imul(a, 0x9e3779b1) >>> 20) & (V4_SLOTS - 1);
+  if (v4Key[i] === a) return v4Str[i]!;
+  const s = v4ToString(a);
+  v4Key[i] = a;
+  v4Str[i] = s;
+  return s;
+}
+
 export function emitRecord(
   t: FlowColumns,
   slot: number,
@@ -17,8 +34,8 @@ export function emitRecord(
   const o = slot * KW;
   const v6 = w[o + 9]! >>> 8 === 6;
   const proto = w[o + 9]! & 255;
-  const aS = v6 ? v6WordsToString(w, o) : v4ToString(w[o]!);
-  const bS = v6 ? v6WordsToString(w, o + 4) : v4ToString(w[o + 4]!);
+  const aS = v6 ? v6WordsToString(w, o) : v4String(w[o]!);
+  const bS = v6 ? v6WordsToString(w, o + 4) : v4String(w[o + 4]!);
   const aPort = w[o + 8]! >>> 16;
   const bPort = w[o + 8]! & 0xffff;
   const vl = w[o + 10]!;
