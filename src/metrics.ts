@@ -125,7 +125,7 @@ export function declaredSeries(stage: string, decls: CounterDecls, values: Count
     if (d === undefined) continue;
     let labels: Record<string, string> | undefined;
     if (d.metric?.name === metric) labels = { ...d.metric.labels };
-    else if (sel !== undefined && d.kind === sel.kind && !isFamily(name)) labels = { [sel.label]: name };
+    else if (sel !== undefined && (sel.kind === undefined || d.kind === sel.kind) && !isFamily(name)) labels = { [sel.label]: name };
     if (labels === undefined) continue;
     const key = JSON.stringify(labels);
     const row = rows.get(key);
@@ -151,12 +151,13 @@ export function declaredSum(stage: string, decls: CounterDecls, values: CountMap
 }
 
 /**
- * The stage counters a labelled metric takes by kind: every counter of `kind` declared by
- * `stage`, its name as the value of `label`. The docs list them under the metric.
+ * The stage counters a labelled metric takes by kind: every counter of `kind` (of any kind
+ * when absent) declared by `stage`, its name as the value of `label`. The docs list them under the metric.
  */
-export const STAGE_METRICS: ReadonlyArray<{ metric: string; stage: string; kind: CounterKind; label: string }> = [
+export const STAGE_METRICS: ReadonlyArray<{ metric: string; stage: string; kind?: CounterKind; label: string }> = [
   { metric: 'llmtap_decode_errors_total', stage: 'decode', kind: 'failure', label: 'reason' },
   { metric: 'llmtap_dissect_failures_total', stage: 'dissect', kind: 'failure', label: 'reason' },
+  { metric: 'llmtap_flow_ended_total', stage: 'flow_end', label: 'reason' },
   { metric: 'llmtap_source_file_problems_total', stage: 'source', kind: 'failure', label: 'reason' },
   { metric: 'llmtap_edr_input_skipped_total', stage: 'ingest', kind: 'failure', label: 'reason' },
 ];

@@ -5,6 +5,7 @@
 import type { CounterDecls } from '../metrics.js';
 import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
+import { FLOW_COUNTERS, FLOW_END_REASONS } from '../flow/counters.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
 import { NAMES_COUNTERS } from '../names/counters.js';
 import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
@@ -23,6 +24,8 @@ export interface StageCounterDecls {
 export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
   { stage: 'source', title: 'Source: capture-file problems (replay)', decls: SOURCE_COUNTERS },
   { stage: 'decode', title: 'Decode: one outcome per packet', decls: DECODE_DECLS },
+  { stage: 'flow', title: 'Flow: the flow table', decls: FLOW_COUNTERS },
+  { stage: 'flow_end', title: 'Flow end reasons (`flowsEnded` of the replay summary, not in the JSON stats)', decls: FLOW_END_REASONS },
   { stage: 'dissect', title: 'Dissect: TLS, QUIC and DNS handshakes and messages, and the router', decls: DISSECT_COUNTERS },
   { stage: 'names', title: 'Names: passive DNS and flow naming', decls: NAMES_COUNTERS },
   { stage: 'ingest', title: 'EDR input: records the reader could not read', decls: INGEST_DECLS },

@@ -11,14 +11,15 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
 /** Where a stage counter's value goes, as a table cell. */
 function feeds(stage: string, name: string, d: CounterDecl): string {
+  const out: string[] = [];
   if (d.metric !== undefined) {
     const l = Object.entries(d.metric.labels ?? {}).map(([k, v]) => `${k}="${v}"`);
     l.push(...familyLabels(name).map((k) => `${k}=…`));
-    return `\`${d.metric.name}${l.length > 0 ? `{${l.join(',')}}` : ''}\``;
+    out.push(`\`${d.metric.name}${l.length > 0 ? `{${l.join(',')}}` : ''}\``);
   }
-  const sel = STAGE_METRICS.find((m) => m.stage === stage && m.kind === d.kind);
-  if (sel !== undefined && !isFamily(name)) return `\`${sel.metric}{${sel.label}="${name}"}\``;
-  return 'JSON stats only';
+  for (const sel of STAGE_METRICS)
+    if (sel.stage === stage && (sel.kind === undefined || sel.kind === d.kind) && !isFamily(name)) out.push(`\`${sel.metric}{${sel.label}="${name}"}\``);
+  return out.length > 0 ? out.join(', ') : 'JSON stats only';
 }
 
 export function renderMetricsDoc(): string {

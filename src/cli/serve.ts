@@ -14,6 +14,7 @@ import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { createMetrics, declaredByLabel, declaredSeries, declaredSum, familySeries, type CounterDecls, type MetricSources, type OutputCounters } from '../metrics.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
+import { FLOW_END_REASONS } from '../flow/counters.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
 import { NAMES_COUNTERS } from '../names/counters.js';
 import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
@@ -78,7 +79,14 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: Se
     },
     // Failures only: `decode.ok` and the not-keyable notes (fragments, tunnels) are not errors.
     decode: () => declaredByLabel('decode', DECODE_DECLS, p.packets.decodeStats(), 'llmtap_decode_errors_total', 'reason'),
-    flow: () => ({ active: p.packets.flows.active, ended: { ...p.packets.flows.ended }, evicted: p.packets.flows.ended.evicted }),
+    flow: () => {
+      const ended = p.packets.flows.ended;
+      return {
+        active: p.packets.flows.active,
+        ended: declaredByLabel('flow_end', FLOW_END_REASONS, ended, 'llmtap_flow_ended_total', 'reason'),
+        evicted: declaredSum('flow_end', FLOW_END_REASONS, ended, 'llmtap_flow_evicted_total'),
+      };
+    },
     dissect: () => {
       const s = p.dissector.stats();
       return {

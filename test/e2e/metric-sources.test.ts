@@ -94,6 +94,8 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
   it('every counter a stage reports is declared (src/cli/counters.ts lists the declarations)', () => {
     const reported: Record<string, Record<string, number>> = {
       source: fileReasons,
+      flow: { 'flow.fragment_orphan': p.packets.flows.fragmentsOrphaned },
+      flow_end: { ...p.packets.flows.ended },
       decode: p.packets.decodeStats(),
       dissect: p.dissector.stats(),
       names: p.names.stats(),
@@ -114,6 +116,11 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     expect(Object.keys(p.counters.edrRejected).length).toBeGreaterThan(0);
     for (const k of Object.keys(p.counters.edrRejected)) if (reasons[k] === undefined) undeclared.push(`EDR input: ${k}`);
     expect(undeclared).toEqual([]);
+    // the replay's `--format json` stats: every key is a declared counter
+    const all = STAGE_COUNTERS.flatMap((x) => Object.keys(x.decls));
+    const patterns = all.filter(isFamily).map((f) => new RegExp(`^${f.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`));
+    const plain = new Set(all.filter((n) => !isFamily(n)));
+    expect(Object.keys(p.stats()).filter((k) => !plain.has(k) && !patterns.some((re) => re.test(k)))).toEqual([]);
     // the families were counted here too (the check above read them)
     expect(Object.keys(reported['attribute'] ?? {}).filter((k) => /^records\.(sysmon|wfp)$/.test(k)).sort()).toEqual(['records.sysmon', 'records.wfp']);
   });
