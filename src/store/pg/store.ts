@@ -345,8 +345,8 @@ export class PgStore implements DetectStore {
   private push(op: Op): void {
     if (this.closed) throw new Error('store is closed');
     this.queue.push(op);
-    this.queuedTotal++;
     if (this.fault !== undefined) {
+      this.queuedTotal++;
       this.fault.writes++;
       if (this.queue.length > this.queueMax) this.shed();
     } else if (this.queue.length >= this.batchSize) {
@@ -499,6 +499,8 @@ export class PgStore implements DetectStore {
     const code = String((err as { code?: unknown }).code ?? 'PG_ERROR');
     const message = err instanceof Error ? err.message : String(err);
     if (this.fault === undefined) {
+      // the failed batch's writes (now back in the queue) are the episode's first queued writes
+      this.queuedTotal += this.queue.length;
       this.fault = { reason, code, message, sinceMs: Date.now(), writes: this.queue.length, dropped0: sumCounts(this.dropped) };
       this.episodes[reason] = (this.episodes[reason] ?? 0) + 1;
       this.onFault?.({ state: 'started', path: this.where, reason, code, message });
@@ -950,7 +952,14 @@ export class PgStore implements DetectStore {
   private async read<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('store is closed');
     await this.commit().catch(() => undefined);
-    return fn();
+    try {
+      return await fn();
+    } catch (err) {
+      // the server is unreachable: the API answers 503 (store unavailable), not an internal error
+      const reason = pgFaultReasonOf(err);
+      if (reason !== undefined) throw new PgStoreFaultError(this.where, reason, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
   }
 
   /** An API write: the queue and `extra` in one transaction, on the chain. */
@@ -1189,6 +1198,15 @@ export class PgStore implements DetectStore {
       episodes: { ...this.episodes },
       queuedTotal: this.queuedTotal,
     };
+  }
+
+  /** Commits what is queued; resolves whether the store is writable now (never rejects). */
+  async settle(): Promise<boolean> {
+    if (this.closed) return false;
+    return this.commit().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Where the store is (the URL without its password). */

@@ -135,6 +135,7 @@ describe.skipIf(!present)('PostgreSQL store: an outage of the server', () => {
       const s = await PgStore.open(url, { flushIntervalMs: 0, retryIntervalMs: 10, onFault: (e) => events.push(e) });
       s.upsertAlert(alert('acme', 'a1', 1));
       await s.commit();
+      expect(s.status()).toMatchObject({ writable: true, queuedTotal: 0, queued: { alert: 0, observation: 0, other: 0 } });
       await own.pause();
       s.upsertAlert(alert('acme', 'a1', 2));
       s.upsertAlert(alert('acme', 'a2', 1));
@@ -142,14 +143,22 @@ describe.skipIf(!present)('PostgreSQL store: an outage of the server', () => {
       expect(err).toBeInstanceOf(PgStoreFaultError);
       expect((err as PgStoreFaultError).code).toBe('LLMTAP_ERR_STORE_FAULT');
       expect(s.writable()).toBe(false);
-      expect(s.status()).toMatchObject({ writable: false, reason: 'cantopen', queued: { alert: 2, observation: 0, other: 0 } });
+      expect(s.status()).toMatchObject({ writable: false, reason: 'cantopen', queuedTotal: 2, queued: { alert: 2, observation: 0, other: 0 } });
       // detection goes on from memory
       s.upsertAlert(alert('acme', 'a1', 3));
+      expect(s.status()).toMatchObject({ queuedTotal: 3, queued: { alert: 3, observation: 0, other: 0 } });
+      expect(await s.settle()).toBe(false);
+      // the API answers 503 while the server is away
+      const h = await makeHarness({ tenants: [{ tenant: 'acme', tokenSha256: hashToken(TOKENS.acme) }] }, { store: s });
+      const res = await h.app.inject({ url: '/v1/alerts', headers: { authorization: `Bearer ${TOKENS.acme}` } });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ error: { code: 'LLMTAP_ERR_UNAVAILABLE', message: 'service unavailable: store not writable' } });
+      await h.close();
       expect(s.peekAlert('acme', 'a1')?.count).toBe(3);
       expect(s.openAlertByKey('acme', alertDedupKey(alert('acme', 'a1', 3)))?.count).toBe(3);
       await expect(s.commit()).rejects.toBeInstanceOf(PgStoreFaultError);
       await own.resume();
-      await s.commit();
+      expect(await s.settle()).toBe(true);
       expect(s.writable()).toBe(true);
       expect(events.map((e) => e.state)).toEqual(['started', 'cleared']);
       expect(events[1]).toMatchObject({ state: 'cleared', reason: 'cantopen', dropped: 0 });
