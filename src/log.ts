@@ -3,7 +3,7 @@
  * journal, a container runtime, a file); readable coloured lines on a terminal (pino-pretty).
  * Every line keeps pino's `pid` and `hostname` and names its `stage` (run, api, pipeline,
  * output, audit). Secrets are never logged: a generated API token goes to a file (see
- * src/cli/serve.ts), and `redact` drops authorization headers should a caller log a request.
+ * src/sensor/api.ts), and `redact` drops authorization headers should a caller log a request.
  *
  * Audit lines (`stage: "audit"`, msg `audit`) record every change an operator or a tenant makes:
  * allowlist, candidates, inventory, alert status, rule reload, config reload; `who` names the

@@ -16,8 +16,8 @@ import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
 import { PgStore, redactUrl } from '../store/pg/store.js';
 import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
-import { configAllowlistEntries } from './config-allowlist.js';
-import type { ServedStore } from './serve.js';
+import { configAllowlistEntries } from '../sensor/allowlist.js';
+import type { ServedStore } from '../sensor/api.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { HubConsumer, type HubStore } from '../fleet/hub.js';
 import type { FastifyInstance } from 'fastify';
@@ -98,7 +98,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
 
   let api: FastifyInstance | undefined;
   if (!values['no-api']) {
-    const { startApi, tokenFileFor } = await import('./serve.js');
+    const { startApi, tokenFileFor } = await import('../sensor/api.js');
     const c = consumer;
     api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath) });
   }

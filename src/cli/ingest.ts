@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type SensorConfig } from '../config.js';
-import { Pipeline } from '../pipeline.js';
+import type { Sensor } from '../sensor/index.js';
 import { canonicalAddr, parseAddr } from '../decode/addr.js';
 import { communityId } from '../flow/community-id.js';
 import type { DnsAnswer, FlowRecord } from '../records.js';
@@ -18,7 +18,7 @@ import { EveReader } from '../source/eve.js';
 import type { LogDns, LogFlow, LogReadResult } from '../source/logs.js';
 import type { ReplaySummary } from './summary.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
-import { endRun, finishRun, openRun, pipelineSummary, readEdrFeeds } from './replay.js';
+import { BATCH_COMMANDS, endBatch, finishBatch, openBatch, optionsUsage, parseOptions, pipelineSummary, readEdr } from './batch.js';
 
 export const INGEST_USAGE = `usage: llmtap ingest zeek|eve PATH... [options]
 
@@ -31,16 +31,7 @@ classification and detection as a capture (llmtap replay), into the database; pr
                  directory: the *.json files in it); joined by flow_id
 
 options:
-  --edr FILE          an endpoint (EDR) feed to join, before the logs (repeatable)
-  --edr-tenant T      the tenant of those feeds (default: edr.tenant of the config)
-  --config FILE       sensor config (YAML/JSON); default: built-in defaults
-  --db PATH           database (default: store.path of the config)
-  --flows OUT         write every flow record as NDJSON (- for standard output)
-  --format table|json summary format (default table)
-  --serve             serve the API on the result until stopped
-  --quiet             no summary (json still prints)
-  -h, --help          this text
-
+${optionsUsage('ingest')}
 Lines that are not records of the log format are counted by reason in the summary, never fatal.
 exit codes: 0 success, 1 a log unreadable (everything before it processed),
             2 usage or configuration error
@@ -147,8 +138,8 @@ export async function readLogs(kind: 'zeek' | 'eve', files: string[]): Promise<L
   return reader.result();
 }
 
-/** Feed what the logs hold to a pipeline in time order; returns what conversion dropped. */
-export function feedLogs(pipeline: Pipeline, logs: LogReadResult): ConvertDrops {
+/** Feed what the logs hold to a sensor in time order; returns what conversion dropped. */
+export function feedLogs(feed: Sensor['feed'], logs: LogReadResult): ConvertDrops {
   const drops: ConvertDrops = {};
   type Ev = { t: number; order: number; dns?: LogDns; flow?: LogFlow };
   const evs: Ev[] = [];
@@ -159,43 +150,32 @@ export function feedLogs(pipeline: Pipeline, logs: LogReadResult): ConvertDrops 
   for (const e of evs) {
     if (e.dns !== undefined) {
       const a = toDnsAnswer(e.dns, drops);
-      if (a !== undefined) pipeline.addDnsAnswer(a);
+      if (a !== undefined) feed.dns(a);
     } else if (e.flow !== undefined) {
       const rec = toFlowRecord(e.flow, ++flowId, drops);
-      if (rec !== undefined) pipeline.addLogFlow(rec);
+      if (rec !== undefined) feed.flow(rec);
     }
   }
   return drops;
 }
 
+const CMD = 'llmtap ingest';
+
 export async function ingestCommand(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) return printUsage(INGEST_USAGE);
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      edr: { type: 'string', multiple: true },
-      'edr-tenant': { type: 'string' },
-      config: { type: 'string' },
-      db: { type: 'string' },
-      flows: { type: 'string' },
-      format: { type: 'string', default: 'table' },
-      serve: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: parseOptions(BATCH_COMMANDS.ingest.options) });
   const [kind, ...paths] = positionals;
   if (kind !== 'zeek' && kind !== 'eve') {
-    process.stderr.write(`llmtap ingest: ${kind === undefined ? 'give the log kind' : `unknown log kind '${kind}'`}: zeek or eve (llmtap ingest --help shows the usage)\n`);
+    process.stderr.write(`${CMD}: ${kind === undefined ? 'give the log kind' : `unknown log kind '${kind}'`}: zeek or eve (${CMD} --help shows the usage)\n`);
     return EXIT.usage;
   }
   if (paths.length === 0) {
-    process.stderr.write(`llmtap ingest ${kind}: give one or more log files or directories (llmtap ingest --help shows the usage)\n`);
+    process.stderr.write(`${CMD} ${kind}: give one or more log files or directories (${CMD} --help shows the usage)\n`);
     return EXIT.usage;
   }
   const format = values.format ?? 'table';
   if (!['table', 'json'].includes(format)) {
-    process.stderr.write(`llmtap ingest: --format must be table or json (got '${format}'; llmtap ingest --help shows the usage)\n`);
+    process.stderr.write(`${CMD}: --format must be table or json (got '${format}'; ${CMD} --help shows the usage)\n`);
     return EXIT.usage;
   }
   const cfg: SensorConfig = loadConfig(values.config);
@@ -203,14 +183,13 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   try {
     files = expandLogInputs(kind, paths);
   } catch (err) {
-    process.stderr.write(`llmtap ingest ${kind}: ${(err as Error).message}\n`);
+    process.stderr.write(`${CMD} ${kind}: ${(err as Error).message}\n`);
     return EXIT.failed;
   }
   let failed = false;
-  const run = await openRun('llmtap ingest', cfg, values, { nothing: 'nothing was read' });
-  if (run === undefined) return EXIT.failed;
-  const { pipeline } = run;
-  const edr = await readEdrFeeds('llmtap ingest', cfg, values, pipeline, false);
+  const sensor = await openBatch(CMD, cfg, values, 'nothing was read');
+  if (sensor === undefined) return EXIT.failed;
+  const edr = await readEdr(CMD, sensor, values);
   if (edr.failed) failed = true;
 
   const t0 = process.hrtime.bigint();
@@ -218,11 +197,12 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   for (const f of logs.files) {
     if (f.error !== undefined) {
       failed = true;
-      process.stderr.write(`llmtap ingest ${kind}: ${f.error} (everything before it was read)\n`);
+      process.stderr.write(`${CMD} ${kind}: ${f.error} (everything before it was read)\n`);
     }
   }
-  const drops = feedLogs(pipeline, logs);
-  const fin = await finishRun('llmtap ingest', run, t0);
+  const drops = feedLogs(sensor.feed, logs);
+  const fin = await finishBatch(CMD, sensor);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (fin.failed) failed = true;
 
   const malformed: Record<string, number> = { ...drops };
@@ -232,13 +212,14 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     skipped: [],
     packets: 0,
     wireBytes: 0,
-    flows: pipeline.counters.flows,
+    flows: sensor.pipeline.counters.flows,
     flowsEnded: {},
     malformed,
-    wallS: fin.wallS,
+    wallS,
     edr: edr.results,
-    ...pipelineSummary(cfg, run),
+    ...pipelineSummary(sensor),
+    ...(fin.fleet !== undefined ? { fleet: fin.fleet } : {}),
     logs: logs.files.map(({ file, lines, used, ignored, bad }) => ({ file, lines, used, ignored, bad })),
   };
-  return endRun(cfg, run, summary, { format, quiet: values.quiet === true, serve: values.serve === true, loss: fin.loss, failed });
+  return endBatch(sensor, summary, { format, quiet: values.quiet === true, serve: values.serve === true, loss: fin.loss, failed });
 }

@@ -17,32 +17,17 @@
  * missing, capture binding not built, database or flush failure: the stderr line names the
  * LLMTAP_ERR_… code), 2 usage or config error (a BPF filter that does not compile included).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { auditLogger, createLogger, type Logger } from '../log.js';
 import { configWarnings } from './config-check.js';
-import { configPath, loadConfig, type SensorConfig } from '../config.js';
-import { Pipeline } from '../pipeline.js';
-import { Store } from '../store/store.js';
-import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
-import { applyConfigAllowlist } from './config-allowlist.js';
-import { configTenants, finishOutputs, openOutputs } from './outputs.js';
-import type { Outputs } from '../output/outputs.js';
-import { lossReport } from './replay.js';
+import { loadConfig, type SensorConfig } from '../config.js';
+import { buildSensor, SensorBuildError, type Sensor } from '../sensor/index.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 
 export const RUN_EXIT = EXIT;
 
-/** Whatever serves the API; closed on shutdown. */
-export interface ServedApi {
-  close(): Promise<unknown> | void;
-}
-export type ServeFn = (cfg: SensorConfig, store: Store, pipeline: Pipeline) => Promise<ServedApi | undefined | void>;
-
 export interface RunDeps {
-  /** Serves the API (default: `startApi` of ./serve.js). */
-  serve?: ServeFn;
   log?: Logger;
 }
 
@@ -66,14 +51,6 @@ options:
 exit codes: 0 clean stop, 1 runtime failure (no such interface, no capture permission, binding
             not built, database), 2 usage or configuration error`;
 const USAGE = RUN_USAGE;
-
-/** The default API server: src/cli/serve.ts `startApi`, with the live source's kernel counters. */
-function defaultServeFor(live: LiveSource, currentOutputs: () => Outputs | undefined, log: Logger, dbPath: string): ServeFn {
-  return async (cfg, store, pipeline) => {
-    const { startApi, tokenFileFor } = await import('./serve.js');
-    return startApi(cfg, store, pipeline, { running: () => true, source: () => live.stats(), outputs: () => currentOutputs()?.counters() ?? [], iface: live.opts.iface, log, tokenFile: tokenFileFor(dbPath) });
-  };
-}
 
 function exitFor(e: LiveCaptureError): number {
   switch (e.code) {
@@ -163,66 +140,45 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   const log = root.child({ stage: 'run' });
   const audit = auditLogger(root);
   const outLog = root.child({ stage: 'output' });
-  const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
-  let store: Store;
+  let sensor: Sensor;
   try {
-    store = Store.open(dbPath, {
-      retentionHours: cfg.store.retention_hours,
-      busyTimeoutMs: cfg.store.busy_timeout_ms,
-      queueMax: cfg.store.queue_max,
-      retryIntervalMs: cfg.store.retry_interval_ms,
+    sensor = await buildSensor(cfg, {
+      ...(o.db !== undefined ? { db: o.db } : {}),
       // one line when a fault starts, one when it clears (with the writes it held)
-      onFault: (e) => {
+      onStoreFault: (e) => {
         if (e.state === 'started') log.error({ db: e.path, reason: e.reason, code: e.code, err: e.message }, 'database not writable: alerts and observations are queued and retried');
         else log.warn({ db: e.path, reason: e.reason, writes: e.writes, dropped: e.dropped, seconds: e.seconds }, 'database writable again: queued writes stored');
       },
+      outputLog: outLog,
+      ...(o.flows !== undefined ? { flows: { path: o.flows, mode: 'stream' as const } } : {}),
+      log: root,
+      // one line when an overload episode starts, one when it ends (with what was shed)
+      overload: {
+        onEvent: (e) => {
+          if (e.state === 'started') {
+            log.warn({ level: e.level, state: e.level === 1 ? 'shed_dissect' : 'shed_analysis', why: e.why, newFlowsPerS: e.newFlowsPerS, lagS: e.lagS },
+              'overload: new flows arrive faster than the pipeline takes them; new flows are not dissected' + (e.level === 2 ? ' nor analyzed' : ''));
+          } else {
+            log.warn({ seconds: e.seconds, maxLevel: e.maxLevel, undissected: e.undissected, unanalyzed: e.unanalyzed, peakNewFlowsPerS: e.peakNewFlowsPerS },
+              'overload over: new flows are dissected and analyzed again');
+          }
+        },
+      },
     });
-    applyConfigAllowlist(cfg, store);
   } catch (e) {
     await live.close();
-    log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: dbPath, err: (e as Error).message }, `llmtap run: cannot open the database ${dbPath}: ${(e as Error).message}`);
-    return RUN_EXIT.failed;
-  }
-  let outputs: Outputs | undefined;
-  try {
-    outputs = await openOutputs(cfg, store, outLog);
-  } catch (e) {
-    await live.close();
-    store.close();
-    log.error({ code: (e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG', err: (e as Error).message }, `llmtap run: ${(e as Error).message}`);
+    if (!(e instanceof SensorBuildError)) throw e;
+    if (e.step === 'store' || e.step === 'allowlist') {
+      log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: e.dbPath, err: e.message }, `llmtap run: cannot open the database ${e.dbPath}: ${e.message}`);
+      return RUN_EXIT.failed;
+    }
+    log.error({ code: (e.cause as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG', err: e.message }, `llmtap run: ${e.message}`);
     return RUN_EXIT.usage;
   }
-  const flowsOut: WriteStream | undefined = o.flows !== undefined ? createWriteStream(o.flows) : undefined;
-  const pipeline = new Pipeline(cfg, {
-    store, log: root,
-    // one line when an overload episode starts, one when it ends (with what was shed)
-    overload: {
-      onEvent: (e) => {
-        if (e.state === 'started') {
-          log.warn({ level: e.level, state: e.level === 1 ? 'shed_dissect' : 'shed_analysis', why: e.why, newFlowsPerS: e.newFlowsPerS, lagS: e.lagS },
-            'overload: new flows arrive faster than the pipeline takes them; new flows are not dissected' + (e.level === 2 ? ' nor analyzed' : ''));
-        } else {
-          log.warn({ seconds: e.seconds, maxLevel: e.maxLevel, undissected: e.undissected, unanalyzed: e.unanalyzed, peakNewFlowsPerS: e.peakNewFlowsPerS },
-            'overload over: new flows are dissected and analyzed again');
-        }
-      },
-    },
-    ...(flowsOut !== undefined ? { onFlow: (rec) => flowsOut.write(`${JSON.stringify(rec)}\n`) } : {}),
-  });
-  const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),
-    { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key, fromEnd: true, onResult: (r) => pipeline.noteIngest(r.rejected), onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
-    (r) => pipeline.addEdr(r)));
+  const { pipeline, store } = sensor;
   // feed files named in the config are read once before capture starts
-  for (const f of cfg.edr.files) {
-    try {
-      const r = await readEdrFile(configPath(cfg, f), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
-      pipeline.noteIngest(r.rejected);
-    } catch (e) {
-      log.warn({ file: f, err: (e as Error).message }, 'EDR file unreadable');
-    }
-  }
+  for (const f of (await sensor.readEdrFiles()).failures) log.warn({ file: f.name, err: f.error.message }, 'EDR file unreadable');
 
-  let api: ServedApi | undefined | void;
   let finished!: (code: number) => void;
   const done = new Promise<number>((res) => { finished = res; });
   let stopping = false;
@@ -231,34 +187,23 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     if (stopping) return;
     stopping = true;
     log.info({ why }, 'stopping: flushing open flows and closing the database');
-    clearInterval(ticker);
     clearInterval(statsTimer);
-    // handlers stay installed: a second signal during the flush must not kill the process
-    await live.close(); // the batches captured before the stop are delivered first
-    await Promise.all(followers.map((f) => f.close()));
-    try {
-      pipeline.finish();
-    } catch (e) {
-      log.error({ err: (e as Error).message }, 'flush failed');
+    // handlers stay installed: a second signal during the flush must not kill the process.
+    // The sensor stops capture first (the batches captured before the stop are delivered).
+    const r = await sensor.close({ outputsMs: 5000 });
+    if (r.flushError !== undefined) {
+      log.error({ err: r.flushError.message }, 'flush failed');
       code = RUN_EXIT.failed;
     }
-    if (outputs !== undefined) {
-      for (const l of await finishOutputs(outputs, 5000)) log.warn({ output: l.name, queued: l.queued, err: l.lastError }, 'output: alert changes not delivered at shutdown');
-    }
-    try {
-      await api?.close();
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'API close failed');
-    }
-    if (!store.settle() || lossReport(store) !== undefined) {
-      const st = store.status();
-      const lost = store.unstoredAlerts();
-      log.error({ db: dbPath, reason: st.reason, queued: st.queued, dropped: st.dropped, alerts: [...lost.queued, ...lost.dropped].map((a) => a.id) },
+    for (const l of r.undelivered) log.warn({ output: l.name, queued: l.queued, err: l.lastError }, 'output: alert changes not delivered at shutdown');
+    if (r.apiError !== undefined) log.warn({ err: r.apiError.message }, 'API close failed');
+    if (!r.settled || r.loss !== undefined) {
+      const st = r.loss?.status ?? store.status();
+      const lost = r.loss ?? { queued: [], dropped: [] };
+      log.error({ db: sensor.dbPath, reason: st.reason, queued: st.queued, dropped: st.dropped, alerts: [...lost.queued, ...lost.dropped].map((a) => a.id) },
         'stopping with writes the database did not take');
       code = RUN_EXIT.failed;
     }
-    store.close();
-    if (flowsOut !== undefined) await new Promise<void>((res) => flowsOut.end(res));
     log.info({ capture: live.stats(), ...live.extraStats(), overload: pipeline.overload?.status() }, 'stopped');
     finished(code);
   };
@@ -275,26 +220,16 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       }
     }
     // outputs: follow new tenants from their newest change, apply the list (file outputs reopen)
-    if (next.outputs.length > 0 && outputs === undefined) {
-      void openOutputs(next, store, outLog).then((o) => { outputs = o; }, (e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs not started'));
-    } else if (outputs !== undefined) {
-      outputs.follow(configTenants(next));
-      outputs.configure(next.outputs).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs invalid, keeping the running ones'));
-    }
-    const r = pipeline.reload(next);
-    if (store !== undefined) {
-      // The config's entries become the new file's set: removed ones are revoked, API ones stay.
-      try {
-        const a = applyConfigAllowlist(next, store);
-        log.info({ added: a.added, removed: a.removed, kept: a.kept }, 'SIGHUP: config allowlist applied');
-      } catch (e) {
-        log.error({ err: (e as Error).message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
-      }
-    }
-    if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
-    else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
+    const hadOutputs = sensor.outputs !== undefined;
+    sensor.reloadOutputs(next).catch((e: Error) => log.error({ err: e.message }, hadOutputs ? 'SIGHUP: outputs invalid, keeping the running ones' : 'SIGHUP: outputs not started'));
+    // the config's allowlist entries become the new file's set: removed ones are revoked, API ones stay
+    const r = sensor.reload(next);
+    if ('error' in r.allowlist) log.error({ err: r.allowlist.error.message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
+    else log.info({ added: r.allowlist.added, removed: r.allowlist.removed, kept: r.allowlist.kept }, 'SIGHUP: config allowlist applied');
+    if (r.rules.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+    else log.error({ err: r.rules.error }, 'SIGHUP: rule reload failed, keeping the running rules');
     for (const w of configWarnings(next)) log.warn({ code: 'LLMTAP_WARN_CONFIG' }, w);
-    audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: r.ok, detail: { ...(cfgFile !== undefined ? { file: cfgFile } : {}), allowlist_entries: next.allowlist.length, ...(r.ok ? {} : { err: r.error }) } });
+    audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: r.rules.ok, detail: { ...(cfgFile !== undefined ? { file: cfgFile } : {}), allowlist_entries: next.allowlist.length, ...(r.rules.ok ? {} : { err: r.rules.error }) } });
   };
 
   const handlers = {
@@ -304,20 +239,21 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   };
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, handlers[s]);
 
-  // Advance flow/join timers on a quiet link (live timestamps are wall-clock µs).
-  const ticker = setInterval(() => pipeline.tick(Date.now() * 1000), 1000);
   const statsTimer = setInterval(() => log.info({ capture: live.stats() }, 'capture stats'), 60_000);
 
+  // advance flow/join timers on a quiet link (live timestamps are wall-clock µs)
+  sensor.startClock(1000);
+  sensor.addSource(live);
   live.start((b) => pipeline.onBatch(b), (err) => {
     if (err !== null) {
       log.error({ err: err.message }, 'capture stopped');
       void shutdown('capture error', RUN_EXIT.failed);
     }
   });
-  for (const f of followers) f.start();
+  sensor.followEdr((name, err) => log.warn({ file: name, err: err.message }, 'EDR feed unreadable'));
   if (o.api) {
     try {
-      api = await (deps.serve ?? defaultServeFor(live, () => outputs, root, dbPath))(cfg, store, pipeline);
+      await sensor.serve({ running: () => true, source: () => live.stats(), iface: live.opts.iface });
     } catch (e) {
       log.error({ err: (e as Error).message }, `llmtap run: cannot serve the API: ${(e as Error).message}`);
       void shutdown('API failed', RUN_EXIT.failed);

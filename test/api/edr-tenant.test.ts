@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEdrText } from '../../src/attribute/ingest.js';
-import { startApi } from '../../src/cli/serve.js';
+import { startApi } from '../../src/sensor/api.js';
 import { configFromObject } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { Store } from '../../src/store/store.js';

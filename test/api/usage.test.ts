@@ -14,7 +14,7 @@ import { buildApp } from '../../src/api/app.js';
 import { hashToken } from '../../src/api/auth.js';
 import { readEdrFile } from '../../src/attribute/ingest.js';
 import { Classifier, DEFAULT_RULES_PATH } from '../../src/classify/classifier.js';
-import { applyConfigAllowlist } from '../../src/cli/config-allowlist.js';
+import { applyConfigAllowlist } from '../../src/sensor/allowlist.js';
 import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/metrics.js';
 import { Pipeline } from '../../src/pipeline.js';

@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createIngestState, EdrFileError, EdrFollower, readEdrFile, EdrReader, type IngestResult } from '../../src/attribute/ingest.js';
 import { configFromObject } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { startApi } from '../../src/cli/serve.js';
+import { startApi } from '../../src/sensor/api.js';
 import { Store } from '../../src/store/store.js';
 import type { EdrConnection } from '../../src/records.js';
 

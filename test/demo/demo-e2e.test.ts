@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEdrFile } from '../../src/attribute/ingest.js';
-import { currentAlerts } from '../../src/cli/replay.js';
+import { currentAlerts } from '../../src/sensor/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
 import type { Alert, EdrConnection, FlowRecord, Observation } from '../../src/records.js';
@@ -80,7 +80,7 @@ interface Run {
 async function run(opts: { feed: string; edrFirst: boolean; skewMs?: number; dbPath?: string }): Promise<Run> {
   const cfg = loadConfig(join(demo, 'llmtap.yaml'));
   const store = Store.open(opts.dbPath ?? join(tmp, `demo-${dbN++}.db`));
-  const { applyConfigAllowlist } = await import('../../src/cli/config-allowlist.js');
+  const { applyConfigAllowlist } = await import('../../src/sensor/allowlist.js');
   applyConfigAllowlist(cfg, store);
   const flows: FlowRecord[] = [];
   const observations: Observation[] = [];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEdrFile } from '../../src/attribute/ingest.js';
-import { currentAlerts } from '../../src/cli/replay.js';
+import { currentAlerts } from '../../src/sensor/index.js';
 import { loadConfig, type SensorConfig } from '../../src/config.js';
 import { loadIndicatorFile, parseStixPattern, ThreatIntelIndex } from '../../src/detect/threat-intel.js';
 import { Pipeline } from '../../src/pipeline.js';
@@ -213,7 +213,7 @@ describe('matching', () => {
 async function replayDemo(cfg: SensorConfig): Promise<{ alerts: Alert[]; pipeline: Pipeline; store: Store }> {
   const demo = join(repoRoot, 'pcaps', 'demo');
   const store = Store.open(join(tmp, `demo-${Math.random().toString(36).slice(2)}.db`));
-  const { applyConfigAllowlist } = await import('../../src/cli/config-allowlist.js');
+  const { applyConfigAllowlist } = await import('../../src/sensor/allowlist.js');
   applyConfigAllowlist(cfg, store);
   const pipeline = new Pipeline(cfg, { store });
   const recs: EdrConnection[] = [];

@@ -45,8 +45,12 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['api'], to: 'store/types.ts', why: 'the API serves the store rows (allowlist, candidates, observations); the response schemas choose which fields leave' },
 ];
 
-/** Files that wire stages together and may import any of them (fleet/: the sensor and hub roles). */
-const WIRING = /^(pipeline\.ts|cli\/.+|fleet\/.+)$/;
+/** Files that wire stages together and may import any of them: the pipeline, the fleet parts
+ * over it (publisher, hub consumer), the sensor assembly over those and the commands over all
+ * (each layer imports only the ones before it). */
+const WIRING = /^(pipeline\.ts|fleet\/.+|sensor\/.+|cli\/.+)$/;
+const LAYERS = [/^pipeline\.ts$/, /^fleet\//, /^sensor\//, /^cli\//] as const;
+const layerOf = (p: string): number => LAYERS.findIndex((re) => re.test(p));
 
 /**
  * Today's violations, kept visible. Remove an entry when the import goes away (the test says
@@ -196,6 +200,13 @@ describe('imports: forward-only (docs/architecture.md, Imports)', () => {
       return ib > ia && !EXCEPTIONS.some((x) => x.from === e.from && x.to === e.to);
     });
     expect(later.map((e) => `${e.from} → ${e.to}`)).toEqual([]);
+  });
+
+  it('the wiring is layered: pipeline → fleet parts → sensor assembly → commands, never backwards', () => {
+    expect(all).toContainEqual({ from: 'cli/replay.ts', to: 'cli/batch.ts' });
+    expect(all).toContainEqual({ from: 'cli/batch.ts', to: 'sensor/index.ts' });
+    const back = all.filter((e) => layerOf(e.from) >= 0 && layerOf(e.to) > layerOf(e.from));
+    expect(back.map((e) => `${e.from} → ${e.to}`)).toEqual([]);
   });
 
   it('every listed exception still exists (remove fixed ones)', () => {

@@ -1,5 +1,5 @@
 /**
- * `metricSources` (src/cli/serve.ts) reads each stage's own counter names: the exposition text
+ * `metricSources` (src/sensor/api.ts) reads each stage's own counter names: the exposition text
  * of a pipeline that replayed real captures and EDR records must carry the stages' numbers.
  * Runs without Prometheus (metrics-replay.test.ts does the same through a real scrape).
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEdrFile } from '../../src/attribute/ingest.js';
-import { metricSources } from '../../src/cli/serve.js';
+import { metricSources } from '../../src/sensor/api.js';
 import { configFromObject } from '../../src/config.js';
 import { MALFORMED } from '../../src/decode/reasons.js';
 import { createMetrics, isFamily } from '../../src/metrics.js';

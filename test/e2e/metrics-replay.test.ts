@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config.js';
 import { MALFORMED } from '../../src/decode/reasons.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { startApi } from '../../src/cli/serve.js';
+import { startApi } from '../../src/sensor/api.js';
 import { readCaptureFile } from '../../src/source/file.js';
 import { Store } from '../../src/store/store.js';
 import { corpusDir, repoRoot } from '../helpers/corpus.js';

@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { startApi } from '../../src/cli/serve.js';
+import { startApi } from '../../src/sensor/api.js';
 import { readCaptureFile } from '../../src/source/file.js';
 import { Store } from '../../src/store/store.js';
 import { ensureBuilt } from '../helpers/build-once.js';

@@ -16,7 +16,7 @@ import { ensureBuilt } from '../helpers/build-once.js';
 import { corpusDir, repoRoot } from '../helpers/corpus.js';
 import { NgWriter } from '../helpers/pcapng-writer.js';
 import { replaySource } from '../../src/cli/replay.js';
-import { metricSources } from '../../src/cli/serve.js';
+import { metricSources } from '../../src/sensor/api.js';
 import { configFromObject } from '../../src/config.js';
 import { createMetrics } from '../../src/metrics.js';
 import { Pipeline } from '../../src/pipeline.js';

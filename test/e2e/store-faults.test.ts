@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { applyConfigAllowlist } from '../../src/cli/config-allowlist.js';
+import { applyConfigAllowlist } from '../../src/sensor/allowlist.js';
 import { loadConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
 import { ensureBuilt } from '../helpers/build-once.js';

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readEdrFile } from '../../src/attribute/ingest.js';
-import { applyConfigAllowlist } from '../../src/cli/config-allowlist.js';
+import { applyConfigAllowlist } from '../../src/sensor/allowlist.js';
 import { loadConfig, type SensorConfig } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { readCaptureFile } from '../../src/source/file.js';

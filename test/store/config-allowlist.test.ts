@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyConfigAllowlist } from '../../src/cli/config-allowlist.js';
+import { applyConfigAllowlist } from '../../src/sensor/allowlist.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
 

@@ -1,6 +1,6 @@
 /**
  * Serve the HTTP API (alerts for SIEM polling, rules, allowlist, EDR ingest, /metrics) over a
- * running pipeline: `llmtap run` and `llmtap replay --serve` share this.
+ * running pipeline: the sensor assembly serves it for `llmtap run` and `llmtap replay --serve`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -244,16 +244,4 @@ export async function startApi(cfg: SensorConfig, store: ServedStore, p: Pipelin
   const where = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : String(addr);
   log.info({ url: `${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}` }, `API listening on ${cfg.api.tls_cert !== undefined ? 'https' : 'http'}://${where}`);
   return app;
-}
-
-/** `replay --serve`: keep the API up over the replayed data until SIGINT/SIGTERM. */
-export async function serveApi(cfg: SensorConfig, store: Store, p: Pipeline, dbPath: string, log?: Logger, source?: () => SourceStats): Promise<void> {
-  const app = await startApi(cfg, store, p, { running: () => true, tokenFile: tokenFileFor(dbPath), ...(log !== undefined ? { log } : {}), ...(source !== undefined ? { source } : {}) });
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await app.close();
-  store.close();
 }

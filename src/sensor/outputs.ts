@@ -1,5 +1,5 @@
 /**
- * Push outputs of a CLI run (`outputs:` in the config): built over the store, following the
+ * Push outputs of a sensor (`outputs:` in the config): built over the store, following the
  * config's tenants, polled every second; `finishOutputs` pushes the last changes and waits
  * (bounded) for the queues to empty before the store closes.
  */
