@@ -239,7 +239,7 @@ export interface StoreCounters {
 }
 
 /**
- * Getters src/cli/serve.ts wires to the stages' `stats()`. Every getter is optional; an absent one
+ * Getters src/sensor/api.ts wires to the stages' `stats()`. Every getter is optional; an absent one
  * leaves its metrics without series. Getters must be cheap and must not throw (a throwing
  * getter is skipped for that scrape and counted in `llmtap_metrics_collect_errors_total`).
  */
