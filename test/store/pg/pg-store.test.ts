@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { hashToken } from '../../../src/api/auth.js';
 import type { ApiStore } from '../../../src/api/deps.js';
 import { readEdrFile } from '../../../src/attribute/ingest.js';
-import { configAllowlistEntries } from '../../../src/cli/config-allowlist.js';
+import { configAllowlistEntries } from '../../../src/sensor/allowlist.js';
 import { configFromObject, loadConfig } from '../../../src/config.js';
 import { Pipeline } from '../../../src/pipeline.js';
 import { readCaptureFile } from '../../../src/source/file.js';
