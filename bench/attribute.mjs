@@ -39,12 +39,12 @@ export async function benchAttribute() {
   let t = process.hrtime.bigint();
   const res = parseEdrText(text, { tenant: 'b', lineageKey: 'k', state: createIngestState() }, (r) => recs.push(r));
   let emitted = 0;
-  const at = new Attributor({ ...defaultAttributeOptions, maxRecords: RECORDS * 2 }, { emit: () => { emitted++; }, tenantOf: () => 'b' });
+  const at = new Attributor({ ...defaultAttributeOptions, maxRecords: RECORDS * 2 }, { emit: () => { emitted++; } });
   for (const r of recs) at.addEdr(r);
   const recSec = Number(process.hrtime.bigint() - t) / 1e9;
   const flows = Array.from({ length: RECORDS / 2 }, (_, i) => flowOf(i * 2));
   t = process.hrtime.bigint();
-  for (const f of flows) at.addFlow(f);
+  for (const f of flows) at.addFlow(f, 'b');
   const flowSec = Number(process.hrtime.bigint() - t) / 1e9;
   at.flush();
   const s = at.stats();

@@ -90,14 +90,14 @@ out['names.max_entries'] = measure(() => new PassiveDns({ ...defaultPassiveDnsOp
       answers: [{ name: `t${i}.scan.example`, type: 'A', ttl: 300, data: `172.16.${(i >> 8) & 255}.${i & 255}` }] });
   }
 });
-out['attribute.max_flows'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxFlows: big }, { emit: () => {}, tenantOf: () => 'default' }), (a, n) => {
-  for (let i = 0; i < n; i++) a.addFlow(flowRec(i));
+out['attribute.max_flows'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxFlows: big }, { emit: () => {} }), (a, n) => {
+  for (let i = 0; i < n; i++) a.addFlow(flowRec(i), 'default');
 });
 // records need the flow side cleared: measure the join with records only
-out['attribute.max_records'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxRecords: big, maxDevices: 16 }, { emit: () => {}, tenantOf: () => 'default' }), (a, n) => {
+out['attribute.max_records'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxRecords: big, maxDevices: 16 }, { emit: () => {} }), (a, n) => {
   for (let i = 0; i < n; i++) a.addEdr({ ...edrRec(i), deviceId: 'ws1', localAddr: '10.0.0.1' });
 });
-out['attribute.max_devices'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxRecords: 16, maxDevices: big }, { emit: () => {}, tenantOf: () => 'default' }), (a, n) => {
+out['attribute.max_devices'] = measure(() => new Attributor({ ...defaultAttributeOptions, maxRecords: 16, maxDevices: big }, { emit: () => {} }), (a, n) => {
   // one record per device: a device-map address and a skew entry each (records capped at 16)
   for (let i = 0; i < n; i++) a.addEdr(edrRec(i));
 });

@@ -366,12 +366,11 @@ export class Pipeline {
     this.loadThreatIntel(cfg);
     this.attributor = new Attributor(
       attributeOptionsFrom(cfg.attribute),
-      { emit: (obs) => this.onObservation(obs), tenantOf: (flow) => this.flowTenant.get(flow) ?? this.tenants.ofFlow(flow) },
+      { emit: (obs) => this.onObservation(obs), tenantOfEdr: (rec) => this.tenants.ofEdrRecord(rec.tenant, rec.localAddr) },
     );
     this.names = new PassiveDns(passiveDnsOptionsFrom(cfg.names));
-    const entropy = cfg.tenants.some((t) => t.payload_entropy);
     this.dissector = new Dissector(
-      dissectOptionsFrom(cfg.dissect, entropy),
+      dissectOptionsFrom(cfg.dissect, this.tenants.payloadEntropyWanted),
       {
         onDns: (a) => {
           this.counters.dnsAnswers++;
@@ -437,20 +436,9 @@ export class Pipeline {
    */
   addNamedFlow(rec: FlowRecord, tenant: string): void {
     this.advance(rec.lastTsUs);
-    this.flowTenant.set(rec, tenant);
     this.counters.flows++;
-    if (rec.payloadEntropy !== undefined && !this.tenants.get(tenant).payload_entropy) delete rec.payloadEntropy;
-    this.deps.onFlow?.(rec);
-    try {
-      this.attributor.addFlow(rec);
-    } catch (err) {
-      this.counters.attributeErrors++;
-      this.rateLimitedError('attribute', err);
-    }
+    this.analyze(rec, tenant, undefined, false);
   }
-
-  /** The tenant of flows that came with one (addNamedFlow), else resolved from their addresses. */
-  private readonly flowTenant = new WeakMap<FlowRecord, string>();
 
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
   addDnsAnswer(a: DnsAnswer): void {
@@ -470,16 +458,29 @@ export class Pipeline {
     }
   }
 
-  /** `fromTable`: made by the flow table (not read from a log), see Attributor.addFlow. */
+  /**
+   * A flow record (captured, or read from a log) is named and its tenant resolved, here, once.
+   * `fromTable`: made by the flow table (not read from a log), see Attributor.addFlow.
+   */
   private onFlow(rec: FlowRecord, shed: FlowMeta['shed'], fromTable: boolean): void {
     this.counters.flows++;
     this.names.nameFlow(rec);
-    if (rec.payloadEntropy !== undefined && !this.tenants.get(this.tenants.ofFlow(rec)).payload_entropy) delete rec.payloadEntropy;
+    this.analyze(rec, this.tenants.ofFlow(rec), shed, fromTable);
+  }
+
+  /**
+   * A flow record enters analysis with its tenant, which its observation carries (the join
+   * keys by it, classify and detect read it). The payload-entropy opt-in is decided here and
+   * nowhere else: the record keeps its entropy only when its tenant opted in, so the flow
+   * output, the observation and the store see it only then.
+   */
+  private analyze(rec: FlowRecord, tenant: string, shed: FlowMeta['shed'], fromTable: boolean): void {
+    if (rec.payloadEntropy !== undefined && !this.tenants.get(tenant).payload_entropy) delete rec.payloadEntropy;
     this.deps.onFlow?.(rec);
     if (shed === 2) return; // created during overload level 2: counted and emitted only
     // fail-open: an error after this point never stops capture or flow records
     try {
-      this.attributor.addFlow(rec, fromTable);
+      this.attributor.addFlow(rec, tenant, fromTable);
     } catch (err) {
       this.counters.attributeErrors++;
       this.rateLimitedError('attribute', err);
@@ -551,11 +552,18 @@ export class Pipeline {
     this.deps.store.flush();
   }
 
-  /** SIGHUP / API: reload rules; tenants and allowlist come from the config and the store. */
+  /**
+   * SIGHUP / API: reload rules; tenants and allowlist come from the config and the store. New
+   * tenant settings (ranges, VLANs, privacy switches, payload entropy) apply to flows that end
+   * after the reload; a flow already waiting in the join keeps the tenant it was given (a
+   * tenant the reload removed files it under `default`).
+   */
   reload(cfg?: SensorConfig): { ok: boolean; error?: string } {
     if (cfg !== undefined) {
       this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
       this.detector.setTenants(this.tenants);
+      // dissect computes entropy while some tenant wants it (flows that end from now on)
+      this.dissector.setPayloadEntropy(this.tenants.payloadEntropyWanted);
       this.loadThreatIntel(cfg);
     }
     const r = this.classifier.reload();

@@ -58,7 +58,11 @@ export { defaultAttributeOptions, type AttributeOptions } from './options.js';
 
 export interface AttributeDeps {
   emit(obs: Observation): void;
-  tenantOf(flow: FlowRecord): string;
+  /**
+   * The tenant of a connection only an endpoint reported (its observation is formed here):
+   * default, the feed's label (`rec.tenant`).
+   */
+  tenantOfEdr?(rec: EdrConnection): string;
 }
 
 interface EdrEntry {
@@ -267,13 +271,13 @@ export class Attributor {
   }
 
   /**
-   * A flow record at its end. `fromTable`: made by the flow table and named by passive DNS, so
-   * its fields are known (src/attribute/packed.ts) and it may wait packed.
+   * A flow record at its end and its tenant (resolved once, by the caller; carried on its
+   * observation). `fromTable`: made by the flow table and named by passive DNS, so its fields
+   * are known (src/attribute/packed.ts) and it may wait packed.
    */
-  addFlow(flow: FlowRecord, fromTable = false): void {
+  addFlow(flow: FlowRecord, tenant: string, fromTable = false): void {
     this.count('flows');
     if (flow.firstTsUs > this.nowUs) this.nowUs = flow.firstTsUs;
-    const tenant = this.deps.tenantOf(flow);
     const tracked = this.edrTenants.has(tenant);
     const key = tracked ? joinKey(tenant, flow.proto, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort) : '';
     const p: PendingFlow = { flow, tenant, key, sig: '', learned: undefined, hit: false, tracked: false, emitted: false };
@@ -435,7 +439,8 @@ export class Attributor {
     if (this.recentEdrOnly.has(dedup)) return;
     this.recentEdrOnly.set(dedup, true);
     this.count(loopback ? 'edr_only.loopback' : 'edr_only.offtap');
-    this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0));
+    const tenant = this.deps.tenantOfEdr?.(e.rec) ?? e.rec.tenant;
+    this.deps.emit(edrOnlyObservation(e.rec, this.skews.get(e.skewKey) ?? 0, tenant));
   }
 
   tick(nowUs: number): void {

@@ -36,14 +36,15 @@ export function edrObsId(rec: EdrConnection): string {
 /**
  * An `edr-only` Observation for a connection the tap does not see (loopback to a local
  * runtime such as :11434, or off-tap traffic). The record's local side is the client when it
- * initiated; `skewMs` (EDR minus capture clock) moves the time onto the capture clock.
+ * initiated; `skewMs` (EDR minus capture clock) moves the time onto the capture clock; `tenant`
+ * is the connection's resolved tenant (default: the feed's label).
  */
-export function edrOnlyObservation(rec: EdrConnection, skewMs = 0): Observation {
+export function edrOnlyObservation(rec: EdrConnection, skewMs = 0, tenant = rec.tenant): Observation {
   const client = attributionOf(rec, 'orig', skewMs === 0 ? undefined : skewMs, false);
   const tsUs = (rec.tsMs - skewMs) * 1000;
   const obs: Observation = {
     obsId: edrObsId(rec),
-    tenant: rec.tenant,
+    tenant,
     kind: 'edr-only',
     update: false,
     tsUs,

@@ -1,6 +1,6 @@
 /**
  * detect: heuristics over classified, attributed observations, per tenant, written through the
- * store. Order per observation: tenant (and its privacy switch) → warm-up clock → inventory
+ * store. Order per observation: tenant settings (and its privacy switch) → warm-up clock → inventory
  * learning → first-seen (device, process, provider), off-hours and threat-intel match (the
  * confidence signals every alert of this connection gets; a threat-intel match also raises
  * them one severity step) → each rule (fail-open, one try/catch per rule) → the observation row.
@@ -18,7 +18,6 @@ import type { Logger } from 'pino';
 import { addrScope } from '../attribute/normalize.js';
 import type { Observation, Severity } from '../records.js';
 import type { TenantResolver } from '../tenants/resolver.js';
-import type { TenantConfig } from '../tenants/schema.js';
 import { Beacon } from './beacon.js';
 import { observationSignals, offHours } from './confidence.js';
 import { Deduper } from './dedup.js';
@@ -120,22 +119,12 @@ export class Detector {
     this.log.warn({ rule: where, obsId, err: msg, suppressed }, 'detect: rule failed (fail-open)');
   }
 
-  /** The tenant an observation belongs to: its own id when it names a configured tenant other
-   * than `default`, else the tenant its EDR tenant id maps to, else by client address and VLAN
-   * (`default` when nothing claims it). */
-  tenantOf(obs: Observation): TenantConfig {
-    if (obs.tenant !== 'default') {
-      if (this.tenants.has(obs.tenant)) return this.tenants.get(obs.tenant);
-      const viaEdr = this.tenants.ofEdrTenant(obs.tenant);
-      if (viaEdr !== 'default') return this.tenants.get(viaEdr);
-    }
-    return this.tenants.get(this.tenants.ofAddress(obs.clientAddr, obs.flow?.vlan ?? []));
-  }
-
   /** Idempotent per obsId: a late-join update re-runs detection without double counting. */
   onObservation(input: Observation): void {
-    const tenant = this.tenantOf(input);
-    // Rows are filed under the resolved tenant, whatever label the EDR feed carried.
+    // The observation carries its tenant, resolved once where it was formed (src/pipeline.ts,
+    // the join); its settings are the current ones. A tenant a reload removed while the
+    // connection waited in the join is unknown now: its rows go to `default`.
+    const tenant = this.tenants.get(input.tenant);
     const obs = input.tenant === tenant.id ? input : { ...input, tenant: tenant.id };
     if (!tenant.ai_threat_telemetry_enabled) {
       this.count('detect.telemetry_disabled');
@@ -205,7 +194,7 @@ export class Detector {
       }
     }
     try {
-      this.store.insertObservation(obs, { h1: marks.h1, keepEntropy: tenant.payload_entropy });
+      this.store.insertObservation(obs, { h1: marks.h1 });
     } catch (err) {
       this.failed('store', err, obs.obsId);
     }

@@ -34,8 +34,6 @@ export interface CandidateSighting {
 export interface ObservationMarks {
   /** H1 (or its warm-up learning alert) fired for this observation. */
   h1?: boolean;
-  /** Keep `flow.payloadEntropy` (the tenant opted in). */
-  keepEntropy?: boolean;
 }
 
 export interface DetectStore {

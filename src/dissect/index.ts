@@ -92,6 +92,15 @@ export class Dissector {
     this.dns = deps.makeDns !== undefined ? deps.makeDns(dnsDeps) : new DnsDissector(dnsDeps);
   }
 
+  /**
+   * Switch the payload-entropy opt-in (config reload): flows still in their handshake phase
+   * and new flows follow it. Whether a flow keeps its entropy is decided per tenant by the
+   * wiring (src/pipeline.ts); this only says whether it is computed at all.
+   */
+  setPayloadEntropy(on: boolean): void {
+    this.opts.payloadEntropy = on;
+  }
+
   onPacket(view: PacketView, meta: FlowMeta): void {
     if (!meta.inspect) return;
     try {

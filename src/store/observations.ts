@@ -169,7 +169,8 @@ export class ObservationTable {
       bytes_in: Math.round(o.bytesIn),
       flow_id: f?.flowId ?? null,
       community_id: f?.communityId ?? null,
-      payload_entropy: marks.keepEntropy === true && f?.payloadEntropy !== undefined ? f.payloadEntropy : null,
+      // present only when the flow's tenant opted in (decided once, src/pipeline.ts)
+      payload_entropy: f?.payloadEntropy ?? null,
       h1,
     });
     if (!before) this.daily.run(o.tenant, utcDay(o.tsUs), h1, 1);

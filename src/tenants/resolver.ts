@@ -1,6 +1,8 @@
 /**
  * Which tenant a flow, an address or an EDR feed's tenant id belongs to, and each tenant's
- * settings. Built once per config load (and again on reload, see `Detector.setTenants`).
+ * settings. Built once per config load (and again on reload: `Pipeline.reload`). A connection's
+ * tenant is resolved once, where its observation is formed (src/pipeline.ts for a flow, the
+ * join for an endpoint-only connection), and carried on the observation; later stages read it.
  */
 import type { FlowRecord } from '../records.js';
 import { addrBytes, cidrContains, parseCidr, type Cidr } from './cidr.js';
@@ -37,11 +39,29 @@ export class TenantResolver {
     }
     if (!this.byId.has('default')) this.byId.set('default', defaultTenantConfig());
     this.ranges.sort((a, b) => b.cidr.bits - a.cidr.bits);
+    this.payloadEntropyWanted = [...this.byId.values()].some((t) => t.payload_entropy);
   }
+
+  /** Whether any tenant opted in to payload entropy (dissect computes it only then). */
+  readonly payloadEntropyWanted: boolean;
 
   /** The tenant of a flow: by its client (orig) address and VLAN stack. */
   ofFlow(flow: FlowRecord): string {
     return this.ofAddress(flow.origAddr, flow.vlan);
+  }
+
+  /**
+   * The tenant of an endpoint record's connection: the feed's tenant label when it names a
+   * configured tenant other than `default`, else the tenant that label maps to as an EDR tenant
+   * id, else by the record's local (client) address (`default` when nothing claims it).
+   */
+  ofEdrRecord(label: string, localAddr: string): string {
+    if (label !== 'default') {
+      if (this.byId.has(label)) return label;
+      const viaEdr = this.ofEdrTenant(label);
+      if (viaEdr !== 'default') return viaEdr;
+    }
+    return this.ofAddress(localAddr, []);
   }
 
   /** VLAN membership first (an explicit tag is the stronger statement), then the longest

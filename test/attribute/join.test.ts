@@ -18,7 +18,7 @@ function rec(p: Partial<EdrConnection> & Pick<EdrConnection, 'tsMs' | 'localPort
 
 function harness(opts: Partial<AttributeOptions> = {}) {
   const out: Observation[] = [];
-  const at = new Attributor({ ...defaultAttributeOptions, holdMs: 0, ...opts }, { emit: (o) => out.push(o), tenantOf: () => 't1' });
+  const at = new Attributor({ ...defaultAttributeOptions, holdMs: 0, ...opts }, { emit: (o) => out.push(o) });
   const last = (id: string) => [...out].reverse().find((o) => o.obsId === id);
   return { at, out, last };
 }
@@ -33,8 +33,8 @@ describe('join: arrival order and skew', () => {
         // Three connections: the first teaches the skew, the others must match in the narrow window.
         const flows = [flowAt(T0, 50001), flowAt(T0 + 5 * 60_000, 50002), flowAt(T0 + 9 * 60_000, 50003)];
         const recs = flows.map((f, i) => rec({ tsMs: f.firstTsUs / 1000 + skewMs + 150 + i * 20, localPort: f.origPort }));
-        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); flows.forEach((f) => at.addFlow(f)); }
-        else { flows.forEach((f) => at.addFlow(f)); recs.forEach((r) => at.addEdr(r)); }
+        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); flows.forEach((f) => at.addFlow(f, 't1')); }
+        else { flows.forEach((f) => at.addFlow(f, 't1')); recs.forEach((r) => at.addEdr(r)); }
         for (const f of flows) {
           const o = last(flowObsId(f))!;
           expect(o.client?.processName).toBe('python.exe');
@@ -58,11 +58,11 @@ describe('join: arrival order and skew', () => {
     const { at, last } = harness();
     const f1 = flowAt(T0, 50010);
     at.addEdr(rec({ tsMs: T0 + 60_000, localPort: 50010 }));
-    at.addFlow(f1);
+    at.addFlow(f1, 't1');
     expect(last(flowObsId(f1))!.client?.method).toBe('edr');
     const f2 = flowAt(T0 + 120_000, 50011);
     at.addEdr(rec({ tsMs: T0 + 120_000 + 60_000 + 30_000, localPort: 50011 })); // 30 s off the learned skew
-    at.addFlow(f2);
+    at.addFlow(f2, 't1');
     expect(last(flowObsId(f2))!.client?.method).toBe('device-map');
   });
 });
@@ -74,7 +74,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 200, localPort: 50100, pid: 2, processKey: '{new}', processName: 'new.exe' }));
     at.addEdr(rec({ tsMs: T0 + 30 * 60_000, localPort: 50100, pid: 3, processKey: '{later}', processName: 'later.exe' }));
     const f = flowAt(T0, 50100);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     expect(last(flowObsId(f))!.client?.processName).toBe('new.exe');
   });
 
@@ -83,10 +83,10 @@ describe('join: candidates', () => {
     // Learn the skew (0) on another connection first.
     const f0 = flowAt(T0 - 60_000, 50200);
     at.addEdr(rec({ tsMs: T0 - 60_000, localPort: 50200 }));
-    at.addFlow(f0);
+    at.addFlow(f0, 't1');
     at.addEdr(rec({ tsMs: T0 + 100, localPort: 50201, processKey: '{young}', processName: 'young.exe', processStartMs: T0 + 60_000 }));
     const f = flowAt(T0, 50201);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const o = last(flowObsId(f))!;
     expect(o.client?.processName).toBeUndefined();
     expect(at.stats()['join.rejected_process_after_flow']).toBeGreaterThanOrEqual(1);
@@ -97,7 +97,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0 + 100, localPort: 50300, pid: 10, processName: 'a.exe' }));
     at.addEdr(rec({ tsMs: T0 + 300, localPort: 50300, pid: 11, processName: 'b.exe' }));
     const f = flowAt(T0, 50300);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const c = last(flowObsId(f))!.client!;
     expect(c.ambiguous).toBe(true);
     expect(c.deviceId).toBe('laptop-1');
@@ -113,7 +113,7 @@ describe('join: candidates', () => {
     at.addEdr(wfp);
     at.addEdr(rec({ tsMs: T0 + 300, localPort: 50400 }));
     const f = flowAt(T0, 50400);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const c = last(flowObsId(f))!.client!;
     expect(c.ambiguous).toBeUndefined();
     expect(c.source).toBe('sysmon');
@@ -130,7 +130,7 @@ describe('join: candidates', () => {
     at.addEdr(wfp);
     at.addEdr(mde);
     const f = flowAt(T0, 50410);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const c = last(flowObsId(f))!.client!;
     expect(c.ambiguous).toBeUndefined();
     expect(c.source).toBe('mde');
@@ -144,7 +144,7 @@ describe('join: candidates', () => {
     at.addEdr(rec({ tsMs: T0, localPort: 50500, remoteAddr: server, remotePort: 8443 }));
     at.addEdr(rec({ deviceId: 'srv-1', tsMs: T0 - 2000, tsKind: 'accept', direction: 'inbound', localAddr: server, localPort: 8443, remoteAddr: CLIENT, remotePort: 50500, processName: 'nginx', pid: 80 }));
     const f = mkFlow({ origAddr: CLIENT, origPort: 50500, respAddr: server, respPort: 8443, firstTsUs: T0 * 1000 });
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const o = last(flowObsId(f))!;
     expect(o.client?.deviceId).toBe('laptop-1');
     expect(o.server?.deviceId).toBe('srv-1');
@@ -159,7 +159,7 @@ describe('join: candidates', () => {
     // is on the record's resp side: it is that side's attribution, and the observation's
     // client stays the record's orig (record, observation and alert name the same client).
     const f = mkFlow({ origAddr: API, origPort: 443, respAddr: CLIENT, respPort: 50600, firstTsUs: T0 * 1000, origBy: 'first', origWireBytes: 9000, respWireBytes: 700 });
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const o = last(flowObsId(f))!;
     expect(o.clientAddr).toBe(API);
     expect(o.serverAddr).toBe(CLIENT);
@@ -176,15 +176,15 @@ describe('join: candidates', () => {
     const { at, last } = harness();
     at.addEdr(rec({ tsMs: T0, localPort: 50700 }));
     const f = flowAt(T0 + 60_000, 50701);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     const c = last(flowObsId(f))!.client!;
     expect(c.method).toBe('device-map');
     expect(c.deviceId).toBe('laptop-1');
     expect(c.processName).toBeUndefined();
     const seen: Observation[] = [];
-    const at2 = new Attributor({ ...defaultAttributeOptions, holdMs: 0 }, { emit: (o) => seen.push(o), tenantOf: () => 't2' });
+    const at2 = new Attributor({ ...defaultAttributeOptions, holdMs: 0 }, { emit: (o) => seen.push(o) });
     at2.addEdr(rec({ tsMs: T0, localPort: 50702 }));
-    at2.addFlow(flowAt(T0, 50702));
+    at2.addFlow(flowAt(T0, 50702), 't2');
     expect(seen[0]?.client).toBeUndefined();
   });
 });
@@ -207,6 +207,21 @@ describe('join: edr-only, waits, bounds', () => {
     expect(at.stats()['edr_only.loopback']).toBe(1);
   });
 
+  it('an edr-only observation carries the tenant resolved when it is formed (the feed\'s label without a resolver)', () => {
+    const seen: Observation[] = [];
+    const labels: string[] = [];
+    const mk = (tenantOfEdr?: (r: EdrConnection) => string): Attributor =>
+      new Attributor({ ...defaultAttributeOptions, holdMs: 0 }, tenantOfEdr === undefined ? { emit: (o) => seen.push(o) } : { emit: (o) => seen.push(o), tenantOfEdr });
+    const a = mk((r) => { labels.push(r.tenant); return 'acme'; });
+    a.addEdr(rec({ tsMs: T0, localPort: 51500 }));
+    a.flush();
+    const b = mk();
+    b.addEdr(rec({ tsMs: T0, localPort: 51501 }));
+    b.flush();
+    expect(seen.map((o) => [o.kind, o.tenant])).toEqual([['edr-only', 'acme'], ['edr-only', 't1']]);
+    expect(labels).toEqual(['t1']);
+  });
+
   for (const lo of ['127.0.0.1', '::1']) {
     for (const order of ['edr-first', 'flow-first'] as const) {
       it(`a captured loopback flow [${lo}]:11434 joins its records: one connection, client and runtime attributed, no edr-only (${order})`, () => {
@@ -216,8 +231,8 @@ describe('join: edr-only, waits, bounds', () => {
           rec({ tsMs: T0 + 100, localAddr: lo, localPort: 51000, remoteAddr: lo, remotePort: 11434, processName: 'curl', pid: 11 }),
           rec({ tsMs: T0 + 101, localAddr: lo, localPort: 11434, remoteAddr: lo, remotePort: 51000, direction: 'inbound', tsKind: 'accept', processName: 'ollama', pid: 12 }),
         ];
-        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); at.addFlow(f); }
-        else { at.addFlow(f); recs.forEach((r) => at.addEdr(r)); }
+        if (order === 'edr-first') { recs.forEach((r) => at.addEdr(r)); at.addFlow(f, 't1'); }
+        else { at.addFlow(f, 't1'); recs.forEach((r) => at.addEdr(r)); }
         at.flush();
         // one connection: one observation (its second record may update it), never an edr-only one
         expect(out.every((o) => o.kind === 'flow' && o.obsId === flowObsId(f))).toBe(true);
@@ -241,7 +256,7 @@ describe('join: edr-only, waits, bounds', () => {
     const f = mkFlow({ origAddr: '127.0.0.1', origPort: 51001, respAddr: '127.0.0.1', respPort: 11434, firstTsUs: T0 * 1000 });
     at.addEdr(rec({ tsMs: T0 + 50, localAddr: '127.0.0.1', localPort: 51001, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
     at.addEdr(rec({ tsMs: T0 + 60, localAddr: '127.0.0.1', localPort: 51002, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     at.flush();
     expect(out.map((o) => `${o.kind}|${o.client?.processName ?? '-'}`)).toEqual(['flow|curl']);
     expect(at.stats()['records.unmatched_loopback']).toBe(1);
@@ -251,7 +266,7 @@ describe('join: edr-only, waits, bounds', () => {
     const { at, out } = harness();
     at.addEdr(rec({ tsMs: T0, localAddr: '127.0.0.1', localPort: 51003, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
     const other = mkFlow({ origAddr: '127.0.0.1', origPort: 40000, respAddr: '127.0.0.1', respPort: 8080, firstTsUs: T0 * 1000 });
-    at.addFlow(other);
+    at.addFlow(other, 't1');
     at.flush();
     const o = out.find((x) => x.obsId === flowObsId(other))!;
     expect(o.client).toBeUndefined();
@@ -263,7 +278,7 @@ describe('join: edr-only, waits, bounds', () => {
     // a captured connection teaches the device's skew
     const f = flowAt(T0, 50500);
     at.addEdr(rec({ tsMs: T0 + skew + 120, localPort: 50500 }));
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     expect(at.stats()['skew_ms.laptop-1.sysmon']).toBe(skew + 120);
     // a local runtime call and an off-tap call the sensor never saw, on the device's clock
     at.addEdr(rec({ tsMs: T0 + skew + 5_000, localAddr: '127.0.0.1', localPort: 51004, remoteAddr: '127.0.0.1', remotePort: 11434, processName: 'curl' }));
@@ -289,7 +304,7 @@ describe('join: edr-only, waits, bounds', () => {
   it('a flow stops waiting after waitMs: a later record no longer updates it', () => {
     const { at, out } = harness({ waitMs: 30_000 });
     const f = flowAt(T0, 51200);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     at.tick((T0 + 5 * 60_000) * 1000);
     at.addEdr(rec({ tsMs: T0, localPort: 51200 }));
     expect(out.filter((o) => o.obsId === flowObsId(f)).length).toBe(1);
@@ -299,7 +314,7 @@ describe('join: edr-only, waits, bounds', () => {
   it('memory is bounded on both sides, evictions counted', () => {
     const { at } = harness({ maxRecords: 50, maxFlows: 20 });
     for (let i = 0; i < 200; i++) at.addEdr(rec({ tsMs: T0 + i, localPort: 52000 + i }));
-    for (let i = 0; i < 100; i++) at.addFlow(flowAt(T0 + i, 53000 + i));
+    for (let i = 0; i < 100; i++) at.addFlow(flowAt(T0 + i, 53000 + i), 't1');
     const s = at.stats();
     expect(s['records.indexed']).toBe(50);
     expect(s['records.evicted']).toBe(150);
@@ -312,7 +327,7 @@ describe('join: hold before the first emission', () => {
   it('a flow without its record is held; a record within the hold gives one attributed, non-update observation', () => {
     const { at, out } = harness({ holdMs: 30_000 });
     const f = flowAt(1_000_000, 50001);
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     expect(out.length).toBe(0);
     at.addEdr(rec({ localPort: 50001, tsMs: 1_000_000 + 5_000 }));
     expect(out.length).toBe(1);
@@ -323,15 +338,15 @@ describe('join: hold before the first emission', () => {
 
   it('the hold expires on capture time (tick) or at flush, unattributed', () => {
     const { at, out } = harness({ holdMs: 30_000 });
-    at.addFlow(flowAt(1_000_000, 50002));
-    at.addFlow(flowAt(1_000_100, 50003));
+    at.addFlow(flowAt(1_000_000, 50002), 't1');
+    at.addFlow(flowAt(1_000_100, 50003), 't1');
     at.tick((1_000_000 + 29_000) * 1000);
     expect(out.length).toBe(0);
     at.tick((1_000_000 + 40_000) * 1000); // flows end 2 s after they start; hold 30 s after that
     expect(out.map((o) => o.flow?.origPort)).toEqual([50002, 50003]);
     expect(out.every((o) => o.client === undefined && o.update === false)).toBe(true);
     const { at: at2, out: out2 } = harness({ holdMs: 30_000 });
-    at2.addFlow(flowAt(2_000_000, 50004));
+    at2.addFlow(flowAt(2_000_000, 50004), 't1');
     at2.flush();
     expect(out2.length).toBe(1);
   });
@@ -339,10 +354,10 @@ describe('join: hold before the first emission', () => {
   it('the hold sweep passes emitted flows, stops at the first young one and resumes there', () => {
     const { at, out } = harness({ holdMs: 30_000 });
     at.addEdr(rec({ localPort: 50011, tsMs: 1_000_000 }));
-    at.addFlow(flowAt(1_000_000, 50010)); // held
-    at.addFlow(flowAt(1_000_000, 50011)); // matched at once: emitted, not held
-    at.addFlow(flowAt(1_020_000, 50012)); // held, 20 s younger
-    at.addFlow(flowAt(1_000_000, 50013)); // held, old, but behind a young one (roughly age-ordered)
+    at.addFlow(flowAt(1_000_000, 50010), 't1'); // held
+    at.addFlow(flowAt(1_000_000, 50011), 't1'); // matched at once: emitted, not held
+    at.addFlow(flowAt(1_020_000, 50012), 't1'); // held, 20 s younger
+    at.addFlow(flowAt(1_000_000, 50013), 't1'); // held, old, but behind a young one (roughly age-ordered)
     expect(out.map((o) => o.flow?.origPort)).toEqual([50011]);
     at.tick((1_000_000 + 40_000) * 1000);
     expect(out.map((o) => o.flow?.origPort)).toEqual([50011, 50010]);
@@ -354,7 +369,7 @@ describe('join: hold before the first emission', () => {
   it('a scan through a small table: every flow is emitted exactly once, evictions counted', () => {
     const { at, out } = harness({ holdMs: 30_000, maxFlows: 1_000 });
     for (let i = 0; i < 20_000; i++) {
-      at.addFlow(mkFlow({ origAddr: '10.9.9.9', origPort: 40000, respAddr: `172.16.${i >> 8}.${i & 255}`, respPort: 443, firstTsUs: (T0 + i / 10) * 1000 }));
+      at.addFlow(mkFlow({ origAddr: '10.9.9.9', origPort: 40000, respAddr: `172.16.${i >> 8}.${i & 255}`, respPort: 443, firstTsUs: (T0 + i / 10) * 1000 }), 't1');
       if (i % 1000 === 999) at.tick((T0 + i / 10) * 1000);
     }
     expect(out.length).toBe(19_000);
@@ -384,7 +399,7 @@ describe('join: EDR records expired out of order', () => {
     const { at, out } = harness({ learnWindowMs: 3_600_000, toleranceMs: 1_000, waitMs: 10_000 });
     // laptop-1 learns its skew from one matched pair; laptop-2 never does (its records keep the wide window).
     at.addEdr(rec({ tsMs: T0, localPort: 50100 }));
-    at.addFlow(flowAt(T0, 50100));
+    at.addFlow(flowAt(T0, 50100), 't1');
     // Two of every three records are laptop-1's, the third laptop-2's.
     for (let i = 0; i < 2400; i++) {
       const two = i % 3 === 0;
@@ -398,7 +413,7 @@ describe('join: EDR records expired out of order', () => {
     expect(at.stats()['records.unmatched']).toBe(1600);
     // laptop-2's records still match: a flow to one of them joins.
     const f = mkFlow({ origAddr: '10.1.2.4', origPort: 51000, respAddr: API, respPort: 443, firstTsUs: (T0 + 1) * 1000 });
-    at.addFlow(f);
+    at.addFlow(f, 't1');
     expect(out.find((o) => o.obsId === flowObsId(f))?.client?.deviceId).toBe('laptop-2');
     at.tick((T0 + 2 * 3_600_000) * 1000);
     expect(at.stats()['records.indexed']).toBe(0);

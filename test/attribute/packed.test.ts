@@ -94,8 +94,8 @@ describe('the join with packed waiting flows', () => {
   function both(holdMs: number, maxFlows: number, drive: (add: (f: FlowRecord) => void, at: Attributor) => void) {
     const runs = [true, false].map((fromTable) => {
       const out: Observation[] = [];
-      const at = new Attributor({ ...defaultAttributeOptions, holdMs, maxFlows }, { emit: (o) => out.push(structuredClone(o)), tenantOf: (f) => (f.origPort % 2 === 0 ? 'even' : 'odd') });
-      drive((f) => at.addFlow(structuredClone(f), fromTable), at);
+      const at = new Attributor({ ...defaultAttributeOptions, holdMs, maxFlows }, { emit: (o) => out.push(structuredClone(o)) });
+      drive((f) => at.addFlow(structuredClone(f), f.origPort % 2 === 0 ? 'even' : 'odd', fromTable), at);
       at.flush();
       return { out, stats: at.stats() };
     });

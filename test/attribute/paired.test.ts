@@ -26,10 +26,9 @@ function run(flows: FlowRecord[], recs: EdrConnection[], edrFirst: boolean) {
   const latest = new Map<string, Observation>();
   const at = new Attributor({ ...defaultAttributeOptions, waitMs: 10 * 60_000 }, {
     emit: (o) => { if (o.kind === 'flow') latest.set(o.obsId, o); },
-    tenantOf: () => 'lab',
   });
   if (edrFirst) for (const r of recs) at.addEdr(r);
-  for (const f of flows) at.addFlow(f);
+  for (const f of flows) at.addFlow(f, 'lab');
   if (!edrFirst) for (const r of recs) at.addEdr(r);
   at.flush();
   const byPorts = new Map<string, Observation>();

@@ -96,7 +96,7 @@ describe.skipIf(!haveSamples())('real EDR samples', () => {
 
   it('privacy: no command line, user name or SID in anything the parsers and join output', () => {
     const obs: Observation[] = [];
-    const at = new Attributor(defaultAttributeOptions, { emit: (o) => obs.push(o), tenantOf: () => 't' });
+    const at = new Attributor(defaultAttributeOptions, { emit: (o) => obs.push(o) });
     for (const r of recs) at.addEdr(r);
     at.flush();
     const values: string[] = [];

@@ -32,6 +32,8 @@ export interface ObsSpec {
   update?: boolean;
   /** Not an AI connection (no verdict). */
   notAi?: boolean;
+  /** The flow record's payload entropy (present only when its tenant opted in). */
+  entropy?: number;
 }
 
 let flowSeq = 1;
@@ -82,9 +84,9 @@ export function obs(s: ObsSpec): Observation {
       endReason: 'fin',
       ifIndex: 0,
       hostSource: 'sni',
-      payloadEntropy: 7.9,
     },
   };
+  if (s.entropy !== undefined && o.flow !== undefined) o.flow.payloadEntropy = s.entropy;
   if (!s.notAi) {
     o.verdict = {
       category: s.category ?? 'api',

@@ -23,7 +23,7 @@ describe('upload ratio, tenant isolation, tick', () => {
     const t = (id: string, cidr: string) => ({ ...defaultTenantConfig(id), warmup_days: 0, cidrs: [cidr] });
     const { store, det } = rig([t('a', '10.1.0.0/16'), t('b', '10.2.0.0/16'), t('c', '10.3.0.0/16')]);
     ['10.1.0.5', '10.2.0.5', '10.3.0.5'].forEach((addr, i) =>
-      det.onObservation(obs({ id: `t${i}`, atS: 10 + i * 20, clientAddr: addr, device: `dev-${i}`, proc: 'w.exe', sha256: '9'.repeat(64) })),
+      det.onObservation(obs({ id: `t${i}`, tenant: ['a', 'b', 'c'][i]!, atS: 10 + i * 20, clientAddr: addr, device: `dev-${i}`, proc: 'w.exe', sha256: '9'.repeat(64) })),
     );
     for (const id of ['a', 'b', 'c']) expect(summary(alerts(store, id))).toEqual([`h1/high/dev-${['a', 'b', 'c'].indexOf(id)}/w.exe`]);
     store.close();

@@ -29,10 +29,10 @@ describe('ai_threat_telemetry_enabled', () => {
     const evilOff = 'd'.repeat(60) + 'beef';
     const evilOn = 'a'.repeat(60) + 'cafe';
     for (let i = 0; i < 6; i++) {
-      // The observation's own tenant label is the EDR's; the detector resolves by address.
-      det.onObservation(obs({ id: `off${i}`, tenant: 'edr-x', atS: 10 + i * 40, device: `globexdev${i % 3}`, clientAddr: '10.2.3.4', proc: 'globexworker.exe', sha256: evilOff, lineage: 'globexlineage', host: 'globex-llm.example.net' }));
-      det.onObservation(obs({ id: `off6-${i}`, tenant: 'edr-x', atS: 11 + i * 40, noEdr: true, clientAddr: 'fd00:2::99', host: 'globex-v6.example.net' }));
-      det.onObservation(obs({ id: `on${i}`, tenant: 'edr-x', atS: 12 + i * 40, device: `acmedev${i % 3}`, clientAddr: '10.1.3.4', proc: 'acmeworker.exe', sha256: evilOn, lineage: 'acmelineage', host: 'acme-llm.example.net' }));
+      // Each observation carries the tenant resolved where it was formed (src/pipeline.ts).
+      det.onObservation(obs({ id: `off${i}`, tenant: 'globex', atS: 10 + i * 40, device: `globexdev${i % 3}`, clientAddr: '10.2.3.4', proc: 'globexworker.exe', sha256: evilOff, lineage: 'globexlineage', host: 'globex-llm.example.net' }));
+      det.onObservation(obs({ id: `off6-${i}`, tenant: 'globex', atS: 11 + i * 40, noEdr: true, clientAddr: 'fd00:2::99', host: 'globex-v6.example.net' }));
+      det.onObservation(obs({ id: `on${i}`, tenant: 'acme', atS: 12 + i * 40, device: `acmedev${i % 3}`, clientAddr: '10.1.3.4', proc: 'acmeworker.exe', sha256: evilOn, lineage: 'acmelineage', host: 'acme-llm.example.net', entropy: 7.9 }));
     }
     store.flush();
     const raw = dbBytes(path);
@@ -50,13 +50,6 @@ describe('ai_threat_telemetry_enabled', () => {
     expect(rows[0]?.payloadEntropy).toBe(7.9);
     expect(store.listObservations('globex', { afterSeq: 0, limit: 100 })).toEqual([]);
     expect(det.stats()['detect.telemetry_disabled']).toBe(12);
-    store.close();
-  });
-
-  it('payload entropy is not stored unless the tenant opted in', () => {
-    const { store, det } = rig();
-    det.onObservation(obs({ id: 'e0', atS: 1 }));
-    expect(store.listObservations('default', { afterSeq: 0, limit: 10 })[0]?.payloadEntropy).toBeUndefined();
     store.close();
   });
 });

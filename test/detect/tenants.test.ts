@@ -33,6 +33,15 @@ describe('tenants', () => {
     expect(r.ofAddress('8.8.8.8', [999])).toBe('default');
     expect(r.ofAddress('not-an-ip', [])).toBe('default');
     expect(r.ofEdrTenant('mde-1234')).toBe('acme-lab');
+    // an endpoint record's connection: its feed label when it names a tenant, else the EDR
+    // tenant id it maps to, else by its local address
+    expect(r.ofEdrRecord('globex', '10.20.1.1')).toBe('globex');
+    expect(r.ofEdrRecord('mde-1234', '8.8.8.8')).toBe('acme-lab');
+    expect(r.ofEdrRecord('default', '10.20.1.1')).toBe('acme-lab');
+    expect(r.ofEdrRecord('edr-x', '10.21.1.1')).toBe('acme');
+    expect(r.ofEdrRecord('edr-x', '8.8.8.8')).toBe('default');
+    expect(r.payloadEntropyWanted).toBe(false);
+    expect(new TenantResolver(parseTenants([{ id: 'x', payload_entropy: true }])).payloadEntropyWanted).toBe(true);
     expect(r.get('nobody').id).toBe('default');
     expect(r.ids().sort()).toEqual(['acme', 'acme-lab', 'default', 'globex']);
   });

@@ -811,7 +811,7 @@ export class PgStore implements DetectStore {
         process_name: c?.processName ?? null, sha256: c?.sha256 ?? null, sha1: c?.sha1 ?? null, parent_name: c?.parentName ?? null,
         lineage_hash: c?.lineageHash ?? null, category: v.category, provider: v.provider, rule_id: v.ruleId, sanctioned: v.sanctioned,
         bytes_out: Math.round(o.bytesOut), bytes_in: Math.round(o.bytesIn), flow_id: f?.flowId ?? null, community_id: f?.communityId ?? null,
-        payload_entropy: marks.keepEntropy === true && f?.payloadEntropy !== undefined ? f.payloadEntropy : null,
+        payload_entropy: f?.payloadEntropy ?? null,
       },
     });
   }
