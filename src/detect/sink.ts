@@ -38,7 +38,8 @@ export interface ObservationMarks {
 
 export interface DetectStore {
   // Alerts and their deduplication (see dedup.ts).
-  /** Insert or update by id under `dedupKey`; returns the alert with its new change seq. */
+  /** Insert or update by id under `dedupKey`; returns the alert with its new change seq (unset
+   * where the store numbers changes when it commits: the hub's PostgreSQL store). */
   upsertAlert(a: Alert, dedupKey: string): Alert;
   /** The not-closed alert with this dedup key, if any. */
   openAlertByKey(tenant: string, dedupKey: string): Alert | undefined;

@@ -154,6 +154,7 @@ interface MemAlert {
   heuristic: Heuristic;
   status: AlertStatus;
   firstSeenUs: number;
+  lastSeenUs: number;
   json: string;
 }
 
@@ -259,7 +260,10 @@ export class PgStore implements DetectStore {
    */
   static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
     const where = redactUrl(url);
-    const pool = new pg.Pool({ connectionString: url, max: Math.max(2, opts.poolMax ?? 4), types: TYPES, connectionTimeoutMillis: 10_000 });
+    // bounded waits: a server that stops answering is a fault (retried), never a hang of the commit chain
+    const pool = new pg.Pool({
+      connectionString: url, max: Math.max(2, opts.poolMax ?? 4), types: TYPES, connectionTimeoutMillis: 10_000, query_timeout: 60_000, keepAlive: true,
+    });
     // an idle connection that breaks (server restart) is replaced on next use; never crash on it
     pool.on('error', () => undefined);
     try {
@@ -280,10 +284,13 @@ export class PgStore implements DetectStore {
 
   private async load(): Promise<void> {
     const q = <R extends pg.QueryResultRow>(sql: string): Promise<R[]> => this.pool.query<R>(sql).then((r) => r.rows);
-    for (const r of await q<{ id: string; tenant: string; heuristic: Heuristic; status: AlertStatus; dedup_key: string; bin_hash: string | null; first_seen_us: number; alert_json: string }>(
-      'SELECT id, tenant, heuristic, status, dedup_key, bin_hash, first_seen_us, alert_json FROM alerts',
+    for (const r of await q<{ id: string; tenant: string; heuristic: Heuristic; status: AlertStatus; dedup_key: string; bin_hash: string | null; first_seen_us: number; last_seen_us: number; alert_json: string }>(
+      'SELECT id, tenant, heuristic, status, dedup_key, bin_hash, first_seen_us, last_seen_us, alert_json FROM alerts',
     )) {
-      this.remember(r.id, { tenant: r.tenant, key: r.dedup_key, binHash: r.bin_hash ?? undefined, heuristic: r.heuristic, status: r.status, firstSeenUs: r.first_seen_us, json: r.alert_json });
+      this.remember(r.id, {
+        tenant: r.tenant, key: r.dedup_key, binHash: r.bin_hash ?? undefined, heuristic: r.heuristic, status: r.status,
+        firstSeenUs: r.first_seen_us, lastSeenUs: r.last_seen_us, json: r.alert_json,
+      });
     }
     for (const r of await q<{ scope: string; obs_id: string; ts_us: number }>('SELECT scope, obs_id, ts_us FROM contributions')) {
       this.contributions.set(k2(r.scope, r.obs_id), r.ts_us);
@@ -749,7 +756,7 @@ export class PgStore implements DetectStore {
     const json = bodyOf(a);
     const binHash = alertBinHash(a);
     const key = dedupKey ?? prev?.key ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
-    this.remember(a.id, { tenant: a.tenant, key, binHash, heuristic: a.heuristic, status: a.status, firstSeenUs: a.firstSeenUs, json });
+    this.remember(a.id, { tenant: a.tenant, key, binHash, heuristic: a.heuristic, status: a.status, firstSeenUs: a.firstSeenUs, lastSeenUs: a.lastSeenUs, json });
     this.push({
       t: 'alert', tenant: a.tenant, id: a.id, heuristic: a.heuristic, severity: a.severity, status: a.status, key,
       binHash: binHash ?? null, first: a.firstSeenUs, last: a.lastSeenUs, json,
@@ -925,10 +932,7 @@ export class PgStore implements DetectStore {
     const cutoffOf = new Map(cutoffs);
     const obsCutoff = nowUs - this.retentionHours * US_PER_HOUR;
     const gone = new Set<string>();
-    for (const [id, m] of this.alerts) {
-      const last = (JSON.parse(m.json) as Alert).lastSeenUs;
-      if (last < cutoffOf.get(m.tenant)!) gone.add(id);
-    }
+    for (const [id, m] of this.alerts) if (m.lastSeenUs < cutoffOf.get(m.tenant)!) gone.add(id);
     let n = 0;
     for (const id of gone) {
       this.forget(id);

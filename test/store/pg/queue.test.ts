@@ -4,10 +4,14 @@
  * outage the oldest observation and learning writes are dropped first and counted, alerts kept;
  * and the schema has no column for content, command lines, paths, users or SIDs.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Observation } from '../../../src/records.js';
 import { PgStore } from '../../../src/store/pg/store.js';
+import { Store } from '../../../src/store/store.js';
 import { makeAlert, makeObservation } from '../../api/seed.js';
 import { havePostgres, Postgres } from '../../helpers/postgres.js';
 
@@ -77,6 +81,59 @@ describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
       await own.stop();
     }
   }, 120_000);
+
+  it('retention removes what the SQLite store removes, from memory and the database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmtap-ret-'));
+    const sq = Store.open(join(dir, 'x.db'), { flushIntervalMs: 0, retentionHours: 2 });
+    const url = await server.createDatabase('ret');
+    const s = await PgStore.open(url, { flushIntervalMs: 0, retentionHours: 2 });
+    const H = 3_600_000_000;
+    const old = makeAlert('acme', 'h1', 'high');
+    const fresh = makeAlert('acme', 'h7', 'critical', { firstSeenUs: old.firstSeenUs + 3 * H, lastSeenUs: old.firstSeenUs + 3 * H });
+    const betaOld = makeAlert('beta', 'h1', 'high', { lastSeenUs: old.lastSeenUs + 0.5 * H });
+    const o1 = makeObservation('acme', { tsUs: old.firstSeenUs });
+    const o2 = makeObservation('acme', { tsUs: fresh.firstSeenUs });
+    const cand = { processName: 'node', provider: 'anthropic', category: 'api' as const, deviceId: 'd', obsId: o1.obsId, tsUs: o1.tsUs };
+    for (const st of [sq, s]) {
+      for (const a of [old, fresh, betaOld]) st.upsertAlert(a);
+      st.contribute(old.id, o1.obsId, o1.tsUs);
+      st.contribute(fresh.id, o2.obsId, o2.tsUs);
+      st.insertObservation(o1);
+      st.insertObservation(o2);
+      st.upsertCandidate('acme', cand);
+    }
+    sq.flush();
+    await s.commit();
+    // capture time 4 h after `old`: acme keeps alerts 2 h (the default), beta 24 h
+    const now = (old.lastSeenUs + 4 * H) / 1000;
+    const nSq = sq.runRetention(now, { beta: 24 });
+    expect(nSq).toBeGreaterThan(0);
+    s.runRetention(now, { beta: 24 });
+    expect(s.peekAlert('acme', old.id)).toBeUndefined();
+    expect(s.peekAlert('acme', fresh.id)?.id).toBe(fresh.id);
+    expect(s.peekAlert('beta', betaOld.id)?.id).toBe(betaOld.id);
+    expect(s.hasContributed(old.id, o1.obsId)).toBe(false);
+    expect(s.hasContributed(fresh.id, o2.obsId)).toBe(true);
+    expect(s.hasContributed('cand:acme:node:anthropic', o1.obsId)).toBe(false);
+    await s.commit();
+    for (const t of ['acme', 'beta']) {
+      const strip = (xs: Alert[]): unknown[] => xs.map((a) => [a.id, a.seq, a.change]);
+      expect(strip(await s.listAlertChanges(t, { afterSeq: 0, limit: 100 })), t).toEqual(strip(sq.listAlertChanges(t, { afterSeq: 0, limit: 100 })));
+      expect(await s.listObservations(t, { afterSeq: 0, limit: 100 }), t).toEqual(sq.listObservations(t, { afterSeq: 0, limit: 100 }));
+    }
+    expect((await s.listAlertChanges('acme', { afterSeq: 0, limit: 100 })).map((a) => a.id)).toEqual([fresh.id]);
+    expect((await s.listObservations('acme', { afterSeq: 0, limit: 100 })).map((o) => o.obsId)).toEqual([o2.obsId]);
+    // a reopened store loads the same state
+    const again = await PgStore.open(url, { flushIntervalMs: 0 });
+    expect(again.peekAlert('acme', old.id)).toBeUndefined();
+    expect(again.peekAlert('acme', fresh.id)?.id).toBe(fresh.id);
+    expect(again.hasContributed(old.id, o1.obsId)).toBe(false);
+    expect(again.hasContributed(fresh.id, o2.obsId)).toBe(true);
+    await again.close();
+    sq.close();
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('has no column for command lines, payload, prompts, paths, users or SIDs', async () => {
     const url = await server.createDatabase('priv');
