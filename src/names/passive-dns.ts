@@ -58,11 +58,30 @@ interface Sighting {
   expUs: number;
 }
 
-/** What one address knows: sightings of any client, and each client's own. */
+/**
+ * What one address knows: sightings of any client, and each client's own. Most addresses are
+ * asked for by one client: its list is kept in `client`/`own` and a Map is made only for a
+ * second client (a Map is ~170 bytes, a fifth of an entry).
+ */
 interface AddrEntry {
   any: Sighting[];
+  /** The only client so far, and its list (empty string and undefined once `clients` exists). */
+  client: string;
+  own: Sighting[] | undefined;
   /** Keyed by client address; insertion order is age order. */
-  clients: Map<string, Sighting[]>;
+  clients: Map<string, Sighting[]> | undefined;
+}
+
+/** The client lists an entry holds. */
+function clientCount(e: AddrEntry): number {
+  return e.clients !== undefined ? e.clients.size : e.own !== undefined ? 1 : 0;
+}
+
+/** A client's own list at an address. */
+function clientList(e: AddrEntry | undefined, client: string): Sighting[] | undefined {
+  if (e === undefined) return undefined;
+  if (e.clients !== undefined) return e.clients.get(client);
+  return e.client === client ? e.own : undefined;
 }
 
 /**
@@ -109,8 +128,9 @@ export class PassiveDns {
     this.maxClients = max;
     const dispose = (e: AddrEntry, _k: string, reason: LRUCache.DisposeReason): void => {
       if (reason === 'set') return;
-      if (reason === 'evict') this.s.evictions += 1 + e.clients.size;
-      this.clientLists -= e.clients.size;
+      const n = clientCount(e);
+      if (reason === 'evict') this.s.evictions += 1 + n;
+      this.clientLists -= n;
     };
     // Bounded by `maxSize` (each address counts 1) rather than `max`: with `max`, lru-cache
     // preallocates its arrays for every entry at construction (~30 ms and several MB for the
@@ -164,25 +184,32 @@ export class PassiveDns {
     this.s.addresses++;
     const e = this.byAddr.get(addr, GET_OPTS);
     if (e === undefined) {
-      const clients = new Map<string, Sighting[]>();
-      clients.set(client, [{ host, names, tsUs, expUs }]);
       this.clientLists++;
-      this.byAddr.set(addr, { any: [{ host, names, tsUs, expUs }], clients });
+      this.byAddr.set(addr, { any: [{ host, names, tsUs, expUs }], client, own: [{ host, names, tsUs, expUs }], clients: undefined });
       this.boundClients();
       return;
     }
     put(e.any, host, names, tsUs, expUs);
-    const own = e.clients.get(client);
+    const own = clientList(e, client);
     if (own !== undefined) {
       put(own, host, names, tsUs, expUs);
       return;
     }
-    e.clients.set(client, [{ host, names, tsUs, expUs }]);
+    let clients = e.clients;
+    if (clients === undefined) {
+      // a second client: from now on a Map, the first client first (age order)
+      clients = new Map();
+      if (e.own !== undefined) clients.set(e.client, e.own);
+      e.clients = clients;
+      e.client = '';
+      e.own = undefined;
+    }
+    clients.set(client, [{ host, names, tsUs, expUs }]);
     this.clientLists++;
-    if (e.clients.size > this.maxClients) {
-      const oldest = e.clients.keys().next();
+    if (clients.size > this.maxClients) {
+      const oldest = clients.keys().next();
       if (oldest.done !== true) {
-        e.clients.delete(oldest.value);
+        clients.delete(oldest.value);
         this.clientLists--;
         this.s.evictions++;
       }
@@ -204,7 +231,7 @@ export class PassiveDns {
     this.s.lookups++;
     const t = rec.firstTsUs;
     const entry = this.byAddr.get(rec.respAddr, GET_OPTS);
-    const ownList = entry?.clients.get(rec.origAddr);
+    const ownList = clientList(entry, rec.origAddr);
     const anyList = entry?.any;
     const own = newestValid(ownList, t);
     const anyClient = newestValid(anyList, t);
@@ -242,7 +269,7 @@ export class PassiveDns {
   /** Names valid for `addr` at `tsUs` (this client's when given, else any client's), newest first. */
   namesFor(addr: string, tsUs: number, client?: string): string[] {
     const e = this.byAddr.peek(addr);
-    const list = client === undefined ? e?.any : e?.clients.get(client);
+    const list = client === undefined ? e?.any : clientList(e, client);
     return valid(list, tsUs)
       .sort((x, y) => y.tsUs - x.tsUs)
       .map((x) => x.host);

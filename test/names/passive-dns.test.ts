@@ -163,6 +163,22 @@ describe('PassiveDns: bounded memory', () => {
     expect(p.namesFor('198.51.0.0', T0 + 2000)).toEqual([]);
   });
 
+  it('one address asked by more clients than the bound: the oldest clients go first, the first one included', () => {
+    const p = new PassiveDns({ maxEntries: 3, ttlFloorS: 30, ttlCapS: 3600 });
+    for (let i = 1; i <= 5; i++) p.addAnswer(answer(`10.0.0.${i}`, T0 + i, 'one.example', [a('one.example', CDN, 300)]));
+    expect([1, 2, 3, 4, 5].map((i) => p.namesFor(CDN, T0 + 10, `10.0.0.${i}`))).toEqual([[], [], ['one.example'], ['one.example'], ['one.example']]);
+    const s = p.stats();
+    expect(s['names.entries_client']).toBe(3);
+    expect(s['names.entries_addr']).toBe(1);
+    expect(s['names.evictions']).toBe(2);
+    // a flow of the first remaining client is named from its own list, of a dropped one from any client's
+    const own = flow('10.0.0.3', CDN, T0 + 10);
+    const dropped = flow('10.0.0.1', CDN, T0 + 10);
+    p.nameFlow(own);
+    p.nameFlow(dropped);
+    expect([own.hostSource, own.host, dropped.hostSource, dropped.host]).toEqual(['dns-client', 'one.example', 'dns-any', 'one.example']);
+  });
+
   it('keeps at most 8 names per address (a CDN address shared by thousands)', () => {
     const p = new PassiveDns(opts);
     for (let i = 0; i < 50; i++) p.addAnswer(answer('10.0.0.1', T0 + i, `site${i}.example`, [a(`site${i}.example`, CDN, 300)]));
