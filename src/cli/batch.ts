@@ -8,7 +8,7 @@ import type { SensorConfig } from '../config.js';
 import { StoreFaultError, type StoreFaultEvent } from '../store/store.js';
 import { FAULT_TEXT } from '../store/faults.js';
 import type { SourceStats } from '../records.js';
-import { buildSensor, currentAlerts, lossReport, SensorBuildError, type EdrFileRead, type Sensor } from '../sensor/index.js';
+import { buildSensor, currentAlerts, lossReport, SensorBuildError, type Sensor } from '../sensor/index.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
 import { EXIT } from './exit.js';
@@ -106,10 +106,10 @@ export async function openBatch(cmd: string, cfg: SensorConfig, values: BatchVal
 }
 
 /** The config's EDR feed files and --edr into the join; a file not read to its end is named on stderr (`failed`). */
-export async function readEdr(cmd: string, sensor: Sensor, values: BatchValues): Promise<{ results: EdrFileRead[]; failed: boolean }> {
+export async function readEdr(cmd: string, sensor: Sensor, values: BatchValues): Promise<{ results: ReplaySummary['edr']; failed: boolean }> {
   const r = await sensor.readEdrFiles({ ...(values.edr !== undefined ? { extra: values.edr } : {}), ...(values['edr-tenant'] !== undefined ? { tenant: values['edr-tenant'] } : {}) });
   for (const f of r.failures) process.stderr.write(`${cmd}: EDR feed ${f.error.message}\n`);
-  return { results: r.results, failed: r.failures.length > 0 };
+  return { results: r.results.map(({ file, result }) => ({ file, result })), failed: r.failures.length > 0 };
 }
 
 /**

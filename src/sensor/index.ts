@@ -21,19 +21,20 @@ import { configPath, type SensorConfig } from '../config.js';
 import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import type { Alert, DnsAnswer, EdrConnection, FlowRecord, Observation, SourceStats } from '../records.js';
 import { Store, type StoreFaultEvent } from '../store/store.js';
-import { EdrFileError, EdrFollower, readEdrFile, type IngestResult } from '../attribute/ingest.js';
 import type { Outputs } from '../output/outputs.js';
 import type { OutputLog } from '../output/push.js';
 import { applyConfigAllowlist } from './allowlist.js';
 import { configTenants, finishOutputs, openOutputs } from './outputs.js';
 import { openFlowsOut, type FlowsOut } from './flows-out.js';
 import { storeLoss, type StoreLoss } from './loss.js';
+import { followEdrFiles, readEdrFiles, type EdrFilesResult } from './edr.js';
 import { startApi, tokenFileFor } from './api.js';
 import { FleetSensor } from '../fleet/sensor.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 
 export { lossReport, storeLoss, type StoreLoss } from './loss.js';
 export { LineWriter } from './flows-out.js';
+export { followEdrFiles, readEdrFiles, type EdrFileRead, type EdrFilesResult } from './edr.js';
 
 export interface SensorOptions {
   /** The database (default: store.path of the config). */
@@ -88,20 +89,6 @@ export interface ServeOptions {
   source?: () => SourceStats;
   /** The captured interface (live), for the per-interface metrics. */
   iface?: string;
-}
-
-/** One EDR feed file read into the join. */
-export interface EdrFileRead {
-  /** The file (a config entry resolved against the config's folder). */
-  file: string;
-  result: IngestResult;
-}
-
-export interface EdrFilesResult {
-  /** Every file read, in order; a file that broke part way is here with what it delivered. */
-  results: EdrFileRead[];
-  /** Files that could not be read (to the end): the name as given, and why. */
-  failures: { name: string; error: Error }[];
 }
 
 export interface FinishResult {
@@ -235,49 +222,19 @@ export class Sensor {
 
   /**
    * Reads EDR feed files into the join: the config's `edr.files`, then `extra`, each once, as
-   * `tenant` (default edr.tenant). What a file that broke part way delivered is counted (its
-   * records already reached the join) and the file is named in `failures` too.
+   * `tenant` (default edr.tenant); a file that broke part way counts what it delivered
+   * (src/sensor/edr.ts).
    */
-  async readEdrFiles(o: { extra?: readonly string[]; tenant?: string } = {}): Promise<EdrFilesResult> {
-    const cfg = this.cfg;
-    const p = this.pipeline;
-    const named = [...cfg.edr.files.map((f) => ({ name: f, file: configPath(cfg, f) })), ...(o.extra ?? []).map((f) => ({ name: f, file: f }))];
-    const out: EdrFilesResult = { results: [], failures: [] };
-    const opts = { tenant: o.tenant ?? cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key };
-    for (const { name, file } of named) {
-      try {
-        const result = await readEdrFile(file, opts, (r) => p.addEdr(r));
-        p.noteIngest(result.rejected);
-        out.results.push({ file, result });
-      } catch (err) {
-        out.failures.push({ name, error: err as Error });
-        const partial = err instanceof EdrFileError ? err.result : undefined;
-        if (partial !== undefined) {
-          p.noteIngest(partial.rejected);
-          out.results.push({ file, result: partial });
-        }
-      }
-    }
-    return out;
+  readEdrFiles(o: { extra?: readonly string[]; tenant?: string } = {}): Promise<EdrFilesResult> {
+    return readEdrFiles(this.cfg, this.pipeline, o);
   }
 
   /**
-   * Follows the config's `edr.follow` files from their end (records appended from now on), each
-   * polled until the sensor finishes. `onError` hears a file that cannot be read (missing files
-   * are retried quietly).
+   * Follows the config's `edr.follow` files from their end, each polled until the sensor
+   * finishes. `onError` hears a file that cannot be read (missing files are retried quietly).
    */
   followEdr(onError: (name: string, err: Error) => void): void {
-    const cfg = this.cfg;
-    const p = this.pipeline;
-    for (const f of cfg.edr.follow) {
-      const follower = new EdrFollower(
-        configPath(cfg, f),
-        { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key, fromEnd: true, onResult: (r) => p.noteIngest(r.rejected), onError: (err) => onError(f, err) },
-        (r) => p.addEdr(r),
-      );
-      this.addSource(follower);
-      follower.start();
-    }
+    for (const f of followEdrFiles(this.cfg, this.pipeline, onError)) this.addSource(f);
   }
 
   /**
