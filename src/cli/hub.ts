@@ -15,7 +15,7 @@ import { configPath, loadConfig, type SensorConfig } from '../config.js';
 import { Pipeline } from '../pipeline.js';
 import { Store } from '../store/store.js';
 import { PgStore, redactUrl } from '../store/pg/store.js';
-import { EdrFollower, readEdrFile } from '../attribute/ingest.js';
+import { followEdrFiles, readEdrFiles } from '../sensor/edr.js';
 import { configAllowlistEntries } from '../sensor/allowlist.js';
 import type { ServedStore } from '../sensor/api.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
@@ -82,19 +82,10 @@ export async function hubCommand(argv: string[]): Promise<number> {
   let consumer: HubConsumer | undefined;
   const pipeline = new Pipeline(cfg, { store, log: root, onObservation: (o) => consumer?.observed(o) });
   consumer = new HubConsumer(cfg, pipeline, store, root.child({ stage: 'fleet' }));
-  for (const f of cfg.edr.files) {
-    try {
-      const r = await readEdrFile(configPath(cfg, f), { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key }, (rec) => pipeline.addEdr(rec));
-      pipeline.noteIngest(r.rejected);
-      log.info({ file: f, accepted: r.accepted }, 'EDR file read');
-    } catch (e) {
-      log.warn({ file: f, err: (e as Error).message }, 'EDR file unreadable');
-    }
-  }
-  const followers = cfg.edr.follow.map((f) => new EdrFollower(configPath(cfg, f),
-    { tenant: cfg.edr.tenant, lineageKey: cfg.attribute.lineage_key, fromEnd: true, onResult: (r) => pipeline.noteIngest(r.rejected), onError: (err) => log.warn({ file: f, err: err.message }, 'EDR feed unreadable') },
-    (r) => pipeline.addEdr(r)));
-  for (const f of followers) f.start();
+  const edr = await readEdrFiles(cfg, pipeline);
+  for (const r of edr.results) log.info({ file: r.name, accepted: r.result.accepted }, 'EDR file read');
+  for (const f of edr.failures) log.warn({ file: f.name, err: f.error.message }, 'EDR file unreadable');
+  const followers = followEdrFiles(cfg, pipeline, (name, err) => log.warn({ file: name, err: err.message }, 'EDR feed unreadable'));
 
   let api: FastifyInstance | undefined;
   if (!values['no-api']) {
