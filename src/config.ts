@@ -206,7 +206,7 @@ export const CONFIG_SCHEMA = {
       duplicate_window_s: num('Hub: seconds within which a re-sent record (same id) is stored once.', 600, 1),
       max_age_s: num('Hub: seconds a record stays in a stream (the longest hub outage survived).', 7 * 86400, 60),
       max_bytes: int('Hub: bytes per stream (oldest records dropped beyond).', 1024 * 1024 * 1024, 1024 * 1024),
-      ack_wait_s: num('Hub: seconds before an unacknowledged record is delivered again.', 300, 1),
+      ack_wait_s: num('Hub: seconds before a record the hub took but did not acknowledge is delivered again (a hub that died; a live hub tells the server it is still working on held records).', 30, 1),
       batch: int('Hub: records fetched per pull.', 256, 1),
       reorder_s: num('Hub: seconds each record is held so the records of all sensors go into detection in capture-time order (a record later than this goes in on arrival).', 5),
       idle_advance: bool('Hub: with no record for a second, its clock (capture time) runs on with the wall clock, so pending joins and windows close.', true),

@@ -271,6 +271,14 @@ export interface MetricSources {
   bounds?: () => BoundStat[];
   /** Live overload (src/pipeline.ts OverloadGovernor). */
   overload?: () => { level: number; newFlowsPerS: number; episodes: number; undissected: number; unanalyzed: number };
+  /** Fleet mode (docs/fleet.md): a sensor's publisher, or the hub's consumer. */
+  fleet?: () => FleetCounters;
+}
+
+/** Fleet mode's counters: `sensor` on a sensor with `fleet.servers`, `hub` on `llmtap hub`. */
+export interface FleetCounters {
+  sensor?: { buffered: number; published: number; duplicates: number; dropped: number; refused: number; retries: number; connected: boolean };
+  hub?: { received: number; redelivered: number; acked: number; badRecord: number; unknownTenant: number; edrRecords: number; unacked: number; connected: boolean };
 }
 
 export interface Metrics {
@@ -528,6 +536,41 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     s.add({ stage: 'dissect' }, o.undissected);
     s.add({ stage: 'analysis' }, o.unanalyzed);
   });
+
+  // ── fleet (docs/fleet.md) ──
+  const fleetSensor = () => read('fleet', sources.fleet)?.sensor;
+  const fleetHub = () => read('fleet', sources.fleet)?.hub;
+  gauge('llmtap_fleet_connected', '1 while the sensor or hub is connected to NATS (fleet mode), 0 while not', ['role'], (s) => {
+    const se = fleetSensor();
+    if (se !== undefined) s.add({ role: 'sensor' }, se.connected ? 1 : 0);
+    const h = fleetHub();
+    if (h !== undefined) s.add({ role: 'hub' }, h.connected ? 1 : 0);
+  });
+  gauge('llmtap_fleet_spool_buffered', 'Sensor: flow records in the spool, not yet acknowledged by the stream (NATS, link or hub away)', [], (s) => one(s, fleetSensor()?.buffered));
+  counter('llmtap_fleet_published_total', 'Sensor: flow records the stream acknowledged, new or already stored (a resend)', ['result'], (s) => {
+    const se = fleetSensor();
+    if (se === undefined) return;
+    s.add({ result: 'new' }, se.published);
+    s.add({ result: 'duplicate' }, se.duplicates);
+  });
+  counter('llmtap_fleet_dropped_total', 'Sensor: flow records not delivered: the spool was full (oldest dropped) or the server refused them (permissions)', ['reason'], (s) => {
+    const se = fleetSensor();
+    if (se === undefined) return;
+    s.add({ reason: 'spool_full' }, se.dropped);
+    s.add({ reason: 'refused' }, se.refused);
+  });
+  counter('llmtap_fleet_publish_retries_total', 'Sensor: publishes that failed or timed out and went back to the spool', [], (s) => one(s, fleetSensor()?.retries));
+  counter('llmtap_fleet_hub_records_total', 'Hub: flow records by outcome (received, redelivered while in the pipeline, acked after commit, bad_record and unknown_tenant terminated)', ['outcome'], (s) => {
+    const h = fleetHub();
+    if (h === undefined) return;
+    s.add({ outcome: 'received' }, h.received);
+    s.add({ outcome: 'redelivered' }, h.redelivered);
+    s.add({ outcome: 'acked' }, h.acked);
+    s.add({ outcome: 'bad_record' }, h.badRecord);
+    s.add({ outcome: 'unknown_tenant' }, h.unknownTenant);
+  });
+  gauge('llmtap_fleet_hub_unacked', 'Hub: flow records taken but not yet acknowledged (held for ordering, in the join, or waiting for the commit)', [], (s) => one(s, fleetHub()?.unacked));
+  counter('llmtap_fleet_hub_edr_records_total', 'Hub: EDR records taken from the llmtap.edr.<tenant> subjects', [], (s) => one(s, fleetHub()?.edrRecords));
 
   // ── store ──
   gauge('llmtap_store_writable', '1 while the database takes writes, 0 during a storage fault (disk full, I/O error, read-only, locked)', [], (s) => {

@@ -91,7 +91,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   if (!values['no-api']) {
     const { startApi, tokenFileFor } = await import('../sensor/api.js');
     const c = consumer;
-    api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath) });
+    api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath), fleet: () => ({ hub: c.metrics() }) });
   }
   try {
     await consumer.start();

@@ -152,6 +152,8 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       outputLog: outLog,
       ...(o.flows !== undefined ? { flows: { path: o.flows, mode: 'stream' as const } } : {}),
       log: root,
+      // fleet.servers set: named flow records also go to the hub (docs/fleet.md)
+      fleet: true,
       // one line when an overload episode starts, one when it ends (with what was shed)
       overload: {
         onEvent: (e) => {

@@ -19,6 +19,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '
 import type { Logger } from 'pino';
 import type { SensorConfig } from '../config.js';
 import type { FlowRecord, Observation } from '../records.js';
+import type { FleetCounters } from '../metrics.js';
 import type { Pipeline } from '../pipeline.js';
 import type { StoreStatus } from '../store/store.js';
 import type { DetectStore } from '../detect/sink.js';
@@ -92,6 +93,12 @@ export class HubConsumer {
     return n;
   }
 
+  /** The hub's side of `llmtap_fleet_*` (src/metrics.ts). */
+  metrics(): NonNullable<FleetCounters['hub']> {
+    const c = this.counts;
+    return { received: c.received, redelivered: c.redelivered, acked: c.acked, badRecord: c.badRecord, unknownTenant: c.unknownTenant, edrRecords: c.edrRecords, unacked: this.unacked(), connected: this.connected };
+  }
+
   /** Consuming, over an open connection (the hub's readiness). */
   get connected(): boolean {
     return this.consuming && this.nc !== undefined && !this.nc.isClosed();
@@ -135,6 +142,8 @@ export class HubConsumer {
       this.release();
       void this.commit();
     }, 200));
+    // records held, waiting in the join or for the commit: not redelivered while this hub lives
+    this.timers.push(setInterval(() => this.keepWorking(), Math.max(1000, (f.ack_wait_s * 1000) / 3)));
     if (f.idle_advance) this.timers.push(setInterval(() => this.idle(), 1000));
     this.consuming = true;
     this.log?.info({ servers: f.servers, stream: STREAM_OBS, consumer: HUB_CONSUMER }, 'fleet hub: consuming');
@@ -220,6 +229,11 @@ export class HubConsumer {
     this.counts.edrRecords += r.accepted;
     // endpoint records live in the join's memory, not the store: taken is done
     m.ack();
+  }
+
+  private keepWorking(): void {
+    for (const ms of this.pending.values()) for (const m of ms) m.working();
+    for (const m of this.ready) m.working();
   }
 
   /** Capture time runs on with the wall clock while no record comes (pending joins settle). */

@@ -12,7 +12,7 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, declaredByLabel, declaredSeries, declaredSum, familySeries, type CounterDecls, type MetricSources, type OutputCounters } from '../metrics.js';
+import { createMetrics, declaredByLabel, declaredSeries, declaredSum, familySeries, type CounterDecls, type FleetCounters, type MetricSources, type OutputCounters } from '../metrics.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { FLOW_END_REASONS } from '../flow/counters.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
@@ -167,6 +167,8 @@ export interface ServeOptions {
   outputs?: () => OutputCounters[];
   /** The captured interface (live), for the per-interface metrics. */
   iface?: string;
+  /** Fleet mode's counters (a sensor's publisher, the hub's consumer). */
+  fleet?: () => FleetCounters;
   /** Service log (default: a new one, src/log.ts); the API's audit lines go to it too. */
   log?: Logger;
   /**
@@ -209,7 +211,7 @@ export async function startApi(cfg: SensorConfig, store: ServedStore, p: Pipelin
     log.warn({ token_file: file }, `no api.tokens configured: a token for tenant 'default' was generated for this run and written to ${file} (readable by this user only)`);
   }
   const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
-  const metrics = createMetrics({ ...metricSources(p, source, store, o.iface), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}) });
+  const metrics = createMetrics({ ...metricSources(p, source, store, o.iface), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}), ...(o.fleet !== undefined ? { fleet: o.fleet } : {}) });
   const app = await buildApp(
     {
       tenants: tokens,

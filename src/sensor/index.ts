@@ -252,6 +252,7 @@ export class Sensor {
       ...(this.o.log !== undefined ? { log: this.o.log } : {}),
       // the running outputs' counters (none once finished)
       outputs: () => this.outputsRunning?.counters() ?? [],
+      ...(this.fleet !== undefined ? { fleet: ((f: FleetSensor) => () => ({ sensor: f.stats() }))(this.fleet) } : {}),
     });
     this.api = app;
     const addr = app.server.address();

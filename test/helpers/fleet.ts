@@ -5,11 +5,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { repoRoot } from './corpus.js';
+import { NatsCluster } from './nats.js';
+import { Postgres } from './postgres.js';
+import { freePort } from './prometheus.js';
 
 export const FLEET = join(repoRoot, 'pcaps', 'fleet');
 export const BIN = join(repoRoot, 'bin', 'llmtap.js');
@@ -45,20 +51,26 @@ export function writeYaml(path: string, obj: unknown): string {
 
 export interface Proc {
   child: ChildProcess;
+  /** Standard output and error, interleaved. */
   out: string[];
+  stdout: string[];
   exited: Promise<number | null>;
 }
 
 export function llmtap(args: string[], opts: { cwd?: string } = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
-  child.stdout?.on('data', (b: Buffer) => out.push(b.toString()));
+  const stdout: string[] = [];
+  child.stdout?.on('data', (b: Buffer) => {
+    out.push(b.toString());
+    stdout.push(b.toString());
+  });
   child.stderr?.on('data', (b: Buffer) => {
     out.push(b.toString());
     if (out.length > 2000) out.splice(0, 500);
   });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  return { child, out, exited };
+  return { child, out, stdout, exited };
 }
 
 export async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -159,4 +171,173 @@ export async function pollUntil(p: SiemPoller, done: () => boolean, timeoutMs: n
     await p.poll();
     await sleep(300);
   }
+}
+
+/**
+ * A link that can be cut: a TCP relay on loopback between a sensor and one NATS node. `cut()`
+ * drops every connection through it and refuses new ones until `restore()` (what a WAN link
+ * going down looks like to both ends).
+ */
+export class LinkProxy {
+  private down = false;
+  private sockets = new Set<Socket>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<LinkProxy> {
+    const sockets = new Set<Socket>();
+    let self: LinkProxy | undefined;
+    const server = createServer((client) => {
+      if (self === undefined || self.down) {
+        client.destroy();
+        return;
+      }
+      const up = netConnect(targetPort, '127.0.0.1');
+      for (const s of [client, up]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          sockets.delete(s);
+          client.destroy();
+          up.destroy();
+        });
+      }
+      client.pipe(up);
+      up.pipe(client);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const a = server.address();
+    self = new LinkProxy(server, typeof a === 'object' && a !== null ? a.port : 0);
+    self.sockets = sockets;
+    return self;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  cut(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((res) => this.server.close(res));
+  }
+}
+
+/** What every run of the rig shares: the fleet set's tenant, and the join hold short (a flow
+ * without EDR partner waits 2 s of capture time, not 30) so the hub settles soon after the last
+ * record. */
+export const commonConfig = (): Record<string, unknown> => ({ tenants: fleetTenants(), attribute: { hold_s: 2 }, edr: { tenant: 'fleet' } });
+export const apiConfig = (port: number): Record<string, unknown> => ({ host: '127.0.0.1', port, tokens: [{ tenant: 'fleet', token_sha256: tokenSha }] });
+
+/** The sensor of each device of DEVICES. */
+export const sensorOf = (d: (typeof DEVICES)[number]): string => `site-${d.name}`;
+
+/**
+ * The whole fleet for one scenario: the per-device captures, a NATS cluster with a user per
+ * sensor, a PostgreSQL server, the single-box reference alerts; per scenario a fresh database,
+ * fresh streams, a hub and three sensors.
+ */
+export class FleetRig {
+  captures: string[] = [];
+  single: ApiAlert[] = [];
+  cluster!: NatsCluster;
+  pg!: Postgres;
+  hub: Proc | undefined;
+  base = '';
+  private n = 0;
+
+  constructor(readonly dir: string) {}
+
+  async start(): Promise<void> {
+    for (const d of DEVICES) this.captures.push(deviceCapture(this.dir, d));
+    this.pg = await Postgres.start();
+    this.cluster = await NatsCluster.start(join(this.dir, 'nats'), DEVICES.map((d) => ({ tenant: 'fleet', sensor: sensorOf(d) })));
+    writeFileSync(join(this.dir, 'hub.pw'), `${this.cluster.hub.pass}\n`);
+    for (const d of DEVICES) writeFileSync(join(this.dir, `${sensorOf(d)}.pw`), `${this.cluster.sensor('fleet', sensorOf(d)).pass}\n`);
+    // the single box: the three captures together, the same feed and config, its alerts as the
+    // same API serves them
+    const port = await freePort();
+    writeYaml(join(this.dir, 'single.yaml'), { ...commonConfig(), store: { path: join(this.dir, 'single.db') }, api: apiConfig(port) });
+    const one = llmtap(['replay', '--config', join(this.dir, 'single.yaml'), '--edr', EDR, '--quiet', '--serve', ...this.captures]);
+    try {
+      await waitReady(`http://127.0.0.1:${port}`, one);
+      const p = new SiemPoller(`http://127.0.0.1:${port}`);
+      await p.poll();
+      this.single = p.current();
+    } finally {
+      await stopProc(one);
+    }
+  }
+
+  /** A new scenario: empty streams, a new database, a hub config (with `fleet` overrides). */
+  async scenario(fleet: Record<string, unknown> = {}): Promise<string> {
+    await this.stopHub();
+    const nc = await connect({ servers: this.cluster.servers, user: this.cluster.hub.user, pass: this.cluster.hub.pass });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for await (const s of jsm.streams.names()) await jsm.streams.delete(s);
+    } finally {
+      await nc.close();
+    }
+    const n = ++this.n;
+    const port = await freePort();
+    this.base = `http://127.0.0.1:${port}`;
+    return writeYaml(join(this.dir, `hub-${n}.yaml`), {
+      ...commonConfig(),
+      edr: { tenant: 'fleet', files: [EDR] },
+      store: { url: await this.pg.createDatabase(`hub${n}`) },
+      api: apiConfig(port),
+      fleet: { servers: this.cluster.servers, user: this.cluster.hub.user, password_file: join(this.dir, 'hub.pw'), replicas: 3, max_bytes: 64 * 1024 * 1024, ...fleet },
+    });
+  }
+
+  /** The same hub config with other `fleet` settings (a restart with another setting). */
+  withFleet(config: string, fleet: Record<string, unknown>): string {
+    const c = YAML.parse(readFileSync(config, 'utf8')) as { fleet: Record<string, unknown> };
+    c.fleet = { ...c.fleet, ...fleet };
+    return writeYaml(config.replace(/\.yaml$/, '-b.yaml'), c);
+  }
+
+  async startHub(config: string): Promise<Proc> {
+    this.hub = llmtap(['hub', '--config', config]);
+    await waitReady(this.base, this.hub);
+    return this.hub;
+  }
+
+  async stopHub(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await stopProc(this.hub, signal);
+    this.hub = undefined;
+  }
+
+  /** A sensor process replaying its device's capture into the fleet (servers: the cluster's, or a proxy's). */
+  sensor(d: (typeof DEVICES)[number], o: { servers?: string[]; fleet?: Record<string, unknown> } = {}): Proc {
+    const name = sensorOf(d);
+    const cfg = writeYaml(join(this.dir, `${name}-${this.n}.yaml`), {
+      ...commonConfig(),
+      store: { path: join(this.dir, `${name}-${this.n}.db`) },
+      fleet: { servers: o.servers ?? this.cluster.servers, user: this.cluster.sensor('fleet', name).user, password_file: join(this.dir, `${name}.pw`), tenant: 'fleet', sensor: name, drain_s: 120, ...o.fleet },
+    });
+    return llmtap(['replay', '--config', cfg, '--format', 'json', this.captures[DEVICES.indexOf(d)]!]);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopHub();
+    await this.cluster?.stop();
+    await this.pg?.stop();
+  }
+}
+
+/** A sensor's JSON summary (what it printed on stdout). */
+export function sensorSummary(p: Proc): { alerts: { heuristic: string }[]; fleet: { published: number; duplicates: number; buffered: number; dropped: number; refused: number; retries: number } } {
+  return JSON.parse(p.stdout.join('')) as ReturnType<typeof sensorSummary>;
 }
