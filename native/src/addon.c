@@ -2,11 +2,14 @@
  * N-API surface of the capture binding (plain node_api.h, no C++):
  *   open(iface, snaplen, promisc, bufferBytes, timeoutMs, immediate, bpf|null) -> handle
  *   linkType(handle) -> number;  tsPrecision(handle) -> 'nano' | 'micro'
+ *   fanout(handle, group)         join PACKET_FANOUT group (hash + defrag) before start
  *   start(handle, slots, maxPackets, onBatch(slot, count), onClosed(error|null))
- *   stats(handle) -> { received, dropped, ifDropped, loopDupSkipped, batches, valid }
+ *   stats(handle) -> { received, dropped, ifDropped, loopDupSkipped, fanoutPrejoinSkipped,
+ *                      batches, valid }   (received/dropped: this socket's PACKET_STATISTICS)
  *   close(handle)                 stop the thread; onClosed fires once every batch was delivered
  *   listInterfaces() -> [{ name, addresses }]
- * Errors thrown from open carry a code: ENODEV, EPERM, EIFDOWN, EBPF, EPCAP.
+ * Errors thrown from open carry a code: ENODEV, EPERM, EIFDOWN, EBPF, EPCAP; from fanout
+ * EFANOUT.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +116,31 @@ static napi_value js_ts_precision(napi_env env, napi_callback_info info) {
   if (!c) return NULL;
   CHECK(napi_create_string_utf8(env, c->nano ? "nano" : "micro", NAPI_AUTO_LENGTH, &out));
   return out;
+}
+
+static napi_value js_fanout(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "EINVAL", "fanout expects 2 arguments");
+    return NULL;
+  }
+  lt_capture *c = get_handle(env, argv[0]);
+  if (!c) return NULL;
+  if (c->thread_started || c->closed || c->tsfn) {
+    napi_throw_error(env, "ESTATE", "fanout must be joined before start");
+    return NULL;
+  }
+  int32_t group = -1;
+  CHECK(napi_get_value_int32(env, argv[1], &group));
+  char err[256];
+  const char *code = "EFANOUT";
+  if (lt_join_fanout(c, group, err, sizeof err, &code) != 0) {
+    napi_throw_error(env, code, err);
+    return NULL;
+  }
+  return NULL;
 }
 
 /* Runs on the JS thread for each queued slot. */
@@ -253,6 +281,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "ifDropped", v);
   napi_create_double(env, (double)st.loop_dup_skipped, &v);
   napi_set_named_property(env, out, "loopDupSkipped", v);
+  napi_create_double(env, (double)st.fanout_prejoin_skipped, &v);
+  napi_set_named_property(env, out, "fanoutPrejoinSkipped", v);
   napi_create_double(env, (double)st.batches, &v);
   napi_set_named_property(env, out, "batches", v);
   napi_get_boolean(env, st.valid != 0, &v);
@@ -281,6 +311,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"linkType", NULL, js_link_type, NULL, NULL, NULL, napi_default, NULL},
       {"tsPrecision", NULL, js_ts_precision, NULL, NULL, NULL, napi_default, NULL},
+      {"fanout", NULL, js_fanout, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},

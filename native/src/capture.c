@@ -20,6 +20,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __linux__
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +125,8 @@ int lt_open(lt_capture *c, const char *iface, int snaplen, int promisc, int buff
     return -1;
   }
   c->p = p;
+  c->fanout_group = -1;
+  c->fanout_since_us = 0;
   c->timeout_ms = timeout_ms;
   c->cur = -1;
   c->closed = 0;
@@ -128,6 +134,58 @@ int lt_open(lt_capture *c, const char *iface, int snaplen, int promisc, int buff
   pthread_cond_init(&c->cv, NULL);
   c->wake_fd[0] = c->wake_fd[1] = -1;
   return 0;
+}
+
+/*
+ * Joins the Linux packet fanout group `group` (0..65535) in hash mode with IPv4 defragmentation:
+ * the kernel then hands each packet to exactly one socket of the group, chosen by a hash over
+ * the flow's addresses and ports that is the same for both directions, and reassembles IPv4
+ * fragments before hashing so they land with their flow. Called after lt_open (the socket must
+ * be bound, which pcap_activate did) and before the capture thread starts. The TPACKET_V3 ring
+ * libpcap 1.10 sets up is unaffected: fanout only chooses which socket's ring gets the packet.
+ *
+ * Between activation and the join this socket received every packet of the interface, which
+ * another member also receives; packets stamped before the join are therefore skipped (and
+ * counted) so that no packet is seen twice.
+ */
+int lt_join_fanout(lt_capture *c, int group, char *err, size_t err_len, const char **code) {
+  *code = "EFANOUT";
+#if defined(__linux__) && defined(PACKET_FANOUT)
+  if (group < 0 || group > 0xffff) {
+    snprintf(err, err_len, "fanout group must be in 0..65535, not %d", group);
+    return -1;
+  }
+  if (c->fanout_group >= 0) {
+    snprintf(err, err_len, "this capture already joined fanout group %d", c->fanout_group);
+    return -1;
+  }
+  int fd = pcap_fileno(c->p);
+  int arg = group | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+  if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
+    int e = errno;
+    const char *why = "";
+    if (e == EINVAL)
+      why = " (the group already exists on another interface or with another mode: another "
+            "program may be using this group id; choose another one)";
+    else if (e == ENOSPC)
+      why = " (the group is full)";
+    else if (e == EPERM)
+      why = " (needs CAP_NET_RAW)";
+    snprintf(err, err_len, "the kernel refused to join packet fanout group %d: %s%s", group,
+             strerror(e), why);
+    return -1;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  c->fanout_since_us = (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+  c->fanout_group = group;
+  return 0;
+#else
+  (void)c;
+  (void)group;
+  snprintf(err, err_len, "packet fanout needs Linux (PACKET_FANOUT)");
+  return -1;
+#endif
 }
 
 /* Reads pcap_stats into 64-bit sums. Only the capture thread (or the JS thread once the thread
@@ -198,6 +256,12 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
       return;
     }
   }
+  double ts_us = (double)h->ts.tv_sec * 1e6 + (c->nano ? (double)h->ts.tv_usec / 1e3
+                                                        : (double)h->ts.tv_usec);
+  if (ts_us < c->fanout_since_us) {
+    c->stats.fanout_prejoin_skipped++; /* only this thread writes it; read under mu */
+    return;
+  }
   if (c->cur < 0) return; /* stopping */
   lt_slot *s = &c->slots[c->cur];
   if (s->count >= c->max_packets || s->used + h->caplen > s->buf_cap) {
@@ -214,8 +278,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
   s->offset[i] = (uint32_t)s->used;
   s->cap_len[i] = caplen;
   s->wire_len[i] = h->len;
-  s->ts_us[i] = (double)h->ts.tv_sec * 1e6 + (c->nano ? (double)h->ts.tv_usec / 1e3
-                                                       : (double)h->ts.tv_usec);
+  s->ts_us[i] = ts_us;
   s->link_type[i] = (uint16_t)c->link_type;
   s->if_index[i] = 0;
   s->used += caplen;

@@ -36,6 +36,7 @@ typedef struct {
   uint64_t if_dropped;
   uint64_t loop_dup_skipped;
   uint64_t batches;
+  uint64_t fanout_prejoin_skipped;
   int valid;
 } lt_stats;
 
@@ -46,6 +47,8 @@ typedef struct lt_capture {
   int skip_loop_out;     /* "any": drop SLL outgoing copies of loopback packets */
   int timeout_ms;
   uint32_t max_packets;
+  int fanout_group;      /* PACKET_FANOUT group joined, -1 if none */
+  double fanout_since_us; /* packets stamped before the join reached this socket alone: skipped */
 
   lt_slot slots[LT_MAX_SLOTS];
   int nslots;
@@ -76,6 +79,7 @@ int lt_open(lt_capture *c, const char *iface, int snaplen, int promisc, int buff
             int timeout_ms, int immediate, const char *bpf, char *err, size_t err_len,
             const char **code);
 int lt_start_thread(lt_capture *c, char *err, size_t err_len);
+int lt_join_fanout(lt_capture *c, int group, char *err, size_t err_len, const char **code);
 void lt_request_stop(lt_capture *c);
 void lt_read_stats(lt_capture *c, lt_stats *out);
 void lt_close_handle(lt_capture *c);

@@ -33,6 +33,13 @@ export interface LiveOptions {
   backend: 'native' | 'cap';
   /** Deliver each packet as soon as it arrives (libpcap immediate mode); costs CPU. */
   immediate?: boolean;
+  /**
+   * Native, Linux: join this PACKET_FANOUT group (0..65535) in hash mode with IPv4
+   * defragmentation, so that several sources on the same interface and group share its packets
+   * by flow (both directions of a flow, and its IPv4 fragments reassembled, on one source).
+   * Group ids are shared by every process in the network namespace.
+   */
+  fanoutGroup?: number;
 }
 
 /** Why a live source could not be opened. */
@@ -48,6 +55,9 @@ export type LiveErrorCode =
   | 'LLMTAP_ERR_CAPTURE_BPF'
   /** The native binding (or the `cap` package) is not built/installed. */
   | 'LLMTAP_ERR_CAPTURE_NO_BINDING'
+  /** The kernel refused to join the packet fanout group (id in use on another interface or
+   * with another mode, not Linux). */
+  | 'LLMTAP_ERR_CAPTURE_FANOUT'
   /** An option is out of range. */
   | 'LLMTAP_ERR_CAPTURE_CONFIG'
   /** Any other libpcap failure (interface down, ...). */
@@ -71,6 +81,7 @@ interface NativeStats {
   dropped: number;
   ifDropped: number;
   loopDupSkipped: number;
+  fanoutPrejoinSkipped: number;
   batches: number;
   valid: boolean;
 }
@@ -80,6 +91,7 @@ interface NativeBinding {
   open(iface: string, snaplen: number, promisc: boolean, bufferBytes: number, timeoutMs: number,
     immediate: boolean, bpf: string | null): Handle;
   linkType(h: Handle): number;
+  fanout(h: Handle, group: number): void;
   tsPrecision(h: Handle): 'nano' | 'micro';
   start(h: Handle, slots: Slot[], maxPackets: number, onBatch: (slot: number, count: number) => void,
     onClosed: (err: string | null) => void): void;
@@ -130,6 +142,10 @@ function checkOptions(o: LiveOptions): void {
   if (!Number.isInteger(o.batchPackets) || o.batchPackets < 1 || o.batchPackets > 65535) bad('batchPackets', 'must be an integer in 1..65535');
   if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1 || o.timeoutMs > 10000) bad('timeoutMs', 'must be an integer in 1..10000');
   if (o.backend !== 'native' && o.backend !== 'cap') bad('backend', "must be 'native' or 'cap'");
+  if (o.fanoutGroup !== undefined) {
+    if (!Number.isInteger(o.fanoutGroup) || o.fanoutGroup < 0 || o.fanoutGroup > 65535) bad('fanoutGroup', 'must be an integer in 0..65535');
+    if (o.backend !== 'native') bad('fanoutGroup', "needs the 'native' backend");
+  }
 }
 
 /** Maps the binding's error codes (ENODEV, EPERM, EBPF, ...) onto LiveCaptureError. */
@@ -260,6 +276,15 @@ export class LiveSource {
     } catch (e) {
       throw captureError(e, opts.iface);
     }
+    if (opts.fanoutGroup !== undefined) {
+      try {
+        native.fanout(handle, opts.fanoutGroup);
+      } catch (e) {
+        native.close(handle);
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new LiveCaptureError('LLMTAP_ERR_CAPTURE_FANOUT', `cannot share ${opts.iface} by flow: ${msg}`, { cause: e });
+      }
+    }
     return new LiveSource(opts, native, handle, undefined);
   }
 
@@ -321,7 +346,10 @@ export class LiveSource {
 
   /** Packets/bytes delivered so far and the kernel counters (native only; refreshed by the
    * capture thread about every 100 ms and at close). `kernelReceived` counts what the kernel
-   * saw, before libpcap removed loopback duplicates. */
+   * saw, before libpcap removed loopback duplicates. The kernel counters are this socket's:
+   * libpcap's pcap_stats reads PACKET_STATISTICS on the socket (which resets on every read) and
+   * keeps the sums, so with a fanout group each member reports only the packets the kernel
+   * handed (or failed to hand) to it. `ifDropped` is the interface's, the same for every member. */
   stats(): SourceStats {
     const s: SourceStats = {
       packets: this.counters.packets,
@@ -342,12 +370,13 @@ export class LiveSource {
   }
 
   /** Counters the SourceStats record has no field for. */
-  extraStats(): { handlerErrors: number; batches: number; loopDupSkipped: number; endError: string | null } {
+  extraStats(): { handlerErrors: number; batches: number; loopDupSkipped: number; fanoutPrejoinSkipped: number; endError: string | null } {
     const k = this.native && this.handle ? this.native.stats(this.handle) : undefined;
     return {
       handlerErrors: this.counters.handlerErrors,
       batches: k?.batches ?? this.capBackend?.batches ?? 0,
       loopDupSkipped: k?.loopDupSkipped ?? 0,
+      fanoutPrejoinSkipped: k?.fanoutPrejoinSkipped ?? 0,
       endError: this.endError,
     };
   }

@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KeyedPacket } from './flow-key.js';
 import type { VethNs } from './netns.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,16 +27,37 @@ export interface ChildSummary {
   extra: { handlerErrors: number; batches: number; loopDupSkipped: number; endError: string | null };
 }
 
-export interface RunningChild {
+export interface RunningChild<T = ChildSummary> {
   proc: ChildProcess;
   /** Sends SIGTERM and resolves with the summary line. */
-  stop(): Promise<ChildSummary>;
+  stop(): Promise<T>;
 }
 
 /** Starts the capture child and resolves once it printed `ready` (rejects on early exit). */
 export function startCaptureChild(env: VethNs, iface: string, backend: 'native' | 'cap'): Promise<RunningChild> {
+  return startJsonChild<ChildSummary>(env, 'capture-child.ts', [iface, backend]);
+}
+
+/** One fanout member's view (fanout-child.ts). */
+export interface FanoutMember {
+  /** Each delivered packet (digest, flow key), in delivery order. */
+  received: KeyedPacket[];
+  packets: number;
+  kernelReceived: number | null;
+  kernelDropped: number | null;
+  extra: { handlerErrors: number; fanoutPrejoinSkipped: number; endError: string | null };
+}
+
+/** Starts fanout-child.ts: one native source per interface listed, all in fanout group `group`. */
+export function startFanoutChild(env: VethNs, ifaces: string[], group: number): Promise<RunningChild<FanoutMember[]>> {
+  return startJsonChild<FanoutMember[]>(env, 'fanout-child.ts', [ifaces.join(','), String(group)]);
+}
+
+/** Starts a test child script of this folder inside the namespace; it prints `ready`, and one
+ * JSON line (its summary; `[` or `{` first) after SIGTERM. */
+function startJsonChild<T>(env: VethNs, script: string, args: string[]): Promise<RunningChild<T>> {
   const viteNode = join(repoRoot, 'node_modules', '.bin', 'vite-node');
-  const proc = env.spawn(viteNode, [join(here, 'capture-child.ts'), iface, backend], {
+  const proc = env.spawn(viteNode, [join(here, script), ...args], {
     cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -56,9 +78,9 @@ export function startCaptureChild(env: VethNs, iface: string, backend: 'native' 
           const kill = setTimeout(() => proc.kill('SIGKILL'), 30_000);
           const code = await exited;
           clearTimeout(kill);
-          const line = out.split('\n').find((l) => l.startsWith('{'));
+          const line = out.split('\n').find((l) => l.startsWith('{') || l.startsWith('['));
           if (!line) throw new Error(`capture child exited ${code} without summary: ${err}`);
-          return JSON.parse(line) as ChildSummary;
+          return JSON.parse(line) as T;
         },
       });
     }, 50);
