@@ -81,10 +81,13 @@ describe.skipIf(missing.length > 0)('packet fanout on a veth pair', () => {
 
   let group = 4200;
   const cases = [
-    { file: 'ndpi-teams.pcap', flows: 83, nonIp: 42 }, // IPv4 (+ ARP and other non-IP frames)
-    { file: 'ndpi-reddit-ipv6.pcap', flows: 60, nonIp: 0 },
+    // The kernel's hash is seeded at boot; with 60 flows and more, all on one handle has a
+    // chance of 2^-59 — with 10, of 2^-9, so that case checks the split only.
+    { file: 'ndpi-teams.pcap', flows: 83, nonIp: 42, bothUsed: true }, // IPv4 (+ ARP and other non-IP frames)
+    { file: 'ndpi-reddit-ipv6.pcap', flows: 60, nonIp: 0, bothUsed: true },
+    { file: 'ndpi-6in4-tunnel.pcap', flows: 10, nonIp: 0, bothUsed: false }, // hashed on the inner IPv6 packet
   ];
-  for (const { file, flows, nonIp } of cases) {
+  for (const { file, flows, nonIp, bothUsed } of cases) {
     it(`two handles split ${file} by flow: each packet once, each flow on one handle, in order`, async () => {
       const path = resolve(corpus, 'pcaps', file);
       const want = keyPcap(path);
@@ -111,7 +114,7 @@ describe.skipIf(missing.length > 0)('packet fanout on a veth pair', () => {
       for (const [key, ms] of byFlow) expect([key, ms.size]).toEqual([key, 1]);
       for (const [k, m] of members.entries()) {
         const mine = sequences(m.received);
-        expect(mine.size).toBeGreaterThan(0);
+        if (bothUsed) expect(mine.size).toBeGreaterThan(0);
         for (const [key, seq] of mine) {
           expect(byFlow.get(key)).toEqual(new Set([k]));
           expect(seq).toEqual(wantFlows.get(key));
