@@ -154,13 +154,14 @@ export class Dissector {
       }
       // A bare SYN from the client only says where its stream starts: that sequence number is
       // the flow's state until data or an answer needs a TlsFlowState (a scanned port's flow
-      // never does, and keeps no object).
+      // never does, and keeps no object: as a signed 32-bit value it is a small integer, not a
+      // boxed number).
       if (view.payloadLen === 0 && view.fromOrig && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === TCP_SYN) {
-        meta.dissectState = (view.tcpSeq + 1) >>> 0;
+        meta.dissectState = (view.tcpSeq + 1) | 0;
         return;
       }
       const tls = new TlsFlowState(this.opts, this.tlsDeps);
-      if (typeof st === 'number') tls.startAt(st);
+      if (typeof st === 'number') tls.startAt(st >>> 0);
       st = tls;
       meta.dissectState = st;
     }

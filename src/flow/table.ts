@@ -331,7 +331,8 @@ export class FlowTable implements FlowColumns {
     const origPort = senderIsOrig ? v.srcPort : v.dstPort;
     const respPort = senderIsOrig ? v.dstPort : v.srcPort;
     const shed = this.shedLevel;
-    const meta: FlowMeta = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: shed === 0 };
+    // dissectState is spelled out so it lives in the object (set later, it would add a property array per flow)
+    const meta: FlowMeta = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: shed === 0, dissectState: undefined };
     if (shed !== 0) {
       meta.shed = shed;
       this.shedCreated[shed]!++;
