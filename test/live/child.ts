@@ -49,8 +49,9 @@ export interface FanoutMember {
 }
 
 /** Starts fanout-child.ts: one native source per interface listed, all in fanout group `group`. */
-export function startFanoutChild(env: VethNs, ifaces: string[], group: number): Promise<RunningChild<FanoutMember[]>> {
-  return startJsonChild<FanoutMember[]>(env, 'fanout-child.ts', [ifaces.join(','), String(group)]);
+export function startFanoutChild(env: VethNs, ifaces: string[], group: number,
+  opt: { bufferBytes?: number; batchPackets?: number; slowMs?: number } = {}): Promise<RunningChild<FanoutMember[]>> {
+  return startJsonChild<FanoutMember[]>(env, 'fanout-child.ts', [ifaces.join(','), String(group), JSON.stringify(opt)]);
 }
 
 /** Starts a test child script of this folder inside the namespace; it prints `ready`, and one

@@ -182,6 +182,36 @@ describe.skipIf(missing.length > 0)('packet fanout on a veth pair', () => {
     for (const s of v6ByDatagram.values()) expect(s.size).toBe(1);
   });
 
+  it('a starved member (one process sleeping per batch) reports its own kernel drops; the other none', async () => {
+    const path = resolve(corpus, 'pcaps', 'ndpi-teams.pcap');
+    const want = keyPcap(path);
+    const g = ++group;
+    // two processes in one group, as two workers would be: a big ring for the healthy one,
+    // a small one for the starved one (1 MiB; 64 packets per batch and 100 ms asleep per batch)
+    const healthy = await startFanoutChild(env, [env.capIf], g, { bufferBytes: 64 * 1024 * 1024 });
+    const starved = await startFanoutChild(env, [env.capIf], g, { bufferBytes: 1024 * 1024, batchPackets: 64, slowMs: 100 });
+    const loops = 20;
+    const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=20000', `--loop=${loops}`, path]));
+    await new Promise((r) => setTimeout(r, 300));
+    const [h] = await healthy.stop();
+    const [s] = await starved.stop();
+    if (!h || !s) throw new Error('no member summary');
+
+    expect(sent.failed).toBe(0);
+    expect(sent.packets).toBe(want.length * loops);
+    // the starved socket dropped, and says so; what it received is what it delivered + dropped
+    expect(s.kernelDropped).toBeGreaterThan(0);
+    expect(s.kernelReceived).toBe(s.received.length + (s.kernelDropped ?? 0));
+    // the healthy socket lost nothing and counts only its own packets
+    expect(h.kernelDropped).toBe(0);
+    expect(h.kernelReceived).toBe(h.received.length);
+    // together the kernel handed out every packet sent, once
+    expect((h.kernelReceived ?? 0) + (s.kernelReceived ?? 0)).toBe(sent.packets);
+    // and still no flow on both
+    const byFlow = membersByFlow([h, s]);
+    for (const [key, ms] of byFlow) expect([key, ms.size]).toEqual([key, 1]);
+  });
+
   it('a group the kernel refuses (same id on another interface) is a clear error', async () => {
     const g = ++group;
     await expect(startFanoutChild(env, [env.capIf, env.peerIf], g)).rejects.toThrow(
