@@ -174,6 +174,17 @@ export const PG_MIGRATIONS: readonly string[] = [
     first_obs_us double precision NOT NULL
   );
   `,
+  // 2: commit tokens. Each transaction of the store records a token of its own; when the
+  // connection drops while COMMIT is under way the store cannot tell whether it committed, and
+  // looks its token up before writing those operations again (never twice: an alert change
+  // twice, an H1 day counted twice). The store deletes its previous token in each transaction, so
+  // the table holds about one row per store that ever ran.
+  `
+  CREATE TABLE llmtap_commits (
+    token text PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now()
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

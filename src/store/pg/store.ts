@@ -41,6 +41,7 @@
  * would each hold their own memory and count twice. Any number of API-only readers may share
  * the database.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { DetectStore } from '../../detect/sink.js';
 import { alertDedupKey } from '../../detect/alert-key.js';
@@ -236,6 +237,10 @@ export class PgStore implements DetectStore {
   private readonly dropped: QueueCounts = { alert: 0, observation: 0, other: 0 };
   private readonly episodes: Record<string, number> = {};
   private queuedTotal = 0;
+  /** The token of this store's last committed transaction (deleted by the next one). */
+  private lastToken: string | undefined;
+  /** A transaction whose COMMIT got no answer: its token and operations (back in the queue). */
+  private uncertain: { token: string; ops: Set<Op> } | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -438,20 +443,41 @@ export class PgStore implements DetectStore {
     let broken = false;
     try {
       client = await this.pool.connect();
+      if (this.uncertain !== undefined) {
+        // did the transaction whose COMMIT went unanswered commit? then its operations are done
+        const u = this.uncertain;
+        const r = await client.query('SELECT 1 FROM llmtap_commits WHERE token = $1', [u.token]);
+        if (r.rowCount === 1) {
+          ops = ops.filter((op) => !u.ops.has(op));
+          this.lastToken = u.token;
+        }
+        this.uncertain = undefined;
+        if (ops.length === 0 && extra === undefined) {
+          this.cleared();
+          return undefined;
+        }
+      }
       for (;;) {
         const chunk = ops.length > MAX_TX_OPS ? ops.slice(0, MAX_TX_OPS) : ops;
         const last = chunk.length === ops.length;
+        const token = randomUUID();
         await client.query('BEGIN');
+        let committing = false;
         try {
           await this.applyAll(client, chunk);
           const out = last && extra !== undefined ? await extra(client) : undefined;
+          await client.query('INSERT INTO llmtap_commits (token) VALUES ($1)', [token]);
+          if (this.lastToken !== undefined) await client.query('DELETE FROM llmtap_commits WHERE token = $1', [this.lastToken]);
+          committing = true;
           await client.query('COMMIT');
+          this.lastToken = token;
           ops = ops.slice(chunk.length);
           if (last) {
             this.cleared();
             return out;
           }
         } catch (err) {
+          if (committing) this.uncertain = { token, ops: new Set(chunk) };
           await client.query('ROLLBACK').catch(() => {
             broken = true;
           });

@@ -147,3 +147,49 @@ describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
     expect(cols.filter((x) => FORBIDDEN.test(x.split('.')[1] ?? ''))).toEqual([]);
   });
 });
+
+describe.skipIf(!present)('PostgreSQL store: a COMMIT that gets no answer', () => {
+  /** Makes the next COMMIT on any connection run (or not) and then fail as a dropped connection does. */
+  function dropNextCommit(runIt: boolean): () => void {
+    const orig = pg.Client.prototype.query;
+    let armed = true;
+    pg.Client.prototype.query = function (this: pg.Client, q: unknown, ...rest: unknown[]) {
+      if (armed && q === 'COMMIT') {
+        armed = false;
+        return (orig as (q: string) => Promise<unknown>).call(this, runIt ? 'COMMIT' : 'ROLLBACK').then(() => {
+          throw new Error('Connection terminated unexpectedly');
+        });
+      }
+      return (orig as (...a: unknown[]) => unknown).call(this, q, ...rest);
+    } as typeof orig;
+    return () => {
+      pg.Client.prototype.query = orig;
+    };
+  }
+
+  for (const committed of [true, false]) {
+    it(`writes its operations exactly once (the COMMIT ${committed ? 'did' : 'did not'} commit)`, async () => {
+      const s = await PgStore.open(await server.createDatabase('uncertain'), { flushIntervalMs: 0 });
+      const a = makeAlert('acme', 'h1', 'high');
+      const o = makeObservation('acme');
+      s.upsertAlert(a);
+      s.insertObservation(o, { h1: true });
+      const restore = dropNextCommit(committed);
+      try {
+        await expect(s.commit()).rejects.toThrow(/Connection terminated/);
+      } finally {
+        restore();
+      }
+      expect(s.writable()).toBe(false);
+      expect(await s.settle()).toBe(true);
+      expect((await s.listAlertChanges('acme', { afterSeq: 0, limit: 10 })).map((c) => [c.id, c.seq])).toEqual([[a.id, 1]]);
+      expect((await s.listObservations('acme', { afterSeq: 0, limit: 10 })).map((r) => [r.obsId, r.seq])).toEqual([[o.obsId, 1]]);
+      expect(await s.h1RatePerDay('acme')).toEqual([{ day: new Date(o.tsUs / 1000).toISOString().slice(0, 10), h1: 1, observations: 1 }]);
+      // later commits go on normally, and the token table stays small
+      s.upsertAlert({ ...a, count: 2 });
+      await s.commit();
+      expect((await s.listAlertChanges('acme', { afterSeq: 1, limit: 10 })).map((c) => [c.seq, c.count])).toEqual([[2, 2]]);
+      await s.close();
+    });
+  }
+});
