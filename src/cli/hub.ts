@@ -4,7 +4,8 @@
  * `edr.files`, followed files of `edr.follow`, the HTTP ingest route, the `llmtap.edr.<tenant>`
  * subjects), runs the join, classification and detection fleet-wide per tenant, stores alerts
  * and observations, and serves the same API and metrics as a sensor, until SIGTERM/SIGINT.
- * SIGHUP reloads rules, tenants and the allowlist as `llmtap run` does.
+ * SIGHUP reloads rules, tenants and the allowlist as `llmtap run` does, and publishes each
+ * tenant's rules to its sensors (src/fleet/config-kv.ts).
  *
  * Exit codes: 0 clean stop, 1 runtime failure (NATS unreachable at start, database), 2 usage or
  * configuration error.
@@ -121,7 +122,11 @@ export async function hubCommand(argv: string[]): Promise<number> {
         const next = loadConfig(values.config);
         const r = pipeline.reload(next);
         void Promise.resolve(store.replaceConfigAllowlist(configAllowlistEntries(next))).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: config allowlist not applied'));
-        if (r.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+        if (r.ok) {
+          log.info('SIGHUP: rules, tenants and allowlist reloaded');
+          // the sensors' prefilter follows (config bucket per tenant)
+          consumer.publishRules().catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: rules not published to the sensors'));
+        }
         else log.error({ err: r.error }, 'SIGHUP: rule reload failed, keeping the running rules');
       } catch (e) {
         log.error({ err: (e as Error).message }, 'SIGHUP: config invalid, keeping the running one');

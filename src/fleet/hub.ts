@@ -26,6 +26,7 @@ import type { DetectStore } from '../detect/sink.js';
 import { flowObsId } from '../attribute/join.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
+import { publishRules } from './config-kv.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
 import { fleetPassword } from './publisher.js';
 
@@ -129,6 +130,7 @@ export class HubConsumer {
     await ensureFleetStreams(await jetstreamManager(nc, { timeout: 10_000 }), {
       replicas: f.replicas, duplicateWindowS: f.duplicate_window_s, maxAgeS: f.max_age_s, maxBytes: f.max_bytes, flows: f.flows, ackWaitS: f.ack_wait_s,
     });
+    await this.publishRules();
     const js = jetstream(nc, { timeout: 10_000 });
     const obs = await js.consumers.get(STREAM_OBS, HUB_CONSUMER);
     const edr = await js.consumers.get(STREAM_EDR, HUB_CONSUMER);
@@ -147,6 +149,13 @@ export class HubConsumer {
     if (f.idle_advance) this.timers.push(setInterval(() => this.idle(), 1000));
     this.consuming = true;
     this.log?.info({ servers: f.servers, stream: STREAM_OBS, consumer: HUB_CONSUMER }, 'fleet hub: consuming');
+  }
+
+  /** Each tenant's rules into its config bucket, for its sensors (at start and after a reload). */
+  async publishRules(): Promise<void> {
+    if (this.nc === undefined) return;
+    const versions = await publishRules(this.nc, this.pipeline.classifier, this.pipeline.tenants.ids(), this.cfg.fleet.replicas);
+    this.log?.info({ versions }, 'fleet hub: rules published to the sensors');
   }
 
   private async loop(iter: ConsumerMessages, handle: (m: JsMsg) => void): Promise<void> {

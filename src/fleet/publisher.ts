@@ -88,6 +88,8 @@ export class FleetPublisher {
   constructor(
     private readonly cfg: SensorConfig,
     private readonly log?: Logger,
+    /** Told once the connection is up (the config watch starts on it). */
+    private readonly onConnect?: (nc: NatsConnection) => void,
   ) {
     this.tenant = cfg.fleet.tenant;
     this.sensor = sensorName(cfg.fleet);
@@ -118,6 +120,7 @@ export class FleetPublisher {
         this.nc = nc;
         this.js = jetstream(nc, { timeout: 5000 });
         this.log?.info({ servers: this.cfg.fleet.servers, tenant: this.tenant, sensor: this.sensor }, 'fleet: connected to NATS');
+        this.onConnect?.(nc);
         void (async () => {
           for await (const s of nc.status()) {
             if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet: NATS disconnected; spooling');

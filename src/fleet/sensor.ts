@@ -4,14 +4,18 @@
  * (`fleet.publish: ai`, a prefilter with the rules: a verdict from host, address and port, or a
  * loopback flow, where local runtimes are told apart by process only at the hub's EDR join) or
  * all of them. The local pipeline keeps running beside it (its own store and API), so a site
- * keeps its view while the hub is away.
+ * keeps its view while the hub is away. The prefilter classifies with the hub's rules for the
+ * tenant (watched in the config bucket, src/fleet/config-kv.ts) once they came, with the local
+ * rules before.
  */
 import type { Logger } from 'pino';
 import type { SensorConfig } from '../config.js';
 import type { FlowRecord } from '../records.js';
 import type { Classifier } from '../classify/index.js';
 import { addrScope } from '../attribute/normalize.js';
+import { configPath } from '../config.js';
 import { FleetPublisher, type PublisherStats } from './publisher.js';
+import { HubRules } from './config-kv.js';
 
 /** What the prefilter needs of the pipeline (bound after the pipeline is made). */
 export interface PrefilterSource {
@@ -29,10 +33,13 @@ export function aiRelevant(classifier: Classifier, rec: FlowRecord, tenant: stri
 
 export class FleetSensor {
   readonly publisher: FleetPublisher;
+  /** The hub's rules for this tenant (src/fleet/config-kv.ts); the local rules until they come. */
+  readonly hubRules: HubRules;
   private source: PrefilterSource | undefined;
 
   constructor(private readonly cfg: SensorConfig, log?: Logger) {
-    this.publisher = new FleetPublisher(cfg, log);
+    this.hubRules = new HubRules(cfg.fleet.tenant, cfg.fleet.rules_cache !== undefined ? configPath(cfg, cfg.fleet.rules_cache, { output: true }) : undefined, log);
+    this.publisher = new FleetPublisher(cfg, log, (nc) => void this.hubRules.watch(nc));
   }
 
   /** The pipeline whose classifier the prefilter uses; start delivering. */
@@ -44,7 +51,8 @@ export class FleetSensor {
   /** Each named flow record (Pipeline `onFlow`). */
   onFlow(rec: FlowRecord): void {
     const s = this.source;
-    const ai = this.cfg.fleet.publish === 'all' || (s !== undefined && aiRelevant(s.classifier, rec, this.cfg.fleet.tenant));
+    const classifier = this.hubRules.classifier ?? s?.classifier;
+    const ai = this.cfg.fleet.publish === 'all' || (classifier !== undefined && aiRelevant(classifier, rec, this.cfg.fleet.tenant));
     this.publisher.offer(rec, ai);
   }
 
@@ -56,6 +64,7 @@ export class FleetSensor {
   async finish(): Promise<{ delivered: boolean; stats: PublisherStats }> {
     const delivered = await this.publisher.drain(this.cfg.fleet.drain_s * 1000);
     const stats = this.publisher.stats();
+    this.hubRules.stop();
     await this.publisher.close();
     return { delivered, stats };
   }

@@ -5,14 +5,19 @@
  * (or another sensor), cannot administer streams and cannot read another tenant's replies: the
  * server refuses, whatever the client sends.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { ensureFleetStreams } from '../../src/fleet/streams.js';
-import { obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
+import { configBucket, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
+import { HubRules, publishRules, RULES_KEY } from '../../src/fleet/config-kv.js';
+import { Classifier } from '../../src/classify/index.js';
+import type { RuleSet } from '../../src/classify/types.js';
 import { haveNatsServer, NatsCluster } from '../helpers/nats.js';
 
 const have = haveNatsServer();
@@ -87,5 +92,44 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     await sub2.closed.catch((e: Error) => errs.push(e.message));
     expect(errs.join('\n')).toMatch(/Permissions Violation for Subscription to "_INBOX_acme_s1\.>"/);
     expect(errs.join('\n')).toMatch(/Permissions Violation for Subscription to "llmtap\.obs\.>"/);
+  });
+
+  it("config flows down: a sensor watches its tenant's rules, takes each valid version, keeps the last good one (also across a restart), and cannot read another tenant's", async () => {
+    const hub = conns[0]!;
+    const set = (provider: string): RuleSet => ({
+      rules: [{ id: 'base', category: 'api', provider: 'Base', match: { hosts: ['api.base.example'] }, source: 'https://example.org/base' }],
+      excluded: [],
+      tenants: [{ tenant: 'acme', rules: [{ id: 'acme-own', category: 'api', provider, match: { hosts: ['llm.acme.example'] }, source: 'https://example.org/acme' }] }],
+    });
+    const v1 = await publishRules(hub, Classifier.fromRuleSet(set('AcmeOne')), ['acme', 'globex'], 3);
+    const cache = join(dir, 'acme-rules.json');
+    const rules = new HubRules('acme', cache);
+    const nc = await sensorConn('acme', 's1');
+    void rules.watch(nc);
+    const until = async (ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !ok(); i++) await sleep(100);
+    };
+    await until(() => rules.version === v1['acme']);
+    expect(rules.version).toBe(v1['acme']);
+    expect(rules.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeOne');
+    // a new version at the hub is taken (hot reload)
+    const v2 = await publishRules(hub, Classifier.fromRuleSet(set('AcmeTwo')), ['acme'], 3);
+    expect(v2['acme']).not.toBe(v1['acme']);
+    await until(() => rules.version === v2['acme']);
+    expect(rules.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeTwo');
+    // a broken version is refused; the last good one stays
+    const kv = await new Kvm(hub).open(configBucket('acme'));
+    await kv.put(RULES_KEY, '{"not": "a rule document"}');
+    await until(() => rules.rejected === 1);
+    expect(rules.rejected).toBe(1);
+    expect(rules.version).toBe(v2['acme']);
+    rules.stop();
+    // a sensor restarted while the hub is away starts from the cached last good version
+    expect(existsSync(cache)).toBe(true);
+    const again = new HubRules('acme', cache);
+    expect(again.version).toBe(v2['acme']);
+    expect(again.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeTwo');
+    // acme's sensor cannot read globex's bucket
+    await expect((async () => (await new Kvm(nc).open(configBucket('globex'))).get(RULES_KEY))()).rejects.toThrow(/Permissions Violation/);
   });
 });
