@@ -75,7 +75,7 @@ function sh(cmd, args, timeout = 300_000) {
   return execFileSync(cmd, args, { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function benchPcap() {
+export function benchPcap() {
   const path = join(tmpdir(), 'llmtap-bench-50m.pcap');
   if (existsSync(path) && statSync(path).size === 52_429_360) return path;
   const script = resolve(repo, process.env.LLMTAP_BENCH_DIR ?? '../shared/bench', 'make-bench-pcap.sh');
@@ -83,7 +83,7 @@ function benchPcap() {
   return path;
 }
 
-function makeNs() {
+export function makeNs() {
   const tag = `ltc${randomBytes(3).toString('hex')}`;
   const ns = `${tag}ns`;
   const a = `${tag}a`;
@@ -130,7 +130,7 @@ function startChild(env, backend) {
   });
 }
 
-function replay(env, file, rate, loops) {
+export function replay(env, file, rate, loops) {
   const args = ['netns', 'exec', env.ns, 'tcpreplay', '-i', env.b, `--loop=${loops}`,
     rate === 'topspeed' ? '--topspeed' : `--mbps=${rate}`, file];
   const out = sh('ip', args);
@@ -186,9 +186,10 @@ function table(res) {
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === '--child') {
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain && argv[0] === '--child') {
   child(argv[1], argv[2]);
-} else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+} else if (isMain) {
   const ri = argv.indexOf('--rates');
   const rates = ri >= 0 && argv[ri + 1] ? argv[ri + 1].split(',').map((x) => (x === 'topspeed' ? x : Number(x))) : undefined;
   const li = argv.indexOf('--loops');

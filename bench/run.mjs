@@ -4,6 +4,8 @@
 //   BENCH_PAIRS=5 (alternating flow/full passes for the paired dissect cost; 0 skips it)
 //   BENCH_PARTS=2 (rounds of bench/parts.mjs: each dissect part's cost alone; 0 skips it)
 //   BENCH_CHURN=1 (bench/churn.mjs: SYN scans of 200k and 2M new flows through llmtap replay; 0 skips it)
+//   BENCH_LIVE_WORKERS=1 (bench/capture-workers.mjs: tcpreplay at top speed into a veth pair, 1 and 2
+//     capture workers in one fanout group, drops per worker; needs root and tcpreplay; 0 skips it)
 // Writes bench/out/results.md and prints the same table.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -128,6 +130,11 @@ for (const e of extras) md += `\n${e.name}: ${JSON.stringify(e.result ?? e.error
 if (process.env.BENCH_CHURN !== '0') {
   const r = spawnSync(process.execPath, [join(here, 'churn.mjs')], { encoding: 'utf8', maxBuffer: 1 << 26 });
   md += r.status === 0 ? `\n${r.stdout}` : `\nchurn measurement failed: ${r.stderr.trim().split('\n').pop()}\n`;
+}
+// live capture with 1 and 2 workers sharing a veth by flow (bench/capture-workers.mjs)
+if (process.env.BENCH_LIVE_WORKERS !== '0' && process.getuid?.() === 0 && have('tcpreplay')) {
+  const r = spawnSync(process.execPath, [join(here, 'capture-workers.mjs')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  md += r.status === 0 ? `\nlive capture workers: ${r.stdout}` : `\nlive capture workers failed: ${r.stderr.trim().split('\n').pop()}\n`;
 }
 writeFileSync(join(out, 'results.md'), md);
 process.stdout.write(md);

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Live capture with several workers sharing one interface by flow (PACKET_FANOUT, hash mode with
+// IPv4 defragmentation): tcpreplay of the generated 50M benchmark capture at --topspeed into a
+// veth pair inside a private network namespace, captured by 1, then 2 worker threads of one
+// process. Each worker owns its own capture socket in the group and runs the per-packet path
+// (decode → flow → dissect, the sensor's default config) on what its socket delivers; packets
+// never pass through the main thread. For each worker count: what tcpreplay sent, and per
+// worker what it delivered, its kernel counters (its own socket's), flows and busy ratio.
+//
+//   node bench/capture-workers.mjs [--workers 1,2] [--loops 3] [--ring-mb 32] [--pcap FILE] [--json]   (root: creates a namespace)
+//
+// A benchmark, not a test: the numbers depend on the machine and its load.
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { benchPcap, makeNs, replay } from './capture.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = (p) => pathToFileURL(resolve(here, '..', 'dist', p)).href;
+
+// ───────────── worker thread: one socket in the group + the per-packet path ─────────────
+async function worker({ iface, group, ringBytes }) {
+  const { LiveSource } = await import(dist('source/live.js'));
+  const { PacketPath } = await import(dist('pipeline.js'));
+  const { Dissector, dissectOptionsFrom } = await import(dist('dissect/index.js'));
+  const { flowTableOptionsFrom } = await import(dist('flow/table.js'));
+  const { configFromObject } = await import(dist('config.js'));
+  const cfg = configFromObject({});
+  let flows = 0;
+  let dnsAnswers = 0;
+  let busyMs = 0;
+  const dissector = new Dissector(dissectOptionsFrom(cfg.dissect, false), { onDns: () => { dnsAnswers++; } });
+  const pp = new PacketPath(flowTableOptionsFrom(cfg.flow), { dissector, onFlow: () => { flows++; } });
+  const src = LiveSource.open({ iface, snaplen: 65535, promisc: true, bufferBytes: ringBytes, batchPackets: 1024,
+    timeoutMs: 20, backend: 'native', fanoutGroup: group });
+  const t0 = performance.now();
+  src.start((b) => {
+    const s = performance.now();
+    pp.onBatch(b);
+    busyMs += performance.now() - s;
+  });
+  parentPort.postMessage({ t: 'ready' });
+  parentPort.on('message', async () => {
+    await src.close();
+    pp.finish();
+    const st = src.stats();
+    parentPort.postMessage({ t: 'done', delivered: st.packets, kernelReceived: st.kernelReceived, kernelDropped: st.kernelDropped,
+      flows, dnsAnswers, busyRatio: busyMs / (performance.now() - t0) });
+    parentPort.close();
+  });
+}
+
+// ───────────── child process (inside the namespace): N workers until SIGTERM ─────────────
+async function child(n, iface, group, ringBytes) {
+  const workers = [];
+  for (let i = 0; i < n; i++) {
+    const w = new Worker(fileURLToPath(import.meta.url), { workerData: { iface, group, ringBytes } });
+    const ready = new Promise((res, rej) => {
+      w.once('error', rej);
+      w.once('message', res);
+    });
+    workers.push({ w, ready });
+  }
+  await Promise.all(workers.map((x) => x.ready));
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', async () => {
+    const res = await Promise.all(workers.map(({ w }) => new Promise((r) => {
+      w.on('message', (m) => { if (m.t === 'done') r(m); });
+      w.postMessage('stop');
+    })));
+    process.stdout.write(`${JSON.stringify(res)}\n`);
+    process.exit(0);
+  });
+}
+
+function startChild(env, n, group, ringBytes) {
+  const p = spawn('ip', ['netns', 'exec', env.ns, process.execPath, fileURLToPath(import.meta.url), '--child', String(n), env.a,
+    String(group), String(ringBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((r) => p.on('exit', r));
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => { p.kill('SIGKILL'); rej(new Error(`child not ready: ${err.slice(-500)}`)); }, 60_000);
+    void exited.then((code) => { if (!out.includes('ready\n')) { clearTimeout(t); rej(new Error(`child exited ${code}: ${err.slice(-500)}`)); } });
+    const iv = setInterval(() => {
+      if (!out.includes('ready\n')) return;
+      clearInterval(iv);
+      clearTimeout(t);
+      res({
+        stop: async () => {
+          p.kill('SIGTERM');
+          const k = setTimeout(() => p.kill('SIGKILL'), 120_000);
+          await exited;
+          clearTimeout(k);
+          const line = out.split('\n').find((l) => l.startsWith('['));
+          if (!line) throw new Error(`child gave no result: ${err.slice(-500)}`);
+          return JSON.parse(line);
+        },
+      });
+    }, 20);
+  });
+}
+
+export async function benchCaptureWorkers(opts = {}) {
+  const counts = opts.workers ?? [1, 2];
+  const loops = opts.loops ?? 3;
+  const ringBytes = (opts.ringMb ?? 32) * 1024 * 1024;
+  const file = opts.pcap ?? benchPcap();
+  const env = makeNs();
+  const rows = [];
+  try {
+    let group = 7000;
+    for (const n of counts) {
+      const c = await startChild(env, n, ++group, ringBytes);
+      const s = replay(env, file, 'topspeed', loops);
+      await new Promise((r) => setTimeout(r, 1000));
+      const w = await c.stop();
+      const received = w.reduce((a, x) => a + x.kernelReceived, 0);
+      const dropped = w.reduce((a, x) => a + x.kernelDropped, 0);
+      rows.push({ workers: n, ...s, received, dropped, perWorker: w });
+    }
+  } finally {
+    env.destroy();
+  }
+  return { file, loops, ringBytes, rows };
+}
+
+function table(res) {
+  const lines = ['| workers | sent pkts | sent kpps | worker | delivered | kernel recv | kernel drop | drop % | flows | DNS answers | busy |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of res.rows) {
+    r.perWorker.forEach((w, i) => {
+      lines.push(`| ${r.workers} | ${i === 0 ? r.sent : ''} | ${i === 0 && r.pps ? (r.pps / 1000).toFixed(1) : ''} | ${i} | ${w.delivered} | ${w.kernelReceived} | ${w.kernelDropped} | ${(100 * w.kernelDropped / Math.max(1, w.kernelReceived)).toFixed(1)} | ${w.flows} | ${w.dnsAnswers} | ${(100 * w.busyRatio).toFixed(0)} % |`);
+    });
+    lines.push(`| ${r.workers} | | | all | ${r.perWorker.reduce((a, w) => a + w.delivered, 0)} | ${r.received} | ${r.dropped} | ${(100 * r.dropped / Math.max(1, r.received)).toFixed(1)} | | | |`);
+  }
+  return lines.join('\n');
+}
+
+const argv = process.argv.slice(2);
+if (!isMainThread) {
+  await worker(workerData);
+} else if (argv[0] === '--child') {
+  await child(Number(argv[1]), argv[2], Number(argv[3]), Number(argv[4]));
+} else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const opt = (k) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const res = await benchCaptureWorkers({
+    ...(opt('--workers') ? { workers: opt('--workers').split(',').map(Number) } : {}),
+    ...(opt('--loops') ? { loops: Number(opt('--loops')) } : {}),
+    ...(opt('--ring-mb') ? { ringMb: Number(opt('--ring-mb')) } : {}),
+    ...(opt('--pcap') ? { pcap: opt('--pcap') } : {}),
+  });
+  process.stdout.write(argv.includes('--json') ? `${JSON.stringify(res, null, 2)}\n`
+    : `tcpreplay --topspeed of ${res.file} ×${res.loops} into a veth pair; ${res.ringBytes / 1048576} MiB kernel ring per worker\n\n${table(res)}\n`);
+}
