@@ -145,11 +145,6 @@ export function declaredByLabel(stage: string, decls: CounterDecls, values: Coun
   return out;
 }
 
-/** `declaredSeries` of a metric without labels: the sum (0 when no counter has a value). */
-export function declaredSum(stage: string, decls: CounterDecls, values: CountMap, metric: string): number {
-  return declaredSeries(stage, decls, values, metric).reduce((a, r) => a + r.value, 0);
-}
-
 /**
  * The stage counters a labelled metric takes by kind: every counter of `kind` (of any kind
  * when absent) declared by `stage`, its name as the value of `label`. The docs list them under the metric.
@@ -184,28 +179,20 @@ export interface SourceCounters {
 
 export interface FlowCounters {
   active: number;
-  /** FlowEndReason → flows ended. */
-  ended: CountMap;
-  evicted: number;
 }
 
-export interface DissectCounters {
-  /** transport (`tls`, `quic`, `gquic`) → ClientHellos parsed. */
-  handshakes: CountMap;
-  /** `<layer>.<reason>` → handshakes/messages that failed or were cut (e.g. `tls.gap`). */
-  failed: CountMap;
-  quicDecrypted: number;
-}
-
-export interface NamesCounters {
-  dnsAnswers: number;
-  passiveDnsEntries: number;
-}
-
-export interface JoinCounters {
-  /** Flows offered to the EDR join, and those that got a per-connection attribution. */
-  flows: number;
-  joined: number;
+/**
+ * One stage's counters as the metrics read them: its declarations, its values at scrape time
+ * and its families. Every series a declaration names (its `metric`, or a STAGE_METRICS
+ * selection) is filled from these, nothing else.
+ */
+export interface StageSource {
+  readonly stage: string;
+  readonly decls: CounterDecls;
+  /** Plain counters by name (undeclared names feed nothing). */
+  readonly values: () => CountMap;
+  /** The stage's families (each a declared `<label>` name). */
+  readonly families?: () => readonly FamilyCounts[];
 }
 
 export interface ClassifyCounters {
@@ -245,19 +232,11 @@ export interface StoreCounters {
  */
 export interface MetricSources {
   source?: () => SourceCounters;
-  /** `decode.<reason>` → malformed/truncated packets. */
-  decode?: () => CountMap;
+  /** The flow table's fill. */
   flow?: () => FlowCounters;
-  dissect?: () => DissectCounters;
-  names?: () => NamesCounters;
-  /** EDR format → outcome (`accepted`, `rejected`, `duplicate`, …) → records. */
-  edr?: () => CountMap2;
-  /** `ingest.<reason>` → EDR input records skipped by the reader (too long, binary, bad JSON …). */
-  edrSkipped?: () => CountMap;
-  join?: () => JoinCounters;
+  /** Every stage's declared counters (decode, flow end, dissect, names, EDR input, attribute, detect, …). */
+  stages?: readonly StageSource[];
   classify?: () => ClassifyCounters;
-  /** heuristic → severity → alerts raised (creations, not updates). */
-  alerts?: () => CountMap2;
   /** Capture time of the newest packet vs. wall clock, seconds (0 when idle or in replay). */
   pipelineLagSeconds?: () => number;
   /** Live only: seconds since the last packet arrived from the capture (undefined: no series). */
@@ -321,6 +300,16 @@ export function reasonLabel(v: string): string {
 }
 
 type Labels = Record<string, string>;
+
+/** Label values of a stage counter's series, bounded (keys sorted: one series, one key order). */
+function labelsOf(l: Readonly<Labels>): Labels {
+  const out: Labels = {};
+  for (const k of Object.keys(l).sort()) {
+    const v = l[k] ?? '';
+    out[k] = v.includes('.') ? reasonLabel(v) : boundedLabel(v);
+  }
+  return out;
+}
 
 /** Accumulates label sets → values, folding beyond MAX_SERIES. */
 class SeriesSet {
@@ -405,6 +394,19 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     });
   }
 
+  /**
+   * The series of `metric` from every stage's declared counters. A label value with a dot is a
+   * counter name (`decode.ipv4_truncated`), any other an enum or id (`fin`, `sysmon`, `h1`).
+   */
+  const declared = (s: SeriesSet, metric: string): void => {
+    for (const st of sources.stages ?? []) {
+      const values = read(st.stage, st.values);
+      if (values !== undefined) for (const r of declaredSeries(st.stage, st.decls, values, metric)) s.add(labelsOf(r.labels), r.value);
+      for (const f of read(st.stage, st.families) ?? []) {
+        if (st.decls[f.family]?.metric?.name === metric) for (const r of familySeries(st.decls, f)) s.add(labelsOf(r.labels), r.value);
+      }
+    }
+  };
   const one = (s: SeriesSet, v: number | undefined): void => {
     if (v !== undefined) s.add({}, v);
   };
@@ -447,43 +449,29 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   });
 
   // ── decode ──
-  counter('llmtap_decode_errors_total', 'Malformed or truncated packets by reason', ['reason'], (s) =>
-    flat(s, read('decode', sources.decode), 'reason', reasonLabel),
-  );
+  counter('llmtap_decode_errors_total', 'Malformed or truncated packets by reason', ['reason'], (s) => declared(s, 'llmtap_decode_errors_total'));
 
   // ── flow ──
   gauge('llmtap_flow_active_flows', 'Flows currently in the flow table', [], (s) => one(s, read('flow', sources.flow)?.active));
-  counter('llmtap_flow_ended_total', 'Flow records emitted by end reason', ['reason'], (s) =>
-    flat(s, read('flow', sources.flow)?.ended, 'reason', boundedLabel),
-  );
-  counter('llmtap_flow_evicted_total', 'Flows evicted because the table was full', [], (s) => one(s, read('flow', sources.flow)?.evicted));
+  counter('llmtap_flow_ended_total', 'Flow records emitted by end reason', ['reason'], (s) => declared(s, 'llmtap_flow_ended_total'));
+  counter('llmtap_flow_evicted_total', 'Flows evicted because the table was full', [], (s) => declared(s, 'llmtap_flow_evicted_total'));
 
   // ── dissect ──
-  counter('llmtap_dissect_handshakes_total', 'ClientHellos parsed by transport', ['transport'], (s) =>
-    flat(s, read('dissect', sources.dissect)?.handshakes, 'transport', boundedLabel),
-  );
-  counter('llmtap_dissect_failures_total', 'Handshakes that failed to parse, by reason', ['reason'], (s) =>
-    flat(s, read('dissect', sources.dissect)?.failed, 'reason', reasonLabel),
-  );
-  counter('llmtap_dissect_quic_decrypted_total', 'QUIC Initial packets decrypted', [], (s) =>
-    one(s, read('dissect', sources.dissect)?.quicDecrypted),
-  );
+  counter('llmtap_dissect_handshakes_total', 'ClientHellos parsed by transport', ['transport'], (s) => declared(s, 'llmtap_dissect_handshakes_total'));
+  counter('llmtap_dissect_failures_total', 'Handshakes that failed to parse, by reason', ['reason'], (s) => declared(s, 'llmtap_dissect_failures_total'));
+  counter('llmtap_dissect_quic_decrypted_total', 'QUIC Initial packets decrypted', [], (s) => declared(s, 'llmtap_dissect_quic_decrypted_total'));
 
   // ── names ──
-  counter('llmtap_dns_answers_total', 'DNS responses parsed', [], (s) => one(s, read('names', sources.names)?.dnsAnswers));
-  gauge('llmtap_names_passive_dns_entries', 'Entries held by passive DNS', [], (s) => one(s, read('names', sources.names)?.passiveDnsEntries));
+  counter('llmtap_dns_answers_total', 'DNS responses parsed', [], (s) => declared(s, 'llmtap_dns_answers_total'));
+  gauge('llmtap_names_passive_dns_entries', 'Entries held by passive DNS', [], (s) => declared(s, 'llmtap_names_passive_dns_entries'));
 
   // ── attribute ──
-  counter('llmtap_edr_records_total', 'EDR connection records by source format and outcome', ['format', 'outcome'], (s) =>
-    nested(s, read('edr', sources.edr), 'format', 'outcome'),
-  );
+  counter('llmtap_edr_records_total', 'EDR connection records by source format and outcome', ['format', 'outcome'], (s) => declared(s, 'llmtap_edr_records_total'));
   counter('llmtap_edr_input_skipped_total', 'EDR input records skipped before or while parsing, by reason', ['reason'], (s) =>
-    flat(s, read('edrSkipped', sources.edrSkipped), 'reason', reasonLabel),
+    declared(s, 'llmtap_edr_input_skipped_total'),
   );
-  counter('llmtap_attribute_flows_total', 'Flows offered to the EDR join', [], (s) => one(s, read('join', sources.join)?.flows));
-  counter('llmtap_attribute_joined_flows_total', 'Flows attributed to a process by an EDR record', [], (s) =>
-    one(s, read('join', sources.join)?.joined),
-  );
+  counter('llmtap_attribute_flows_total', 'Flows offered to the EDR join', [], (s) => declared(s, 'llmtap_attribute_flows_total'));
+  counter('llmtap_attribute_joined_flows_total', 'Flows attributed to a process by an EDR record', [], (s) => declared(s, 'llmtap_attribute_joined_flows_total'));
 
   // ── classify (AI traffic: full registry only) ──
   counter('llmtap_classify_classifications_total', 'Connections classified as AI, by category and provider', ['category', 'provider'], (s) =>
@@ -497,9 +485,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   }, AI);
 
   // ── detect (alerts: full registry only) ──
-  counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) =>
-    nested(s, read('detect', sources.alerts), 'heuristic', 'severity'),
-  AI);
+  counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) => declared(s, 'llmtap_detect_alerts_total'), AI);
 
   // ── bounded structures (every table, index, window and cache with a configured bound) ──
   const bound = (s: SeriesSet, pick: (b: BoundStat) => number): void => {

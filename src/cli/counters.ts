@@ -2,7 +2,8 @@
  * Every stage's counter declarations, in pipeline order: the list the metrics reference
  * (docs/metrics.md) is generated from. A stage adds its record here when it declares one.
  */
-import type { CounterDecls } from '../metrics.js';
+import type { CounterDecls, StageSource } from '../metrics.js';
+import type { Pipeline } from '../pipeline.js';
 import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { FLOW_COUNTERS, FLOW_END_REASONS } from '../flow/counters.js';
@@ -34,3 +35,25 @@ export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
   { stage: 'classify', title: 'Classify: rule lookups', decls: CLASSIFY_COUNTERS },
   { stage: 'detect', title: 'Detect: heuristics and alerts', decls: DETECT_COUNTERS },
 ];
+
+/** Every stage's counters of a running pipeline, for the metrics (src/metrics.ts reads them through the declarations). */
+export function stageSources(p: Pipeline): StageSource[] {
+  const decls = (stage: string): CounterDecls => STAGE_COUNTERS.find((s) => s.stage === stage)?.decls ?? {};
+  const source = (stage: string, values: () => Readonly<Record<string, number>>, families?: StageSource['families']): StageSource => ({
+    stage,
+    decls: decls(stage),
+    values,
+    ...(families !== undefined ? { families } : {}),
+  });
+  return [
+    source('decode', () => p.packets.decodeStats()),
+    source('flow_end', () => p.packets.flows.ended),
+    source('dissect', () => p.dissector.stats()),
+    source('names', () => p.names.stats()),
+    // one map holds the reader's and the formats' reasons: each stage takes its own
+    source('ingest', () => p.counters.edrRejected),
+    source('edr', () => p.counters.edrRejected),
+    source('attribute', () => p.attributor.stats(), () => [p.attributor.recordFormats()]),
+    source('detect', () => p.detector.stats(), () => [p.detector.alertCounts()]),
+  ];
+}

@@ -2,7 +2,7 @@
 import type { CounterDecls } from '../metrics.js';
 
 export const NAMES_COUNTERS = {
-  'names.answers': { kind: 'outcome', doc: 'DNS responses given to passive DNS.' },
+  'names.answers': { kind: 'outcome', doc: 'DNS responses given to passive DNS (every parsed response).', metric: { name: 'llmtap_dns_answers_total' } },
   'names.answers_negative': { kind: 'outcome', doc: 'DNS responses with a non-zero rcode (NXDOMAIN, SERVFAIL, …): nothing indexed.' },
   'names.addresses': { kind: 'outcome', doc: 'Address records indexed (A, AAAA and SVCB/HTTPS address hints).' },
   'names.entries_client': {

@@ -12,14 +12,8 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, declaredByLabel, declaredSeries, declaredSum, familySeries, type CounterDecls, type FleetCounters, type MetricSources, type OutputCounters } from '../metrics.js';
-import { DECODE_DECLS } from '../decode/reasons.js';
-import { FLOW_END_REASONS } from '../flow/counters.js';
-import { DISSECT_COUNTERS } from '../dissect/reasons.js';
-import { NAMES_COUNTERS } from '../names/counters.js';
-import { ATTRIBUTE_COUNTERS } from '../attribute/counters.js';
-import { EDR_DECLS, INGEST_DECLS } from '../attribute/reasons.js';
-import { DETECT_COUNTERS } from '../detect/counters.js';
+import { createMetrics, type FleetCounters, type MetricSources, type OutputCounters } from '../metrics.js';
+import { stageSources } from '../cli/counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store, StoreStatus } from '../store/store.js';
@@ -28,9 +22,6 @@ import type { ApiStore } from '../api/deps.js';
 /** What serving needs of a store: the API's reads and writes and its status (SQLite `Store` or the hub's PostgreSQL store). */
 export type ServedStore = Omit<ApiStore, 'status'> & { status(): StoreStatus };
 
-
-/** Every reason an EDR input record is refused for: the reader's and the formats'. */
-const EDR_INPUT_DECLS: CounterDecls = { ...INGEST_DECLS, ...EDR_DECLS };
 
 /** A provider name as a Prometheus label value (lower-case slug; the rule set bounds the set). */
 export function providerLabel(name: string): string {
@@ -77,49 +68,8 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: Se
         ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
       };
     },
-    // Failures only: `decode.ok` and the not-keyable notes (fragments, tunnels) are not errors.
-    decode: () => declaredByLabel('decode', DECODE_DECLS, p.packets.decodeStats(), 'llmtap_decode_errors_total', 'reason'),
-    flow: () => {
-      const ended = p.packets.flows.ended;
-      return {
-        active: p.packets.flows.active,
-        ended: declaredByLabel('flow_end', FLOW_END_REASONS, ended, 'llmtap_flow_ended_total', 'reason'),
-        evicted: declaredSum('flow_end', FLOW_END_REASONS, ended, 'llmtap_flow_evicted_total'),
-      };
-    },
-    dissect: () => {
-      const s = p.dissector.stats();
-      return {
-        handshakes: declaredByLabel('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_handshakes_total', 'transport'),
-        failed: declaredByLabel('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_failures_total', 'reason'),
-        quicDecrypted: declaredSum('dissect', DISSECT_COUNTERS, s, 'llmtap_dissect_quic_decrypted_total'),
-      };
-    },
-    names: () => ({
-      dnsAnswers: p.counters.dnsAnswers,
-      // Passive DNS holds two indexes (per client and per address); both use memory.
-      passiveDnsEntries: declaredSum('names', NAMES_COUNTERS, p.names.stats(), 'llmtap_names_passive_dns_entries'),
-    }),
-    edr: () => {
-      // accepted: records that reached the join, by format; rejected: refused at ingest, by the
-      // format each reason is declared under (`ingest` and `edr` for the shared reasons)
-      const out: Record<string, Record<string, number>> = {};
-      const add = (labels: Readonly<Record<string, string>>, value: number): void => {
-        const o = (out[labels['format'] ?? 'unknown'] ??= {});
-        const outcome = labels['outcome'] ?? 'accepted';
-        o[outcome] = (o[outcome] ?? 0) + value;
-      };
-      for (const r of familySeries(ATTRIBUTE_COUNTERS, p.attributor.recordFormats())) add(r.labels, r.value);
-      for (const r of declaredSeries('edr', EDR_INPUT_DECLS, p.counters.edrRejected, 'llmtap_edr_records_total')) add(r.labels, r.value);
-      return out;
-    },
-    edrSkipped: () => declaredByLabel('ingest', INGEST_DECLS, p.counters.edrRejected, 'llmtap_edr_input_skipped_total', 'reason'),
-    join: () => {
-      const s = p.attributor.stats();
-      // before the join saw a flow, the pipeline's flow count (0 unless every flow was shed)
-      const flows = s['flows'] === undefined ? p.counters.flows : declaredSum('attribute', ATTRIBUTE_COUNTERS, s, 'llmtap_attribute_flows_total');
-      return { flows, joined: declaredSum('attribute', ATTRIBUTE_COUNTERS, s, 'llmtap_attribute_joined_flows_total') };
-    },
+    flow: () => ({ active: p.packets.flows.active }),
+    stages: stageSources(p),
     classify: () => {
       const classifications: Record<string, Record<string, number>> = {};
       const bytesOut: Record<string, number> = {};
@@ -133,15 +83,6 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: Se
         bytesIn[provider] = (bytesIn[provider] ?? 0) + v.bytesIn;
       }
       return { classifications, bytesOut, bytesIn };
-    },
-    alerts: () => {
-      const out: Record<string, Record<string, number>> = {};
-      for (const { labels, value } of familySeries(DETECT_COUNTERS, p.detector.alertCounts())) {
-        const h = labels['heuristic'] ?? 'other';
-        const sev = labels['severity'] ?? 'other';
-        (out[h] ??= {})[sev] = value;
-      }
-      return out;
     },
     bounds: () => p.bounds(),
     // Live capture only (a source with kernel counters): wall clock minus the newest packet's

@@ -1,4 +1,6 @@
 /** The metrics registry: names, collect-time reads, bounded labels, failing getters. */
+import { NAMES_COUNTERS } from '../../src/names/counters.js';
+import { DISSECT_COUNTERS } from '../../src/dissect/reasons.js';
 import { describe, expect, it } from 'vitest';
 import { MAX_SERIES, boundedLabel, createMetrics, reasonLabel } from '../../src/metrics.js';
 import { StageFeed } from './stage-feed.js';
@@ -52,12 +54,23 @@ describe('metrics', () => {
         flow: () => {
           throw new Error('boom');
         },
-        names: () => ({ dnsAnswers: 3, passiveDnsEntries: 1 }),
+        stages: [
+          { stage: 'names', decls: NAMES_COUNTERS, values: () => ({ 'names.answers': 3, 'names.entries_addr': 1 }) },
+          {
+            stage: 'dissect',
+            decls: DISSECT_COUNTERS,
+            values: () => {
+              throw new Error('boom');
+            },
+          },
+        ],
       },
       { defaultMetrics: false },
     );
     const text = await registry.metrics();
     expect(text).toContain('llmtap_dns_answers_total 3');
+    expect(text).toContain('llmtap_names_passive_dns_entries 1');
     expect(text).toMatch(/llmtap_metrics_collect_errors_total\{stage="flow"\} [1-9]/);
+    expect(text).toMatch(/llmtap_metrics_collect_errors_total\{stage="dissect"\} [1-9]/);
   });
 });
