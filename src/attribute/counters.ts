@@ -1,5 +1,5 @@
 /** Counters of the EDR join (attribute stage), declared once: kind, doc, and the series each feeds. */
-import type { CounterDecls, CounterValues } from '../metrics.js';
+import type { CounterDecls, CounterValues } from '../counters.js';
 
 export const ATTRIBUTE_COUNTERS = {
   'records.<format>': {

@@ -6,7 +6,7 @@
  * `waitMs` (capture time) for late records and are re-emitted (same obsId, `update: true`);
  * records are kept for the window. Memory is bounded on both sides, evictions counted.
  */
-import { FamilyCounts, familyKey } from '../metrics.js';
+import { FamilyCounts, familyKey } from '../counters.js';
 import type { AttributeCounter } from './counters.js';
 import type { Attribution, EdrConnection, FlowRecord, Observation } from '../records.js';
 import { addrScope, protoNumber } from './normalize.js';

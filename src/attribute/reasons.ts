@@ -5,7 +5,7 @@
  * `rejected` and in `llmtap_edr_records_total{format,outcome="rejected"}` (the reason's first
  * part as the format); the reader's failures also in `llmtap_edr_input_skipped_total{reason}`.
  */
-import { familyKey, type CounterDecl, type CounterDecls, type CounterKind } from '../metrics.js';
+import { familyKey, type CounterDecl, type CounterDecls, type CounterKind } from '../counters.js';
 import type { EdrSourceFormat } from '../records.js';
 
 /** Every EDR source format (the values of EdrSourceFormat; the check below keeps them equal). */

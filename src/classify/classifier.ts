@@ -3,7 +3,7 @@
  * and swaps it in one assignment on reload, so a classification never sees half a rule set;
  * a bad new file leaves the old state in place and reports why.
  */
-import { familyKey } from '../metrics.js';
+import { familyKey } from '../counters.js';
 import { toSuricataRules, toZeekIntel, type SensorExport, type SensorFormat } from './sensor-export.js';
 import { fileURLToPath } from 'node:url';
 import type { Verdict } from '../records.js';

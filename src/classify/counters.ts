@@ -1,5 +1,5 @@
 /** Counters of the classify stage, declared once: kind and doc. */
-import type { CounterDecls } from '../metrics.js';
+import type { CounterDecls } from '../counters.js';
 
 export const CLASSIFY_COUNTERS = {
   queries: { kind: 'outcome', doc: 'Connections looked up in the rule set.' },

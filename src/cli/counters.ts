@@ -2,7 +2,8 @@
  * Every stage's counter declarations, in pipeline order: the list the metrics reference
  * (docs/metrics.md) is generated from. A stage adds its record here when it declares one.
  */
-import type { CounterDecls, StageSource } from '../metrics.js';
+import type { CounterDecls } from '../counters.js';
+import type { StageSource } from '../metrics.js';
 import type { Pipeline } from '../pipeline.js';
 import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';

@@ -4,7 +4,8 @@
  * kind, doc, the series it feeds). `node scripts/gen-metrics-doc.mjs` writes it;
  * test/e2e/metrics-doc.test.ts checks the committed file equals this.
  */
-import { createMetrics, familyLabels, isFamily, STAGE_METRICS, type CounterDecl } from '../metrics.js';
+import { familyLabels, isFamily, STAGE_METRICS, type CounterDecl } from '../counters.js';
+import { createMetrics } from '../metrics.js';
 import { STAGE_COUNTERS } from './counters.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');

@@ -2,7 +2,7 @@
  * `llmtap replay`: capture files (and their EDR feed) through the whole pipeline into the
  * database, then a readable summary: flows, AI observations by provider, and the alerts.
  */
-import { declaredByLabel } from '../metrics.js';
+import { declaredByLabel } from '../counters.js';
 import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

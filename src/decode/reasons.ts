@@ -5,7 +5,7 @@
  * but is worth telling apart (fragments, tunnels). The order of the list is the index order of
  * the decoder's counters, nothing more.
  */
-import type { CounterDecls, CounterKind } from '../metrics.js';
+import type { CounterDecls, CounterKind } from '../counters.js';
 
 export const DECODE_COUNTERS = [
   { name: 'decode.ok', kind: 'outcome', doc: 'A packet decoded to a keyable TCP, UDP, ICMP or SCTP flow.' },

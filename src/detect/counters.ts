@@ -1,5 +1,5 @@
 /** Counters of the detect stage, declared once: kind, doc, and the series each feeds. */
-import type { CounterDecls, CounterValues } from '../metrics.js';
+import type { CounterDecls, CounterValues } from '../counters.js';
 
 export const DETECT_COUNTERS = {
   'detect.observations': { kind: 'outcome', doc: 'Observations run through detection (tenants with AI threat telemetry on).' },

@@ -12,7 +12,7 @@
  * other rules and later observations carry on. Store failures are counted as
  * `detect.store_error` the same way.
  */
-import { FamilyCounts } from '../metrics.js';
+import { FamilyCounts } from '../counters.js';
 import type { DetectCounter, RuleCounter } from './counters.js';
 import type { Logger } from 'pino';
 import { addrScope } from '../attribute/normalize.js';

@@ -1,4 +1,4 @@
-import type { CounterDecl, CounterDecls } from '../metrics.js';
+import type { CounterDecl, CounterDecls } from '../counters.js';
 import { DNS_COUNTERS, type DnsReason } from './dns/reasons.js';
 import { QUIC_COUNTERS, type QuicReason } from './quic/reasons.js';
 

@@ -1,5 +1,5 @@
 /** Counters of the flow stage, declared once: kind, doc, and the series each feeds. */
-import type { CounterDecls } from '../metrics.js';
+import type { CounterDecls } from '../counters.js';
 import type { FlowEndReason } from '../records.js';
 
 /** In the JSON stats. */

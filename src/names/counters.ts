@@ -1,5 +1,5 @@
 /** Counters of the names stage (passive DNS and flow naming), declared once: kind and doc. */
-import type { CounterDecls } from '../metrics.js';
+import type { CounterDecls } from '../counters.js';
 
 export const NAMES_COUNTERS = {
   'names.answers': { kind: 'outcome', doc: 'DNS responses given to passive DNS (every parsed response).', metric: { name: 'llmtap_dns_answers_total' } },

@@ -20,7 +20,7 @@
  * kept). Nothing is pruned by age: a long flow is named at its end from the answers valid at
  * its start.
  */
-import type { CounterValues } from '../metrics.js';
+import type { CounterValues } from '../counters.js';
 import type { NAMES_COUNTERS } from './counters.js';
 import { LRUCache } from 'lru-cache';
 import type { BoundStat } from '../bounded/lru.js';

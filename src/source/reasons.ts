@@ -3,7 +3,7 @@
  * each is a key of a file read's `reasons`; the failures are the replay summary's file
  * problems and `llmtap_source_file_problems_total{reason}`.
  */
-import type { CounterDecls } from '../metrics.js';
+import type { CounterDecls } from '../counters.js';
 
 export const SOURCE_COUNTERS = {
   'source.truncated_record': { kind: 'failure', doc: 'The last record is cut by the end of the file: counted, everything before kept.' },

@@ -5,7 +5,8 @@
  * real stages.
  */
 import { STAGE_COUNTERS } from '../../src/cli/counters.js';
-import { FamilyCounts, type MetricSources, type StageSource } from '../../src/metrics.js';
+import { FamilyCounts } from '../../src/counters.js';
+import type { MetricSources, StageSource } from '../../src/metrics.js';
 
 const declsOf = (stage: string): StageSource['decls'] => STAGE_COUNTERS.find((s) => s.stage === stage)?.decls ?? {};
 

@@ -21,6 +21,7 @@ const STAGES = ['source', 'decode', 'flow', 'dissect', 'names', 'attribute', 'cl
 const SHARED: Record<string, string> = {
   'records.ts': 'the records between stages: the contract every stage codes against',
   'metrics.ts': 'metric and drop-reason names, defined once',
+  'counters.ts': 'the stage counter contract (kind, declaration, families, series), free of dependencies so the packet path does not load prom-client',
   'config.ts': 'sensor config types and defaults',
   'errors.ts': 'coded LLMTAP_ERR_* errors, declared once',
   'version.ts': 'the package version, read once (CLI, API, OCSF metadata)',

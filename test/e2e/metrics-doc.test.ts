@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STAGE_COUNTERS } from '../../src/cli/counters.js';
 import { renderMetricsDoc } from '../../src/cli/metrics-doc.js';
-import { createMetrics, familyLabels, STAGE_METRICS } from '../../src/metrics.js';
+import { familyLabels, STAGE_METRICS } from '../../src/counters.js';
+import { createMetrics } from '../../src/metrics.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const registered = new Map<string, string[]>(

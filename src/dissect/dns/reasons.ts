@@ -1,4 +1,4 @@
-import type { CounterDecls } from '../../metrics.js';
+import type { CounterDecls } from '../../counters.js';
 
 /** Every reason the DNS dissector counts (`dns.<reason>`). */
 export const DNS_COUNTERS = {

@@ -1,4 +1,4 @@
-import type { CounterDecls } from '../../metrics.js';
+import type { CounterDecls } from '../../counters.js';
 
 /**
  * Every reason the QUIC dissector counts (`quic.<reason>`). ClientHello parse failures are
