@@ -6,7 +6,7 @@
  */
 import { familyLabels, isFamily, STAGE_METRICS, type CounterDecl } from '../counters.js';
 import { createMetrics } from '../metrics.js';
-import { STAGE_COUNTERS } from './counters.js';
+import { STAGE_COUNTERS } from '../sensor/counters.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
@@ -27,7 +27,7 @@ export function renderMetricsDoc(): string {
   const m = createMetrics({ build: { version: 'x', node: 'x' } }, { defaultMetrics: false });
   let md =
     '# Metrics reference\n\nGenerated from the declarations (`createMetrics` in `src/metrics.ts` and each stage\'s counter declarations, ' +
-    'listed in `src/cli/counters.ts`) by `npm run build && node scripts/gen-metrics-doc.mjs`; never hand-edited. ' +
+    'listed in `src/sensor/counters.ts`) by `npm run build && node scripts/gen-metrics-doc.mjs`; never hand-edited. ' +
     'The API serves the metrics at `GET /metrics` (see [api.md](api.md#metrics)); the stage counters are also the keys of ' +
     '`llmtap replay --format json` `stats`.\n\n' +
     '## Prometheus metrics\n\nPublic: served without a token. Operator: the AI-traffic and alert series, sums over every tenant, ' +

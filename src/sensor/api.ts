@@ -13,7 +13,7 @@ import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { createMetrics, type FleetCounters, type MetricSources, type OutputCounters } from '../metrics.js';
-import { stageSources } from '../cli/counters.js';
+import { stageSources } from './counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
 import type { Store, StoreStatus } from '../store/store.js';

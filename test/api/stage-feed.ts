@@ -1,10 +1,10 @@
 /**
  * Stage-like counters for the metrics tests: plain numbers under the stages' declared counter
  * names that grow the way the stages' own `stats()` do while traffic flows, read by the metrics
- * through the declarations (src/cli/counters.ts). The demo replay replaces this feed with the
+ * through the declarations (src/sensor/counters.ts). The demo replay replaces this feed with the
  * real stages.
  */
-import { STAGE_COUNTERS } from '../../src/cli/counters.js';
+import { STAGE_COUNTERS } from '../../src/sensor/counters.js';
 import { FamilyCounts } from '../../src/counters.js';
 import type { MetricSources, StageSource } from '../../src/metrics.js';
 

@@ -12,7 +12,7 @@ import { DECODE_COUNTERS, DECODE_REASONS, MALFORMED } from '../../src/decode/rea
 import { DNS_REASONS } from '../../src/dissect/dns/reasons.js';
 import { QUIC_REASONS } from '../../src/dissect/quic/reasons.js';
 import { DISSECT_COUNTERS, DISSECT_REASONS, TLS_REASONS } from '../../src/dissect/reasons.js';
-import { STAGE_COUNTERS } from '../../src/cli/counters.js';
+import { STAGE_COUNTERS } from '../../src/sensor/counters.js';
 import { repoRoot } from '../helpers/corpus.js';
 
 const SRC = join(repoRoot, 'src');

@@ -13,7 +13,7 @@ import { configFromObject } from '../../src/config.js';
 import { MALFORMED } from '../../src/decode/reasons.js';
 import { isFamily } from '../../src/counters.js';
 import { createMetrics } from '../../src/metrics.js';
-import { STAGE_COUNTERS } from '../../src/cli/counters.js';
+import { STAGE_COUNTERS } from '../../src/sensor/counters.js';
 import { Pipeline } from '../../src/pipeline.js';
 import type { SourceStats } from '../../src/records.js';
 import { readCaptureFile } from '../../src/source/file.js';
@@ -92,7 +92,7 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     expect(m.get('llmtap_pipeline_lag_seconds')).toBe(0);
   });
 
-  it('every counter a stage reports is declared (src/cli/counters.ts lists the declarations)', () => {
+  it('every counter a stage reports is declared (src/sensor/counters.ts lists the declarations)', () => {
     const reported: Record<string, Record<string, number>> = {
       source: fileReasons,
       flow: { 'flow.fragment_orphan': p.packets.flows.fragmentsOrphaned },

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STAGE_COUNTERS } from '../../src/cli/counters.js';
+import { STAGE_COUNTERS } from '../../src/sensor/counters.js';
 import { renderMetricsDoc } from '../../src/cli/metrics-doc.js';
 import { familyLabels, STAGE_METRICS } from '../../src/counters.js';
 import { createMetrics } from '../../src/metrics.js';
