@@ -4,6 +4,7 @@
  */
 import type { Alert } from '../records.js';
 import type { AllowlistEntry, Candidate, ObservationRow } from './deps.js';
+import { OBSERVATION_FIELDS } from '../store/types.js';
 
 const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
 
@@ -79,32 +80,14 @@ export function presentAlert(a: Alert): Record<string, unknown> {
   return o;
 }
 
+/** A stored observation as the API serves it: the fields the declaration gives an API name. */
 export function presentObservation(r: ObservationRow): Record<string, unknown> {
-  const o: Record<string, unknown> = {
-    seq: r.seq,
-    obs_id: r.obsId,
-    kind: r.kind,
-    ts: iso(r.tsUs),
-    last_ts: iso(r.lastTsUs),
-    host_source: r.hostSource,
-    category: r.category,
-    provider: r.provider,
-    rule_id: r.ruleId,
-    sanctioned: r.sanctioned,
-    client_addr: r.clientAddr,
-    server_addr: r.serverAddr,
-    server_port: r.serverPort,
-    proto: r.proto,
-    bytes_out: r.bytesOut,
-    bytes_in: r.bytesIn,
-  };
-  put(o, 'host', r.host);
-  put(o, 'community_id', r.communityId);
-  put(o, 'device_id', r.deviceId);
-  put(o, 'device_name', r.deviceName);
-  put(o, 'process_name', r.processName);
-  put(o, 'sha256', r.sha256);
-  put(o, 'sha1', r.sha1);
+  const o: Record<string, unknown> = {};
+  for (const f of OBSERVATION_FIELDS) {
+    if (!('api' in f)) continue;
+    const x = r[f.field];
+    if (x !== undefined) o[f.api] = f.type === 'time' ? iso(x as number) : x;
+  }
   return o;
 }
 

@@ -7,8 +7,8 @@
  */
 import type { ObservationMarks } from '../detect/sink.js';
 import type { Database, Statement } from 'better-sqlite3';
-import type { AiCategory, HostSource, Observation } from '../records.js';
-import type { ObservationRow } from './types.js';
+import type { Observation, Verdict } from '../records.js';
+import { OBSERVATION_FIELDS, type ObservationRow } from './types.js';
 import { prepareNextTenantSeq } from './schema.js';
 
 export interface ObservationQuery {
@@ -21,80 +21,39 @@ export interface ObservationQuery {
 
 export type { ObservationMarks };
 
-export interface Row {
-  seq: number;
-  tenant_seq: number;
-  obs_id: string;
-  tenant: string;
-  kind: 'flow' | 'edr-only';
-  ts_us: number;
-  last_ts_us: number;
-  device_id: string | null;
-  device_name: string | null;
-  client_addr: string;
-  server_addr: string;
-  server_port: number;
-  proto: number;
-  host: string | null;
-  host_source: HostSource;
-  process_name: string | null;
-  sha256: string | null;
-  sha1: string | null;
-  parent_name: string | null;
-  lineage_hash: string | null;
-  category: AiCategory;
-  provider: string;
-  rule_id: string;
-  sanctioned: number;
-  bytes_out: number;
-  bytes_in: number;
-  flow_id: number | null;
-  community_id: string | null;
-  payload_entropy: number | null;
-  h1: number;
+/** A stored row as the database returns it: column → value (booleans as 0/1, absent as null). */
+export type Row = Record<string, string | number | null>;
+
+/** Every column of the observations table but SQLite's own `seq`, in declaration order. */
+export const OBSERVATION_COLUMNS: readonly string[] = OBSERVATION_FIELDS.map((f) => f.column);
+
+/**
+ * An observation's column values (every column but `tenant_seq` and `h1`, which the store
+ * assigns): absent values are null, booleans stay booleans (SQLite binds them as 0/1, see
+ * `sqliteValues`).
+ */
+export function observationValues(o: Observation, v: Verdict): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const f of OBSERVATION_FIELDS) if ('of' in f) out[f.column] = f.of(o, v) ?? null;
+  return out;
 }
 
-const COLS = [
-  'obs_id', 'tenant', 'kind', 'ts_us', 'last_ts_us', 'device_id', 'device_name', 'client_addr',
-  'server_addr', 'server_port', 'proto', 'host', 'host_source', 'process_name', 'sha256', 'sha1',
-  'parent_name', 'lineage_hash', 'category', 'provider', 'rule_id', 'sanctioned', 'bytes_out',
-  'bytes_in', 'flow_id', 'community_id', 'payload_entropy', 'h1',
-];
+/** `observationValues` as SQLite binds them (booleans as 0/1). */
+function sqliteValues(o: Observation, v: Verdict): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const [k, x] of Object.entries(observationValues(o, v))) out[k] = typeof x === 'boolean' ? (x ? 1 : 0) : x;
+  return out;
+}
 
 /** A stored row as the API serves it (the PostgreSQL store selects the same columns, booleans as 0/1). */
 export function toRow(r: Row): ObservationRow {
-  const o: ObservationRow = {
-    seq: r.tenant_seq,
-    obsId: r.obs_id,
-    tenant: r.tenant,
-    kind: r.kind,
-    tsUs: r.ts_us,
-    lastTsUs: r.last_ts_us,
-    clientAddr: r.client_addr,
-    serverAddr: r.server_addr,
-    serverPort: r.server_port,
-    proto: r.proto,
-    hostSource: r.host_source,
-    category: r.category,
-    provider: r.provider,
-    ruleId: r.rule_id,
-    sanctioned: r.sanctioned === 1,
-    bytesOut: r.bytes_out,
-    bytesIn: r.bytes_in,
-    h1: r.h1 === 1,
-  };
-  if (r.device_id !== null) o.deviceId = r.device_id;
-  if (r.device_name !== null) o.deviceName = r.device_name;
-  if (r.host !== null) o.host = r.host;
-  if (r.process_name !== null) o.processName = r.process_name;
-  if (r.sha256 !== null) o.sha256 = r.sha256;
-  if (r.sha1 !== null) o.sha1 = r.sha1;
-  if (r.parent_name !== null) o.parentName = r.parent_name;
-  if (r.lineage_hash !== null) o.lineageHash = r.lineage_hash;
-  if (r.flow_id !== null) o.flowId = r.flow_id;
-  if (r.community_id !== null) o.communityId = r.community_id;
-  if (r.payload_entropy !== null) o.payloadEntropy = r.payload_entropy;
-  return o;
+  const o: Record<string, unknown> = {};
+  for (const f of OBSERVATION_FIELDS) {
+    const x = r[f.column];
+    if (x === null || x === undefined) continue;
+    o[f.field] = f.type === 'boolean' ? x === 1 : x;
+  }
+  return o as unknown as ObservationRow;
 }
 
 export function utcDay(tsUs: number): string {
@@ -114,7 +73,7 @@ export class ObservationTable {
     this.prev = db.prepare('SELECT h1, ts_us FROM observations WHERE obs_id = ?');
     this.del = db.prepare('DELETE FROM observations WHERE obs_id = ?');
     this.ins = db.prepare(
-      `INSERT INTO observations (${[...COLS, 'tenant_seq'].join(', ')}) VALUES (${[...COLS, 'tenant_seq'].map((c) => '@' + c).join(', ')})`,
+      `INSERT INTO observations (${OBSERVATION_COLUMNS.join(', ')}) VALUES (${OBSERVATION_COLUMNS.map((c) => '@' + c).join(', ')})`,
     );
     this.nextSeq = prepareNextTenantSeq(db, 'obs_seq', 'obs_seq_floor');
     this.daily = db.prepare(
@@ -139,40 +98,7 @@ export class ObservationTable {
     const before = this.prev.get(o.obsId) as { h1: number; ts_us: number } | undefined;
     const h1 = (before?.h1 === 1 || marks.h1 === true) ? 1 : 0;
     if (before) this.del.run(o.obsId);
-    const c = o.client;
-    const f = o.flow;
-    this.ins.run({
-      tenant_seq: (this.nextSeq.get(o.tenant) as { last: number }).last,
-      obs_id: o.obsId,
-      tenant: o.tenant,
-      kind: o.kind,
-      ts_us: o.tsUs,
-      last_ts_us: o.lastTsUs,
-      device_id: c?.deviceId ?? null,
-      device_name: c?.deviceName ?? null,
-      client_addr: o.clientAddr,
-      server_addr: o.serverAddr,
-      server_port: o.serverPort,
-      proto: o.proto,
-      host: o.host ?? null,
-      host_source: o.hostSource,
-      process_name: c?.processName ?? null,
-      sha256: c?.sha256 ?? null,
-      sha1: c?.sha1 ?? null,
-      parent_name: c?.parentName ?? null,
-      lineage_hash: c?.lineageHash ?? null,
-      category: v.category,
-      provider: v.provider,
-      rule_id: v.ruleId,
-      sanctioned: v.sanctioned ? 1 : 0,
-      bytes_out: Math.round(o.bytesOut),
-      bytes_in: Math.round(o.bytesIn),
-      flow_id: f?.flowId ?? null,
-      community_id: f?.communityId ?? null,
-      // present only when the flow's tenant opted in (decided once, src/pipeline.ts)
-      payload_entropy: f?.payloadEntropy ?? null,
-      h1,
-    });
+    this.ins.run({ ...sqliteValues(o, v), tenant_seq: (this.nextSeq.get(o.tenant) as { last: number }).last, h1 });
     if (!before) this.daily.run(o.tenant, utcDay(o.tsUs), h1, 1);
     else if (before.h1 === 0 && h1 === 1) this.daily.run(o.tenant, utcDay(before.ts_us), 1, 0);
     return true;

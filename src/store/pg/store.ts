@@ -50,9 +50,9 @@ import { schemaDefaults, type SensorConfig } from '../../config.js';
 import { alertBinHash, bodyOf } from '../alerts.js';
 import { FAULT_TEXT, type FaultReason, type QueueCounts } from '../faults.js';
 import { allowEntry, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
-import { toRow, utcDay, type ObservationMarks, type ObservationQuery, type Row } from '../observations.js';
+import { OBSERVATION_COLUMNS, observationValues, toRow, utcDay, type ObservationMarks, type ObservationQuery, type Row } from '../observations.js';
 import type { StoreStatus } from '../store.js';
-import { USAGE_DIMENSIONS, type AllowlistEntry, type AllowQuery, type Candidate, type CandidateSighting, type NewAllowlistEntry, type ObservationRow, type UsageDimension, type UsageQuery, type UsageRow } from '../types.js';
+import { OBSERVATION_FIELDS, USAGE_DIMENSIONS, type AllowlistEntry, type AllowQuery, type Candidate, type CandidateSighting, type NewAllowlistEntry, type ObservationRow, type UsageDimension, type UsageQuery, type UsageRow } from '../types.js';
 import { migratePg } from './migrations.js';
 
 const STORE_DEFAULTS = schemaDefaults('store');
@@ -131,7 +131,8 @@ export function pgFaultReasonOf(err: unknown): FaultReason | undefined {
 
 // ───────────── queued operations ─────────────
 
-type ObsRecord = Omit<Row, 'seq' | 'tenant_seq' | 'sanctioned' | 'h1'> & { sanctioned: boolean };
+/** An observation's column values (`observationValues`): every column but `tenant_seq` and `h1`. */
+type ObsRecord = { obs_id: string; ts_us: number } & Record<string, string | number | boolean | null>;
 
 type Op =
   | { t: 'alert'; tenant: string; id: string; heuristic: string; severity: string; status: string; key: string; binHash: string | null; first: number; last: number; json: string }
@@ -198,12 +199,9 @@ const USAGE_SQL: Record<UsageDimension, string> = {
   destination: 'COALESCE(host, server_addr)',
 };
 
-const OBS_COLS = [
-  'obs_id', 'tenant', 'tenant_seq', 'kind', 'ts_us', 'last_ts_us', 'device_id', 'device_name', 'client_addr',
-  'server_addr', 'server_port', 'proto', 'host', 'host_source', 'process_name', 'sha256', 'sha1',
-  'parent_name', 'lineage_hash', 'category', 'provider', 'rule_id', 'sanctioned', 'bytes_out',
-  'bytes_in', 'flow_id', 'community_id', 'payload_entropy', 'h1',
-] as const;
+const OBS_COLS = OBSERVATION_COLUMNS;
+/** Boolean columns, read back as 0/1 like SQLite's (`toRow`). */
+const OBS_BOOL = new Set<string>(OBSERVATION_FIELDS.filter((f) => f.type === 'boolean').map((f) => f.column));
 
 export class PgStore implements DetectStore {
   private readonly retentionHours: number;
@@ -831,21 +829,11 @@ export class PgStore implements DetectStore {
   insertObservation(o: Observation, marks: ObservationMarks = {}): void {
     const v = o.verdict;
     if (!v) return;
-    const c = o.client;
-    const f = o.flow;
     this.push({
       t: 'obs',
       tenant: o.tenant,
       h1: marks.h1 === true,
-      row: {
-        obs_id: o.obsId, tenant: o.tenant, kind: o.kind, ts_us: o.tsUs, last_ts_us: o.lastTsUs,
-        device_id: c?.deviceId ?? null, device_name: c?.deviceName ?? null, client_addr: o.clientAddr,
-        server_addr: o.serverAddr, server_port: o.serverPort, proto: o.proto, host: o.host ?? null, host_source: o.hostSource,
-        process_name: c?.processName ?? null, sha256: c?.sha256 ?? null, sha1: c?.sha1 ?? null, parent_name: c?.parentName ?? null,
-        lineage_hash: c?.lineageHash ?? null, category: v.category, provider: v.provider, rule_id: v.ruleId, sanctioned: v.sanctioned,
-        bytes_out: Math.round(o.bytesOut), bytes_in: Math.round(o.bytesIn), flow_id: f?.flowId ?? null, community_id: f?.communityId ?? null,
-        payload_entropy: f?.payloadEntropy ?? null,
-      },
+      row: { ...observationValues(o, v), obs_id: o.obsId, ts_us: o.tsUs },
     });
   }
 
@@ -1051,7 +1039,7 @@ export class PgStore implements DetectStore {
   async listObservations(tenant: string, q: ObservationQuery): Promise<ObservationRow[]> {
     return this.read(async () => {
       const r = await this.pool.query<Row>(
-        `SELECT ${OBS_COLS.map((c) => (c === 'sanctioned' || c === 'h1' ? `${c}::int AS ${c}` : c)).join(', ')}
+        `SELECT ${OBS_COLS.map((c) => (OBS_BOOL.has(c) ? `${c}::int AS ${c}` : c)).join(', ')}
          FROM observations WHERE tenant = $1 AND tenant_seq > $2
            AND ($3::text IS NULL OR provider = $3) AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR device_id = $5)
          ORDER BY tenant_seq LIMIT $6`,
