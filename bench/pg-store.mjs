@@ -4,13 +4,16 @@
 // SQLite store on the same workload in the same run as the baseline.
 //   PG_BENCH_N=50000 (observations)  PG_BENCH_BATCH=500  LLMTAP_PG_URL=postgres://… (else a
 //   throwaway PostgreSQL 15 cluster is started on a free loopback port, as the tests do)
-// Prints observations/s committed and the commit latency (p50, p99) per store.
+// Prints observations/s committed and the commit latency (p50, p99) per store; then, with
+// --expose-gc, the hub's memory per alert and per contribution (heap growth of a store opening
+// a database of 20,000 alerts, then of 200,000 contributions).
 import { spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { PgStore } = await import(join(root, 'dist', 'store', 'pg', 'store.js'));
@@ -94,6 +97,43 @@ async function run(store, commit) {
   return { perS: Math.round(N / s), p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] };
 }
 
+/** Heap growth of opening a store on a database holding `rows` of one kind, per row. */
+async function perRow(fill, rows) {
+  const db = `mem_${process.pid}_${rows}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  await (await PgStore.open(u.toString())).close(); // the schema
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  await fill(c, rows);
+  await c.end();
+  global.gc();
+  const h0 = process.memoryUsage().heapUsed;
+  const s = await PgStore.open(u.toString(), { flushIntervalMs: 0 });
+  global.gc();
+  const bytes = process.memoryUsage().heapUsed - h0;
+  await s.close();
+  return Math.round(bytes / rows);
+}
+
+async function memory() {
+  const body = (i) => JSON.stringify({ ...alert(observation(i), 3), id: `al-${i}`, deviceId: `dev-${i}`, confidence: { level: 'medium', score: 55, reasons: [{ signal: 'repeated', weight: 10, note: 'seen 3 times' }] } });
+  const alertBytes = await perRow((c, n) => c.query(
+    `INSERT INTO alerts (id, tenant, heuristic, severity, status, dedup_key, bin_hash, first_seen_us, last_seen_us, seq, alert_json)
+     SELECT 'al-' || i, 'acme', 'h1', 'high', 'open', 'h1|dev:dev-' || i || '|python3|openai', NULL, i, i, i, $2 FROM generate_series(1, $1) AS i`,
+    [n, body(1)],
+  ), 20_000);
+  const contribBytes = await perRow((c, n) => c.query(
+    `INSERT INTO contributions (scope, obs_id, ts_us) SELECT 'al_' || md5((i % 5000)::text), 'o' || md5(i::text), i FROM generate_series(1, $1) AS i`,
+    [n],
+  ), 200_000);
+  console.log(`hub memory : ${alertBytes} bytes per alert (a ${body(1).length}-byte JSON body), ${contribBytes} bytes per contribution`);
+}
+
 const fmt = (r) => `${r.perS.toLocaleString('en-US')} obs/s, commit of ${BATCH} writes p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
 try {
   const dir = mkdtempSync(join(tmpdir(), 'llmtap-sqlbench-'));
@@ -107,6 +147,7 @@ try {
   console.log(`observations: ${N}, commit every ${BATCH} observations (same run, same workload)`);
   console.log(`sqlite     : ${fmt(rs)}`);
   console.log(`postgresql : ${fmt(rp)}`);
+  if (typeof global.gc === 'function') await memory();
 } finally {
   if (cluster !== undefined) {
     asPostgres('pg_ctl', ['-D', join(cluster, 'data'), '-m', 'fast', '-w', 'stop']);
