@@ -146,3 +146,20 @@ describe('no counter name built outside its declaration', () => {
     expect(built).toEqual([]);
   });
 });
+
+describe('every declared counter of the later stages is counted somewhere', () => {
+  it('its name (or family pattern) is spelled outside the declarations', () => {
+    const all = [...allSources.values()].join('\n');
+    const spelled = (name: string): boolean => all.includes(`'${name}'`) || new RegExp(`[{,]\\s*${name.replace(/[.]/g, '\\.')}:`).test(all);
+    const unused: string[] = [];
+    for (const { stage, decls } of STAGE_COUNTERS) {
+      if (stage === 'decode' || stage === 'dissect') continue; // above, by their constants too
+      for (const name of Object.keys(decls)) {
+        // the per-format connection checks are one table (CONNECTION_REASON), filled in by familyKey
+        if (stage === 'edr' && /\.(no_device|bad_time|bad_transport)$/.test(name)) continue;
+        if (!spelled(name)) unused.push(`${stage}: ${name}`);
+      }
+    }
+    expect(unused).toEqual([]);
+  });
+});
