@@ -5,6 +5,7 @@
  * flow/tls/quic/dns events by flow_id (src/source/zeek.ts, src/source/eve.ts); every connection
  * becomes one flow record at its end time, every DNS response one passive-DNS answer at its time.
  */
+import type { LogReason } from '../source/reasons.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,7 +65,7 @@ export function expandLogInputs(kind: 'zeek' | 'eve', paths: string[]): string[]
 }
 
 /** What turning log records into pipeline records dropped, by reason. */
-export type ConvertDrops = Record<string, number>;
+export type ConvertDrops = Partial<Record<LogReason, number>>;
 
 /**
  * A log's connection → the flow record the flow table would have emitted for it: canonical

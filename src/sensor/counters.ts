@@ -5,7 +5,7 @@
 import type { CounterDecls } from '../counters.js';
 import type { StageSource } from '../metrics.js';
 import type { Pipeline } from '../pipeline.js';
-import { SOURCE_COUNTERS } from '../source/reasons.js';
+import { LOG_REASONS, SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { FLOW_COUNTERS, FLOW_END_REASONS } from '../flow/counters.js';
 import { DISSECT_COUNTERS } from '../dissect/reasons.js';
@@ -25,6 +25,7 @@ export interface StageCounterDecls {
 
 export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
   { stage: 'source', title: 'Source: capture-file problems (replay)', decls: SOURCE_COUNTERS },
+  { stage: 'logs', title: 'Sensor logs (`llmtap ingest`): lines not used', decls: LOG_REASONS },
   { stage: 'decode', title: 'Decode: one outcome per packet', decls: DECODE_DECLS },
   { stage: 'flow', title: 'Flow: the flow table', decls: FLOW_COUNTERS },
   { stage: 'flow_end', title: 'Flow end reasons (`flowsEnded` of the replay summary, not in the JSON stats)', decls: FLOW_END_REASONS },

@@ -36,7 +36,7 @@ export interface FileReadResult {
   stats: SourceStats;
   reasons: Record<string, number>;
   /** A corruption that stopped the read: everything before `offset` was delivered. */
-  error?: { reason: string; offset: number; message: string };
+  error?: { reason: SourceReason; offset: number; message: string };
 }
 
 export class CaptureFileError extends Error {

@@ -7,6 +7,7 @@
  * Nothing here carries payload: logs hold metadata only, and of that only the fields below are
  * kept (no URIs, certificates, user agents or query strings beyond the DNS name).
  */
+import type { LogReason } from './reasons.js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
@@ -73,7 +74,7 @@ export function newFileResult(file: string): LogFileResult {
   return { file, lines: 0, used: {}, ignored: 0, bad: {} };
 }
 
-export function countBad(r: LogFileResult, reason: string): void {
+export function countBad(r: LogFileResult, reason: LogReason): void {
   r.bad[reason] = (r.bad[reason] ?? 0) + 1;
 }
 
