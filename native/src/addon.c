@@ -28,7 +28,7 @@ napi_value lt_list_interfaces(napi_env env, napi_callback_info info);
 
 static void handle_finalize(napi_env env, void *data, void *hint) {
   lt_capture *c = (lt_capture *)data;
-  if (c->thread_started) return; /* still running: cannot free safely; process is exiting */
+  if (c->thread_started || c->leaked) return; /* still running, or see env_cleanup */
   lt_close_handle(c);
   free(c);
 }
@@ -161,10 +161,30 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   pthread_mutex_unlock(&c->mu);
 }
 
+/*
+ * The JavaScript environment is going away while the capture runs (a worker thread that failed
+ * or was terminated, or the process exiting without close()): stop the capture thread and close
+ * the socket now, so that it leaves its fanout group at once instead of taking its share of the
+ * interface's packets into a ring nobody reads (and so that the environment can end at all). The
+ * threadsafe function's own teardown may still touch the struct afterwards, so it is never freed
+ * (one small struct per such event).
+ */
+static void env_cleanup(void *arg) {
+  lt_capture *c = (lt_capture *)arg;
+  c->cleanup_hooked = 0;
+  c->leaked = 1;
+  lt_request_stop(c);
+  lt_close_handle(c);
+}
+
 /* Runs on the JS thread after the capture thread released the function and every queued batch
  * was delivered: join, close libpcap, drop the slot references, report. */
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   lt_capture *c = (lt_capture *)data;
+  if (c->cleanup_hooked) {
+    napi_remove_env_cleanup_hook(env, env_cleanup, c);
+    c->cleanup_hooked = 0;
+  }
   lt_close_handle(c);
   for (int i = 0; i < c->nslots; i++) {
     for (int k = 0; k < 7; k++) {
@@ -261,6 +281,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EPCAP", err);
     return NULL;
   }
+  if (napi_add_env_cleanup_hook(env, env_cleanup, c) == napi_ok) c->cleanup_hooked = 1;
   return NULL;
 }
 

@@ -69,6 +69,9 @@ typedef struct lt_capture {
   double last_stats_ms;
   char error[PCAP_ERRBUF_SIZE + 64]; /* fatal capture error, guarded by mu */
 
+  int cleanup_hooked;    /* env_cleanup registered with the JS environment */
+  int leaked;            /* the environment went away under a running capture: never freed */
+
   napi_threadsafe_function tsfn;
   napi_ref on_batch;
   napi_ref on_closed;

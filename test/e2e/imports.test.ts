@@ -46,11 +46,12 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['api'], to: 'store/types.ts', why: 'the API serves the store rows (allowlist, candidates, observations); the response schemas choose which fields leave' },
 ];
 
-/** Files that wire stages together and may import any of them: the pipeline, the fleet parts
- * over it (publisher, hub consumer), the sensor assembly over those and the commands over all
- * (each layer imports only the ones before it). */
-const WIRING = /^(pipeline\.ts|fleet\/.+|sensor\/.+|cli\/.+)$/;
-const LAYERS = [/^pipeline\.ts$/, /^fleet\//, /^sensor\//, /^cli\//] as const;
+/** Files that wire stages together and may import any of them: the pipeline, the capture
+ * workers running its packet path on threads, the fleet parts over it (publisher, hub
+ * consumer), the sensor assembly over those and the commands over all (each layer imports only
+ * the ones before it). */
+const WIRING = /^(pipeline\.ts|workers\/.+|fleet\/.+|sensor\/.+|cli\/.+)$/;
+const LAYERS = [/^pipeline\.ts$/, /^workers\//, /^fleet\//, /^sensor\//, /^cli\//] as const;
 const layerOf = (p: string): number => LAYERS.findIndex((re) => re.test(p));
 
 /**

@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LiveWorkerStat } from '../../src/workers/live.js';
 import type { KeyedPacket } from './flow-key.js';
 import type { VethNs } from './netns.js';
 
@@ -29,6 +30,8 @@ export interface ChildSummary {
 
 export interface RunningChild<T = ChildSummary> {
   proc: ChildProcess;
+  /** What the child printed so far. */
+  output(): string;
   /** Sends SIGTERM and resolves with the summary line. */
   stop(): Promise<T>;
 }
@@ -54,6 +57,21 @@ export function startFanoutChild(env: VethNs, ifaces: string[], group: number,
   return startJsonChild<FanoutMember[]>(env, 'fanout-child.ts', [ifaces.join(','), String(group), JSON.stringify(opt)]);
 }
 
+/** What workers-child.ts prints at the end. */
+export interface WorkersSummary {
+  flows: string[][];
+  dns: string[][];
+  stats: LiveWorkerStat[];
+  restarts: { worker: number; error: string }[];
+  watermarkBackwards: number[];
+}
+
+/** Starts workers-child.ts: `n` live workers on `iface` in fanout group `group`. */
+export function startWorkersChild(env: VethNs, iface: string, group: number, n: number,
+  hooks: { slowMs?: Record<number, number>; failAfterPackets?: Record<number, number>; bufferBytes?: Record<number, number> } = {}): Promise<RunningChild<WorkersSummary>> {
+  return startJsonChild<WorkersSummary>(env, 'workers-child.ts', [iface, String(group), String(n), JSON.stringify(hooks)]);
+}
+
 /** Starts a test child script of this folder inside the namespace; it prints `ready`, and one
  * JSON line (its summary; `[` or `{` first) after SIGTERM. */
 function startJsonChild<T>(env: VethNs, script: string, args: string[]): Promise<RunningChild<T>> {
@@ -74,6 +92,7 @@ function startJsonChild<T>(env: VethNs, script: string, args: string[]): Promise
       clearTimeout(timer);
       resolveReady({
         proc,
+        output: () => out,
         stop: async () => {
           proc.kill('SIGTERM');
           const kill = setTimeout(() => proc.kill('SIGKILL'), 30_000);

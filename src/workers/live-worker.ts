@@ -1,0 +1,122 @@
+/**
+ * One live capture worker (a worker thread): its own capture socket on the interface, in the
+ * sensor's PACKET_FANOUT group (docs/capture-fanout.md), and the per-packet path (decode → flow
+ * → dissect, src/pipeline.ts PacketPath) over what that socket delivers. Packets never leave
+ * this thread. What it produces goes to the main thread once per capture batch (and on idle
+ * ticks): flow records and DNS answers, flat (key, sub-key, kind, payload, extra) with key = the
+ * capture time (µs) they were produced at and sub-key = this worker's running item number, a
+ * watermark (no later item of this worker has a smaller key) and its running counters.
+ *
+ * On a quiet link the worker's packet time stands still; every `idleTickMs` without a batch it
+ * advances to the wall clock minus `idleSlackMs` (kernel timestamps are wall-clock time, and a
+ * packet is delivered at most a batch timeout after it arrived), expiring idle flows and moving
+ * its watermark so the merge need not wait for it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { PacketPath } from '../pipeline.js';
+import type { FlowTableOptions } from '../flow/table.js';
+import { Dissector, type DissectOptions } from '../dissect/index.js';
+import { LiveSource, type LiveOptions } from '../source/live.js';
+
+export interface LiveWorkerData {
+  index: number;
+  capture: LiveOptions & { fanoutGroup: number };
+  flow: Partial<FlowTableOptions>;
+  dissect: DissectOptions;
+  idleTickMs: number;
+  idleSlackMs: number;
+  /** Test hooks: sleep this long per batch (a starved worker); fail once this many packets were processed. */
+  slowMs?: number;
+  failAfterPackets?: number;
+}
+
+export const LIVE_EV_FLOW = 1;
+export const LIVE_EV_DNS = 2;
+export const LIVE_EV_WIDTH = 5;
+
+export interface LiveWorkerProgress {
+  packets: number;
+  wireBytes: number;
+  /** This worker's socket (PACKET_STATISTICS through pcap_stats): handed to it, dropped for it. */
+  kernelReceived: number;
+  kernelDropped: number;
+  busyMs: number;
+  /** Milliseconds since the worker started capturing. */
+  upMs: number;
+  activeFlows: number;
+}
+
+export type LiveWorkerMessage =
+  | { t: 'ready' }
+  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress }
+  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; decode: Record<string, number>; dissect: Record<string, number> };
+
+async function run(d: LiveWorkerData): Promise<void> {
+  const port = parentPort!;
+  let events: unknown[] = [];
+  let sub = 0;
+  let keyUs = 0;
+  const dissector = new Dissector(d.dissect, { onDns: (a) => { events.push(keyUs, sub++, LIVE_EV_DNS, a, 0); } });
+  const pp = new PacketPath(d.flow, {
+    dissector,
+    onFlow: (rec, meta) => { events.push(pp.nowUs, sub++, LIVE_EV_FLOW, rec, meta.shed ?? 0); },
+  });
+  const src = LiveSource.open(d.capture);
+  const t0 = performance.now();
+  let busyMs = 0;
+  let lastBatch = t0;
+  const sleeper = d.slowMs !== undefined ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+  const progress = (): LiveWorkerProgress => {
+    const st = src.stats();
+    return {
+      packets: pp.packets, wireBytes: pp.wireBytes, kernelReceived: st.kernelReceived ?? 0, kernelDropped: st.kernelDropped ?? 0,
+      busyMs, upMs: performance.now() - t0, activeFlows: pp.flows.active,
+    };
+  };
+  const post = (watermark: number): void => {
+    const out = events;
+    events = [];
+    port.postMessage({ t: 'out', events: out, watermark, progress: progress() } satisfies LiveWorkerMessage);
+  };
+  src.start((b) => {
+    const s = performance.now();
+    lastBatch = s;
+    if (sleeper !== undefined) Atomics.wait(sleeper, 0, 0, d.slowMs);
+    // DNS answers take the time of their packet: the batch's last one bounds it from above, and
+    // the flow table's clock (pp.nowUs) from below once the batch ran
+    keyUs = b.count > 0 ? b.tsUs[b.count - 1]! : pp.nowUs;
+    pp.onBatch(b);
+    keyUs = pp.nowUs;
+    busyMs += performance.now() - s;
+    post(pp.nowUs);
+    if (d.failAfterPackets !== undefined && pp.packets >= d.failAfterPackets) {
+      const n = pp.packets;
+      // outside the capture callback (whose exceptions the source counts and survives)
+      setImmediate(() => { throw new Error(`live worker ${d.index}: injected failure after ${n} packets`); });
+    }
+  });
+  const idle = setInterval(() => {
+    if (performance.now() - lastBatch < d.idleTickMs) return;
+    const now = Date.now() * 1000 - d.idleSlackMs * 1000;
+    if (now <= pp.nowUs) return;
+    keyUs = now;
+    pp.tick(now);
+    post(now);
+  }, d.idleTickMs);
+  port.postMessage({ t: 'ready' } satisfies LiveWorkerMessage);
+  port.on('message', (m: unknown) => {
+    if (m !== 'stop') return;
+    clearInterval(idle);
+    void src.close().then(() => {
+      keyUs = pp.nowUs;
+      pp.finish();
+      port.postMessage({ t: 'done', events, progress: progress(), decode: pp.decodeStats(), dissect: dissector.stats() } satisfies LiveWorkerMessage);
+      port.close();
+    });
+  });
+}
+
+if (parentPort !== null && (workerData as { kind?: string } | undefined)?.kind === 'live-worker') {
+  void run((workerData as { data: LiveWorkerData }).data);
+}

@@ -1,0 +1,193 @@
+/**
+ * Live capture with several workers (docs/capture-fanout.md): N worker threads
+ * (live-worker.ts), each with its own capture socket in one PACKET_FANOUT group on the
+ * interface, each running the per-packet path on the flows the kernel hands it. This thread
+ * receives only their batched outputs (flow records, DNS answers, watermarks, counters) and
+ * hands them on (`onOutput`) to the time-ordered merge in front of names → attribute →
+ * classify → detect → store.
+ *
+ * A worker that fails (an exception, or its thread ended) is counted and replaced at once: its
+ * socket was closed with its thread (the binding closes it when the thread's environment goes
+ * away), the new worker's socket joins the same group. The flows the failed worker held open
+ * are lost (their packets were counted); the sensor keeps running.
+ */
+import { Worker } from 'node:worker_threads';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LiveWorkerData, LiveWorkerMessage, LiveWorkerProgress } from './live-worker.js';
+
+/** The compiled live-worker module (tests run the sources; threads run dist/). */
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    const dir = dirname(here);
+    const root = join(dir, '..', '..');
+    return pathToFileURL(join(root, 'dist', relative(join(root, 'src'), dir), 'live-worker.js'));
+  }
+  return new URL('./live-worker.js', import.meta.url);
+}
+
+export interface LiveWorkersOptions {
+  workers: number;
+  /** Everything a worker needs but its index (and the test hooks). */
+  data: Omit<LiveWorkerData, 'index' | 'slowMs' | 'failAfterPackets'>;
+  /** A worker's items (flat, key order) and its watermark. */
+  onOutput: (worker: number, events: unknown[], watermark: number) => void;
+  /** A worker delivers nothing more (stopped). */
+  onEnd?: (worker: number) => void;
+  onRestart?: (e: { worker: number; restarts: number; error: string }) => void;
+  /** Test hooks, per worker index (first start only): sleep per batch, fail after N packets,
+   * another kernel ring size. */
+  slowMs?: Record<number, number>;
+  bufferBytes?: Record<number, number>;
+  failAfterPackets?: Record<number, number>;
+}
+
+/** Per worker, summed over its restarts, for the summary and the metrics. */
+export interface LiveWorkerStat {
+  worker: number;
+  packets: number;
+  wireBytes: number;
+  kernelReceived: number;
+  kernelDropped: number;
+  busyMs: number;
+  upMs: number;
+  /** busyMs / upMs of the running incarnation. */
+  busyRatio: number;
+  activeFlows: number;
+  restarts: number;
+}
+
+interface Slot {
+  thread: Worker | undefined;
+  /** Totals of the incarnations that failed. */
+  base: LiveWorkerProgress;
+  last: LiveWorkerProgress | undefined;
+  restarts: number;
+  stopping: boolean;
+  done: boolean;
+  decode?: Record<string, number>;
+  dissect?: Record<string, number>;
+}
+
+const zero = (): LiveWorkerProgress => ({ packets: 0, wireBytes: 0, kernelReceived: 0, kernelDropped: 0, busyMs: 0, upMs: 0, activeFlows: 0 });
+
+export class LiveWorkers {
+  private readonly slots: Slot[];
+  private stopped: Promise<void> | undefined;
+  private readonly ended: (() => void)[] = [];
+
+  constructor(private readonly o: LiveWorkersOptions) {
+    this.slots = Array.from({ length: o.workers }, () => ({ thread: undefined, base: zero(), last: undefined, restarts: 0, stopping: false, done: false }));
+  }
+
+  /** Starts every worker; resolves once all sockets joined the group (rejects with the first
+   * worker's error, e.g. a refused fanout group, after stopping the others). */
+  async start(): Promise<void> {
+    const ready = this.slots.map((_, i) => this.spawn(i, true));
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private spawn(i: number, first: boolean): Promise<void> {
+    const o = this.o;
+    const data: LiveWorkerData = { ...o.data, index: i };
+    if (first && o.slowMs?.[i] !== undefined) data.slowMs = o.slowMs[i];
+    if (first && o.failAfterPackets?.[i] !== undefined) data.failAfterPackets = o.failAfterPackets[i];
+    if (first && o.bufferBytes?.[i] !== undefined) data.capture = { ...data.capture, bufferBytes: o.bufferBytes[i]! };
+    const slot = this.slots[i]!;
+    const t = new Worker(workerUrl(), { workerData: { kind: 'live-worker', data } });
+    slot.thread = t;
+    slot.last = undefined;
+    let isReady = false;
+    return new Promise<void>((resolveReady, rejectReady) => {
+      t.on('message', (m: LiveWorkerMessage) => {
+        if (m.t === 'ready') {
+          isReady = true;
+          resolveReady();
+        } else if (m.t === 'out') {
+          slot.last = m.progress;
+          o.onOutput(i, m.events, m.watermark);
+        } else {
+          slot.last = m.progress;
+          slot.decode = m.decode;
+          slot.dissect = m.dissect;
+          slot.done = true;
+          o.onOutput(i, m.events, Infinity);
+          o.onEnd?.(i);
+          this.ended[i]?.();
+        }
+      });
+      const failed = (why: string): void => {
+        if (slot.thread !== t) return;
+        slot.thread = undefined;
+        if (!isReady) {
+          rejectReady(new Error(`live worker ${i}: ${why}`));
+          return;
+        }
+        if (slot.stopping || slot.done) {
+          this.ended[i]?.();
+          return;
+        }
+        // counted and replaced; what it had reported stays in the totals
+        const last = slot.last ?? zero();
+        for (const k of Object.keys(last) as (keyof LiveWorkerProgress)[]) if (k !== 'activeFlows' && k !== 'upMs') slot.base[k] += last[k];
+        slot.restarts++;
+        o.onRestart?.({ worker: i, restarts: slot.restarts, error: why });
+        this.spawn(i, false).catch((e: unknown) => {
+          o.onRestart?.({ worker: i, restarts: slot.restarts, error: `restart failed: ${e instanceof Error ? e.message : String(e)}` });
+          o.onOutput(i, [], Infinity);
+          o.onEnd?.(i);
+          this.ended[i]?.();
+        });
+      };
+      t.on('error', (e) => failed(e instanceof Error ? e.message : String(e)));
+      t.on('exit', (code) => failed(`thread exited (code ${code})`));
+    });
+  }
+
+  /** Test hook: end worker `i`'s thread as a crash would. */
+  async kill(i: number): Promise<void> {
+    await this.slots[i]?.thread?.terminate();
+  }
+
+  stats(): LiveWorkerStat[] {
+    return this.slots.map((s, worker) => {
+      const l = s.last ?? zero();
+      return {
+        worker,
+        packets: s.base.packets + l.packets,
+        wireBytes: s.base.wireBytes + l.wireBytes,
+        kernelReceived: s.base.kernelReceived + l.kernelReceived,
+        kernelDropped: s.base.kernelDropped + l.kernelDropped,
+        busyMs: s.base.busyMs + l.busyMs,
+        upMs: l.upMs,
+        busyRatio: l.upMs > 0 ? l.busyMs / l.upMs : 0,
+        activeFlows: l.activeFlows,
+        restarts: s.restarts,
+      };
+    });
+  }
+
+  /** The workers' decode and dissect counters, summed (after stop). */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.slots) for (const r of [s.decode, s.dissect]) for (const [k, n] of Object.entries(r ?? {})) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
+  /** Stops capture on every worker; resolves once each delivered its last items and open flows. */
+  stop(): Promise<void> {
+    this.stopped ??= Promise.all(this.slots.map((s, i) => new Promise<void>((res) => {
+      s.stopping = true;
+      if (s.done || s.thread === undefined) return res();
+      this.ended[i] = res;
+      s.thread.postMessage('stop');
+    }))).then(() => undefined);
+    return this.stopped;
+  }
+}

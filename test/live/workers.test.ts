@@ -1,0 +1,145 @@
+/**
+ * Live capture with several workers (src/workers/live.ts) on a veth pair inside a private
+ * namespace, fed by tcpreplay: each worker thread owns a socket in one fanout group and runs the
+ * per-packet path. Two workers give the same flow records and DNS answers as one worker and as
+ * the file's own packet path, no flow on two workers, both used, per-worker kernel counters;
+ * a worker ended mid-run is replaced and counted while the other keeps going; a starved worker
+ * (a test hook sleeping per batch) reports its own drops.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromObject } from '../../src/config.js';
+import { Dissector, dissectOptionsFrom } from '../../src/dissect/index.js';
+import { flowTableOptionsFrom } from '../../src/flow/table.js';
+import { replayFile } from '../../src/pipeline.js';
+import type { DnsAnswer, FlowRecord } from '../../src/records.js';
+import { loadNative } from '../../src/source/live.js';
+import { repoRoot, startWorkersChild, type WorkersSummary } from './child.js';
+import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+import { normalDns, normalFlow } from './normal-records.js';
+
+const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
+const ci = process.env['CI'] === 'true';
+const missing = [
+  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
+  netnsUnavailable(),
+  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
+  !existsSync(resolve(repoRoot, 'dist', 'workers', 'live-worker.js')) ? 'dist/ not built (npx tsc -p tsconfig.json): worker threads run it' : undefined,
+].filter((x): x is string => x !== undefined);
+
+if (ci && missing.length > 0) {
+  it('live workers test prerequisites', () => {
+    throw new Error(missing.join('; '));
+  });
+}
+
+/** The file's own packet path (what `llmtap replay` runs per packet), normalized. */
+async function fromFile(path: string): Promise<{ flows: string[]; dns: string[] }> {
+  const cfg = configFromObject({});
+  const flows: string[] = [];
+  const dns: string[] = [];
+  const dissector = new Dissector(dissectOptionsFrom(cfg.dissect, false), { onDns: (a: DnsAnswer) => { dns.push(normalDns(a)); } });
+  await replayFile(path, { flow: flowTableOptionsFrom(cfg.flow), dissector, onFlow: (r: FlowRecord) => { flows.push(normalFlow(r)); } });
+  return { flows: flows.sort(), dns: dns.sort() };
+}
+
+const sorted = (xss: string[][]): string[] => xss.flat().sort();
+/** communityId of each normalized flow record → the workers that emitted one. */
+function workersByFlow(s: WorkersSummary): Map<string, Set<number>> {
+  const m = new Map<string, Set<number>>();
+  s.flows.forEach((fs, w) => {
+    for (const f of fs) {
+      const id = (JSON.parse(f) as { communityId: string }).communityId;
+      const set = m.get(id) ?? new Set<number>();
+      set.add(w);
+      m.set(id, set);
+    }
+  });
+  return m;
+}
+
+describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
+  let env: VethNs;
+  beforeAll(() => { env = createVethNs('ltw'); });
+  afterAll(() => { env?.destroy(); });
+  let group = 5100;
+  const file = 'ndpi-teams.pcap';
+  const path = (): string => resolve(corpus, 'pcaps', file);
+
+  it(`2 workers give the records of 1 worker and of the file's packet path: ${file}`, async () => {
+    const want = await fromFile(path());
+    expect(want.flows.length).toBeGreaterThan(50);
+    expect(want.dns.length).toBeGreaterThan(0);
+    const runs: WorkersSummary[] = [];
+    let sent = 0;
+    for (const n of [1, 2]) {
+      const child = await startWorkersChild(env, env.capIf, ++group, n);
+      const s = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
+      await new Promise((r) => setTimeout(r, 300));
+      runs.push(await child.stop());
+      expect(s.failed).toBe(0);
+      sent = s.packets;
+    }
+    const [one, two] = runs as [WorkersSummary, WorkersSummary];
+    for (const run of [one, two]) {
+      expect(sorted(run.flows)).toEqual(want.flows);
+      expect(sorted(run.dns)).toEqual(want.dns);
+      expect(run.restarts).toEqual([]);
+      expect(run.watermarkBackwards.every((x) => x === 0)).toBe(true);
+      for (const w of run.stats) {
+        expect(w.kernelDropped).toBe(0);
+        expect(w.kernelReceived).toBe(w.packets);
+        expect(w.busyRatio).toBeGreaterThan(0);
+        expect(w.busyRatio).toBeLessThan(1);
+      }
+      expect(run.stats.reduce((a, w) => a + w.packets, 0)).toBe(sent);
+    }
+    // two workers: both used, no flow on both
+    expect(two.flows.every((f) => f.length > 0)).toBe(true);
+    for (const [id, ws] of workersByFlow(two)) expect([id, ws.size]).toEqual([id, 1]);
+  });
+
+  it('a worker ended mid-run is replaced and counted; its new socket rejoins the group', async () => {
+    const child = await startWorkersChild(env, env.capIf, ++group, 2);
+    const first = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
+    await new Promise((r) => setTimeout(r, 700)); // idle: the workers reported their final counts
+    child.proc.kill('SIGUSR2');
+    for (let i = 0; i < 200 && !child.output().includes('restarted 1\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(child.output()).toContain('restarted 1\n');
+    const second = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
+    await new Promise((r) => setTimeout(r, 300));
+    const s = await child.stop();
+
+    expect(s.restarts).toEqual([{ worker: 1, error: 'thread exited (code 1)' }]);
+    expect(s.stats.map((w) => w.restarts)).toEqual([0, 1]);
+    // every packet of both replays was taken by a socket of the group and processed
+    const sent = first.packets + second.packets;
+    expect(s.stats.reduce((a, w) => a + w.kernelReceived, 0)).toBe(sent);
+    expect(s.stats.reduce((a, w) => a + w.packets, 0)).toBe(sent);
+    expect(s.stats.reduce((a, w) => a + w.kernelDropped, 0)).toBe(0);
+    // the replacement got its share of the second replay: worker 1 emitted flows after all
+    // (the flows its first thread held open were lost with it)
+    const want = await fromFile(path());
+    const byFlow = workersByFlow(s);
+    const w1 = [...byFlow].filter(([, ws]) => ws.has(1)).length;
+    expect(w1).toBeGreaterThan(0);
+    expect(s.flows[0]!.length + s.flows[1]!.length).toBeLessThan(2 * want.flows.length);
+  });
+
+  it('a starved worker reports its own kernel drops; the other none', async () => {
+    const child = await startWorkersChild(env, env.capIf, ++group, 2, { slowMs: { 1: 100 }, bufferBytes: { 1: 1024 * 1024 } });
+    const loops = 20;
+    const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=20000', `--loop=${loops}`, path()]));
+    await new Promise((r) => setTimeout(r, 300));
+    const s = await child.stop();
+    const [ok, starved] = s.stats;
+    if (!ok || !starved) throw new Error('no stats');
+    expect(starved.kernelDropped).toBeGreaterThan(0);
+    expect(starved.kernelReceived).toBe(starved.packets + starved.kernelDropped);
+    expect(ok.kernelDropped).toBe(0);
+    expect(ok.kernelReceived).toBe(ok.packets);
+    expect(ok.kernelReceived + starved.kernelReceived).toBe(sent.packets);
+    expect(starved.busyRatio).toBeGreaterThan(ok.busyRatio);
+  });
+});
