@@ -20,7 +20,7 @@ function feeds(stage: string, name: string, d: CounterDecl): string {
   }
   for (const sel of STAGE_METRICS)
     if (sel.stage === stage && (sel.kind === undefined || sel.kind === d.kind) && !isFamily(name)) out.push(`\`${sel.metric}{${sel.label}="${name}"}\``);
-  return out.length > 0 ? out.join(', ') : 'JSON stats only';
+  return out.length > 0 ? out.join(', ') : '—';
 }
 
 export function renderMetricsDoc(): string {
@@ -28,8 +28,7 @@ export function renderMetricsDoc(): string {
   let md =
     '# Metrics reference\n\nGenerated from the declarations (`createMetrics` in `src/metrics.ts` and each stage\'s counter declarations, ' +
     'listed in `src/sensor/counters.ts`) by `npm run build && node scripts/gen-metrics-doc.mjs`; never hand-edited. ' +
-    'The API serves the metrics at `GET /metrics` (see [api.md](api.md#metrics)); the stage counters are also the keys of ' +
-    '`llmtap replay --format json` `stats`.\n\n' +
+    'The API serves the metrics at `GET /metrics` (see [api.md](api.md#metrics)); each stage counter below says where the replay summary shows it.\n\n' +
     '## Prometheus metrics\n\nPublic: served without a token. Operator: the AI-traffic and alert series, sums over every tenant, ' +
     'served only to an operator token. Process metrics (`process_*`, `nodejs_*`) are served too.\n\n' +
     '| metric | type | labels | access | meaning |\n|---|---|---|---|---|\n';
@@ -39,11 +38,11 @@ export function renderMetricsDoc(): string {
     md += `| \`${name}\` | ${type} | ${labelNames.map((l) => `\`${l}\``).join(', ') || '—'} | ${pub ? 'public' : 'operator'} | ${cell(help)} |\n`;
   }
   md +=
-    '\n## Stage counters\n\nEach stage declares its counters once: the name (the JSON stats key and, for failures, the `reason` label), ' +
+    '\n## Stage counters\n\nEach stage declares its counters once: the name (a key of the replay summary, see each stage, and the label value of a `reason` series), ' +
     'the kind — `failure` (input malformed or cut, or work given up), `outcome` (what happened to input that was fine) or `note` ' +
     '(worth telling apart, neither) — and what it counts. A name with `<label>` parts is a family: one counter per label value.\n';
   for (const s of STAGE_COUNTERS) {
-    md += `\n### ${s.title}\n\n| counter | kind | metric | meaning |\n|---|---|---|---|\n`;
+    md += `\n### ${s.title}\n\nShown in ${s.shown}.\n\n| counter | kind | metric | meaning |\n|---|---|---|---|\n`;
     for (const [name, d] of Object.entries(s.decls)) {
       md += `| \`${name}\` | ${d.kind} | ${feeds(s.stage, name, d)} | ${cell(d.doc)} |\n`;
     }

@@ -20,22 +20,26 @@ export interface StageCounterDecls {
   readonly stage: string;
   /** What the stage counts, one line (a heading of docs/metrics.md). */
   readonly title: string;
+  /** Where the replay summary (table and `--format json`) shows the counters. */
+  readonly shown: string;
   readonly decls: CounterDecls;
 }
 
+const STATS = 'the `stats` of `replay --format json`';
+
 export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
-  { stage: 'source', title: 'Source: capture-file problems (replay)', decls: SOURCE_COUNTERS },
-  { stage: 'logs', title: 'Sensor logs (`llmtap ingest`): lines not used', decls: LOG_REASONS },
-  { stage: 'decode', title: 'Decode: one outcome per packet', decls: DECODE_DECLS },
-  { stage: 'flow', title: 'Flow: the flow table', decls: FLOW_COUNTERS },
-  { stage: 'flow_end', title: 'Flow end reasons (`flowsEnded` of the replay summary, not in the JSON stats)', decls: FLOW_END_REASONS },
-  { stage: 'dissect', title: 'Dissect: TLS, QUIC and DNS handshakes and messages, and the router', decls: DISSECT_COUNTERS },
-  { stage: 'names', title: 'Names: passive DNS and flow naming', decls: NAMES_COUNTERS },
-  { stage: 'ingest', title: 'EDR input: records the reader could not read', decls: INGEST_DECLS },
-  { stage: 'edr', title: 'EDR input: records of a known format that are not a usable connection', decls: EDR_DECLS },
-  { stage: 'attribute', title: 'Attribute: the EDR join', decls: ATTRIBUTE_COUNTERS },
-  { stage: 'classify', title: 'Classify: rule lookups', decls: CLASSIFY_COUNTERS },
-  { stage: 'detect', title: 'Detect: heuristics and alerts', decls: DETECT_COUNTERS },
+  { stage: 'source', title: 'Source: capture-file problems (replay)', shown: 'the failures under `malformed` (summary line and JSON); `source.skipped_block` is only counted', decls: SOURCE_COUNTERS },
+  { stage: 'logs', title: 'Sensor logs (`llmtap ingest`): lines not used', shown: 'each log file\'s `bad` in the JSON `logs`; `ingest.bad_addr` under `malformed`', decls: LOG_REASONS },
+  { stage: 'decode', title: 'Decode: one outcome per packet', shown: `${STATS}; the failures also under \`malformed\``, decls: DECODE_DECLS },
+  { stage: 'flow', title: 'Flow: the flow table', shown: STATS, decls: FLOW_COUNTERS },
+  { stage: 'flow_end', title: 'Flow end reasons', shown: '`flows ended` of the summary, `flowsEnded` in JSON (not in `stats`)', decls: FLOW_END_REASONS },
+  { stage: 'dissect', title: 'Dissect: TLS, QUIC and DNS handshakes and messages, and the router', shown: STATS, decls: DISSECT_COUNTERS },
+  { stage: 'names', title: 'Names: passive DNS and flow naming', shown: STATS, decls: NAMES_COUNTERS },
+  { stage: 'ingest', title: 'EDR input: records the reader could not read', shown: 'the `skipped` of each EDR file (summary line; `edr[].result.rejected` in JSON)', decls: INGEST_DECLS },
+  { stage: 'edr', title: 'EDR input: records of a known format that are not a usable connection', shown: 'the `skipped` of each EDR file (summary line; `edr[].result.rejected` in JSON)', decls: EDR_DECLS },
+  { stage: 'attribute', title: 'Attribute: the EDR join', shown: STATS, decls: ATTRIBUTE_COUNTERS },
+  { stage: 'classify', title: 'Classify: rule lookups', shown: STATS, decls: CLASSIFY_COUNTERS },
+  { stage: 'detect', title: 'Detect: heuristics and alerts', shown: STATS, decls: DETECT_COUNTERS },
 ];
 
 /** Every stage's counters of a running pipeline, for the metrics (src/metrics.ts reads them through the declarations). */
