@@ -166,6 +166,8 @@ export const CONFIG_SCHEMA = {
       batch_packets: int('Packets handed to JavaScript per batch.', 4096, 1),
       timeout_ms: int('Longest wait before a partial batch is delivered.', 50, 1),
       backend: { type: 'string', enum: ['native', 'cap'], default: 'native', description: 'Capture backend.' },
+      workers: { type: 'integer', minimum: 1, maximum: 1024, default: 1, description: 'Live capture workers (threads). Above 1, each worker opens its own socket on the interface in one Linux PACKET_FANOUT group (the kernel splits packets by flow, both directions and reassembled IPv4 fragments together) and runs decode, flow and dissect itself; names, join, classification, detection and the store run once, on their time-ordered merge. Native backend, Linux. `llmtap run --workers` overrides it. See docs/capture-fanout.md.' },
+      fanout_group: { type: 'integer', minimum: 0, maximum: 65535, description: 'PACKET_FANOUT group id the workers join (ids are shared by every process in the network namespace: two sensors on one interface need different ids). Absent: derived from the process id.' },
     }),
     outputs: {
       type: 'array',

@@ -440,6 +440,17 @@ export class Pipeline {
     this.analyze(rec, tenant, undefined, false);
   }
 
+  /**
+   * A flow record a live capture worker's flow table emitted (src/workers/live.ts), at `atUs`
+   * (capture time: the packet or expiry that ended it), in the time-ordered merge of all
+   * workers: from here it takes the path of a flow of this pipeline's own table (names,
+   * attribute, classify, detect).
+   */
+  addWorkerFlow(rec: FlowRecord, shed: FlowMeta['shed'], atUs: number): void {
+    this.advance(atUs);
+    this.onFlow(rec, shed, true);
+  }
+
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
   addDnsAnswer(a: DnsAnswer): void {
     this.advance(a.tsUs);

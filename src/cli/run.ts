@@ -24,6 +24,10 @@ import { loadConfig, type SensorConfig } from '../config.js';
 import { buildSensor, SensorBuildError, type Sensor } from '../sensor/index.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
+import { LiveWorkerCapture } from '../workers/live.js';
+import { availableParallelism } from 'node:os';
+import { flowTableOptionsFrom } from '../flow/table.js';
+import { dissectOptionsFrom } from '../dissect/index.js';
 
 export const RUN_EXIT = EXIT;
 
@@ -32,7 +36,7 @@ export interface RunDeps {
 }
 
 export const RUN_USAGE = `usage: llmtap run --iface NAME [--config FILE] [--db PATH] [--bpf EXPR] [--backend native|cap]
-                  [--flows OUT.ndjson] [--no-api] [--list-interfaces]
+                  [--workers N|auto] [--flows OUT.ndjson] [--no-api] [--list-interfaces]
 
 Captures on a live interface (a mirror port) until SIGTERM/SIGINT, serving the API;
 SIGHUP reloads the config.
@@ -43,6 +47,8 @@ options:
   --db PATH           database (default: store.path of the config)
   --bpf EXPR          capture filter (default: capture.bpf)
   --backend B         native (default) or cap
+  --workers N|auto    capture workers sharing the interface by flow (default: capture.workers;
+                      auto: one per core, one left for the rest of the pipeline above 2 cores)
   --flows OUT         write every flow record as NDJSON
   --no-api            do not serve the API
   --list-interfaces   list the interfaces and exit
@@ -72,6 +78,7 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
         db: { type: 'string' },
         bpf: { type: 'string' },
         backend: { type: 'string' },
+        workers: { type: 'string' },
         flows: { type: 'string' },
         'no-api': { type: 'boolean', default: false },
         'list-interfaces': { type: 'boolean', default: false },
@@ -107,6 +114,17 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
     log.error({ code: 'LLMTAP_ERR_USAGE' }, `llmtap run: --backend must be native or cap (got '${backend}')`);
     return RUN_EXIT.usage;
   }
+  const cores = availableParallelism();
+  const wv = values.workers ?? cfg.capture.workers;
+  const workers = wv === 'auto' ? Math.max(1, cores > 2 ? cores - 1 : cores) : /^\d+$/.test(String(wv)) ? Number(wv) : NaN;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 1024) {
+    log.error({ code: 'LLMTAP_ERR_USAGE' }, `llmtap run: --workers must be a count in 1..1024 or auto (got '${String(wv)}')`);
+    return RUN_EXIT.usage;
+  }
+  if (workers > 1 && backend !== 'native') {
+    log.error({ code: 'LLMTAP_ERR_USAGE' }, 'llmtap run: several workers need the native backend (each opens its own socket in a PACKET_FANOUT group)');
+    return RUN_EXIT.usage;
+  }
   const bpf = values.bpf ?? cfg.capture.bpf;
   const liveOpts: LiveOptions = {
     iface,
@@ -129,12 +147,23 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
     throw e;
   }
 
-  return runLive(cfg, values.config, live, { ...deps, log: root }, {
+  // several workers: the handle above only proved the interface, permission and filter; each
+  // worker opens its own in the group once the sensor is built
+  const group = cfg.capture.fanout_group ?? (process.pid & 0xffff);
+  if (workers > 1) await live.close();
+  return runLive(cfg, values.config, workers > 1 ? { workers, group, liveOpts } : live, { ...deps, log: root }, {
     db: values.db, flows: values.flows, api: !values['no-api'],
   });
 }
 
-async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: LiveSource, deps: RunDeps & { log: Logger },
+/** Live capture through several workers (src/workers/live.ts). */
+interface WorkersPlan {
+  workers: number;
+  group: number;
+  liveOpts: LiveOptions;
+}
+
+async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: LiveSource | WorkersPlan, deps: RunDeps & { log: Logger },
   o: { db: string | undefined; flows: string | undefined; api: boolean }): Promise<number> {
   const root = deps.log;
   const log = root.child({ stage: 'run' });
@@ -168,7 +197,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
       },
     });
   } catch (e) {
-    await live.close();
+    if (capture instanceof LiveSource) await capture.close();
     if (!(e instanceof SensorBuildError)) throw e;
     if (e.step === 'store' || e.step === 'allowlist') {
       log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: e.dbPath, err: e.message }, `llmtap run: cannot open the database ${e.dbPath}: ${e.message}`);
@@ -178,6 +207,24 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
     return RUN_EXIT.usage;
   }
   const { pipeline, store } = sensor;
+  let live: LiveSource | LiveWorkerCapture;
+  if (capture instanceof LiveSource) {
+    live = capture;
+  } else {
+    live = new LiveWorkerCapture(pipeline, {
+      workers: capture.workers,
+      data: {
+        capture: { ...capture.liveOpts, fanoutGroup: capture.group },
+        flow: flowTableOptionsFrom(cfg.flow),
+        dissect: dissectOptionsFrom(cfg.dissect, pipeline.tenants.payloadEntropyWanted),
+        idleTickMs: 100,
+        idleSlackMs: Math.max(500, 4 * capture.liveOpts.timeoutMs),
+      },
+      onRestart: (e) => log.error({ worker: e.worker, restarts: e.restarts, err: e.error }, 'capture worker failed: replaced (the flows it held open are lost)'),
+    });
+  }
+  const iface = capture instanceof LiveSource ? capture.opts.iface : capture.liveOpts.iface;
+  const extra = (): Record<string, unknown> => (live instanceof LiveSource ? live.extraStats() : { workers: live.workerStats() });
   // feed files named in the config are read once before capture starts
   for (const f of (await sensor.readEdrFiles()).failures) log.warn({ file: f.name, err: f.error.message }, 'EDR file unreadable');
 
@@ -206,7 +253,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
         'stopping with writes the database did not take');
       code = RUN_EXIT.failed;
     }
-    log.info({ capture: live.stats(), ...live.extraStats(), overload: pipeline.overload?.status() }, 'stopped');
+    log.info({ capture: live.stats(), ...extra(), overload: pipeline.overload?.status() }, 'stopped');
     finished(code);
   };
 
@@ -246,21 +293,33 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, live: Liv
   // advance flow/join timers on a quiet link (live timestamps are wall-clock µs)
   sensor.startClock(1000);
   sensor.addSource(live);
-  live.start((b) => pipeline.onBatch(b), (err) => {
-    if (err !== null) {
-      log.error({ err: err.message }, 'capture stopped');
-      void shutdown('capture error', RUN_EXIT.failed);
+  if (live instanceof LiveSource) {
+    live.start((b) => pipeline.onBatch(b), (err) => {
+      if (err !== null) {
+        log.error({ err: err.message }, 'capture stopped');
+        void shutdown('capture error', RUN_EXIT.failed);
+      }
+    });
+  } else {
+    try {
+      await live.start();
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      log.error({ err: err.message }, `llmtap run: capture workers did not start: ${err.message}`);
+      void shutdown('capture workers did not start', RUN_EXIT.failed);
+      return done;
     }
-  });
+  }
   sensor.followEdr((name, err) => log.warn({ file: name, err: err.message }, 'EDR feed unreadable'));
   if (o.api) {
     try {
-      await sensor.serve({ running: () => true, source: () => live.stats(), iface: live.opts.iface });
+      await sensor.serve({ running: () => true, source: () => live.stats(), iface, ...(live instanceof LiveWorkerCapture ? { workers: () => live.workerStats() } : {}) });
     } catch (e) {
       log.error({ err: (e as Error).message }, `llmtap run: cannot serve the API: ${(e as Error).message}`);
       void shutdown('API failed', RUN_EXIT.failed);
     }
   }
-  log.info({ iface: live.opts.iface, backend: live.opts.backend, linkType: live.linkType() }, 'capturing');
+  if (live instanceof LiveSource) log.info({ iface, backend: live.opts.backend, linkType: live.linkType() }, 'capturing');
+  else log.info({ iface, backend: 'native', workers: live.workers.stats().length, fanoutGroup: (capture as WorkersPlan).group }, 'capturing');
   return done;
 }

@@ -21,6 +21,8 @@ import { LiveSource, type LiveOptions } from '../source/live.js';
 
 export interface LiveWorkerData {
   index: number;
+  /** Workers in the group: flow ids are made unique across them (local n → (n-1)·workers + index + 1). */
+  workers: number;
   capture: LiveOptions & { fanoutGroup: number };
   flow: Partial<FlowTableOptions>;
   dissect: DissectOptions;
@@ -56,11 +58,21 @@ async function run(d: LiveWorkerData): Promise<void> {
   const port = parentPort!;
   let events: unknown[] = [];
   let sub = 0;
-  let keyUs = 0;
-  const dissector = new Dissector(d.dissect, { onDns: (a) => { events.push(keyUs, sub++, LIVE_EV_DNS, a, 0); } });
-  const pp = new PacketPath(d.flow, {
+  const globalId = (n: number): number => (n - 1) * d.workers + d.index + 1;
+  // keys: the path's packet time (the packet being processed, or the expiry/end time), never
+  // decreasing, so this worker's items are in key order
+  const dissector = new Dissector(d.dissect, {
+    onDns: (a) => {
+      a.flowId = globalId(a.flowId);
+      events.push(pp.nowUs, sub++, LIVE_EV_DNS, a, 0);
+    },
+  });
+  const pp: PacketPath = new PacketPath(d.flow, {
     dissector,
-    onFlow: (rec, meta) => { events.push(pp.nowUs, sub++, LIVE_EV_FLOW, rec, meta.shed ?? 0); },
+    onFlow: (rec, meta) => {
+      rec.flowId = globalId(rec.flowId);
+      events.push(pp.nowUs, sub++, LIVE_EV_FLOW, rec, meta.shed ?? 0);
+    },
   });
   const src = LiveSource.open(d.capture);
   const t0 = performance.now();
@@ -83,11 +95,7 @@ async function run(d: LiveWorkerData): Promise<void> {
     const s = performance.now();
     lastBatch = s;
     if (sleeper !== undefined) Atomics.wait(sleeper, 0, 0, d.slowMs);
-    // DNS answers take the time of their packet: the batch's last one bounds it from above, and
-    // the flow table's clock (pp.nowUs) from below once the batch ran
-    keyUs = b.count > 0 ? b.tsUs[b.count - 1]! : pp.nowUs;
     pp.onBatch(b);
-    keyUs = pp.nowUs;
     busyMs += performance.now() - s;
     post(pp.nowUs);
     if (d.failAfterPackets !== undefined && pp.packets >= d.failAfterPackets) {
@@ -100,7 +108,6 @@ async function run(d: LiveWorkerData): Promise<void> {
     if (performance.now() - lastBatch < d.idleTickMs) return;
     const now = Date.now() * 1000 - d.idleSlackMs * 1000;
     if (now <= pp.nowUs) return;
-    keyUs = now;
     pp.tick(now);
     post(now);
   }, d.idleTickMs);
@@ -109,7 +116,6 @@ async function run(d: LiveWorkerData): Promise<void> {
     if (m !== 'stop') return;
     clearInterval(idle);
     void src.close().then(() => {
-      keyUs = pp.nowUs;
       pp.finish();
       port.postMessage({ t: 'done', events, progress: progress(), decode: pp.decodeStats(), dissect: dissector.stats() } satisfies LiveWorkerMessage);
       port.close();

@@ -128,11 +128,12 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
    * recorded timing (`multiplier` 1) or twice as fast, runs `beforeStop` (if any), sends SIGTERM
    * and returns the alerts and AI observations then in the live database.
    */
-  async function liveRun(name: string, feed: ShiftedFeed, multiplier: 1 | 2, beforeStop?: (db: string) => Promise<void>): Promise<{ alerts: Alert[]; obs: string[] }> {
+  async function liveRun(name: string, feed: ShiftedFeed, multiplier: 1 | 2, beforeStop?: (db: string) => Promise<void>,
+    extraArgs: string[] = []): Promise<{ alerts: Alert[]; obs: string[]; stderr: string }> {
     const db = join(dir, `${name}.db`);
     const cfg = join(dir, `${name}.yaml`);
     writeConfig(cfg, feed.path, db);
-    const run = runCli(['run', '--iface', env.capIf, '--config', cfg, '--no-api'], env, 200_000);
+    const run = runCli(['run', '--iface', env.capIf, '--config', cfg, '--no-api', ...extraArgs], env, 200_000);
     try {
       expect(await run.waitFor('"capturing"', 60_000), run.stderr()).toBe(true);
       const t0 = Date.now();
@@ -148,7 +149,7 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('"stopped"');
-    return { alerts: alertsIn(db, tenants), obs: observationsIn(db, tenants) };
+    return { alerts: alertsIn(db, tenants), obs: observationsIn(db, tenants), stderr: r.stderr };
   }
 
   it('the replay raises every demo heuristic and stores its AI observations (so the comparison means something)', () => {
@@ -192,5 +193,23 @@ describe.skipIf(missing.length > 0)('llmtap run on the demo capture: the same al
     const after = await liveRun('flush', feed, 1);
     expect(after.alerts.map(alertKey).sort()).toEqual(want);
     expect(after.obs).toEqual(wantObs);
+  }, 200_000);
+
+  // Two capture workers (docs/capture-fanout.md): each owns a socket in one fanout group and
+  // runs decode → flow → dissect; names and everything after run on their time-ordered merge.
+  it('two capture workers (--workers 2): the same alerts and observations as the replay; both workers took packets', async () => {
+    const feed = feedForLive(demoFeed, join(dir, 'feed-w.ndjson'), Date.now(), learnWindowMs, 3_600_000, { always: true });
+    const after = await liveRun('workers', feed, 1, undefined, ['--workers', '2']);
+    expect(after.alerts.map(alertKey).sort()).toEqual(want);
+    expect(after.obs).toEqual(wantObs);
+    const stopped = after.stderr.split('\n').find((l) => l.includes('"stopped"'));
+    const workers = (JSON.parse(stopped ?? '{}') as { workers?: { packets: number; kernelDropped: number; restarts: number }[] }).workers ?? [];
+    expect(workers).toHaveLength(2);
+    expect(workers.reduce((a, w) => a + w.packets, 0)).toBe(10616);
+    for (const w of workers) {
+      expect(w.packets).toBeGreaterThan(0);
+      expect(w.kernelDropped).toBe(0);
+      expect(w.restarts).toBe(0);
+    }
   }, 200_000);
 });
