@@ -106,6 +106,21 @@ export interface MetricSources {
   overload?: () => { level: number; newFlowsPerS: number; episodes: number; undissected: number; unanalyzed: number };
   /** Fleet mode (docs/fleet.md): a sensor's publisher, or the hub's consumer. */
   fleet?: () => FleetCounters;
+  /** Live capture workers (`llmtap run --workers N`), one entry per worker. */
+  workers?: () => WorkerCounters[];
+}
+
+/** One live capture worker's counters (src/workers/live.ts), over its restarts. */
+export interface WorkerCounters {
+  worker: number;
+  packets: number;
+  /** Its own socket's kernel counters (PACKET_STATISTICS). */
+  kernelReceived: number;
+  kernelDropped: number;
+  /** Share of the running thread's time spent on packets (0..1). */
+  busyRatio: number;
+  activeFlows: number;
+  restarts: number;
 }
 
 /** Fleet mode's counters: `sensor` on a sensor with `fleet.servers`, `hub` on `llmtap hub`. */
@@ -376,6 +391,17 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     s.add({ stage: 'dissect' }, o.undissected);
     s.add({ stage: 'analysis' }, o.unanalyzed);
   });
+
+  // ── live capture workers (docs/capture-fanout.md) ──
+  const perWorker = (s: SeriesSet, f: (w: WorkerCounters) => number): void => {
+    for (const w of read('workers', sources.workers) ?? []) s.add({ worker: String(w.worker) }, f(w));
+  };
+  counter('llmtap_worker_packets_total', 'Live capture workers: packets each worker processed (decode, flow, dissect)', ['worker'], (s) => perWorker(s, (w) => w.packets));
+  counter('llmtap_worker_kernel_received_packets_total', 'Live capture workers: packets the kernel handed to each worker\'s socket in the fanout group', ['worker'], (s) => perWorker(s, (w) => w.kernelReceived));
+  counter('llmtap_worker_kernel_dropped_packets_total', 'Live capture workers: packets the kernel dropped for each worker\'s socket (its ring was full: that worker fell behind)', ['worker'], (s) => perWorker(s, (w) => w.kernelDropped));
+  gauge('llmtap_worker_busy_ratio', 'Live capture workers: share of each worker thread\'s time spent processing packets (0..1)', ['worker'], (s) => perWorker(s, (w) => w.busyRatio));
+  gauge('llmtap_worker_active_flows', 'Live capture workers: flows in each worker\'s flow table', ['worker'], (s) => perWorker(s, (w) => w.activeFlows));
+  counter('llmtap_worker_restarts_total', 'Live capture workers: times each worker failed and was replaced', ['worker'], (s) => perWorker(s, (w) => w.restarts));
 
   // ── fleet (docs/fleet.md) ──
   const fleetSensor = () => read('fleet', sources.fleet)?.sensor;

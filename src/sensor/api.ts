@@ -12,7 +12,7 @@ import type { SensorConfig } from '../config.js';
 import { configPath } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { createMetrics, type FleetCounters, type MetricSources, type OutputCounters } from '../metrics.js';
+import { createMetrics, type FleetCounters, type MetricSources, type OutputCounters, type WorkerCounters } from '../metrics.js';
 import { stageSources } from './counters.js';
 import type { OverloadStatus, Pipeline } from '../pipeline.js';
 import type { SourceStats } from '../records.js';
@@ -110,6 +110,8 @@ export interface ServeOptions {
   iface?: string;
   /** Fleet mode's counters (a sensor's publisher, the hub's consumer). */
   fleet?: () => FleetCounters;
+  /** Live capture workers' counters (`llmtap run --workers N`). */
+  workers?: () => WorkerCounters[];
   /** Service log (default: a new one, src/log.ts); the API's audit lines go to it too. */
   log?: Logger;
   /**
@@ -152,7 +154,7 @@ export async function startApi(cfg: SensorConfig, store: ServedStore, p: Pipelin
     log.warn({ token_file: file }, `no api.tokens configured: a token for tenant 'default' was generated for this run and written to ${file} (readable by this user only)`);
   }
   const source = o.source ?? (() => ({ packets: p.packets.packets, wireBytes: p.packets.wireBytes, capBytes: 0, fileBytes: 0, truncatedRecords: 0 }));
-  const metrics = createMetrics({ ...metricSources(p, source, store, o.iface), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}), ...(o.fleet !== undefined ? { fleet: o.fleet } : {}) });
+  const metrics = createMetrics({ ...metricSources(p, source, store, o.iface), ...(o.outputs !== undefined ? { outputs: o.outputs } : {}), ...(o.fleet !== undefined ? { fleet: o.fleet } : {}), ...(o.workers !== undefined ? { workers: o.workers } : {}) });
   const app = await buildApp(
     {
       tenants: tokens,

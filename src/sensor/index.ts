@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { configPath, type SensorConfig } from '../config.js';
 import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import type { Alert, DnsAnswer, EdrConnection, FlowRecord, Observation, SourceStats } from '../records.js';
+import type { WorkerCounters } from '../metrics.js';
 import { Store, type StoreFaultEvent } from '../store/store.js';
 import type { Outputs } from '../output/outputs.js';
 import type { OutputLog } from '../output/push.js';
@@ -89,6 +90,8 @@ export interface ServeOptions {
   source?: () => SourceStats;
   /** The captured interface (live), for the per-interface metrics. */
   iface?: string;
+  /** Live capture workers' counters, for the per-worker metrics. */
+  workers?: () => WorkerCounters[];
 }
 
 export interface FinishResult {
@@ -249,6 +252,7 @@ export class Sensor {
       tokenFile: tokenFileFor(this.dbPath),
       ...(o.source !== undefined ? { source: o.source } : {}),
       ...(o.iface !== undefined ? { iface: o.iface } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(this.o.log !== undefined ? { log: this.o.log } : {}),
       // the running outputs' counters (none once finished)
       outputs: () => this.outputsRunning?.counters() ?? [],

@@ -6,8 +6,10 @@
  * a worker ended mid-run is replaced and counted while the other keeps going; a starved worker
  * (a test hook sleeping per batch) reports its own drops.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { replayCommand } from '../../src/cli/replay.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config.js';
 import { Dissector, dissectOptionsFrom } from '../../src/dissect/index.js';
@@ -16,6 +18,7 @@ import { replayFile } from '../../src/pipeline.js';
 import type { DnsAnswer, FlowRecord } from '../../src/records.js';
 import { loadNative } from '../../src/source/live.js';
 import { repoRoot, startWorkersChild, type WorkersSummary } from './child.js';
+import { runCli } from './cli.js';
 import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
 import { normalDns, normalFlow } from './normal-records.js';
 
@@ -142,4 +145,58 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
     expect(ok.kernelReceived + starved.kernelReceived).toBe(sent.packets);
     expect(starved.busyRatio).toBeGreaterThan(ok.busyRatio);
   });
+
+  it('llmtap run --workers 2: the named flow records of llmtap replay, and per-worker metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmtap-workers-'));
+    try {
+      const replayFlows = join(dir, 'replay.ndjson');
+      expect(await replayCommand([path(), '--flows', replayFlows, '--db', join(dir, 'replay.db'), '--quiet'])).toBe(0);
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const cfg = join(dir, 'run.json');
+      writeFileSync(cfg, JSON.stringify({ api: { host: '127.0.0.1', port }, capture: { fanout_group: ++group } }));
+      const liveFlows = join(dir, 'live.ndjson');
+      const run = runCli(['run', '--iface', env.capIf, '--workers', '2', '--config', cfg, '--db', join(dir, 'live.db'), '--flows', liveFlows], env, 120_000);
+      let scrape = '';
+      let sent = 0;
+      try {
+        expect(await run.waitFor('"capturing"', 60_000), run.stderr()).toBe(true);
+        const s = parseTcpreplay(await env.runAsync('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
+        expect(s.failed).toBe(0);
+        sent = s.packets;
+        await new Promise((r) => setTimeout(r, 500));
+        scrape = await env.runAsync('curl', ['-s', `http://127.0.0.1:${port}/metrics`], 10_000);
+      } finally {
+        run.kill('SIGTERM');
+      }
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('"workers":2');
+      // the same named records (hosts from SNI and from DNS answers other workers may have seen)
+      const norm = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')
+        .map((l) => normalFlow(JSON.parse(l) as FlowRecord)).sort();
+      const want = norm(replayFlows);
+      // named from DNS answers (3 flows), and SNI checked against them (29): names matter here
+      expect(want.filter((l) => l.includes('"hostSource":"dns-client"'))).toHaveLength(3);
+      expect(want.filter((l) => l.includes('"hostAgrees":'))).toHaveLength(29);
+      expect(norm(liveFlows)).toEqual(want);
+      // per-worker series while running: every packet on one of the two workers, none dropped
+      const series = (name: string, w: number): number => {
+        const m = new RegExp(`^${name}\\{worker="${w}"\\} (\\S+)$`, 'm').exec(scrape);
+        if (!m) throw new Error(`${name}{worker="${w}"} missing from the scrape`);
+        return Number(m[1]);
+      };
+      const packets = [0, 1].map((w) => series('llmtap_worker_packets_total', w));
+      expect(packets[0]! + packets[1]!).toBe(sent);
+      for (const w of [0, 1]) {
+        expect(packets[w]).toBeGreaterThan(0);
+        expect(series('llmtap_worker_kernel_received_packets_total', w)).toBe(packets[w]);
+        expect(series('llmtap_worker_kernel_dropped_packets_total', w)).toBe(0);
+        expect(series('llmtap_worker_restarts_total', w)).toBe(0);
+        expect(series('llmtap_worker_busy_ratio', w)).toBeGreaterThan(0);
+        expect(series('llmtap_worker_busy_ratio', w)).toBeLessThan(1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
