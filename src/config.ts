@@ -157,6 +157,14 @@ export const CONFIG_SCHEMA = {
       max_lag_s: num('Live: capture lag (wall clock minus the newest packet) above this also stops dissecting new flows; above twice this, analyzing them.', 2),
       recover_s: num('Live: seconds below a level\'s trigger before the sensor steps back down one level.', 5),
     }),
+    workers: section({
+      count: {
+        type: ['integer', 'string'],
+        oneOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { type: 'string', enum: ['auto'] }],
+        default: 1,
+        description: 'Replay: packet workers (threads) the packets are sharded across by flow; `auto` is one per core, one left for the rest of the pipeline when there are more than two. Results are the same as with 1. `--workers` overrides it.',
+      },
+    }),
     capture: section({
       iface: optStr('Interface to capture from (llmtap run).'),
       snaplen: int('Bytes captured per packet.', 65535, 64),

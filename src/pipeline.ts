@@ -7,7 +7,7 @@
  * flow record. The packet loop is written so that a packet that is not in the handshake phase
  * costs decode + one hash lookup + counter updates, nothing else.
  */
-import type { DnsAnswer, EdrConnection, FlowMeta, FlowRecord, Observation, PacketBatch } from './records.js';
+import type { DnsAnswer, EdrConnection, FlowEndReason, FlowMeta, FlowRecord, Observation, PacketBatch } from './records.js';
 import { Decoder } from './decode/decoder.js';
 import { DECODE_REASONS } from './decode/reasons.js';
 import { PacketView, TCP_FIN, TCP_RST, TCP_SYN } from './decode/view.js';
@@ -42,10 +42,17 @@ export interface PacketDissector {
 export interface PacketPathDeps {
   dissector?: PacketDissector;
   onFlow(rec: FlowRecord, meta: FlowMeta): void;
+  /** The id of the n-th flow this path creates (default n): see FlowTable. */
+  flowId?: (n: number) => number;
+  /**
+   * Idle expiry is driven from outside (`flows.expire`) instead of by this path's own packet
+   * times: a shard of the packets expires when the whole stream would (src/workers/).
+   */
+  externalExpiry?: boolean;
 }
 
 /** How often (packet time) idle flows are expired. */
-const EXPIRE_EVERY_US = 1e6;
+export const EXPIRE_EVERY_US = 1e6;
 
 export class PacketPath {
   readonly view = new PacketView();
@@ -53,6 +60,7 @@ export class PacketPath {
   readonly flows: FlowTable;
   private readonly dissector: PacketDissector | undefined;
   private nextExpireUs = 0;
+  private readonly externalExpiry: boolean;
   /** Newest packet time seen (drives expiry and `tick`). */
   nowUs = 0;
   packets = 0;
@@ -60,6 +68,7 @@ export class PacketPath {
 
   constructor(flowOpts: Partial<FlowTableOptions>, deps: PacketPathDeps) {
     this.dissector = deps.dissector;
+    this.externalExpiry = deps.externalExpiry === true;
     const d = deps.dissector;
     this.flows = new FlowTable(flowOpts, (rec, meta) => {
       // a flow still in its handshake phase ends: dissect may complete what it had; then its
@@ -68,23 +77,29 @@ export class PacketPath {
       if (meta.handshake !== undefined) rec.handshake = meta.handshake;
       if (meta.payloadEntropy !== undefined) rec.payloadEntropy = meta.payloadEntropy;
       deps.onFlow(rec, meta);
-    });
+    }, deps.flowId);
   }
 
-  onBatch(b: PacketBatch): void {
+  /**
+   * The packets of `b`; a sharded path (src/workers/) gives a run of them (`from` to before `to`,
+   * between expiry markers) and their stream positions (`seq`).
+   */
+  onBatch(b: PacketBatch, from = 0, to = b.count, seq?: Float64Array): void {
     const v = this.view;
     const dec = this.decoder;
     const flows = this.flows;
     const d = this.dissector;
     const buf = b.buf;
-    for (let i = 0; i < b.count; i++) {
+    const ext = this.externalExpiry;
+    for (let i = from; i < to; i++) {
       const ts = b.tsUs[i]!;
       const wire = b.wireLen[i]!;
       this.packets++;
+      if (seq !== undefined) flows.seq = seq[i]!;
       this.wireBytes += wire;
       if (ts > this.nowUs) {
         this.nowUs = ts;
-        if (ts >= this.nextExpireUs) {
+        if (ts >= this.nextExpireUs && !ext) {
           if (this.nextExpireUs !== 0) flows.expire(ts);
           this.nextExpireUs = ts + EXPIRE_EVERY_US;
         }
@@ -119,6 +134,19 @@ export class PacketPath {
     });
     return out;
   }
+}
+
+/** What several packet paths did, summed (src/workers/): the single path's counters. */
+export interface PacketPathTotals {
+  packets: number;
+  wireBytes: number;
+  ended: Record<FlowEndReason, number>;
+  /** Decode reasons with a count (PacketPath.decodeStats). */
+  decode: Record<string, number>;
+  fragmentsOrphaned: number;
+  dissect: Record<string, number>;
+  /** The flow tables' and fragment maps' bounds, entries and evictions summed. */
+  flowBounds: BoundStat[];
 }
 
 export interface ReplayFileOptions extends FileReadOptions {
@@ -393,13 +421,42 @@ export class Pipeline {
   onBatch(b: PacketBatch): void {
     this.packets.onBatch(b);
     if (this.overload !== undefined && b.count > 0) this.overload.update(Date.now(), b.tsUs[b.count - 1]);
-    // join waits and detection windows run on packet time, also during a replay
+    this.batchTick();
+  }
+
+  /** After each batch: join waits and detection windows run on packet time, also during a replay. */
+  private batchTick(): void {
     const now = this.packets.nowUs;
     if (now - this.lastTickUs >= 1e6) {
       this.lastTickUs = now;
       this.attributor.tick(now);
       this.detector.tick(now);
     }
+  }
+
+  // ── sharded packet paths (src/workers/): their outputs after the time-ordered merge ──
+
+  /**
+   * Totals of packet paths that run elsewhere (worker threads): when set, stats() and bounds()
+   * report them instead of this pipeline's own (idle) packet path.
+   */
+  shardTotals: (() => PacketPathTotals) | undefined;
+
+  /** A flow record a packet path emitted, in the order one path would have emitted it. */
+  mergedFlow(rec: FlowRecord, shed: FlowMeta['shed']): void {
+    this.onFlow(rec, shed);
+  }
+
+  /** A DNS answer a packet path decoded, in merge order. */
+  mergedDns(a: DnsAnswer): void {
+    this.counters.dnsAnswers++;
+    this.names.addAnswer(a);
+  }
+
+  /** The end of one input batch (with the newest packet time so far): what onBatch does after it. */
+  mergedBatchEnd(nowUs: number): void {
+    if (nowUs > this.packets.nowUs) this.packets.nowUs = nowUs;
+    this.batchTick();
   }
 
   /** An EDR connection record (from a file, a followed feed or the API). */
@@ -558,6 +615,11 @@ export class Pipeline {
   /** End of input: emit every open flow, settle pending joins, commit. */
   finish(): void {
     this.packets.finish();
+    this.settle();
+  }
+
+  /** End of input after the packet paths have emitted every flow: settle pending joins, commit. */
+  settle(): void {
     this.attributor.flush();
     this.detector.tick(this.packets.nowUs);
     this.deps.store.flush();
@@ -584,7 +646,7 @@ export class Pipeline {
   /** Every bounded structure of every stage: entries, bound and evictions (`llmtap_bound_*`). */
   bounds(): BoundStat[] {
     return [
-      ...this.packets.flows.bounds(),
+      ...(this.shardTotals !== undefined ? this.shardTotals().flowBounds : this.packets.flows.bounds()),
       ...this.names.bounds(),
       ...this.attributor.bounds(),
       ...ingestBounds(),
@@ -641,10 +703,11 @@ export class Pipeline {
   }
 
   stats(): Record<string, number> {
+    const sh = this.shardTotals?.();
     return {
-      ...this.packets.decodeStats(),
-      'flow.fragment_orphan': this.packets.flows.fragmentsOrphaned,
-      ...this.dissector.stats(),
+      ...(sh !== undefined ? sh.decode : this.packets.decodeStats()),
+      'flow.fragment_orphan': sh !== undefined ? sh.fragmentsOrphaned : this.packets.flows.fragmentsOrphaned,
+      ...(sh !== undefined ? sh.dissect : this.dissector.stats()),
       ...this.names.stats(),
       ...this.attributor.stats(),
       ...this.classifier.stats(),

@@ -7,7 +7,10 @@ import { SOURCE_COUNTERS } from '../source/reasons.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { loadConfig, type SensorConfig } from '../config.js';
+import type { Pipeline, PacketPathTotals } from '../pipeline.js';
+import { ShardedReplay, parseWorkers, type WorkerStat } from '../workers/replay.js';
 import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
 import { MALFORMED } from '../decode/reasons.js';
 import type { SourceStats } from '../records.js';
@@ -24,7 +27,8 @@ Replays capture files (pcap, pcapng, either gzip-compressed; a directory: the ca
 options:
 ${optionsUsage('replay')}
 exit codes: 0 success, 1 a capture unreadable or corrupt (everything before it processed),
-            2 usage or configuration error
+            or a packet worker failed (restarted; what it lost is reported), 2 usage or
+            configuration error
 `;
 
 const CAPTURE_EXT = /\.(pcap|pcapng|cap|dmp)(\.gz)?$/i;
@@ -103,41 +107,18 @@ export function replaySource(reads: FileReadResult[]): SourceStats {
 
 const CMD = 'llmtap replay';
 
-export async function replayCommand(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) return printUsage(REPLAY_USAGE);
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: parseOptions(BATCH_COMMANDS.replay.options) });
-  if (positionals.length === 0) {
-    process.stderr.write(`${CMD}: give one or more capture files or directories\n${REPLAY_USAGE}`);
-    return EXIT.usage;
-  }
-  const format = values.format ?? 'table';
-  if (!['table', 'json'].includes(format)) {
-    process.stderr.write(`${CMD}: --format must be table or json (got '${format}'; ${CMD} --help shows the usage)\n`);
-    return EXIT.usage;
-  }
-  if (positionals.filter((p) => p === '-').length > 1) {
-    process.stderr.write(`${CMD}: standard input (-) can be given once (${CMD} --help shows the usage)\n`);
-    return EXIT.usage;
-  }
-  const cfg: SensorConfig = loadConfig(values.config);
-  const inputs = expandInputs(positionals);
-  const files = inputs.files;
-  let failed = false;
-  for (const sk of inputs.skipped) {
-    process.stderr.write(`${CMD}: skipped ${sk.path}: ${sk.why}\n`);
-    if (sk.named) failed = true;
-  }
-  const sensor = await openBatch(CMD, cfg, values, 'nothing was replayed');
-  if (sensor === undefined) return EXIT.failed;
-  const { pipeline } = sensor;
+/** What reading the captures gave: per-file results, the packet paths' totals, the workers. */
+interface CaptureRead {
+  reads: FileReadResult[];
+  failed: boolean;
+  totals: Pick<PacketPathTotals, 'packets' | 'wireBytes' | 'ended' | 'decode'>;
+  workers?: WorkerStat[];
+}
 
-  // EDR feeds first: records arriving before their flows is one of the two join orders
-  const edr = await readEdr(CMD, sensor, values);
-  if (edr.failed) failed = true;
-
-  const t0 = process.hrtime.bigint();
+/** The captures through the pipeline's own packet path, in this thread. */
+async function readInProcess(pipeline: Pipeline, files: string[], progress: Progress): Promise<CaptureRead> {
   const reads: FileReadResult[] = [];
-  const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
+  let failed = false;
   for (const f of files) {
     progress.start(f);
     try {
@@ -155,25 +136,109 @@ export async function replayCommand(argv: string[]): Promise<number> {
     }
     progress.done();
   }
+  const pp = pipeline.packets;
+  return { reads, failed, totals: { packets: pp.packets, wireBytes: pp.wireBytes, ended: pp.flows.ended, decode: pp.decodeStats() } };
+}
+
+/** The captures through `n` packet workers (src/workers/); a failed worker is replaced and reported. */
+async function readSharded(cfg: SensorConfig, pipeline: Pipeline, files: string[], n: number, progress: Progress): Promise<CaptureRead> {
+  let failed = false;
+  let current = '';
+  const sharded = new ShardedReplay(pipeline, cfg, {
+    workers: n,
+    onProgress: (file, done, total, packets) => {
+      if (file !== current) {
+        if (current !== '') progress.done();
+        current = file;
+        progress.start(file);
+      }
+      progress.update(done, total, packets);
+    },
+    onRestart: (e) => {
+      failed = true;
+      process.stderr.write(`${CMD}: LLMTAP_ERR_WORKER: packet worker ${e.worker} failed (${e.error}) and was restarted: ${e.lostPackets} packets and ${e.lostFlows} open flows lost\n`);
+    },
+  });
+  const res = await sharded.run(files);
+  progress.done();
+  for (const r of res.reads) {
+    if (r.error === undefined) continue;
+    failed = true;
+    process.stderr.write(`${CMD}: ${r.error.message} (everything before it was processed)\n`);
+  }
+  for (const e of res.fileErrors) {
+    failed = true;
+    process.stderr.write(`${CMD}: ${e.message}\n`);
+  }
+  return { reads: res.reads, failed, totals: res.totals, workers: res.workers };
+}
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) return printUsage(REPLAY_USAGE);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: parseOptions(BATCH_COMMANDS.replay.options) });
+  if (positionals.length === 0) {
+    process.stderr.write(`${CMD}: give one or more capture files or directories\n${REPLAY_USAGE}`);
+    return EXIT.usage;
+  }
+  const format = values.format ?? 'table';
+  if (!['table', 'json'].includes(format)) {
+    process.stderr.write(`${CMD}: --format must be table or json (got '${format}'; ${CMD} --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  if (positionals.filter((p) => p === '-').length > 1) {
+    process.stderr.write(`${CMD}: standard input (-) can be given once (${CMD} --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  const cfg: SensorConfig = loadConfig(values.config);
+  const workers = parseWorkers(values.workers ?? cfg.workers.count, availableParallelism());
+  if (workers === undefined) {
+    process.stderr.write(`${CMD}: --workers takes a number from 1 to 1024 or auto (got '${values.workers ?? ''}'; ${CMD} --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  if (workers > 1 && positionals.includes('-')) {
+    process.stderr.write(`${CMD}: standard input (-) is read with one worker (give --workers 1, or a file)\n`);
+    return EXIT.usage;
+  }
+  const inputs = expandInputs(positionals);
+  const files = inputs.files;
+  let failed = false;
+  for (const sk of inputs.skipped) {
+    process.stderr.write(`${CMD}: skipped ${sk.path}: ${sk.why}\n`);
+    if (sk.named) failed = true;
+  }
+  const sensor = await openBatch(CMD, cfg, values, 'nothing was replayed');
+  if (sensor === undefined) return EXIT.failed;
+  const { pipeline } = sensor;
+
+  // EDR feeds first: records arriving before their flows is one of the two join orders
+  const edr = await readEdr(CMD, sensor, values);
+  if (edr.failed) failed = true;
+
+  const t0 = process.hrtime.bigint();
+  const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
+  const read = workers > 1 ? await readSharded(cfg, pipeline, files, workers, progress) : await readInProcess(pipeline, files, progress);
+  if (read.failed) failed = true;
+  const reads = read.reads;
   const fin = await finishBatch(CMD, sensor);
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (fin.failed) failed = true;
 
-  const decode = pipeline.packets.decodeStats();
+  const decode = read.totals.decode;
   const malformed: Record<string, number> = {};
   for (const [k, n] of Object.entries(decode)) if (MALFORMED.has(k)) malformed[k] = n;
   for (const r of reads) for (const [k, n] of Object.entries(fileProblems(r))) malformed[k] = (malformed[k] ?? 0) + n;
   const summary: ReplaySummary = {
     files: reads.map((r) => ({ file: r.file, format: r.format, compressed: r.compressed, packets: r.stats.packets, error: r.error?.message })),
     skipped: inputs.skipped.map(({ path, why }) => ({ path, why })),
-    packets: pipeline.packets.packets,
-    wireBytes: pipeline.packets.wireBytes,
+    packets: read.totals.packets,
+    wireBytes: read.totals.wireBytes,
     flows: pipeline.counters.flows,
-    flowsEnded: { ...pipeline.packets.flows.ended },
+    flowsEnded: { ...read.totals.ended },
     malformed,
     wallS,
     edr: edr.results,
     threatIntel: pipeline.threatIntel,
+    ...(read.workers !== undefined ? { workers: read.workers } : {}),
     ...pipelineSummary(sensor),
     ...(fin.fleet !== undefined ? { fleet: fin.fleet } : {}),
   };

@@ -27,6 +27,8 @@ export interface ReplaySummary {
   quiet: { sanctioned: number; allowlisted: number };
   stats: Record<string, number>;
   db: string;
+  /** `--workers N` (N > 1): per packet worker, what it did (busy/idle ms: busy ratio), restarts and losses. */
+  workers?: { worker: number; packets: number; busyMs: number; idleMs: number; restarts: number; lostPackets: number; lostFlows: number }[];
   /** `llmtap ingest`: per log file, the record lines, what was used by log type, ignored and bad lines by reason. */
   logs?: { file: string; lines: number; used: Record<string, number>; ignored: number; bad: Record<string, number> }[];
 }
@@ -83,6 +85,14 @@ export function renderSummary(s: ReplaySummary, format: 'table' | 'json'): strin
   for (const sk of s.skipped) out += `skipped ${sk.path}: ${sk.why}\n`;
   const mal = Object.entries(s.malformed);
   out += mal.length ? `malformed: ${mal.map(([k, v]) => `${k} ${n(v)}`).join(', ')}\n` : 'malformed: none\n';
+  if (s.workers !== undefined) {
+    const each = s.workers.map((w) => {
+      const busy = w.busyMs + w.idleMs > 0 ? Math.round((100 * w.busyMs) / (w.busyMs + w.idleMs)) : 0;
+      const lost = w.restarts > 0 ? `, restarted ${w.restarts}×, lost ${n(w.lostPackets)} packets and ${n(w.lostFlows)} open flows` : '';
+      return `#${w.worker} ${n(w.packets)} packets, busy ${busy} %${lost}`;
+    });
+    out += `workers: ${s.workers.length} (${each.join('; ')})\n`;
+  }
   for (const e of s.edr) {
     const rej = Object.entries(e.result.rejected).map(([k, v]) => `${k} ${v}`).join(', ');
     out += `EDR ${e.file}: ${n(e.result.accepted)} records${rej ? ` (skipped: ${rej})` : ''}\n`;

@@ -20,6 +20,11 @@ export class FlowLists {
     this.listOf = new Int8Array(cap).fill(-1);
   }
 
+  /** The list a slot is in (-1: none). */
+  of(slot: number): number {
+    return this.listOf[slot]!;
+  }
+
   tail(list: number): number {
     return this.tails[list]!;
   }

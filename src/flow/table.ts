@@ -92,6 +92,8 @@ function mix(h: number, w: number): number {
   return x ^ (x >>> 13);
 }
 const ORIG_BY = ['syn', 'synack', 'port', 'first'] as const;
+/** The order expire() and flushAll() walk the lists in, indexed by list. */
+const EXPIRY_RANK = [1, 0, 2]; // LIST_TCP_OPEN, LIST_TCP_CLOSED, LIST_OTHER
 
 export type FlowSink = (rec: FlowRecord, meta: FlowMeta) => void;
 
@@ -122,6 +124,18 @@ export class FlowTable implements FlowColumns {
    * turns `inspect` off (it only ever goes from true to false).
    */
   readonly inspect: Uint8Array;
+  /**
+   * Stream position of each flow's last packet (`seq` when it came), and `seq` itself: set per
+   * packet by a sharded packet path (src/workers/), 0 otherwise.
+   */
+  readonly lastSeq: Float64Array;
+  seq = 0;
+  /**
+   * Set just before each flow is emitted: where one table over the whole stream would emit it
+   * among the flows one expiry step (or the end of input) emits — its list in the order expiry
+   * walks them, then its last packet's stream position. Sharded tables merge by it.
+   */
+  emitOrder = 0;
   private readonly free: Int32Array;
   private freeTop: number;
   private readonly lists: FlowLists;
@@ -147,9 +161,14 @@ export class FlowTable implements FlowColumns {
   private readonly activeUs: number;
   private readonly splitOnReuse: boolean;
 
+  /**
+   * `flowId`: the id a new flow gets from its local creation number (1, 2, …); by default that
+   * number itself. Sharded packet paths (src/workers/) map it so ids do not depend on the shard.
+   */
   constructor(
     opts: Partial<FlowTableOptions>,
     private readonly sink: FlowSink,
+    private readonly flowId?: (n: number) => number,
   ) {
     this.opts = { ...defaultFlowTableOptions, ...opts };
     this.activeUs = this.opts.activeS * 1e6;
@@ -176,6 +195,7 @@ export class FlowTable implements FlowColumns {
     this.ifIdx = new Uint16Array(cap);
     this.meta = new Array<FlowMeta | undefined>(cap).fill(undefined);
     this.inspect = new Uint8Array(cap);
+    this.lastSeq = new Float64Array(cap);
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
     this.freeTop = cap;
@@ -266,6 +286,7 @@ export class FlowTable implements FlowColumns {
       if (isClosed(st)) this.lists.move(slot, LIST_TCP_CLOSED);
     }
     this.lists.touch(slot);
+    this.lastSeq[slot] = this.seq;
     if (v.fragment && v.fragFirst) this.rememberFragment(v, slot);
     v.flowSlot = slot;
     v.fromOrig = (this.origIsA[slot] === 1) === fromA;
@@ -331,8 +352,9 @@ export class FlowTable implements FlowColumns {
     const origPort = senderIsOrig ? v.srcPort : v.dstPort;
     const respPort = senderIsOrig ? v.dstPort : v.srcPort;
     const shed = this.shedLevel;
+    const n = this.nextFlowId++;
     // dissectState is spelled out so it lives in the object (set later, it would add a property array per flow)
-    const meta: FlowMeta = { flowId: this.nextFlowId++, proto: v.proto, origPort, respPort, inspect: shed === 0, dissectState: undefined };
+    const meta: FlowMeta = { flowId: this.flowId === undefined ? n : this.flowId(n), proto: v.proto, origPort, respPort, inspect: shed === 0, dissectState: undefined };
     if (shed !== 0) {
       meta.shed = shed;
       this.shedCreated[shed]!++;
@@ -367,6 +389,7 @@ export class FlowTable implements FlowColumns {
   /** Emit the flow in `slot` with `reason` and free the slot. */
   emit(slot: number, reason: FlowEndReason): void {
     const meta = this.meta[slot]!;
+    this.emitOrder = EXPIRY_RANK[this.lists.of(slot)]! * 2 ** 50 + this.lastSeq[slot]!;
     const rec = emitRecord(this, slot, reason, meta, ORIG_BY[this.origBy[slot]!]!);
     this.removeIndex(slot);
     this.lists.remove(slot);
@@ -434,6 +457,7 @@ export class FlowTable implements FlowColumns {
     this.ipB[j]! += v.outerIpLen;
     if (v.tsUs > this.last[slot]!) this.last[slot] = v.tsUs;
     this.lists.touch(slot);
+    this.lastSeq[slot] = this.seq;
     v.flowSlot = slot;
     v.fromOrig = (this.origIsA[slot] === 1) === fromA;
     return slot;

@@ -1,0 +1,82 @@
+/**
+ * The replay reader (a worker thread): reads the capture files in order, decodes each packet
+ * just far enough to key it (the same decoder as the packet path), picks its worker with the
+ * shard function and copies it into that worker's ring. It also numbers the packets of the whole
+ * stream (`seq`), drives idle expiry the way one packet path would (an expiry marker into every
+ * ring when the stream's packet time crosses the next expiry step) and ends every input batch in
+ * every ring (the watermark, and the batch end the pipeline ticks on).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { Decoder } from '../decode/decoder.js';
+import { PacketView } from '../decode/view.js';
+import { readCaptureFile, type FileReadResult } from '../source/file.js';
+import { EXPIRE_EVERY_US } from '../pipeline.js';
+import { RingProducer, type RingBuffers } from './ring.js';
+import { flowSharder, type ShardFn } from './shard.js';
+
+export interface ReaderData {
+  files: string[];
+  rings: RingBuffers[];
+  maxFragments: number;
+  batchPackets?: number;
+  /** A module whose `shard` export replaces the flow hash (tests force placements with it). */
+  shardModule?: string;
+}
+
+export type ReaderMessage =
+  | { t: 'progress'; file: string; done: number; total: number; packets: number }
+  | { t: 'file'; result: FileReadResult }
+  | { t: 'file-error'; file: string; message: string }
+  | { t: 'end'; packets: number; waitMs: number[] };
+
+async function run(d: ReaderData): Promise<void> {
+  const port = parentPort!;
+  const rings = d.rings.map((r) => new RingProducer(r));
+  const n = rings.length;
+  let shard: ShardFn = flowSharder(d.maxFragments);
+  if (d.shardModule !== undefined) {
+    const mod = (await import(d.shardModule.startsWith('file:') ? d.shardModule : pathToFileURL(d.shardModule).href)) as { shard: ShardFn };
+    shard = mod.shard;
+  }
+  const dec = new Decoder();
+  const v = new PacketView();
+  let seq = 0;
+  let nowUs = 0;
+  let nextExpireUs = 0;
+  for (const file of d.files) {
+    try {
+      const result = await readCaptureFile(file, (b) => {
+        const buf = b.buf;
+        for (let i = 0; i < b.count; i++) {
+          const ts = b.tsUs[i]!;
+          // what PacketPath.onBatch does with its own packet time, for the whole stream
+          if (ts > nowUs) {
+            nowUs = ts;
+            if (ts >= nextExpireUs) {
+              if (nextExpireUs !== 0) for (const r of rings) r.marker(seq, ts);
+              nextExpireUs = ts + EXPIRE_EVERY_US;
+            }
+          }
+          const off = b.offset[i]!;
+          const capLen = b.capLen[i]!;
+          const keyed = dec.decode(v, buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
+          const w = shard(v, keyed, n);
+          rings[w >= 0 && w < n ? w : 0]!.push(buf, off, capLen, b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
+          seq++;
+        }
+        for (const r of rings) r.publish(seq, true, nowUs);
+      }, {
+        ...(d.batchPackets !== undefined ? { batchPackets: d.batchPackets } : {}),
+        onProgress: (done, total) => port.postMessage({ t: 'progress', file, done, total, packets: seq } satisfies ReaderMessage),
+      });
+      port.postMessage({ t: 'file', result } satisfies ReaderMessage);
+    } catch (err) {
+      port.postMessage({ t: 'file-error', file, message: (err as Error).message } satisfies ReaderMessage);
+    }
+  }
+  for (const r of rings) r.close();
+  port.postMessage({ t: 'end', packets: seq, waitMs: rings.map((r) => r.waitMs) } satisfies ReaderMessage);
+}
+
+if (parentPort !== null && (workerData as { kind?: string } | undefined)?.kind === 'reader') void run((workerData as { data: ReaderData }).data);

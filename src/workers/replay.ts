@@ -1,0 +1,330 @@
+/**
+ * `llmtap replay --workers N`: capture files through N packet workers.
+ *
+ *   reader thread ──one ring per worker──► packet workers (decode → flow → dissect)
+ *   (shard: symmetric flow hash)                │ flow creations and records, DNS answers,
+ *                                               │ batch ends: one message per ring slot
+ *                                               ▼
+ *   this thread: time-ordered merge ─► Pipeline (names → attribute → classify → detect → store)
+ *
+ * Names do not depend on the shard: DNS answers and flow records meet again here, in the order
+ * one packet path would have produced them, and passive DNS names the flows centrally. Flow ids
+ * are handed out here in the order the flows were created in the whole stream (each worker
+ * reports its creations), so they are the ids one path gives. Counters are summed.
+ *
+ * A worker that fails is replaced at once (counted): the packets of the slot it was processing
+ * and the flows it held open are lost, counted and reported; the replay goes on.
+ */
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+import type { SensorConfig } from '../config.js';
+import type { DnsAnswer, FlowEndReason, FlowRecord } from '../records.js';
+import type { Pipeline, PacketPathTotals } from '../pipeline.js';
+import { flowTableOptionsFrom } from '../flow/table.js';
+import { dissectOptionsFrom } from '../dissect/index.js';
+import { DECODE_REASONS } from '../decode/reasons.js';
+import type { FileReadResult } from '../source/file.js';
+import type { BoundStat } from '../bounded/lru.js';
+import { allocRing, DEFAULT_RING, SENT, SlotView, TAIL, TAKEN, type RingBuffers, type RingLayout } from './ring.js';
+import { OrderedMerge } from './merge.js';
+import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
+import type { ReaderData, ReaderMessage } from './reader.js';
+
+/**
+ * The compiled module of a thread entry beside this one. Under a TypeScript runner (tests) this
+ * file is src/workers/replay.ts: threads run the compiled dist/ copy (Node does not resolve the
+ * sources' `.js` imports to `.ts`).
+ */
+export function threadUrl(name: string): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    const dir = dirname(here);
+    const root = join(dir, '..', '..');
+    const rel = relative(join(root, 'src'), dir);
+    return pathToFileURL(join(root, 'dist', rel, `${name}.js`));
+  }
+  return new URL(`./${name}.js`, import.meta.url);
+}
+
+/** `--workers auto`: one per core, the merging thread's share left out when there are several. */
+export function autoWorkers(cores: number): number {
+  return Math.max(1, cores > 2 ? cores - 1 : cores);
+}
+
+/** Parse `--workers N|auto` / `workers.count`: a count, or undefined when the text is neither. */
+export function parseWorkers(v: string | number, cores: number): number | undefined {
+  if (v === 'auto') return autoWorkers(cores);
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : undefined;
+}
+
+export interface ShardedReplayOptions {
+  workers: number;
+  ring?: RingLayout;
+  batchPackets?: number;
+  /** A module exporting `shard(view, keyed, n)` instead of the flow hash (tests). */
+  shardModule?: string;
+  /** Fault injection (tests): worker index → fail after this many packets (first start only). */
+  failAfterPackets?: Record<number, number>;
+  onProgress?: (file: string, done: number, total: number, packets: number) => void;
+  /** A worker failed and was replaced. */
+  onRestart?: (e: { worker: number; lostPackets: number; lostFlows: number; error: string }) => void;
+}
+
+/** Per worker, for the summary and the metrics. */
+export interface WorkerStat {
+  worker: number;
+  packets: number;
+  wireBytes: number;
+  /** Milliseconds processing and waiting for packets (busy ratio = busy / (busy + idle)). */
+  busyMs: number;
+  idleMs: number;
+  restarts: number;
+  /** Packets in the slot a failed worker was processing, and flows it held open. */
+  lostPackets: number;
+  lostFlows: number;
+}
+
+export interface ShardedReplayResult {
+  reads: FileReadResult[];
+  fileErrors: { file: string; message: string }[];
+  totals: PacketPathTotals;
+  workers: WorkerStat[];
+  /** Most merge items held at once (the reorder window actually used). */
+  maxHeld: number;
+  /** Milliseconds the reader waited for each worker's ring (that worker was behind). */
+  readerWaitMs: number[];
+}
+
+const ID_STRIDE = 2 ** 40;
+
+function sumInto(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+export class ShardedReplay {
+  readonly n: number;
+  private readonly rings: RingBuffers[];
+  private readonly stats: WorkerStat[];
+  private readonly last: (WorkerProgress | undefined)[];
+  private readonly done: (WorkerDone | undefined)[];
+  private readonly incarnation: number[];
+  private readonly idMaps: Map<number, number>[];
+  private readonly merge: OrderedMerge;
+  private nextFlowId = 1;
+  private readonly data: Omit<PacketWorkerData, 'index' | 'ring' | 'idBase' | 'failAfterPackets'>;
+  private readonly threads: (Worker | undefined)[];
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    cfg: SensorConfig,
+    private readonly opts: ShardedReplayOptions,
+  ) {
+    const n = opts.workers;
+    this.n = n;
+    const flow = flowTableOptionsFrom(cfg.flow);
+    // the flow memory bound is shared: each worker holds its part of the flows
+    flow.maxFlows = Math.ceil(flow.maxFlows / n);
+    this.data = {
+      flow,
+      dissect: dissectOptionsFrom(cfg.dissect, cfg.tenants.some((t) => t.payload_entropy)),
+      maxOutstanding: 16,
+    };
+    this.rings = Array.from({ length: n }, () => allocRing(opts.ring ?? DEFAULT_RING));
+    this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
+    this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
+    this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
+    this.incarnation = new Array<number>(n).fill(0);
+    this.idMaps = Array.from({ length: n }, () => new Map<number, number>());
+    this.threads = new Array<Worker | undefined>(n).fill(undefined);
+    this.merge = new OrderedMerge(n, (kind, payload, extra, w) => this.apply(kind, payload, extra, w));
+    pipeline.shardTotals = () => this.totals();
+  }
+
+  /** A released item, in the order of the whole stream. */
+  private apply(kind: number, payload: unknown, extra: number, w: number): void {
+    const ids = this.idMaps[w]!;
+    if (kind === EV_FLOW) {
+      const rec = payload as FlowRecord;
+      const id = ids.get(rec.flowId);
+      if (id !== undefined) {
+        ids.delete(rec.flowId);
+        rec.flowId = id;
+      }
+      this.pipeline.mergedFlow(rec, extra === 0 ? undefined : (extra as 1 | 2));
+    } else if (kind === EV_DNS) {
+      const a = payload as DnsAnswer;
+      a.flowId = ids.get(a.flowId) ?? a.flowId;
+      this.pipeline.mergedDns(a);
+    } else if (kind === EV_CREATED) {
+      ids.set(payload as number, this.nextFlowId++);
+    } else if (kind === EV_BATCH_END) {
+      this.pipeline.mergedBatchEnd(payload as number);
+    }
+  }
+
+  /** Per-worker counters so far. */
+  workerStats(): WorkerStat[] {
+    return this.stats.map((s, i) => {
+      const p = this.last[i];
+      return p === undefined ? { ...s } : { ...s, packets: s.packets + p.packets, wireBytes: s.wireBytes + p.wireBytes, busyMs: s.busyMs + p.busyMs, idleMs: s.idleMs + p.idleMs };
+    });
+  }
+
+  /** The workers' packet paths summed (complete once every worker is done). */
+  totals(): PacketPathTotals {
+    const ended: Record<FlowEndReason, number> = { fin: 0, rst: 0, idle: 0, active: 0, evicted: 0, eof: 0 };
+    const decode: Record<string, number> = {};
+    const dissect: Record<string, number> = {};
+    let fragmentsOrphaned = 0;
+    const bounds = new Map<string, BoundStat>();
+    for (const d of this.done) {
+      if (d === undefined) continue;
+      for (const k of Object.keys(ended) as FlowEndReason[]) ended[k] += d.ended[k] ?? 0;
+      sumInto(decode, d.decode);
+      sumInto(dissect, d.dissect);
+      fragmentsOrphaned += d.fragmentsOrphaned;
+      for (const b of d.bounds) {
+        const s = bounds.get(b.structure);
+        if (s === undefined) bounds.set(b.structure, { ...b });
+        else {
+          s.entries += b.entries;
+          s.max += b.max;
+          s.evictions += b.evictions;
+        }
+      }
+    }
+    // decode reasons in the packet path's order
+    const ordered: Record<string, number> = {};
+    for (const r of DECODE_REASONS) if (decode[r] !== undefined) ordered[r] = decode[r];
+    const ws = this.workerStats();
+    const lost = ws.reduce((a, s) => a + s.lostPackets, 0);
+    if (lost > 0) ordered['workers.lost_packets'] = lost;
+    return {
+      packets: ws.reduce((a, s) => a + s.packets, 0),
+      wireBytes: ws.reduce((a, s) => a + s.wireBytes, 0),
+      ended,
+      decode: ordered,
+      fragmentsOrphaned,
+      dissect,
+      flowBounds: [...bounds.values()],
+    };
+  }
+
+  private start(w: number, onExit: (w: number, err: string | undefined) => void): void {
+    const inc = this.incarnation[w]!;
+    const data: PacketWorkerData = { ...this.data, index: w, ring: this.rings[w]!, idBase: inc * ID_STRIDE };
+    const fail = this.opts.failAfterPackets?.[w];
+    if (fail !== undefined && inc === 0) data.failAfterPackets = fail;
+    const t = new Worker(threadUrl('packet-worker'), { workerData: { kind: 'packet-worker', data } });
+    this.threads[w] = t;
+    const ctrl = new Int32Array(this.rings[w]!.ctrl);
+    let error: string | undefined;
+    t.on('message', (m: WorkerOutput | WorkerDone) => {
+      Atomics.add(ctrl, TAKEN, 1);
+      Atomics.notify(ctrl, TAKEN);
+      this.last[w] = m.progress;
+      if (m.t === 'out') this.merge.push(w, m.events, m.watermark);
+      else {
+        this.done[w] = m;
+        this.merge.push(w, m.events, Infinity);
+      }
+    });
+    t.on('error', (e) => {
+      error = e.message;
+    });
+    t.on('exit', (code) => {
+      this.threads[w] = undefined;
+      onExit(w, this.done[w] !== undefined ? undefined : (error ?? `exited with code ${code}`));
+    });
+  }
+
+  /** A worker stopped before it was done: count what it lost, free its slot, start another. */
+  private restart(w: number, error: string, onExit: (w: number, err: string | undefined) => void): void {
+    const ring = this.rings[w]!;
+    const ctrl = new Int32Array(ring.ctrl);
+    const s = this.stats[w]!;
+    const p = this.last[w];
+    if (p !== undefined) {
+      // what the old worker did stays counted
+      s.packets += p.packets;
+      s.wireBytes += p.wireBytes;
+      s.busyMs += p.busyMs;
+      s.idleMs += p.idleMs;
+      this.last[w] = undefined;
+    }
+    s.restarts++;
+    let lostPackets = 0;
+    const tail = Atomics.load(ctrl, TAIL);
+    if (Atomics.load(ctrl, 0) !== tail) {
+      const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
+      // a slot whose output arrived (watermark reached) was only not yet freed
+      if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
+      Atomics.add(ctrl, TAIL, 1);
+      Atomics.notify(ctrl, TAIL);
+    }
+    const lostFlows = p?.activeFlows ?? 0;
+    s.lostPackets += lostPackets;
+    s.lostFlows += lostFlows;
+    Atomics.store(ctrl, SENT, 0);
+    Atomics.store(ctrl, TAKEN, 0);
+    this.idMaps[w]!.clear();
+    this.incarnation[w]!++;
+    this.opts.onRestart?.({ worker: w, lostPackets, lostFlows, error });
+    this.start(w, onExit);
+  }
+
+  /** Replay `files` (in order, as one stream) through the workers into the pipeline. */
+  run(files: string[]): Promise<ShardedReplayResult> {
+    return new Promise<ShardedReplayResult>((resolve, reject) => {
+      const reads: FileReadResult[] = [];
+      const fileErrors: { file: string; message: string }[] = [];
+      let readerWaitMs: number[] = [];
+      let readerEnded = false;
+      let failed = false;
+      const finishIfDone = (): void => {
+        if (failed || !readerEnded || this.done.some((d) => d === undefined) || this.threads.some((t) => t !== undefined)) return;
+        resolve({ reads, fileErrors, totals: this.totals(), workers: this.workerStats(), maxHeld: this.merge.maxHeld, readerWaitMs });
+      };
+      const fail = (err: Error): void => {
+        if (failed) return;
+        failed = true;
+        for (const t of this.threads) void t?.terminate();
+        reject(err);
+      };
+      const onExit = (w: number, err: string | undefined): void => {
+        if (failed) return;
+        if (err !== undefined) {
+          try {
+            this.restart(w, err, onExit);
+          } catch (e) {
+            fail(e as Error);
+          }
+          return;
+        }
+        finishIfDone();
+      };
+      for (let w = 0; w < this.n; w++) this.start(w, onExit);
+      const data: ReaderData = {
+        files,
+        rings: this.rings,
+        maxFragments: flowTableOptionsFrom(this.pipeline.cfg.flow).maxFragments,
+        ...(this.opts.batchPackets !== undefined ? { batchPackets: this.opts.batchPackets } : {}),
+        ...(this.opts.shardModule !== undefined ? { shardModule: this.opts.shardModule } : {}),
+      };
+      const reader = new Worker(threadUrl('reader'), { workerData: { kind: 'reader', data } });
+      reader.on('message', (m: ReaderMessage) => {
+        if (m.t === 'progress') this.opts.onProgress?.(m.file, m.done, m.total, m.packets);
+        else if (m.t === 'file') reads.push(m.result);
+        else if (m.t === 'file-error') fileErrors.push({ file: m.file, message: m.message });
+        else {
+          readerEnded = true;
+          readerWaitMs = m.waitMs;
+        }
+      });
+      reader.on('error', (e) => fail(new Error(`replay reader failed: ${e.message}`)));
+      reader.on('exit', () => finishIfDone());
+    });
+  }
+}
