@@ -444,7 +444,7 @@ export class Pipeline {
 
   /** A flow record a packet path emitted, in the order one path would have emitted it. */
   mergedFlow(rec: FlowRecord, shed: FlowMeta['shed']): void {
-    this.onFlow(rec, shed);
+    this.onFlow(rec, shed, true);
   }
 
   /** A DNS answer a packet path decoded, in merge order. */
