@@ -47,7 +47,7 @@ for (const [name, sec] of Object.entries(CONFIG_SCHEMA.properties)) {
   md += '| key | type | default | meaning |\n|---|---|---|---|\n';
   for (const [k, p] of Object.entries(sec.properties)) {
     const def = p.default === undefined ? '—' : `\`${JSON.stringify(p.default)}\``;
-    md += `| \`${name}.${k}\` | ${p.enum ? p.enum.join(' \\| ') : p.oneOf ? p.oneOf.map((o) => (o.enum ? o.enum.join(' \\| ') : o.type)).join(' \\| ') : p.type} | ${def} | ${p.description ?? ''} |\n`;
+    md += `| \`${name}.${k}\` | ${p.enum ? p.enum.join(' \\| ') : p.type} | ${def} | ${p.description ?? ''} |\n`;
   }
   md += '\n';
 }

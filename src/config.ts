@@ -157,14 +157,6 @@ export const CONFIG_SCHEMA = {
       max_lag_s: num('Live: capture lag (wall clock minus the newest packet) above this also stops dissecting new flows; above twice this, analyzing them.', 2),
       recover_s: num('Live: seconds below a level\'s trigger before the sensor steps back down one level.', 5),
     }),
-    workers: section({
-      count: {
-        type: ['integer', 'string'],
-        oneOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { type: 'string', enum: ['auto'] }],
-        default: 1,
-        description: 'Replay: packet workers (threads) the packets are sharded across by flow; `auto` is one per core, one left for the rest of the pipeline when there are more than two. Results are the same as with 1. `--workers` overrides it.',
-      },
-    }),
     capture: section({
       iface: optStr('Interface to capture from (llmtap run).'),
       snaplen: int('Bytes captured per packet.', 65535, 64),
@@ -174,7 +166,7 @@ export const CONFIG_SCHEMA = {
       batch_packets: int('Packets handed to JavaScript per batch.', 4096, 1),
       timeout_ms: int('Longest wait before a partial batch is delivered.', 50, 1),
       backend: { type: 'string', enum: ['native', 'cap'], default: 'native', description: 'Capture backend.' },
-      workers: { type: 'integer', minimum: 1, maximum: 1024, default: 1, description: 'Live capture workers (threads). Above 1, each worker opens its own socket on the interface in one Linux PACKET_FANOUT group (the kernel splits packets by flow, both directions and reassembled IPv4 fragments together) and runs decode, flow and dissect itself; names, join, classification, detection and the store run once, on their time-ordered merge. Native backend, Linux. `llmtap run --workers` overrides it. See docs/capture-fanout.md.' },
+      workers: { type: 'integer', minimum: 1, maximum: 1024, default: 1, description: 'Packet workers (threads) of `llmtap run`, and of `llmtap replay` (there a reader thread shards the packets of the files by flow into them; the results are those of one worker). Live, above 1, each worker opens its own socket on the interface in one Linux PACKET_FANOUT group (the kernel splits packets by flow, both directions and reassembled IPv4 fragments together) and runs decode, flow and dissect itself; names, join, classification, detection and the store run once, on their time-ordered merge. Native backend, Linux. `llmtap run --workers` overrides it. See docs/capture-fanout.md.' },
       fanout_group: { type: 'integer', minimum: 0, maximum: 65535, description: 'PACKET_FANOUT group id the workers join (ids are shared by every process in the network namespace: two sensors on one interface need different ids). Absent: derived from the process id.' },
     }),
     outputs: {

@@ -40,7 +40,7 @@ const REPLAY_OPTIONS = {
   ...BATCH_OPTIONS,
   quiet: { ...BATCH_OPTIONS.quiet, usage: 'no summary (json still prints), no progress' },
   'no-progress': { type: 'boolean', default: false, usage: 'no progress line' },
-  workers: { type: 'string', arg: 'N|auto', usage: 'packet workers (threads) the flows are sharded across; the results are one worker\'s (default: workers.count of the config, 1)' },
+  workers: { type: 'string', arg: 'N|auto', usage: 'packet workers (threads) the flows are sharded across; the results are one worker\'s (default: capture.workers of the config, 1)' },
 } as const satisfies Record<string, BatchOption>;
 
 export const BATCH_COMMANDS = {

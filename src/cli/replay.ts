@@ -190,7 +190,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const cfg: SensorConfig = loadConfig(values.config);
-  const workers = parseWorkers(values.workers ?? cfg.workers.count, availableParallelism());
+  const workers = parseWorkers(values.workers ?? cfg.capture.workers, availableParallelism());
   if (workers === undefined) {
     process.stderr.write(`${CMD}: --workers takes a number from 1 to 1024 or auto (got '${values.workers ?? ''}'; ${CMD} --help shows the usage)\n`);
     return EXIT.usage;

@@ -52,7 +52,7 @@ export function autoWorkers(cores: number): number {
   return Math.max(1, cores > 2 ? cores - 1 : cores);
 }
 
-/** Parse `--workers N|auto` / `workers.count`: a count, or undefined when the text is neither. */
+/** Parse `--workers N|auto` / `capture.workers`: a count, or undefined when the text is neither. */
 export function parseWorkers(v: string | number, cores: number): number | undefined {
   if (v === 'auto') return autoWorkers(cores);
   const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;

@@ -20,7 +20,7 @@ import { repoRoot } from '../helpers/corpus.js';
 
 const empty = configFromObject({});
 /** The sections whose every key has a default: the stages' settings. */
-const STAGE_SECTIONS = ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload', 'workers', 'log'] as const;
+const STAGE_SECTIONS = ['flow', 'dissect', 'names', 'attribute', 'edr', 'classify', 'detect', 'store', 'overload', 'log'] as const;
 
 describe('stage defaults are the config schema defaults', () => {
   it('schemaDefaults gives what an empty config gets, section by section', () => {
@@ -80,8 +80,7 @@ describe('no stage keeps a default of its own', () => {
   const SRC = join(repoRoot, 'src');
   const schemaNumbers = new Map<number, string[]>();
   const sections = (CONFIG_SCHEMA as unknown as { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> }).properties;
-  // workers.count defaults to 1 (one packet path): a literal 1 in src/ is no copy of it
-  for (const s of STAGE_SECTIONS.filter((x) => x !== 'workers')) {
+  for (const s of STAGE_SECTIONS) {
     for (const [k, p] of Object.entries(sections[s]?.properties ?? {})) if (typeof p.default === 'number') schemaNumbers.set(p.default, [...(schemaNumbers.get(p.default) ?? []), `${s}.${k}`]);
   }
   /** `name = N` / `name: number = N` before `,` or `)`, and `?? N`; N may be `a * b` with `_` separators. */

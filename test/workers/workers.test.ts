@@ -182,7 +182,7 @@ describe('shard function', () => {
     }
   });
 
-  it('parses --workers / workers.count', () => {
+  it('parses --workers / capture.workers', () => {
     expect(parseWorkers('3', 2)).toBe(3);
     expect(parseWorkers(1, 2)).toBe(1);
     expect(parseWorkers('auto', 2)).toBe(2);
@@ -190,9 +190,7 @@ describe('shard function', () => {
     expect(parseWorkers('0', 2)).toBeUndefined();
     expect(parseWorkers('two', 2)).toBeUndefined();
     expect(parseWorkers('1.5', 2)).toBeUndefined();
-    expect(configFromObject({ workers: { count: 'auto' } }).workers.count).toBe('auto');
-    expect(configFromObject({}).workers.count).toBe(1);
-    expect(() => configFromObject({ workers: { count: 0 } })).toThrow(/workers\.count/);
+    expect(configFromObject({}).capture.workers).toBe(1);
   });
 });
 
