@@ -3,8 +3,9 @@
  * named flow records from NATS JetStream (src/fleet/hub.ts) and the EDR feeds (files of
  * `edr.files`, followed files of `edr.follow`, the HTTP ingest route, the `llmtap.edr.<tenant>`
  * subjects), runs the join, classification and detection fleet-wide per tenant, stores alerts
- * and observations, and serves the same API and metrics as a sensor, until SIGTERM/SIGINT.
- * SIGHUP reloads rules, tenants and the allowlist as `llmtap run` does, and publishes each
+ * and observations, pushes alert changes to the config's `outputs` (syslog, file, webhook) as a
+ * sensor does, and serves the same API and metrics as a sensor, until SIGTERM/SIGINT.
+ * SIGHUP reloads rules, tenants, the allowlist and the outputs as `llmtap run` does, and publishes each
  * tenant's rules to its sensors (src/fleet/config-kv.ts).
  *
  * Exit codes: 0 clean stop, 1 runtime failure (NATS unreachable at start, database), 2 usage or
@@ -18,6 +19,8 @@ import { Store } from '../store/store.js';
 import { PgStore, redactUrl } from '../store/pg/store.js';
 import { followEdrFiles, readEdrFiles } from '../sensor/edr.js';
 import { configAllowlistEntries } from '../sensor/allowlist.js';
+import { configTenants, finishOutputs, openOutputs } from '../sensor/outputs.js';
+import type { ChangeSource, Outputs } from '../output/outputs.js';
 import type { ServedStore } from '../sensor/api.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { HubConsumer, type HubStore } from '../fleet/hub.js';
@@ -69,7 +72,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
     if (state === 'started') log.error({ db: path, ...rest }, 'database not writable: records are not acknowledged until it is');
     else log.warn({ db: path, ...rest }, 'database writable again');
   };
-  let store: HubStore & ServedStore & { replaceConfigAllowlist: Store['replaceConfigAllowlist'] | PgStore['replaceConfigAllowlist']; close(): unknown };
+  let store: HubStore & ServedStore & ChangeSource & { replaceConfigAllowlist: Store['replaceConfigAllowlist'] | PgStore['replaceConfigAllowlist']; close(): unknown };
   try {
     const o = { retentionHours: cfg.store.retention_hours, queueMax: cfg.store.queue_max, retryIntervalMs: cfg.store.retry_interval_ms, onFault };
     // PostgreSQL when store.url is set (the fleet's store, docs/fleet.md), else SQLite
@@ -79,6 +82,16 @@ export async function hubCommand(argv: string[]): Promise<number> {
     const where = pgUrl !== undefined ? redactUrl(pgUrl) : dbPath;
     log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: where, err: (e as Error).message }, `llmtap hub: cannot open the database ${where}: ${(e as Error).message}`);
     return EXIT.failed;
+  }
+  // push outputs follow the store's change log as on a single box (docs/fleet.md)
+  let outputs: Outputs | undefined;
+  try {
+    outputs = await openOutputs(cfg, store, root.child({ stage: 'output' }));
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG';
+    log.error({ code, err: (e as Error).message }, `llmtap hub: outputs: ${(e as Error).message}`);
+    await store.close();
+    return code === 'LLMTAP_ERR_CONFIG' ? EXIT.usage : EXIT.failed;
   }
   let consumer: HubConsumer | undefined;
   const pipeline = new Pipeline(cfg, { store, log: root, onObservation: (o) => consumer?.observed(o) });
@@ -92,13 +105,14 @@ export async function hubCommand(argv: string[]): Promise<number> {
   if (!values['no-api']) {
     const { startApi, tokenFileFor } = await import('../sensor/api.js');
     const c = consumer;
-    api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath), fleet: () => ({ hub: c.metrics() }) });
+    api = await startApi(cfg, store, pipeline, { running: () => c.connected, log: root, tokenFile: tokenFileFor(dbPath), fleet: () => ({ hub: c.metrics() }), outputs: () => outputs?.counters() ?? [] });
   }
   try {
     await consumer.start();
   } catch (e) {
     log.error({ code: 'LLMTAP_ERR_FLEET', err: (e as Error).message }, `llmtap hub: NATS: ${(e as Error).message}`);
     await api?.close();
+    await outputs?.close();
     await store.close();
     return EXIT.failed;
   }
@@ -110,10 +124,26 @@ export async function hubCommand(argv: string[]): Promise<number> {
       log.info({ why }, 'stopping: settling joins, committing, acknowledging');
       await Promise.all(followers.map((f) => f.close()));
       await consumer.stop();
+      // what the last commit wrote reaches the outputs (delivery awaited, bounded)
+      const running = outputs;
+      outputs = undefined;
+      if (running !== undefined) {
+        for (const l of await finishOutputs(running, 5000)) log.warn({ output: l.name, queued: l.queued, err: l.lastError }, 'output: alert changes not delivered at shutdown');
+      }
       await api?.close();
       await store.close();
       log.info({ fleet: consumer.counts }, 'stopped');
       resolve(EXIT.ok);
+    };
+    const reloadOutputs = async (next: SensorConfig): Promise<void> => {
+      if (stopping) return;
+      const running = outputs;
+      if (running === undefined) {
+        if (next.outputs.length > 0) outputs = await openOutputs(next, store, root.child({ stage: 'output' }));
+        return;
+      }
+      await running.follow(configTenants(next));
+      await running.configure(next.outputs);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
@@ -122,6 +152,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
         const next = loadConfig(values.config);
         const r = pipeline.reload(next);
         void Promise.resolve(store.replaceConfigAllowlist(configAllowlistEntries(next))).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: config allowlist not applied'));
+        void reloadOutputs(next).catch((e: Error) => log.error({ err: e.message }, 'SIGHUP: outputs not reloaded, keeping the running ones'));
         if (r.ok) {
           log.info('SIGHUP: rules, tenants and allowlist reloaded');
           // the sensors' prefilter follows (config bucket per tenant)

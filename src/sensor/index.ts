@@ -293,7 +293,7 @@ export class Sensor {
       if (next.outputs.length > 0) this.outputsRunning = await openOutputs(next, this.store, this.o.outputLog);
       return;
     }
-    running.follow(configTenants(next));
+    await running.follow(configTenants(next));
     await running.configure(next.outputs);
   }
 

@@ -1,13 +1,12 @@
 /**
- * Push outputs of a sensor (`outputs:` in the config): built over the store, following the
- * config's tenants, polled every second; `finishOutputs` pushes the last changes and waits
+ * Push outputs of a sensor or a fleet hub (`outputs:` in the config): built over the store
+ * (SQLite, or the hub's PostgreSQL, which answers with promises), following the config's tenants, polled every second; `finishOutputs` pushes the last changes and waits
  * (bounded) for the queues to empty before the store closes.
  */
 import { hostname } from 'node:os';
 import { configPath, type SensorConfig } from '../config.js';
-import { Outputs } from '../output/outputs.js';
+import { Outputs, type ChangeSource } from '../output/outputs.js';
 import type { OutputLog } from '../output/push.js';
-import type { Store } from '../store/store.js';
 import { LLMTAP_VERSION } from '../version.js';
 
 export function configTenants(cfg: SensorConfig): string[] {
@@ -15,10 +14,10 @@ export function configTenants(cfg: SensorConfig): string[] {
 }
 
 /** Undefined when the config has no outputs. Throws a coded config error for a bad output. */
-export async function openOutputs(cfg: SensorConfig, store: Store, log?: OutputLog): Promise<Outputs | undefined> {
+export async function openOutputs(cfg: SensorConfig, store: ChangeSource, log?: OutputLog): Promise<Outputs | undefined> {
   if (cfg.outputs.length === 0) return undefined;
   const outputs = new Outputs(store, { version: LLMTAP_VERSION, hostname: hostname() }, (p) => configPath(cfg, p, { output: true }), log);
-  outputs.follow(configTenants(cfg));
+  await outputs.follow(configTenants(cfg));
   await outputs.configure(cfg.outputs);
   outputs.start(1000);
   return outputs;
@@ -26,7 +25,7 @@ export async function openOutputs(cfg: SensorConfig, store: Store, log?: OutputL
 
 /** Pushes the changes not yet queued, waits up to `timeoutMs` for delivery, closes; returns what was left undelivered per output. */
 export async function finishOutputs(outputs: Outputs, timeoutMs: number): Promise<{ name: string; queued: number; lastError?: string }[]> {
-  outputs.poll();
+  await outputs.poll();
   await outputs.drain(timeoutMs);
   const left = outputs.outputs().filter((o) => o.queued > 0).map((o) => ({ name: o.name, queued: o.queued, ...(o.lastError !== undefined ? { lastError: o.lastError } : {}) }));
   await outputs.close();

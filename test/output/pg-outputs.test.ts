@@ -1,0 +1,129 @@
+/**
+ * Push outputs over the fleet hub's PostgreSQL store, whose reads answer with promises: the demo
+ * replayed into PostgreSQL with a signed webhook (a local HTTPS receiver) and CEF over TCP (a
+ * real rsyslogd) configured, the outputs polling while detection writes, delivers the same alert
+ * changes, in the same order, as the same run over SQLite.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readEdrFile } from '../../src/attribute/ingest.js';
+import { configFromObject, loadConfig, type SensorConfig } from '../../src/config.js';
+import { Outputs, type ChangeSource } from '../../src/output/outputs.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { configAllowlistEntries } from '../../src/sensor/allowlist.js';
+import { configTenants, finishOutputs } from '../../src/sensor/outputs.js';
+import { readCaptureFile } from '../../src/source/file.js';
+import { PgStore } from '../../src/store/pg/store.js';
+import { Store } from '../../src/store/store.js';
+import { DEMO_DIR } from '../helpers/demo-run.js';
+import { havePostgres, Postgres } from '../helpers/postgres.js';
+import { hasBinary, selfSignedCert, startHttps, startRsyslog, waitFor, type Received } from './helpers.js';
+
+const haveRsyslog = hasBinary('rsyslogd');
+if (!haveRsyslog && process.env['CI'] === 'true') throw new Error('rsyslogd not installed (scripts/setup-debian.sh installs rsyslog)');
+const present = havePostgres() && haveRsyslog;
+const KEY = 'a-webhook-signing-key-of-32-bytes!';
+const ctx = { version: 'test', hostname: 'hub-1' };
+
+interface OcsfEvent {
+  metadata: { uid: string };
+  finding_info: { uid: string };
+  [k: string]: unknown;
+}
+
+/** Every event the webhook receiver got, in arrival order; each body's signature verified. */
+function events(received: Received[]): OcsfEvent[] {
+  return received.flatMap((r) => {
+    const ts = String(r.headers['x-llmtap-timestamp']);
+    expect(r.headers['x-llmtap-signature']).toBe(`sha256=${createHmac('sha256', KEY).update(`${ts}.${r.body}`).digest('hex')}`);
+    return (JSON.parse(r.body) as { events: OcsfEvent[] }).events;
+  });
+}
+
+/**
+ * Replays the demo (EDR feed, capture) through a pipeline over `store` while outputs follow it,
+ * polling every 20 ms; then commits and finishes the outputs as the hub's shutdown does.
+ */
+async function replayWithOutputs(cfg: SensorConfig, store: (Store | PgStore) & ChangeSource): Promise<{ left: unknown[]; counters: unknown }> {
+  const outputs = new Outputs(store, ctx, (p) => p);
+  await outputs.follow(configTenants(cfg));
+  await outputs.configure(cfg.outputs);
+  outputs.start(20);
+  const pipeline = new Pipeline(cfg, { store });
+  await readEdrFile(join(DEMO_DIR, 'edr', 'llmtap.ndjson'), { tenant: 'demo', lineageKey: cfg.attribute.lineage_key }, (r) => pipeline.addEdr(r));
+  await readCaptureFile(join(DEMO_DIR, 'demo.pcap.gz'), (b) => pipeline.onBatch(b));
+  pipeline.finish();
+  if (store instanceof PgStore) await store.commit();
+  else store.flush();
+  const counters = outputs.counters();
+  return { left: await finishOutputs(outputs, 10_000), counters };
+}
+
+describe.skipIf(!present)('outputs over PostgreSQL: the demo delivers what it delivers over SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmtap-pgout-'));
+  let server: Postgres;
+  let rsyslog: Awaited<ReturnType<typeof startRsyslog>>;
+  let hookSqlite: Awaited<ReturnType<typeof startHttps>>;
+  let hookPg: Awaited<ReturnType<typeof startHttps>>;
+  let sqliteStore: Store;
+  let pgStore: PgStore;
+  let runs: { left: unknown[] }[];
+
+  beforeAll(async () => {
+    server = await Postgres.start();
+    const tls = selfSignedCert(dir);
+    rsyslog = await startRsyslog(dir);
+    hookSqlite = await startHttps(tls);
+    hookPg = await startHttps(tls);
+    writeFileSync(join(dir, 'hook.key'), `${KEY}\n`);
+    const demo = loadConfig(join(DEMO_DIR, 'llmtap.yaml'));
+    const withOutputs = (hookPort: number, syslog: boolean): SensorConfig => ({
+      ...demo,
+      outputs: configFromObject({
+        outputs: [
+          { type: 'webhook', url: `https://127.0.0.1:${hookPort}/llmtap`, secret_file: join(dir, 'hook.key'), ca_file: tls.certFile, batch_max: 4 },
+          ...(syslog ? [{ type: 'syslog', url: `tcp://127.0.0.1:${rsyslog.tcpPort}`, format: 'cef' }] : []),
+        ],
+      }).outputs,
+    });
+    sqliteStore = Store.open(join(dir, 'demo.db'));
+    sqliteStore.replaceConfigAllowlist(configAllowlistEntries(demo));
+    pgStore = await PgStore.open(await server.createDatabase('demo'));
+    await pgStore.replaceConfigAllowlist(configAllowlistEntries(demo));
+    runs = [await replayWithOutputs(withOutputs(hookSqlite.port, false), sqliteStore), await replayWithOutputs(withOutputs(hookPg.port, true), pgStore)];
+  }, 240_000);
+
+  afterAll(async () => {
+    sqliteStore?.close();
+    await pgStore?.close();
+    await hookSqlite?.close();
+    await hookPg?.close();
+    await rsyslog?.stop();
+    await server?.stop();
+  }, 60_000);
+
+  it('both runs delivered everything', () => {
+    expect(runs.map((r) => r.left)).toEqual([[], []]);
+  });
+
+  it('the webhook got every change of the PostgreSQL change log once, in seq order, equal to the SQLite run', async () => {
+    const log = await pgStore.listAlertChanges('demo', { afterSeq: 0, limit: 1000 });
+    expect(log.length).toBeGreaterThan(9);
+    const pg = events(hookPg.received);
+    expect(pg.map((e) => e.metadata.uid)).toEqual(log.map((a) => `${a.id}:${a.seq}`));
+    const sqlite = events(hookSqlite.received);
+    expect(sqlite.map((e) => e.metadata.uid)).toEqual(sqliteStore.listAlertChanges('demo', { afterSeq: 0, limit: 1000 }).map((a) => `${a.id}:${a.seq}`));
+    // the same changes, event for event
+    expect(pg).toEqual(sqlite);
+  });
+
+  it('rsyslog got one CEF message per change of the PostgreSQL change log, in order', async () => {
+    const log = await pgStore.listAlertChanges('demo', { afterSeq: 0, limit: 1000 });
+    await waitFor(() => rsyslog.lines('tcp').length >= log.length, 10_000, 'rsyslog to write every change');
+    const ids = rsyslog.lines('tcp').map((l) => /externalId=(\S+)/.exec(l)?.[1]);
+    expect(ids).toEqual(log.map((a) => a.id));
+  });
+});
