@@ -350,6 +350,14 @@ export interface PipelineCounters {
   sanctioned: number;
 }
 
+/** The packet-path counters of live capture workers (src/workers/live.ts), summed. */
+export interface WorkerPathCounters {
+  decode: Record<string, number>;
+  flowEnd: Record<string, number>;
+  dissect: Record<string, number>;
+  activeFlows: number;
+}
+
 export class Pipeline {
   readonly packets: PacketPath;
   readonly dissector: Dissector;
@@ -358,6 +366,13 @@ export class Pipeline {
   readonly classifier: Classifier;
   readonly detector: Detector;
   tenants: TenantResolver;
+  /**
+   * Live capture workers (`llmtap run --workers N`) run the packet path on their threads: their
+   * decode, flow-end and dissect counters and flow-table fill, summed, for the metrics beside
+   * this pipeline's own (which then count nothing).
+   */
+  workerCounters: (() => WorkerPathCounters) | undefined;
+
   readonly counters: PipelineCounters = {
     flows: 0,
     observations: 0,

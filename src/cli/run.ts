@@ -222,6 +222,8 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: 
       },
       onRestart: (e) => log.error({ worker: e.worker, restarts: e.restarts, err: e.error }, 'capture worker failed: replaced (the flows it held open are lost)'),
     });
+    const workers = live;
+    pipeline.workerCounters = () => workers.pathCounters();
   }
   const iface = capture instanceof LiveSource ? capture.opts.iface : capture.liveOpts.iface;
   const extra = (): Record<string, unknown> => (live instanceof LiveSource ? live.extraStats() : { workers: live.workerStats() });

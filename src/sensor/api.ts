@@ -68,7 +68,7 @@ export function metricSources(p: Pipeline, source: () => SourceStats, store?: Se
         ...(s.ifDropped !== undefined ? { ifDropped: s.ifDropped } : {}),
       };
     },
-    flow: () => ({ active: p.packets.flows.active }),
+    flow: () => ({ active: p.packets.flows.active + (p.workerCounters?.().activeFlows ?? 0) }),
     stages: stageSources(p),
     classify: () => {
       const classifications: Record<string, Record<string, number>> = {};

@@ -51,10 +51,18 @@ export function stageSources(p: Pipeline): StageSource[] {
     values,
     ...(families !== undefined ? { families } : {}),
   });
+  // with live capture workers, the packet path's counters are theirs (added to this path's)
+  const plus = (own: Readonly<Record<string, number>>, k: 'decode' | 'flowEnd' | 'dissect'): Readonly<Record<string, number>> => {
+    const w = p.workerCounters?.()[k];
+    if (w === undefined) return own;
+    const out: Record<string, number> = { ...own };
+    for (const [name, n] of Object.entries(w)) out[name] = (out[name] ?? 0) + n;
+    return out;
+  };
   return [
-    source('decode', () => p.packets.decodeStats()),
-    source('flow_end', () => p.packets.flows.ended),
-    source('dissect', () => p.dissector.stats()),
+    source('decode', () => plus(p.packets.decodeStats(), 'decode')),
+    source('flow_end', () => plus(p.packets.flows.ended, 'flowEnd')),
+    source('dissect', () => plus(p.dissector.stats(), 'dissect')),
     source('names', () => p.names.stats()),
     // one map holds the reader's and the formats' reasons: each stage takes its own
     source('ingest', () => p.counters.edrRejected),

@@ -49,10 +49,17 @@ export interface LiveWorkerProgress {
   activeFlows: number;
 }
 
+/** The packet path's stage counters (decode outcomes, flow end reasons, dissect), running totals. */
+export interface PathCounters {
+  decode: Record<string, number>;
+  flowEnd: Record<string, number>;
+  dissect: Record<string, number>;
+}
+
 export type LiveWorkerMessage =
   | { t: 'ready' }
-  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress }
-  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; decode: Record<string, number>; dissect: Record<string, number> };
+  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress; counters?: PathCounters }
+  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; counters: PathCounters };
 
 async function run(d: LiveWorkerData): Promise<void> {
   const port = parentPort!;
@@ -86,10 +93,16 @@ async function run(d: LiveWorkerData): Promise<void> {
       busyMs, upMs: performance.now() - t0, activeFlows: pp.flows.active,
     };
   };
+  const counters = (): PathCounters => ({ decode: pp.decodeStats(), flowEnd: { ...pp.flows.ended }, dissect: dissector.stats() });
+  let countersAt = 0;
   const post = (watermark: number): void => {
     const out = events;
     events = [];
-    port.postMessage({ t: 'out', events: out, watermark, progress: progress() } satisfies LiveWorkerMessage);
+    // the stage counters at most twice a second (a few small objects), for the metrics
+    const now = performance.now();
+    const withCounters = now - countersAt >= 500;
+    if (withCounters) countersAt = now;
+    port.postMessage({ t: 'out', events: out, watermark, progress: progress(), ...(withCounters ? { counters: counters() } : {}) } satisfies LiveWorkerMessage);
   };
   src.start((b) => {
     const s = performance.now();
@@ -117,7 +130,7 @@ async function run(d: LiveWorkerData): Promise<void> {
     clearInterval(idle);
     void src.close().then(() => {
       pp.finish();
-      port.postMessage({ t: 'done', events, progress: progress(), decode: pp.decodeStats(), dissect: dissector.stats() } satisfies LiveWorkerMessage);
+      port.postMessage({ t: 'done', events, progress: progress(), counters: counters() } satisfies LiveWorkerMessage);
       port.close();
     });
   });

@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
-import { LIVE_EV_DNS, LIVE_EV_FLOW, LIVE_EV_WIDTH, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress } from './live-worker.js';
+import { LIVE_EV_DNS, LIVE_EV_FLOW, LIVE_EV_WIDTH, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
 
 /** The compiled live-worker module (tests run the sources; threads run dist/). */
 function workerUrl(): URL {
@@ -67,8 +67,17 @@ interface Slot {
   restarts: number;
   stopping: boolean;
   done: boolean;
-  decode?: Record<string, number>;
-  dissect?: Record<string, number>;
+  /** Stage counters: of the failed incarnations, and the running one's latest. */
+  countersBase: PathCounters;
+  counters: PathCounters | undefined;
+}
+
+const noCounters = (): PathCounters => ({ decode: {}, flowEnd: {}, dissect: {} });
+function addInto(into: PathCounters, from: PathCounters | undefined): void {
+  if (from === undefined) return;
+  for (const k of ['decode', 'flowEnd', 'dissect'] as const) {
+    for (const [name, n] of Object.entries(from[k])) into[k][name] = (into[k][name] ?? 0) + n;
+  }
 }
 
 const zero = (): LiveWorkerProgress => ({ packets: 0, wireBytes: 0, kernelReceived: 0, kernelDropped: 0, busyMs: 0, upMs: 0, activeFlows: 0 });
@@ -79,7 +88,9 @@ export class LiveWorkers {
   private readonly ended: (() => void)[] = [];
 
   constructor(private readonly o: LiveWorkersOptions) {
-    this.slots = Array.from({ length: o.workers }, () => ({ thread: undefined, base: zero(), last: undefined, restarts: 0, stopping: false, done: false }));
+    this.slots = Array.from({ length: o.workers }, () => ({
+      thread: undefined, base: zero(), last: undefined, restarts: 0, stopping: false, done: false, countersBase: noCounters(), counters: undefined,
+    }));
   }
 
   /** Starts every worker; resolves once all sockets joined the group (rejects with the first
@@ -104,6 +115,7 @@ export class LiveWorkers {
     const t = new Worker(workerUrl(), { workerData: { kind: 'live-worker', data } });
     slot.thread = t;
     slot.last = undefined;
+    slot.counters = undefined;
     let isReady = false;
     return new Promise<void>((resolveReady, rejectReady) => {
       t.on('message', (m: LiveWorkerMessage) => {
@@ -112,11 +124,11 @@ export class LiveWorkers {
           resolveReady();
         } else if (m.t === 'out') {
           slot.last = m.progress;
+          if (m.counters !== undefined) slot.counters = m.counters;
           o.onOutput(i, m.events, m.watermark);
         } else {
           slot.last = m.progress;
-          slot.decode = m.decode;
-          slot.dissect = m.dissect;
+          slot.counters = m.counters;
           slot.done = true;
           o.onOutput(i, m.events, Infinity);
           o.onEnd?.(i);
@@ -137,6 +149,7 @@ export class LiveWorkers {
         // counted and replaced; what it had reported stays in the totals
         const last = slot.last ?? zero();
         for (const k of Object.keys(last) as (keyof LiveWorkerProgress)[]) if (k !== 'activeFlows' && k !== 'upMs') slot.base[k] += last[k];
+        addInto(slot.countersBase, slot.counters);
         slot.restarts++;
         o.onRestart?.({ worker: i, restarts: slot.restarts, error: why });
         this.spawn(i, false).catch((e: unknown) => {
@@ -174,10 +187,14 @@ export class LiveWorkers {
     });
   }
 
-  /** The workers' decode and dissect counters, summed (after stop). */
-  counters(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const s of this.slots) for (const r of [s.decode, s.dissect]) for (const [k, n] of Object.entries(r ?? {})) out[k] = (out[k] ?? 0) + n;
+  /** The workers' packet-path stage counters, summed over workers and restarts (refreshed
+   * about twice a second while running; final after stop). */
+  counters(): PathCounters {
+    const out = noCounters();
+    for (const s of this.slots) {
+      addInto(out, s.countersBase);
+      addInto(out, s.counters);
+    }
     return out;
   }
 
@@ -310,6 +327,12 @@ export class LiveWorkerCapture {
 
   workerStats(): LiveWorkerStat[] {
     return this.workers.stats();
+  }
+
+  /** The packet path's stage counters of all workers (decode, flow end, dissect) and their
+   * flow tables' fill, for the pipeline's metrics (Pipeline.workerCounters). */
+  pathCounters(): PathCounters & { activeFlows: number } {
+    return { ...this.workers.counters(), activeFlows: this.workers.stats().reduce((a, w) => a + w.activeFlows, 0) };
   }
 
   /** Stops capture; resolves once every worker's last items went through the merge. */

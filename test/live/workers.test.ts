@@ -163,7 +163,8 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
         const s = parseTcpreplay(await env.runAsync('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
         expect(s.failed).toBe(0);
         sent = s.packets;
-        await new Promise((r) => setTimeout(r, 500));
+        // the workers' stage counters reach the main thread about twice a second
+        await new Promise((r) => setTimeout(r, 1500));
         scrape = await env.runAsync('curl', ['-s', `http://127.0.0.1:${port}/metrics`], 10_000);
       } finally {
         run.kill('SIGTERM');
@@ -195,6 +196,14 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
         expect(series('llmtap_worker_busy_ratio', w)).toBeGreaterThan(0);
         expect(series('llmtap_worker_busy_ratio', w)).toBeLessThan(1);
       }
+      // the packet path's stage series count the workers' work: the ClientHellos of the file
+      const hellos = /^llmtap_dissect_handshakes_total\{transport="tls"\} (\S+)$/m.exec(scrape);
+      const cfgD = configFromObject({});
+      const d = new Dissector(dissectOptionsFrom(cfgD.dissect, false), { onDns: () => undefined });
+      await replayFile(path(), { flow: flowTableOptionsFrom(cfgD.flow), dissector: d, onFlow: () => undefined });
+      const wantHellos = d.stats()['tls.hello_parsed'] ?? 0;
+      expect(wantHellos).toBeGreaterThan(30);
+      expect(Number(hellos?.[1])).toBe(wantHellos);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
