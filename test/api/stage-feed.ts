@@ -96,6 +96,11 @@ export class StageFeed {
       build: { version: '0.0.0-test', node: process.versions.node },
       store: () => ({ writable: true, queued: { alert: 0, observation: 0, other: 0 }, dropped: { alert: 0, observation: 0, other: 0 }, episodes: {}, queuedTotal: 0 }),
       outputs: () => [{ name: 'siem', type: 'syslog', sent: this.packets, failed: 0, dropped: 0, queued: 0 }],
+      // two live capture workers sharing the packets, the second one behind (drops, restarted once)
+      workers: () => [
+        { worker: 0, packets: this.packets * 0.6, kernelReceived: this.packets * 0.6, kernelDropped: 0, busyRatio: 0.3, activeFlows: 25, restarts: 0 },
+        { worker: 1, packets: this.packets * 0.4, kernelReceived: this.packets * 0.4 + this.kernelDropped, kernelDropped: this.kernelDropped, busyRatio: 0.95, activeFlows: 15, restarts: 1 },
+      ],
     };
   }
 }
