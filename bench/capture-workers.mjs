@@ -7,12 +7,18 @@
 // never pass through the main thread. For each worker count: what tcpreplay sent, and per
 // worker what it delivered, its kernel counters (its own socket's), flows and busy ratio.
 //
-//   node bench/capture-workers.mjs [--workers 1,2] [--loops 3] [--ring-mb 32] [--pcap FILE] [--json]   (root: creates a namespace)
+//   node bench/capture-workers.mjs [--workers 1,2] [--loops 3] [--ring-mb 32] [--pcap FILE] [--sensor] [--json]   (root: creates a namespace)
+//
+// --sensor: the whole sensor instead (`llmtap run --workers N --no-api`, default config, a
+// throwaway database): the workers, their time-ordered merge and names → join → classify →
+// detect → store on the main thread; per-worker numbers from its `stopped` log line.
 //
 // A benchmark, not a test: the numbers depend on the machine and its load.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { benchPcap, makeNs, replay } from './capture.mjs';
@@ -105,6 +111,43 @@ function startChild(env, n, group, ringBytes) {
   });
 }
 
+/** `llmtap run --workers n` in the namespace until stop(); per-worker stats from its `stopped` line. */
+function startSensor(env, n, ringBytes) {
+  const dir = mkdtempSync(join(tmpdir(), 'llmtap-bench-run-'));
+  const cfg = join(dir, 'cfg.json');
+  const cfgText = JSON.stringify({ capture: { buffer_bytes: ringBytes }, log: { level: 'info' } });
+  return import('node:fs').then(({ writeFileSync }) => {
+    writeFileSync(cfg, cfgText);
+    const p = spawn('ip', ['netns', 'exec', env.ns, process.execPath, resolve(here, '..', 'bin', 'llmtap.js'), 'run', '--iface', env.a,
+      '--workers', String(n), '--no-api', '--config', cfg, '--db', join(dir, 'db.sqlite')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((r) => p.on('exit', r));
+    return new Promise((res, rej) => {
+      const t = setTimeout(() => { p.kill('SIGKILL'); rej(new Error(`sensor not capturing: ${err.slice(-500)}`)); }, 60_000);
+      const iv = setInterval(() => {
+        if (!err.includes('"capturing"')) return;
+        clearInterval(iv);
+        clearTimeout(t);
+        res({
+          stop: async () => {
+            p.kill('SIGTERM');
+            const k = setTimeout(() => p.kill('SIGKILL'), 120_000);
+            await exited;
+            clearTimeout(k);
+            rmSync(dir, { recursive: true, force: true });
+            const line = err.split('\n').find((l) => l.includes('"stopped"'));
+            if (!line) throw new Error(`sensor gave no stopped line: ${err.slice(-500)}`);
+            const j = JSON.parse(line);
+            const ws = j.workers ?? [{ packets: j.capture.packets, kernelReceived: j.capture.kernelReceived, kernelDropped: j.capture.kernelDropped, busyRatio: NaN }];
+            return ws.map((w) => ({ delivered: w.packets, kernelReceived: w.kernelReceived, kernelDropped: w.kernelDropped, flows: NaN, dnsAnswers: NaN, busyRatio: w.busyRatio }));
+          },
+        });
+      }, 50);
+    });
+  });
+}
+
 export async function benchCaptureWorkers(opts = {}) {
   const counts = opts.workers ?? [1, 2];
   const loops = opts.loops ?? 3;
@@ -115,7 +158,7 @@ export async function benchCaptureWorkers(opts = {}) {
   try {
     let group = 7000;
     for (const n of counts) {
-      const c = await startChild(env, n, ++group, ringBytes);
+      const c = opts.sensor ? await startSensor(env, n, ringBytes) : await startChild(env, n, ++group, ringBytes);
       const s = replay(env, file, 'topspeed', loops);
       await new Promise((r) => setTimeout(r, 1000));
       const w = await c.stop();
@@ -126,15 +169,17 @@ export async function benchCaptureWorkers(opts = {}) {
   } finally {
     env.destroy();
   }
-  return { file, loops, ringBytes, rows };
+  return { file, loops, ringBytes, sensor: opts.sensor === true, rows };
 }
+
+const cell = (x, f = (v) => v) => (Number.isFinite(x) ? f(x) : '—');
 
 function table(res) {
   const lines = ['| workers | sent pkts | sent kpps | worker | delivered | kernel recv | kernel drop | drop % | flows | DNS answers | busy |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const r of res.rows) {
     r.perWorker.forEach((w, i) => {
-      lines.push(`| ${r.workers} | ${i === 0 ? r.sent : ''} | ${i === 0 && r.pps ? (r.pps / 1000).toFixed(1) : ''} | ${i} | ${w.delivered} | ${w.kernelReceived} | ${w.kernelDropped} | ${(100 * w.kernelDropped / Math.max(1, w.kernelReceived)).toFixed(1)} | ${w.flows} | ${w.dnsAnswers} | ${(100 * w.busyRatio).toFixed(0)} % |`);
+      lines.push(`| ${r.workers} | ${i === 0 ? r.sent : ''} | ${i === 0 && r.pps ? (r.pps / 1000).toFixed(1) : ''} | ${i} | ${w.delivered} | ${w.kernelReceived} | ${w.kernelDropped} | ${(100 * w.kernelDropped / Math.max(1, w.kernelReceived)).toFixed(1)} | ${cell(w.flows)} | ${cell(w.dnsAnswers)} | ${cell(w.busyRatio, (v) => `${(100 * v).toFixed(0)} %`)} |`);
     });
     lines.push(`| ${r.workers} | | | all | ${r.perWorker.reduce((a, w) => a + w.delivered, 0)} | ${r.received} | ${r.dropped} | ${(100 * r.dropped / Math.max(1, r.received)).toFixed(1)} | | | |`);
   }
@@ -153,7 +198,8 @@ if (!isMainThread) {
     ...(opt('--loops') ? { loops: Number(opt('--loops')) } : {}),
     ...(opt('--ring-mb') ? { ringMb: Number(opt('--ring-mb')) } : {}),
     ...(opt('--pcap') ? { pcap: opt('--pcap') } : {}),
+    ...(argv.includes('--sensor') ? { sensor: true } : {}),
   });
   process.stdout.write(argv.includes('--json') ? `${JSON.stringify(res, null, 2)}\n`
-    : `tcpreplay --topspeed of ${res.file} ×${res.loops} into a veth pair; ${res.ringBytes / 1048576} MiB kernel ring per worker\n\n${table(res)}\n`);
+    : `tcpreplay --topspeed of ${res.file} ×${res.loops} into a veth pair; ${res.ringBytes / 1048576} MiB kernel ring per worker; ${res.sensor ? 'whole sensor (llmtap run --workers N)' : 'worker threads running the packet path'}\n\n${table(res)}\n`);
 }
