@@ -23,9 +23,9 @@ interface RuleFile {
 const rules = (YAML.parse(readFileSync(join(dir, 'llmtap-alerts.yml'), 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
 
 describe('alerting rules', () => {
-  it('cover sensor down, capture stalled, kernel drops, EDR join collapse, store writes and output backlog', () => {
+  it('cover sensor down, capture stalled, kernel drops (all and per capture worker), EDR join collapse, store writes and output backlog', () => {
     expect(rules.map((r) => r.alert)).toEqual([
-      'LlmtapSensorDown', 'LlmtapCaptureStalled', 'LlmtapKernelDrops', 'LlmtapEdrJoinRateCollapsed',
+      'LlmtapSensorDown', 'LlmtapCaptureStalled', 'LlmtapKernelDrops', 'LlmtapWorkerDrops', 'LlmtapEdrJoinRateCollapsed',
       'LlmtapStoreWriteFailures', 'LlmtapStoreWritesDropped', 'LlmtapOutputBacklog', 'LlmtapOutputDropped',
     ]);
     for (const r of rules) {
@@ -46,7 +46,7 @@ describe('alerting rules', () => {
   it.skipIf(!havePromtool)('promtool check rules and promtool test rules pass', () => {
     const check = spawnSync('promtool', ['check', 'rules', 'llmtap-alerts.yml'], { cwd: dir, encoding: 'utf8' });
     expect(check.status, check.stdout + check.stderr).toBe(0);
-    expect(check.stdout).toContain('SUCCESS: 8 rules found');
+    expect(check.stdout).toContain('SUCCESS: 9 rules found');
     const test = spawnSync('promtool', ['test', 'rules', 'llmtap-alerts.test.yml'], { cwd: dir, encoding: 'utf8' });
     expect(test.status, test.stdout + test.stderr).toBe(0);
     expect(test.stdout).toContain('SUCCESS');
