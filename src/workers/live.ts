@@ -15,7 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
-import { LIVE_EV_DNS, LIVE_EV_FLOW, LIVE_EV_WIDTH, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
+import { OrderedMerge } from './merge.js';
+import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
 
 /** The compiled live-worker module (tests run the sources; threads run dist/). */
 function workerUrl(): URL {
@@ -210,75 +211,6 @@ export class LiveWorkers {
   }
 }
 
-/**
- * The time-ordered merge of the live workers' items: each worker delivers its items in key
- * order (capture time) with a watermark (it will deliver nothing with a smaller key). Items
- * below every worker's watermark are released, smallest key first (equal keys: worker order,
- * then the worker's own order). The reorder window is how far the slowest worker trails: at
- * most its batch timeout while packets flow, its idle slack on a quiet link. Work per item: a
- * comparison per worker; nothing per packet.
- */
-export class TimeMerge {
-  private readonly q: unknown[][];
-  private readonly head: number[];
-  private readonly wm: number[];
-  held = 0;
-  maxHeld = 0;
-
-  constructor(n: number, private readonly release: (kind: number, payload: unknown, extra: number, key: number) => void) {
-    this.q = Array.from({ length: n }, () => []);
-    this.head = new Array<number>(n).fill(0);
-    this.wm = new Array<number>(n).fill(0);
-  }
-
-  push(w: number, items: unknown[], watermark: number): void {
-    const q = this.q[w]!;
-    for (let i = 0; i < items.length; i++) q.push(items[i]);
-    this.held += items.length / LIVE_EV_WIDTH;
-    if (this.held > this.maxHeld) this.maxHeld = this.held;
-    if (watermark > this.wm[w]!) this.wm[w] = watermark;
-    this.drain();
-  }
-
-  private drain(): void {
-    let min = Infinity;
-    for (const x of this.wm) if (x < min) min = x;
-    for (;;) {
-      let best = -1;
-      let bestKey = Infinity;
-      for (let w = 0; w < this.q.length; w++) {
-        const qw = this.q[w]!;
-        const h = this.head[w]!;
-        if (h >= qw.length) continue;
-        const k = qw[h] as number;
-        if (k < bestKey) {
-          bestKey = k;
-          best = w;
-        }
-      }
-      // a key equal to a watermark may still be followed by more of that time: wait for it,
-      // unless every worker is done
-      if (best < 0 || !(bestKey < min || min === Infinity)) break;
-      const qb = this.q[best]!;
-      const h = this.head[best]!;
-      this.head[best] = h + LIVE_EV_WIDTH;
-      this.held--;
-      this.release(qb[h + 2] as number, qb[h + 3], qb[h + 4] as number, bestKey);
-    }
-    for (let w = 0; w < this.q.length; w++) {
-      const qw = this.q[w]!;
-      const h = this.head[w]!;
-      if (h === qw.length) {
-        qw.length = 0;
-        this.head[w] = 0;
-      } else if (h > 65536 && h * 2 > qw.length) {
-        this.q[w] = qw.slice(h);
-        this.head[w] = 0;
-      }
-    }
-  }
-}
-
 /** What the capture workers feed: the pipeline after its packet path. */
 export interface WorkerSink {
   addWorkerFlow(rec: FlowRecord, shed: 1 | 2 | undefined, atUs: number): void;
@@ -291,12 +223,16 @@ export interface WorkerSink {
  */
 export class LiveWorkerCapture {
   readonly workers: LiveWorkers;
-  readonly merge: TimeMerge;
+  /** The replay workers' merge (merge.ts), keyed here by capture time: items below every
+   * worker's watermark are released, smallest time first. The reorder window is how far the
+   * slowest worker trails: about a batch timeout while packets flow, the idle slack on a quiet
+   * link. */
+  readonly merge: OrderedMerge;
   /** Failed workers replaced, all workers together. */
   restarts = 0;
 
   constructor(sink: WorkerSink, o: Omit<LiveWorkersOptions, 'onOutput' | 'onEnd'>) {
-    this.merge = new TimeMerge(o.workers, (kind, payload, extra, key) => {
+    this.merge = new OrderedMerge(o.workers, (kind, payload, extra, _worker, key) => {
       if (kind === LIVE_EV_FLOW) sink.addWorkerFlow(payload as FlowRecord, extra === 0 ? undefined : (extra as 1 | 2), key);
       else if (kind === LIVE_EV_DNS) sink.addDnsAnswer(payload as DnsAnswer);
     });

@@ -8,7 +8,7 @@
  *
  * Work per item: a comparison per worker to find the smallest head; nothing per packet.
  */
-export type MergeRelease = (kind: number, payload: unknown, extra: number, worker: number) => void;
+export type MergeRelease = (kind: number, payload: unknown, extra: number, worker: number, key: number) => void;
 
 const W = 5;
 
@@ -74,7 +74,7 @@ export class OrderedMerge {
       const h = head[best]!;
       head[best] = h + W;
       this.held--;
-      this.release(qb[h + 2] as number, qb[h + 3], qb[h + 4] as number, best);
+      this.release(qb[h + 2] as number, qb[h + 3], qb[h + 4] as number, best, bestKey);
     }
     for (let w = 0; w < this.n; w++) {
       const qw = q[w]!;
