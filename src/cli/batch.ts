@@ -5,7 +5,7 @@
  * and serve or close. Messages name the command (`llmtap replay: …`, `llmtap ingest: …`).
  */
 import type { SensorConfig } from '../config.js';
-import { StoreFaultError, type StoreFaultEvent } from '../store/store.js';
+import { StoreFaultError, type Store, type StoreFaultEvent } from '../store/store.js';
 import { FAULT_TEXT } from '../store/faults.js';
 import type { SourceStats } from '../records.js';
 import { buildSensor, currentAlerts, lossReport, SensorBuildError, type Sensor } from '../sensor/index.js';
@@ -87,7 +87,7 @@ function faultLine(cmd: string, e: StoreFaultEvent): string {
  * storing the config allowlist: one message and undefined (the caller exits 1); other build
  * errors are thrown as they were raised (the CLI words them).
  */
-export async function openBatch(cmd: string, cfg: SensorConfig, values: BatchValues, nothing: string): Promise<Sensor | undefined> {
+export async function openBatch(cmd: string, cfg: SensorConfig, values: BatchValues, nothing: string): Promise<Sensor<Store> | undefined> {
   try {
     return await buildSensor(cfg, {
       ...(values.db !== undefined ? { db: values.db } : {}),
@@ -107,7 +107,7 @@ export async function openBatch(cmd: string, cfg: SensorConfig, values: BatchVal
 }
 
 /** The config's EDR feed files and --edr into the join; a file not read to its end is named on stderr (`failed`). */
-export async function readEdr(cmd: string, sensor: Sensor, values: BatchValues): Promise<{ results: ReplaySummary['edr']; failed: boolean }> {
+export async function readEdr(cmd: string, sensor: Sensor<Store>, values: BatchValues): Promise<{ results: ReplaySummary['edr']; failed: boolean }> {
   const r = await sensor.readEdrFiles({ ...(values.edr !== undefined ? { extra: values.edr } : {}), ...(values['edr-tenant'] !== undefined ? { tenant: values['edr-tenant'] } : {}) });
   for (const f of r.failures) process.stderr.write(`${cmd}: EDR feed ${f.error.message}\n`);
   return { results: r.results.map(({ file, result }) => ({ file, result })), failed: r.failures.length > 0 };
@@ -120,7 +120,7 @@ export async function readEdr(cmd: string, sensor: Sensor, values: BatchValues):
  * when everything was stored). A pipeline that could not finish is thrown, as before the
  * summary.
  */
-export async function finishBatch(cmd: string, sensor: Sensor): Promise<{ loss: string | undefined; failed: boolean; fleet?: PublisherStats }> {
+export async function finishBatch(cmd: string, sensor: Sensor<Store>): Promise<{ loss: string | undefined; failed: boolean; fleet?: PublisherStats }> {
   const r = await sensor.finish({ outputsMs: 30_000 });
   if (r.flushError !== undefined) throw r.flushError;
   let failed = false;
@@ -143,7 +143,7 @@ export async function finishBatch(cmd: string, sensor: Sensor): Promise<{ loss: 
 }
 
 /** The summary fields every run reports from its pipeline and database, in summary order. */
-export function pipelineSummary(sensor: Sensor): Pick<ReplaySummary, 'aiObservations' | 'observations' | 'providers' | 'alerts' | 'quiet' | 'stats' | 'db'> {
+export function pipelineSummary(sensor: Sensor<Store>): Pick<ReplaySummary, 'aiObservations' | 'observations' | 'providers' | 'alerts' | 'quiet' | 'stats' | 'db'> {
   const { pipeline, store } = sensor;
   return {
     aiObservations: pipeline.counters.aiObservations,
@@ -170,7 +170,7 @@ function untilStopped(): Promise<void> {
  * stopped (--serve) and close the sensor: the exit code.
  */
 export async function endBatch(
-  sensor: Sensor,
+  sensor: Sensor<Store>,
   summary: ReplaySummary,
   o: { format: string; quiet: boolean; serve: boolean; loss: string | undefined; failed: boolean; source?: () => SourceStats },
 ): Promise<number> {

@@ -22,6 +22,7 @@ import { auditLogger, createLogger, type Logger } from '../log.js';
 import { configWarnings } from './config-check.js';
 import { loadConfig, type SensorConfig } from '../config.js';
 import { buildSensor, SensorBuildError, type Sensor } from '../sensor/index.js';
+import type { Store } from '../store/store.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 import { LiveWorkerCapture } from '../workers/live.js';
@@ -169,7 +170,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: 
   const log = root.child({ stage: 'run' });
   const audit = auditLogger(root);
   const outLog = root.child({ stage: 'output' });
-  let sensor: Sensor;
+  let sensor: Sensor<Store>;
   try {
     sensor = await buildSensor(cfg, {
       ...(o.db !== undefined ? { db: o.db } : {}),
@@ -200,7 +201,7 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: 
     if (capture instanceof LiveSource) await capture.close();
     if (!(e instanceof SensorBuildError)) throw e;
     if (e.step === 'store' || e.step === 'allowlist') {
-      log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: e.dbPath, err: e.message }, `llmtap run: cannot open the database ${e.dbPath}: ${e.message}`);
+      log.error({ code: 'LLMTAP_ERR_STORE_OPEN', db: e.where, err: e.message }, `llmtap run: cannot open the database ${e.where}: ${e.message}`);
       return RUN_EXIT.failed;
     }
     log.error({ code: (e.cause as { code?: string }).code ?? 'LLMTAP_ERR_CONFIG', err: e.message }, `llmtap run: ${e.message}`);
@@ -274,13 +275,14 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: 
     const hadOutputs = sensor.outputs !== undefined;
     sensor.reloadOutputs(next).catch((e: Error) => log.error({ err: e.message }, hadOutputs ? 'SIGHUP: outputs invalid, keeping the running ones' : 'SIGHUP: outputs not started'));
     // the config's allowlist entries become the new file's set: removed ones are revoked, API ones stay
-    const r = sensor.reload(next);
-    if ('error' in r.allowlist) log.error({ err: r.allowlist.error.message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
-    else log.info({ added: r.allowlist.added, removed: r.allowlist.removed, kept: r.allowlist.kept }, 'SIGHUP: config allowlist applied');
-    if (r.rules.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
-    else log.error({ err: r.rules.error }, 'SIGHUP: rule reload failed, keeping the running rules');
-    for (const w of configWarnings(next)) log.warn({ code: 'LLMTAP_WARN_CONFIG' }, w);
-    audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: r.rules.ok, detail: { ...(cfgFile !== undefined ? { file: cfgFile } : {}), allowlist_entries: next.allowlist.length, ...(r.rules.ok ? {} : { err: r.rules.error }) } });
+    void sensor.reload(next).then((r) => {
+      if ('error' in r.allowlist) log.error({ err: r.allowlist.error.message }, 'SIGHUP: config allowlist not applied (store not writable), keeping the stored entries');
+      else log.info({ added: r.allowlist.added, removed: r.allowlist.removed, kept: r.allowlist.kept }, 'SIGHUP: config allowlist applied');
+      if (r.rules.ok) log.info('SIGHUP: rules, tenants and allowlist reloaded');
+      else log.error({ err: r.rules.error }, 'SIGHUP: rule reload failed, keeping the running rules');
+      for (const w of configWarnings(next)) log.warn({ code: 'LLMTAP_WARN_CONFIG' }, w);
+      audit({ action: 'config.reload', who: 'signal:SIGHUP', ok: r.rules.ok, detail: { ...(cfgFile !== undefined ? { file: cfgFile } : {}), allowlist_entries: next.allowlist.length, ...(r.rules.ok ? {} : { err: r.rules.error }) } });
+    });
   };
 
   const handlers = {

@@ -22,14 +22,15 @@ import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import type { Alert, DnsAnswer, EdrConnection, FlowRecord, Observation, SourceStats } from '../records.js';
 import type { WorkerCounters } from '../metrics.js';
 import { Store, type StoreFaultEvent } from '../store/store.js';
+import { PgStore, pgStoreOptions, redactUrl } from '../store/pg/store.js';
 import type { Outputs } from '../output/outputs.js';
 import type { OutputLog } from '../output/push.js';
-import { applyConfigAllowlist } from './allowlist.js';
+import { configAllowlistEntries } from './allowlist.js';
 import { configTenants, finishOutputs, openOutputs } from './outputs.js';
 import { openFlowsOut, type FlowsOut } from './flows-out.js';
 import { storeLoss, type StoreLoss } from './loss.js';
 import { followEdrFiles, readEdrFiles, type EdrFilesResult } from './edr.js';
-import { startApi, tokenFileFor } from './api.js';
+import { startApi, tokenFileFor, type ServeOptions as ServeApiOptions } from './api.js';
 import { FleetSensor } from '../fleet/sensor.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 
@@ -37,9 +38,17 @@ export { lossReport, storeLoss, type StoreLoss } from './loss.js';
 export { LineWriter } from './flows-out.js';
 export { followEdrFiles, readEdrFiles, type EdrFileRead, type EdrFilesResult } from './edr.js';
 
+/** The stores a sensor runs on: SQLite (`store.path`), or PostgreSQL (`store.url`: the fleet hub's, with the `pg` option). */
+export type SensorStore = Store | PgStore;
+
 export interface SensorOptions {
   /** The database (default: store.path of the config). */
   db?: string;
+  /**
+   * The fleet hub: PostgreSQL when the config sets `store.url` and no `db` is given (SQLite
+   * otherwise).
+   */
+  pg?: boolean;
   /** Told once when a storage fault starts and once when it clears. */
   onStoreFault?: (e: StoreFaultEvent) => void;
   /** Where the push outputs warn (a bad response, a full queue). */
@@ -65,9 +74,9 @@ export interface SensorOptions {
   fleet?: boolean;
 }
 
-/** Why a sensor could not be built: the step, and the error of that step (`cause`). */
+/** Why a sensor could not be built: the step, the database as named in messages (`where`) and the step's error (`cause`). */
 export class SensorBuildError extends Error {
-  constructor(readonly step: 'store' | 'allowlist' | 'outputs' | 'flows', readonly dbPath: string, cause: unknown) {
+  constructor(readonly step: 'store' | 'allowlist' | 'outputs' | 'flows', readonly where: string, cause: unknown) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = 'SensorBuildError';
   }
@@ -92,6 +101,8 @@ export interface ServeOptions {
   iface?: string;
   /** Live capture workers' counters, for the per-worker metrics. */
   workers?: () => WorkerCounters[];
+  /** Fleet mode's counters for /metrics (the hub's consumer, a sensor's publisher). */
+  fleet?: ServeApiOptions['fleet'];
 }
 
 export interface FinishResult {
@@ -116,38 +127,45 @@ export interface FinishResult {
  * throws a `SensorBuildError` naming it — without its allowlist a sensor would raise alerts the
  * config excuses, so a store that cannot take it is a failure too.
  */
+export async function buildSensor(cfg: SensorConfig, o?: SensorOptions & { pg?: false }): Promise<Sensor<Store>>;
+export async function buildSensor(cfg: SensorConfig, o: SensorOptions & { pg: true }): Promise<Sensor>;
 export async function buildSensor(cfg: SensorConfig, o: SensorOptions = {}): Promise<Sensor> {
   const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
-  let store: Store;
+  const pgUrl = o.pg === true && o.db === undefined && cfg.store.url !== '' ? cfg.store.url : undefined;
+  const where = pgUrl !== undefined ? redactUrl(pgUrl) : dbPath;
+  const onFault = o.onStoreFault !== undefined ? { onFault: o.onStoreFault } : {};
+  let store: SensorStore;
   try {
-    store = Store.open(dbPath, {
-      retentionHours: cfg.store.retention_hours,
-      busyTimeoutMs: cfg.store.busy_timeout_ms,
-      queueMax: cfg.store.queue_max,
-      retryIntervalMs: cfg.store.retry_interval_ms,
-      ...(o.onStoreFault !== undefined ? { onFault: o.onStoreFault } : {}),
-    });
+    store = pgUrl !== undefined
+      ? await PgStore.open(pgUrl, pgStoreOptions(cfg.store, onFault))
+      : Store.open(dbPath, {
+        retentionHours: cfg.store.retention_hours,
+        busyTimeoutMs: cfg.store.busy_timeout_ms,
+        queueMax: cfg.store.queue_max,
+        retryIntervalMs: cfg.store.retry_interval_ms,
+        ...onFault,
+      });
   } catch (err) {
-    throw new SensorBuildError('store', dbPath, err);
+    throw new SensorBuildError('store', where, err);
   }
   let outputs: Outputs | undefined;
   let flowsOut: FlowsOut | undefined;
   let step: SensorBuildError['step'] = 'allowlist';
   try {
-    applyConfigAllowlist(cfg, store);
+    await store.replaceConfigAllowlist(configAllowlistEntries(cfg));
     step = 'outputs';
     outputs = await openOutputs(cfg, store, o.outputLog);
     step = 'flows';
     if (o.flows !== undefined) flowsOut = openFlowsOut(o.flows.path, o.flows.mode);
   } catch (err) {
     if (outputs !== undefined) await outputs.close();
-    store.close();
-    throw new SensorBuildError(step, dbPath, err);
+    await store.close();
+    throw new SensorBuildError(step, where, err);
   }
-  return new Sensor(cfg, o, dbPath, store, outputs, flowsOut);
+  return new Sensor(cfg, o, dbPath, where, store, outputs, flowsOut);
 }
 
-export class Sensor {
+export class Sensor<S extends SensorStore = SensorStore> {
   readonly pipeline: Pipeline;
   /** Feed entry points for input that is not packets: records another process (a log, a worker, a hub queue) made. */
   readonly feed: {
@@ -170,9 +188,11 @@ export class Sensor {
   constructor(
     private cfg: SensorConfig,
     private readonly o: SensorOptions,
-    /** The database file. */
+    /** The SQLite database file (and where a generated API token is written beside). */
     readonly dbPath: string,
-    readonly store: Store,
+    /** The database as named in messages: the file, or the PostgreSQL server without its password. */
+    readonly where: string,
+    readonly store: S,
     outputs: Outputs | undefined,
     private readonly flowsOut: FlowsOut | undefined,
   ) {
@@ -253,6 +273,7 @@ export class Sensor {
       ...(o.source !== undefined ? { source: o.source } : {}),
       ...(o.iface !== undefined ? { iface: o.iface } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.fleet !== undefined ? { fleet: o.fleet } : {}),
       ...(this.o.log !== undefined ? { log: this.o.log } : {}),
       // the running outputs' counters (none once finished)
       outputs: () => this.outputsRunning?.counters() ?? [],
@@ -269,12 +290,12 @@ export class Sensor {
    * allowlist into the store (removed entries revoked, API entries kept). A store that cannot
    * take the allowlist keeps the stored entries (`allowlist.error`). Outputs: `reloadOutputs`.
    */
-  reload(next: SensorConfig): { rules: { ok: boolean; error?: string }; allowlist: { added: number; removed: number; kept: number } | { error: Error } } {
+  async reload(next: SensorConfig): Promise<{ rules: { ok: boolean; error?: string }; allowlist: { added: number; removed: number; kept: number } | { error: Error } }> {
     this.cfg = next;
     const rules = this.pipeline.reload(next);
     let allowlist: { added: number; removed: number; kept: number } | { error: Error };
     try {
-      allowlist = applyConfigAllowlist(next, this.store);
+      allowlist = await this.store.replaceConfigAllowlist(configAllowlistEntries(next));
     } catch (e) {
       allowlist = { error: e as Error };
     }
@@ -287,10 +308,11 @@ export class Sensor {
    * list is invalid (the running ones are kept).
    */
   async reloadOutputs(next: SensorConfig): Promise<void> {
+    const store = this.store;
     if (this.finishing !== undefined) return;
     const running = this.outputsRunning;
     if (running === undefined) {
-      if (next.outputs.length > 0) this.outputsRunning = await openOutputs(next, this.store, this.o.outputLog);
+      if (next.outputs.length > 0) this.outputsRunning = await openOutputs(next, store, this.o.outputLog);
       return;
     }
     await running.follow(configTenants(next));
@@ -329,7 +351,7 @@ export class Sensor {
     }
     const apiErr = await this.closeApi();
     if (apiErr !== undefined) out.apiError = apiErr;
-    out.settled = this.store.settle();
+    out.settled = await this.store.settle();
     const loss = storeLoss(this.store);
     if (loss !== undefined) out.loss = loss;
     await this.flowsOut?.close();
@@ -342,7 +364,7 @@ export class Sensor {
       const r = await this.finish(o);
       const apiErr = await this.closeApi();
       if (apiErr !== undefined) r.apiError ??= apiErr;
-      this.store.close();
+      await this.store.close();
       return r;
     })();
     return this.closing;

@@ -4,10 +4,11 @@
  */
 import type { Alert } from '../records.js';
 import { FAULT_TEXT } from '../store/faults.js';
-import type { Store, StoreStatus } from '../store/store.js';
+import { Store, type StoreStatus } from '../store/store.js';
+import type { PgStore } from '../store/pg/store.js';
 
 export interface StoreLoss {
-  /** The database file. */
+  /** The database (a file, or the PostgreSQL server without its password). */
   file: string;
   /** The store's state at the end (fault reason, queued and dropped writes by kind). */
   status: StoreStatus;
@@ -16,13 +17,13 @@ export interface StoreLoss {
   dropped: Alert[];
 }
 
-/** Undefined when every write was stored. */
-export function storeLoss(store: Store): StoreLoss | undefined {
+/** Undefined when every write was stored. (Alerts are named by the SQLite store only.) */
+export function storeLoss(store: Store | PgStore): StoreLoss | undefined {
   const status = store.status();
   const q = status.queued;
   const d = status.dropped;
   if (q.alert + d.alert + q.observation + d.observation + q.other + d.other === 0) return undefined;
-  return { file: store.file(), status, ...store.unstoredAlerts() };
+  return { file: store.file(), status, ...(store instanceof Store ? store.unstoredAlerts() : { queued: [], dropped: [] }) };
 }
 
 /**
