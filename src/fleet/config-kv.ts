@@ -2,7 +2,7 @@
  * Configuration flows down: the hub writes each tenant's rule set (the export document of
  * `llmtap rules export`, the default rules plus that tenant's own) to the JetStream key-value
  * bucket `llmtap-config-<tenant>`, key `rules`, at start and on SIGHUP; a sensor of that tenant
- * watches the key and classifies with the newest version that is valid (its prefilter: which
+ * follows the key (reads it every 2 s) and classifies with the newest version that is valid (its prefilter: which
  * flow records go to the hub). A version that does not load is logged and skipped; the last
  * good one stays, also across a sensor restart while the hub is away (`fleet.rules_cache`).
  * A sensor's NATS user can read only its own tenant's bucket (sensorPermissions).
@@ -16,6 +16,8 @@ import { classifierFromExport } from '../classify/classifier.js';
 import { configBucket } from './subjects.js';
 
 export const RULES_KEY = 'rules';
+/** How often a sensor reads its tenant's rules key. */
+const POLL_MS = 2000;
 
 /** Hub: each tenant's rule document into its bucket (made when missing); returns the versions written. */
 export async function publishRules(nc: NatsConnection, classifier: Classifier, tenants: string[], replicas: number): Promise<Record<string, string>> {
@@ -69,21 +71,27 @@ export class HubRules {
     }
   }
 
-  /** Watch the tenant's bucket for as long as the connection lives (retries while it is missing). */
+  /**
+   * Follow the tenant's `rules` key for as long as the connection lives: read every
+   * `POLL_MS` (a direct get: no consumer, nothing to recreate after a reconnect, no timer left
+   * behind when the sensor stops), a new revision taken as it comes.
+   */
   async watch(nc: NatsConnection): Promise<void> {
+    let kv: Awaited<ReturnType<Kvm['open']>> | undefined;
+    let seen = -1;
     while (!this.stopped && !nc.isClosed()) {
       try {
-        const kv = await new Kvm(nc).open(configBucket(this.tenant), { bindOnly: true });
-        const it = await kv.watch({ key: RULES_KEY });
-        for await (const e of it) {
-          if (this.stopped) break;
-          if (e.operation === 'PUT') this.take(e.string(), e.revision);
+        kv ??= await new Kvm(nc).open(configBucket(this.tenant), { bindOnly: true });
+        const e = await kv.get(RULES_KEY);
+        if (!this.stopped && e !== null && e.operation === 'PUT' && e.revision !== seen) {
+          seen = e.revision;
+          this.take(e.string(), e.revision);
         }
       } catch (err) {
         if (this.stopped || nc.isClosed()) return;
         this.log?.debug({ err: (err as Error).message }, 'fleet: hub rules not readable yet');
       }
-      await new Promise((r) => setTimeout(r, 2000).unref());
+      await new Promise((r) => setTimeout(r, POLL_MS).unref());
     }
   }
 

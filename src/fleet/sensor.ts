@@ -5,7 +5,7 @@
  * loopback flow, where local runtimes are told apart by process only at the hub's EDR join) or
  * all of them. The local pipeline keeps running beside it (its own store and API), so a site
  * keeps its view while the hub is away. The prefilter classifies with the hub's rules for the
- * tenant (watched in the config bucket, src/fleet/config-kv.ts) once they came, with the local
+ * tenant (followed in the config bucket, src/fleet/config-kv.ts) once they came, with the local
  * rules before.
  */
 import type { Logger } from 'pino';

@@ -14,7 +14,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveNatsServer } from '../helpers/nats.js';
 import { havePostgres } from '../helpers/postgres.js';
-import { comparableSet, DEVICES, FleetRig, pollUntil, sensorSummary, SiemPoller } from '../helpers/fleet.js';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from '@nats-io/transport-node';
+import { edrSubject } from '../../src/fleet/subjects.js';
+import { comparableSet, DEVICES, EDR, FleetRig, pollUntil, sensorSummary, SiemPoller, type Proc } from '../helpers/fleet.js';
 
 const have = haveNatsServer() && havePostgres();
 const dir = mkdtempSync(join(tmpdir(), 'llmtap-fleet-h7-'));
@@ -40,11 +44,14 @@ describe.skipIf(!have)('fleet: three sensors, one hub, H7 across the fleet', () 
     const sensors = DEVICES.map((d) => rig.sensor(d));
     const codes = await Promise.all(sensors.map((s) => s.exited));
     expect(codes, sensors.map((s) => s.out.join('').slice(-1500)).join('\n---\n')).toEqual([0, 0, 0]);
-    // each sensor alone: one device, no H7; its records went to NATS
+    // each sensor alone: one device, no H7; its AI-relevant records went to NATS, not its
+    // other flows (DNS among them: the prefilter)
     for (const s of sensors) {
-      const sum = sensorSummary(s);
+      const sum = sensorSummary(s) as ReturnType<typeof sensorSummary> & { flows: number; aiObservations: number };
       expect(sum.alerts.filter((a) => a.heuristic === 'h7')).toEqual([]);
       expect(sum.fleet.published).toBeGreaterThan(0);
+      expect(sum.fleet.published).toBe(sum.aiObservations);
+      expect(sum.fleet.published).toBeLessThan(sum.flows);
       expect(sum.fleet).toMatchObject({ buffered: 0, dropped: 0, refused: 0 });
     }
     const want = comparableSet(rig.single);
@@ -57,5 +64,30 @@ describe.skipIf(!have)('fleet: three sensors, one hub, H7 across the fleet', () 
     const seqs = siem.changes.map((a) => a.seq);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(new Set(seqs).size).toBe(seqs.length);
+  }, 180_000);
+
+  it('the EDR feed sent to the hub over NATS (llmtap.edr.<tenant>) instead of a file: the same alerts', async () => {
+    const hub: Proc = await rig.startHub(await rig.scenario({}, { edrFiles: false }));
+    const nc = await connect({ servers: rig.cluster.servers, user: rig.cluster.hub.user, pass: rig.cluster.hub.pass });
+    try {
+      // one message per record, as a feed shipper sends them
+      const lines = readFileSync(EDR, 'utf8').split('\n').filter((l) => l.trim() !== '');
+      for (const l of lines) nc.publish(edrSubject('fleet'), l);
+      await nc.flush();
+      let taken = 0;
+      for (let i = 0; i < 150 && taken < lines.length; i++) {
+        await sleep(200);
+        taken = Number(/^llmtap_fleet_hub_edr_records_total (\d+)$/m.exec(await (await fetch(`${rig.base}/metrics`)).text())?.[1] ?? 0);
+      }
+      expect(taken).toBe(lines.length);
+    } finally {
+      await nc.close();
+    }
+    const siem = new SiemPoller(rig.base);
+    const sensors = DEVICES.map((d) => rig.sensor(d));
+    expect(await Promise.all(sensors.map((s) => s.exited))).toEqual([0, 0, 0]);
+    const want = comparableSet(rig.single);
+    await pollUntil(siem, () => JSON.stringify(comparableSet(siem.current())) === JSON.stringify(want), 60_000);
+    expect(comparableSet(siem.current()), hub.out.join('').slice(-3000)).toEqual(want);
   }, 180_000);
 });

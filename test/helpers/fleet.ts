@@ -280,7 +280,7 @@ export class FleetRig {
   }
 
   /** A new scenario: empty streams, a new database, a hub config (with `fleet` overrides). */
-  async scenario(fleet: Record<string, unknown> = {}): Promise<string> {
+  async scenario(fleet: Record<string, unknown> = {}, o: { edrFiles?: boolean } = {}): Promise<string> {
     await this.stopHub();
     const nc = await connect({ servers: this.cluster.servers, user: this.cluster.hub.user, pass: this.cluster.hub.pass });
     try {
@@ -294,7 +294,7 @@ export class FleetRig {
     this.base = `http://127.0.0.1:${port}`;
     return writeYaml(join(this.dir, `hub-${n}.yaml`), {
       ...commonConfig(),
-      edr: { tenant: 'fleet', files: [EDR] },
+      edr: { tenant: 'fleet', files: o.edrFiles === false ? [] : [EDR] },
       store: { url: await this.pg.createDatabase(`hub${n}`) },
       api: apiConfig(port),
       fleet: { servers: this.cluster.servers, user: this.cluster.hub.user, password_file: join(this.dir, 'hub.pw'), replicas: 3, max_bytes: 64 * 1024 * 1024, ...fleet },
