@@ -5,6 +5,9 @@
  * waits (doubling from `retry_initial_ms` to `retry_max_ms`) and tries again. A full queue
  * drops its oldest change. Counters: sent (changes delivered), failed (changes in attempts
  * that failed; each is retried), dropped (changes pushed out of a full queue or left at close).
+ * `done` is where the output stands per tenant: the seq of the last change it delivered or
+ * pushed out of its full queue (changes left queued at close are not done: a store that keeps
+ * the position gives them again after a restart).
  */
 import { createHmac } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -32,6 +35,8 @@ export abstract class PushOutput {
   failed = 0;
   dropped = 0;
   lastError: string | undefined;
+  /** Per tenant, the seq of the last change delivered or dropped out of a full queue. */
+  readonly done = new Map<string, number>();
   private queue: Alert[] = [];
   private inflight: Alert[] | undefined;
   private delayMs: number;
@@ -68,9 +73,14 @@ export abstract class PushOutput {
   private trim(): void {
     const over = this.queued - this.cfg.queue_max;
     if (over > 0) {
-      this.queue.splice(0, over);
+      this.pass(this.queue.splice(0, over));
       this.dropped += over;
     }
+  }
+
+  /** Changes delivered or dropped: the output's position moves past them. */
+  private pass(changes: readonly Alert[]): void {
+    for (const a of changes) if (a.seq !== undefined && a.seq > (this.done.get(a.tenant) ?? -1)) this.done.set(a.tenant, a.seq);
   }
 
   private kick(): void {
@@ -85,6 +95,7 @@ export abstract class PushOutput {
       try {
         await this.send(batch);
         this.sent += batch.length;
+        this.pass(batch);
         this.delayMs = this.cfg.retry_initial_ms;
         this.lastError = undefined;
         this.inflight = undefined;

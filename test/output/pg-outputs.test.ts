@@ -2,7 +2,9 @@
  * Push outputs over the fleet hub's PostgreSQL store, whose reads answer with promises: the demo
  * replayed into PostgreSQL with a signed webhook (a local HTTPS receiver) and CEF over TCP (a
  * real rsyslogd) configured, the outputs polling while detection writes, delivers the same alert
- * changes, in the same order, as the same run over SQLite.
+ * changes, in the same order, as the same run over SQLite. Each output's position is kept in
+ * PostgreSQL: outputs started again resume there — what the receiver did not take before they
+ * stopped comes after, nothing twice.
  */
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -71,13 +73,15 @@ describe.skipIf(!present)('outputs over PostgreSQL: the demo delivers what it de
   let sqliteStore: Store;
   let pgStore: PgStore;
   let runs: { left: unknown[] }[];
+  let hookStatus = 204;
+  let pgConfig: SensorConfig;
 
   beforeAll(async () => {
     server = await Postgres.start();
     const tls = selfSignedCert(dir);
     rsyslog = await startRsyslog(dir);
     hookSqlite = await startHttps(tls);
-    hookPg = await startHttps(tls);
+    hookPg = await startHttps(tls, 0, () => hookStatus);
     writeFileSync(join(dir, 'hook.key'), `${KEY}\n`);
     const demo = loadConfig(join(DEMO_DIR, 'llmtap.yaml'));
     const withOutputs = (hookPort: number, syslog: boolean): SensorConfig => ({
@@ -93,7 +97,8 @@ describe.skipIf(!present)('outputs over PostgreSQL: the demo delivers what it de
     sqliteStore.replaceConfigAllowlist(configAllowlistEntries(demo));
     pgStore = await PgStore.open(await server.createDatabase('demo'));
     await pgStore.replaceConfigAllowlist(configAllowlistEntries(demo));
-    runs = [await replayWithOutputs(withOutputs(hookSqlite.port, false), sqliteStore), await replayWithOutputs(withOutputs(hookPg.port, true), pgStore)];
+    pgConfig = withOutputs(hookPg.port, true);
+    runs = [await replayWithOutputs(withOutputs(hookSqlite.port, false), sqliteStore), await replayWithOutputs(pgConfig, pgStore)];
   }, 240_000);
 
   afterAll(async () => {
@@ -125,5 +130,46 @@ describe.skipIf(!present)('outputs over PostgreSQL: the demo delivers what it de
     await waitFor(() => rsyslog.lines('tcp').length >= log.length, 10_000, 'rsyslog to write every change');
     const ids = rsyslog.lines('tcp').map((l) => /externalId=(\S+)/.exec(l)?.[1]);
     expect(ids).toEqual(log.map((a) => a.id));
+  });
+
+  it('each output resumes from its stored position: changes the receiver refused before a stop come after a restart, nothing twice', async () => {
+    const log = await pgStore.listAlertChanges('demo', { afterSeq: 0, limit: 1000 });
+    const last = log[log.length - 1]!.seq!;
+    // where the replay's outputs stopped: everything delivered (tenant default had no change)
+    expect(await pgStore.outputPositions('webhook-0')).toEqual(new Map([['demo', last]]));
+    expect(await pgStore.outputPositions('syslog-1')).toEqual(new Map([['demo', last]]));
+    const start = async (): Promise<Outputs> => {
+      const o = new Outputs(pgStore, ctx, (p) => p);
+      await o.follow(configTenants(pgConfig));
+      await o.configure(pgConfig.outputs);
+      return o;
+    };
+    const before = hookPg.received.length;
+    // started again: nothing new to push
+    let o = await start();
+    expect(await o.poll()).toBe(0);
+    // three changes (API status changes) while the receiver refuses; the outputs stop with them undelivered
+    hookStatus = 503;
+    const ids = [log[0]!.id, log[1]!.id, log[2]!.id];
+    for (const id of ids) expect(await pgStore.setAlertStatus('demo', id, 'acknowledged')).toBeDefined();
+    expect(await o.poll()).toBe(3);
+    const left = await finishOutputs(o, 500);
+    expect(left.find((l) => l.name === 'webhook-0')).toMatchObject({ queued: 3 });
+    expect(hookPg.received.length).toBe(before);
+    expect(await pgStore.outputPositions('webhook-0')).toEqual(new Map([['demo', last]]));
+    // the receiver is back; a restart pushes the three, once, and saves the new position
+    hookStatus = 204;
+    o = await start();
+    expect(await o.poll()).toBe(3);
+    expect(await finishOutputs(o, 10_000)).toEqual([]);
+    const after = events(hookPg.received.slice(before));
+    const fresh = await pgStore.listAlertChanges('demo', { afterSeq: last, limit: 1000 });
+    expect(fresh.map((a) => [a.id, a.status])).toEqual(ids.map((id) => [id, 'acknowledged']));
+    expect(after.map((e) => e.metadata.uid)).toEqual(fresh.map((a) => `${a.id}:${a.seq}`));
+    expect(await pgStore.outputPositions('webhook-0')).toEqual(new Map([['demo', fresh[2]!.seq]]));
+    // syslog took them the first time (rsyslog was up): not again
+    await waitFor(() => rsyslog.lines('tcp').length >= log.length + 3, 10_000, 'rsyslog to write the three changes');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rsyslog.lines('tcp').map((l) => /externalId=(\S+)/.exec(l)?.[1])).toEqual([...log.map((a) => a.id), ...ids]);
   });
 });

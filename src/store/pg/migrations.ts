@@ -185,6 +185,19 @@ export const PG_MIGRATIONS: readonly string[] = [
     at timestamptz NOT NULL DEFAULT now()
   );
   `,
+  // 3: where each push output stands (src/output/outputs.ts): per output name and tenant, the
+  // seq of the last alert change it delivered (or dropped out of its full queue). A restarted
+  // hub resumes each output there: a change committed but not yet delivered when the hub stopped
+  // or died is pushed after the restart.
+  `
+  CREATE TABLE output_positions (
+    output text NOT NULL,
+    tenant text NOT NULL,
+    seq bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (output, tenant)
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -1009,6 +1009,26 @@ export class PgStore implements DetectStore {
     return this.read(async () => (await this.pool.query<{ last: number }>('SELECT last FROM alert_seq WHERE tenant = $1', [tenant])).rows[0]?.last ?? 0);
   }
 
+  /** Where push output `output` stands, per tenant (the seq of the last change it delivered); empty when it never ran. */
+  async outputPositions(output: string): Promise<Map<string, number>> {
+    return this.read(async () => {
+      const r = await this.pool.query<{ tenant: string; seq: string }>('SELECT tenant, seq FROM output_positions WHERE output = $1', [output]);
+      return new Map(r.rows.map((row) => [row.tenant, Number(row.seq)]));
+    });
+  }
+
+  /** Records where push output `output` stands; a position never moves back. */
+  async saveOutputPositions(output: string, positions: ReadonlyMap<string, number>): Promise<void> {
+    if (this.closed) throw new Error('store is closed');
+    if (positions.size === 0) return;
+    await this.pool.query(
+      `INSERT INTO output_positions (output, tenant, seq)
+       SELECT $1, u.tenant, u.seq FROM unnest($2::text[], $3::bigint[]) AS u(tenant, seq)
+       ON CONFLICT (output, tenant) DO UPDATE SET seq = GREATEST(output_positions.seq, EXCLUDED.seq), at = now()`,
+      [output, [...positions.keys()], [...positions.values()]],
+    );
+  }
+
   private async alertRow(q: pg.ClientBase | pg.Pool, tenant: string, id: string): Promise<Alert | undefined> {
     const row = (await q.query<{ seq: number; body: string }>('SELECT seq, alert_json AS body FROM alerts WHERE tenant = $1 AND id = $2', [tenant, id])).rows[0];
     return row === undefined ? undefined : { ...(JSON.parse(row.body) as Alert), seq: row.seq };

@@ -40,7 +40,7 @@ describe.skipIf(!present)('PostgreSQL migrations', () => {
       expect(await migratePg(c)).toBe(PG_SCHEMA_VERSION);
       expect(await tables(c)).toEqual([
         'alert_changes', 'alert_seq', 'alerts', 'allowlist', 'candidates', 'contributions', 'first_seen', 'h1_daily',
-        'inventory', 'lineage', 'llmtap_commits', 'llmtap_migrations', 'obs_seq', 'observations', 'tenant_state',
+        'inventory', 'lineage', 'llmtap_commits', 'llmtap_migrations', 'obs_seq', 'observations', 'output_positions', 'tenant_state',
       ]);
       const v = await c.query<{ version: number }>('SELECT version FROM llmtap_migrations ORDER BY version');
       expect(v.rows.map((r) => r.version)).toEqual(Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1));
