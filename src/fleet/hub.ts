@@ -134,8 +134,9 @@ export class HubConsumer {
     const js = jetstream(nc, { timeout: 10_000 });
     const obs = await js.consumers.get(STREAM_OBS, HUB_CONSUMER);
     const edr = await js.consumers.get(STREAM_EDR, HUB_CONSUMER);
-    const obsIter = await obs.consume({ max_messages: f.batch });
-    const edrIter = await edr.consume({ max_messages: f.batch });
+    // pull requests that expire after 5 s: a node lost under a pending pull is noticed within seconds
+    const obsIter = await obs.consume({ max_messages: f.batch, expires: 5000 });
+    const edrIter = await edr.consume({ max_messages: f.batch, expires: 5000 });
     this.iters.push(obsIter, edrIter);
     void this.loop(obsIter, (m) => this.onObs(m));
     void this.loop(edrIter, (m) => this.onEdr(m));
