@@ -356,6 +356,11 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   // ── detect (alerts: full registry only) ──
   counter('llmtap_detect_alerts_total', 'Alerts raised by heuristic and severity', ['heuristic', 'severity'], (s) => declared(s, 'llmtap_detect_alerts_total'), AI);
 
+  // ── pipeline (stages run fail-open) ──
+  counter('llmtap_pipeline_stage_errors_total', 'Exceptions of a stage the pipeline runs fail-open (attribute, classify, detect), counted and skipped', ['stage'], (s) =>
+    declared(s, 'llmtap_pipeline_stage_errors_total'),
+  );
+
   // ── bounded structures (every table, index, window and cache with a configured bound) ──
   const bound = (s: SeriesSet, pick: (b: BoundStat) => number): void => {
     for (const b of read('bounds', sources.bounds) ?? []) s.add({ structure: reasonLabel(b.structure) }, pick(b));

@@ -31,6 +31,7 @@ import { addrScope } from './attribute/normalize.js';
 import { PassiveDns, passiveDnsOptionsFrom } from './names/passive-dns.js';
 import { configureIngestBounds, ingestBounds } from './attribute/ingest.js';
 import type { BoundStat } from './bounded/lru.js';
+import type { CounterDecls, CounterValues } from './counters.js';
 
 /** What the packet path needs from dissect (src/dissect/index.ts implements it). */
 export interface PacketDissector {
@@ -332,6 +333,29 @@ export interface PipelineDeps {
   /** Live capture: degrade new flows under overload (OverloadGovernor), told per episode. */
   overload?: { onEvent?: (e: OverloadEvent) => void };
 }
+
+/**
+ * The pipeline's own counters, declared once: the later stages it runs fail-open. An exception
+ * of the join, the rule lookup or detection is counted here (and logged at most every 10 s);
+ * capture and the flow records go on.
+ */
+export const PIPELINE_COUNTERS = {
+  'pipeline.attribute_error': {
+    kind: 'failure',
+    doc: 'Flows and EDR records the EDR join threw on (fail-open: the flow record is still written; a flow gets no observation).',
+    metric: { name: 'llmtap_pipeline_stage_errors_total', labels: { stage: 'attribute' } },
+  },
+  'pipeline.classify_error': {
+    kind: 'failure',
+    doc: 'Observations the rule lookup threw on (fail-open: the observation goes on to detection and the store unclassified).',
+    metric: { name: 'llmtap_pipeline_stage_errors_total', labels: { stage: 'classify' } },
+  },
+  'pipeline.detect_error': {
+    kind: 'failure',
+    doc: 'Observations detection threw on outside a rule run (fail-open; a rule run that throws counts under `detect.error`).',
+    metric: { name: 'llmtap_pipeline_stage_errors_total', labels: { stage: 'detect' } },
+  },
+} as const satisfies CounterDecls;
 
 /** Stage counters the summary and /metrics read. */
 export interface PipelineCounters {
@@ -717,6 +741,15 @@ export class Pipeline {
     this.detector.setThreatIntel(byTenant);
   }
 
+  /** The pipeline's own counters (PIPELINE_COUNTERS) by name. */
+  pipelineStats(): CounterValues<typeof PIPELINE_COUNTERS> {
+    return {
+      'pipeline.attribute_error': this.counters.attributeErrors,
+      'pipeline.classify_error': this.counters.classifyErrors,
+      'pipeline.detect_error': this.counters.detectErrors,
+    };
+  }
+
   stats(): Record<string, number> {
     const sh = this.shardTotals?.();
     return {
@@ -727,6 +760,7 @@ export class Pipeline {
       ...this.attributor.stats(),
       ...this.classifier.stats(),
       ...this.detector.stats(),
+      ...this.pipelineStats(),
     };
   }
 }

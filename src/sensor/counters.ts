@@ -4,7 +4,7 @@
  */
 import type { CounterDecls } from '../counters.js';
 import type { StageSource } from '../metrics.js';
-import type { Pipeline } from '../pipeline.js';
+import { PIPELINE_COUNTERS, type Pipeline } from '../pipeline.js';
 import { LOG_REASONS, SOURCE_COUNTERS } from '../source/reasons.js';
 import { DECODE_DECLS } from '../decode/reasons.js';
 import { FLOW_COUNTERS, FLOW_END_REASONS } from '../flow/counters.js';
@@ -40,6 +40,7 @@ export const STAGE_COUNTERS: readonly StageCounterDecls[] = [
   { stage: 'attribute', title: 'Attribute: the EDR join', shown: STATS, decls: ATTRIBUTE_COUNTERS },
   { stage: 'classify', title: 'Classify: rule lookups', shown: STATS, decls: CLASSIFY_COUNTERS },
   { stage: 'detect', title: 'Detect: heuristics and alerts', shown: STATS, decls: DETECT_COUNTERS },
+  { stage: 'pipeline', title: 'Pipeline: exceptions of the stages it runs fail-open', shown: STATS, decls: PIPELINE_COUNTERS },
 ];
 
 /** Every stage's counters of a running pipeline, for the metrics (src/metrics.ts reads them through the declarations). */
@@ -69,5 +70,6 @@ export function stageSources(p: Pipeline): StageSource[] {
     source('edr', () => p.counters.edrRejected),
     source('attribute', () => p.attributor.stats(), () => [p.attributor.recordFormats()]),
     source('detect', () => p.detector.stats(), () => [p.detector.alertCounts()]),
+    source('pipeline', () => p.pipelineStats()),
   ];
 }

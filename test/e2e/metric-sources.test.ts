@@ -103,6 +103,7 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
       attribute: p.attributor.stats(),
       classify: p.classifier.stats(),
       detect: p.detector.stats(),
+      pipeline: p.pipelineStats(),
     };
     const undeclared: string[] = [];
     for (const { stage, decls } of STAGE_COUNTERS) {
