@@ -4,6 +4,7 @@
 //   BENCH_PAIRS=5 (alternating flow/full passes for the paired dissect cost; 0 skips it)
 //   BENCH_PARTS=2 (rounds of bench/parts.mjs: each dissect part's cost alone; 0 skips it)
 //   BENCH_CHURN=1 (bench/churn.mjs: SYN scans of 200k and 2M new flows through llmtap replay; 0 skips it)
+//   BENCH_REPLAY_WORKERS=1 (bench/replay-workers.mjs: the whole llmtap replay with --workers 1 and 2; 0 skips it)
 //   BENCH_LIVE_WORKERS=1 (bench/capture-workers.mjs: tcpreplay at top speed into a veth pair, 1 and 2
 //     capture workers in one fanout group, drops per worker; needs root and tcpreplay; 0 skips it)
 // Writes bench/out/results.md and prints the same table.
@@ -79,6 +80,20 @@ if (existsSync('/usr/bin/time') && existsSync(naive) && existsSync(join(root, 'n
   peer('node + pcap-parser (naive)', process.execPath, [naive, cap], { ...process.env, NODE_PATH: join(root, 'node_modules') });
 }
 if (existsSync('/usr/bin/time') && have('ndpiReader')) peer('ndpiReader -e 0', 'ndpiReader', ['-i', cap, '-q', '-e', '0']);
+// the whole `llmtap replay` with 1 and 2 packet workers, alternating in one run (bench/replay-workers.mjs)
+let replayWorkers;
+if (process.env.BENCH_REPLAY_WORKERS !== '0') {
+  const r = spawnSync(process.execPath, [join(here, 'replay-workers.mjs'), cap, String(runs), '1,2'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status === 0) {
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    replayWorkers = lines.pop();
+    for (const o of lines) {
+      rows.push({ name: `llmtap replay --workers ${o.workers}`, packets: o.packets, capBytes, seconds: o.seconds, pps: o.pps, mbps: capBytes / o.seconds / 1e6, rssMB: o.rssMB, wholeProcess: true, cpuS: o.cpuS, ...(o.busyPct ? { busyPct: o.busyPct.join('/') } : {}) });
+    }
+  } else {
+    replayWorkers = { error: r.stderr.trim().split('\n').pop() };
+  }
+}
 if (process.env.BENCH_PEERS === '1' && have('tshark')) peer('tshark -z conv', 'tshark', ['-n', '-q', '-r', cap, '-z', 'conv,tcp', '-z', 'conv,udp']);
 
 // stage micro-benchmarks from the stages' own bench modules
@@ -98,6 +113,15 @@ md += '| what | seconds | Mpps | MB/s | peak RSS MB | notes |\n|---|---:|---:|--
 for (const r of rows) {
   const notes = Object.entries(r).filter(([k]) => !['name', 'depth', 'packets', 'capBytes', 'seconds', 'pps', 'mbps', 'rssMB', 'wholeProcess'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ');
   md += `| ${r.name} | ${f(r.seconds, 3)} | ${f(r.pps / 1e6)} | ${f(r.mbps, 0)} | ${f(r.rssMB, 0)} | ${r.wholeProcess ? 'whole process ' : ''}${notes} |\n`;
+}
+if (replayWorkers !== undefined) {
+  if (replayWorkers.error !== undefined) md += `\nreplay workers measurement failed: ${replayWorkers.error}\n`;
+  else {
+    const ndpi = rows.find((r) => r.name === 'ndpiReader -e 0');
+    const w2 = rows.find((r) => r.name === 'llmtap replay --workers 2');
+    md += `\nwhole replay, 2 workers against 1 (same run): ${f(replayWorkers.speedup['2'])}x; same flows and alerts: ${replayWorkers.sameFlowsAndAlerts}`;
+    md += ndpi && w2 ? `; 2 workers against ndpiReader -e 0: ${f(w2.pps / ndpi.pps)}x its packets/s\n` : '\n';
+  }
 }
 const flow = rows.find((r) => r.name === 'llmtap flow');
 const full = rows.find((r) => r.name === 'llmtap full');

@@ -10,13 +10,14 @@
 #   prometheus             real scraper in the metrics test
 #   nats-server            a three-node JetStream cluster in the fleet tests (test/helpers/nats.ts)
 #   hyperfine              benchmark timing
+#   libndpi-bin            ndpiReader, a peer in the benchmark (npm run bench)
 #   podman runc mmdebstrap the container test: a Debian base made locally, the image built and run
 #   rsyslog rsyslog-gnutls openssl   real syslog receiver (TCP, UDP, TLS) and a self-signed certificate in the output tests
 #   postgresql             the fleet hub's store: tests start a throwaway cluster (test/helpers/postgres.ts)
 #   curl e2fsprogs         the live fault test asks /readyz inside its namespace; chattr +i makes a
 #                          read-only database file for the storage fault tests (also for root)
 set -euo pipefail
-pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus nats-server hyperfine time ca-certificates gzip rsyslog rsyslog-gnutls openssl curl e2fsprogs podman runc mmdebstrap postgresql)
+pkgs=(libpcap-dev build-essential python3 tshark tcpdump tcpreplay iproute2 libcap2-bin prometheus nats-server hyperfine libndpi-bin time ca-certificates gzip rsyslog rsyslog-gnutls openssl curl e2fsprogs podman runc mmdebstrap postgresql)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,6 +12,7 @@ import { Decoder } from './decode/decoder.js';
 import { DECODE_REASONS } from './decode/reasons.js';
 import { PacketView, TCP_FIN, TCP_RST, TCP_SYN } from './decode/view.js';
 import { FlowTable, flowTableOptionsFrom, type FlowTableOptions } from './flow/table.js';
+import { EXPIRE_EVERY_US } from './flow/lists.js';
 import { readCaptureFile, type FileReadOptions, type FileReadResult } from './source/file.js';
 import type { Logger } from 'pino';
 import type { SensorConfig } from './config.js';
@@ -52,8 +53,7 @@ export interface PacketPathDeps {
   externalExpiry?: boolean;
 }
 
-/** How often (packet time) idle flows are expired. */
-export const EXPIRE_EVERY_US = 1e6;
+export { EXPIRE_EVERY_US };
 
 export class PacketPath {
   readonly view = new PacketView();

@@ -2,6 +2,9 @@
  * Doubly linked recency lists over flow slots, one per timeout class, most recent at the head.
  * Idle expiry walks each list from its tail; eviction takes the oldest tail of all lists.
  */
+/** How often (packet time) idle flows are expired: the packet path's step, and a sharded replay reader's. */
+export const EXPIRE_EVERY_US = 1e6;
+
 export const LIST_TCP_OPEN = 0;
 export const LIST_TCP_CLOSED = 1;
 export const LIST_OTHER = 2;

@@ -47,6 +47,8 @@ export interface WorkerProgress {
   wireBytes: number;
   busyMs: number;
   idleMs: number;
+  /** CPU time of this thread, ms. */
+  cpuMs: number;
   activeFlows: number;
 }
 
@@ -96,7 +98,11 @@ function run(d: PacketWorkerData): void {
     },
   });
   let busyMs = 0;
-  const progress = (): WorkerProgress => ({ packets: pp.packets, wireBytes: pp.wireBytes, busyMs, idleMs: ring.idleMs, activeFlows: pp.flows.active });
+  const cpu = (): number => {
+    const c = process.threadCpuUsage();
+    return (c.user + c.system) / 1000;
+  };
+  const progress = (): WorkerProgress => ({ packets: pp.packets, wireBytes: pp.wireBytes, busyMs, idleMs: ring.idleMs, cpuMs: cpu(), activeFlows: pp.flows.active });
   const post = (msg: WorkerOutput | WorkerDone): void => {
     // output credit: never more than maxOutstanding messages the merge has not taken
     for (;;) {

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Decoder } from '../decode/decoder.js';
 import { PacketView } from '../decode/view.js';
 import { readCaptureFile, type FileReadResult } from '../source/file.js';
-import { EXPIRE_EVERY_US } from '../pipeline.js';
+import { EXPIRE_EVERY_US } from '../flow/lists.js';
 import { RingProducer, type RingBuffers } from './ring.js';
 import { flowSharder, type ShardFn } from './shard.js';
 
@@ -28,7 +28,7 @@ export type ReaderMessage =
   | { t: 'progress'; file: string; done: number; total: number; packets: number }
   | { t: 'file'; result: FileReadResult }
   | { t: 'file-error'; file: string; message: string }
-  | { t: 'end'; packets: number; waitMs: number[] };
+  | { t: 'end'; packets: number; waitMs: number[]; cpuMs: number };
 
 async function run(d: ReaderData): Promise<void> {
   const port = parentPort!;
@@ -76,7 +76,8 @@ async function run(d: ReaderData): Promise<void> {
     }
   }
   for (const r of rings) r.close();
-  port.postMessage({ t: 'end', packets: seq, waitMs: rings.map((r) => r.waitMs) } satisfies ReaderMessage);
+  const c = process.threadCpuUsage();
+  port.postMessage({ t: 'end', packets: seq, waitMs: rings.map((r) => r.waitMs), cpuMs: (c.user + c.system) / 1000 } satisfies ReaderMessage);
 }
 
 if (parentPort !== null && (workerData as { kind?: string } | undefined)?.kind === 'reader') void run((workerData as { data: ReaderData }).data);

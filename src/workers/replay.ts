@@ -80,6 +80,8 @@ export interface WorkerStat {
   /** Milliseconds processing and waiting for packets (busy ratio = busy / (busy + idle)). */
   busyMs: number;
   idleMs: number;
+  /** CPU time of the worker's thread, ms. */
+  cpuMs: number;
   restarts: number;
   /** Packets in the slot a failed worker was processing, and flows it held open. */
   lostPackets: number;
@@ -93,8 +95,11 @@ export interface ShardedReplayResult {
   workers: WorkerStat[];
   /** Most merge items held at once (the reorder window actually used). */
   maxHeld: number;
-  /** Milliseconds the reader waited for each worker's ring (that worker was behind). */
+  /** Milliseconds the reader waited for each worker's ring (that worker was behind), and its CPU time. */
   readerWaitMs: number[];
+  readerCpuMs: number;
+  /** Milliseconds the main thread spent on the workers' outputs (merge, names and the per-flow stages). */
+  mergeMs: number;
 }
 
 const ID_STRIDE = 2 ** 40;
@@ -113,6 +118,8 @@ export class ShardedReplay {
   private readonly idMaps: Map<number, number>[];
   private readonly merge: OrderedMerge;
   private nextFlowId = 1;
+  /** Milliseconds this thread spent merging and running the per-flow stages on the workers' items. */
+  mergeMs = 0;
   private readonly data: Omit<PacketWorkerData, 'index' | 'ring' | 'idBase' | 'failAfterPackets'>;
   private readonly threads: (Worker | undefined)[];
 
@@ -132,7 +139,7 @@ export class ShardedReplay {
       maxOutstanding: 16,
     };
     this.rings = Array.from({ length: n }, () => allocRing(opts.ring ?? DEFAULT_RING));
-    this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
+    this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
     this.incarnation = new Array<number>(n).fill(0);
@@ -168,7 +175,7 @@ export class ShardedReplay {
   workerStats(): WorkerStat[] {
     return this.stats.map((s, i) => {
       const p = this.last[i];
-      return p === undefined ? { ...s } : { ...s, packets: s.packets + p.packets, wireBytes: s.wireBytes + p.wireBytes, busyMs: s.busyMs + p.busyMs, idleMs: s.idleMs + p.idleMs };
+      return p === undefined ? { ...s } : { ...s, packets: s.packets + p.packets, wireBytes: s.wireBytes + p.wireBytes, busyMs: s.busyMs + p.busyMs, idleMs: s.idleMs + p.idleMs, cpuMs: s.cpuMs + p.cpuMs };
     });
   }
 
@@ -222,6 +229,7 @@ export class ShardedReplay {
     const ctrl = new Int32Array(this.rings[w]!.ctrl);
     let error: string | undefined;
     t.on('message', (m: WorkerOutput | WorkerDone) => {
+      const t0 = performance.now();
       Atomics.add(ctrl, TAKEN, 1);
       Atomics.notify(ctrl, TAKEN);
       this.last[w] = m.progress;
@@ -230,6 +238,7 @@ export class ShardedReplay {
         this.done[w] = m;
         this.merge.push(w, m.events, Infinity);
       }
+      this.mergeMs += performance.now() - t0;
     });
     t.on('error', (e) => {
       error = e.message;
@@ -252,6 +261,7 @@ export class ShardedReplay {
       s.wireBytes += p.wireBytes;
       s.busyMs += p.busyMs;
       s.idleMs += p.idleMs;
+      s.cpuMs += p.cpuMs;
       this.last[w] = undefined;
     }
     s.restarts++;
@@ -281,11 +291,12 @@ export class ShardedReplay {
       const reads: FileReadResult[] = [];
       const fileErrors: { file: string; message: string }[] = [];
       let readerWaitMs: number[] = [];
+      let readerCpuMs = 0;
       let readerEnded = false;
       let failed = false;
       const finishIfDone = (): void => {
         if (failed || !readerEnded || this.done.some((d) => d === undefined) || this.threads.some((t) => t !== undefined)) return;
-        resolve({ reads, fileErrors, totals: this.totals(), workers: this.workerStats(), maxHeld: this.merge.maxHeld, readerWaitMs });
+        resolve({ reads, fileErrors, totals: this.totals(), workers: this.workerStats(), maxHeld: this.merge.maxHeld, readerWaitMs, readerCpuMs, mergeMs: this.mergeMs });
       };
       const fail = (err: Error): void => {
         if (failed) return;
@@ -321,6 +332,7 @@ export class ShardedReplay {
         else {
           readerEnded = true;
           readerWaitMs = m.waitMs;
+          readerCpuMs = m.cpuMs;
         }
       });
       reader.on('error', (e) => fail(new Error(`replay reader failed: ${e.message}`)));
