@@ -4,34 +4,22 @@
  */
 import type { AiCategory, HostSource, Observation, Verdict } from '../records.js';
 
-/** One AI observation as stored (the subset of `Observation` the schema keeps). */
-export interface ObservationRow {
+/**
+ * One AI observation as stored: the subset of `Observation` and of its verdict the schema
+ * keeps (their types taken from there, declared once), and what the store adds.
+ */
+export interface ObservationRow
+  extends Pick<Observation, 'obsId' | 'tenant' | 'kind' | 'tsUs' | 'lastTsUs' | 'clientAddr' | 'serverAddr' | 'serverPort' | 'proto' | 'host' | 'hostSource' | 'bytesOut' | 'bytesIn'>,
+    Pick<Verdict, 'category' | 'provider' | 'ruleId' | 'sanctioned'> {
   /** Change sequence: grows on every insert or update of the row (paging cursor). */
   seq: number;
-  obsId: string;
-  tenant: string;
-  kind: 'flow' | 'edr-only';
-  tsUs: number;
-  lastTsUs: number;
   deviceId?: string;
   deviceName?: string;
-  clientAddr: string;
-  serverAddr: string;
-  serverPort: number;
-  proto: number;
-  host?: string;
-  hostSource: HostSource;
   processName?: string;
   sha256?: string;
   sha1?: string;
   parentName?: string;
   lineageHash?: string;
-  category: AiCategory;
-  provider: string;
-  ruleId: string;
-  sanctioned: boolean;
-  bytesOut: number;
-  bytesIn: number;
   flowId?: number;
   communityId?: string;
   /** Present only when the tenant opted in to payload entropy. */
