@@ -304,16 +304,28 @@ export class TlsFlowState {
         out.walk = this.phase === 'watch' ? 'finished' : this.fail(R.notClientHello);
         return out;
       }
+      // A record passed over whole: a ChangeCipherSpec, or (watching) a handshake record
+      // that does not start a ClientHello.
+      let skip = false;
       if (type !== CT_HANDSHAKE) {
         if (this.phase !== 'watch') {
           out.walk = this.fail(R.notClientHello);
           return out;
         }
-        if (type === CT_CHANGE_CIPHER_SPEC) this.sawCcs = true;
-        else {
+        if (type !== CT_CHANGE_CIPHER_SPEC) {
           out.walk = 'finished'; // alert: nothing more to learn
           return out;
         }
+        this.sawCcs = true;
+        skip = true;
+      } else if (this.phase === 'watch' && !(avail >= 6 && buf[p + 5] === 1)) {
+        if (this.sawCcs && this.first !== null && this.first.supportedVersions.length === 0) {
+          out.walk = 'finished'; // TLS 1.2 after CCS: encrypted Finished, nothing to learn
+          return out;
+        }
+        skip = true;
+      }
+      if (skip) {
         if (RECORD_HEADER_LEN + rlen > avail) {
           out.walk = 'more';
           return out;
@@ -322,18 +334,6 @@ export class TlsFlowState {
         continue;
       }
       // Handshake record.
-      if (this.phase === 'watch' && !(avail >= 6 && buf[p + 5] === 1)) {
-        if (this.sawCcs && this.first !== null && this.first.supportedVersions.length === 0) {
-          out.walk = 'finished'; // TLS 1.2 after CCS: encrypted Finished, nothing to learn
-          return out;
-        }
-        if (RECORD_HEADER_LEN + rlen > avail) {
-          out.walk = 'more';
-          return out;
-        }
-        p += RECORD_HEADER_LEN + rlen;
-        continue;
-      }
       const g = gatherHandshake(buf, p, end, this.opts.maxHelloBytes, gathered);
       if (g.reason !== null) {
         out.walk = this.phase === 'watch' ? 'finished' : this.fail(g.reason);
