@@ -67,6 +67,20 @@ export function isGrease(v: number): boolean {
   return (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
 }
 
+/** A ClientHello with its version and cipher suites and no extensions yet (TLS and SSLv2 alike). */
+export function bareHello(legacyVersion: number, cipherSuites: number[]): ClientHello {
+  return {
+    legacyVersion,
+    cipherSuites,
+    extensions: [],
+    sniAll: [],
+    alpn: [],
+    supportedVersions: [],
+    signatureAlgorithms: [],
+    esni: false,
+  };
+}
+
 function fail(reason: TlsReason): HelloParse {
   return { ok: false, reason };
 }
@@ -150,16 +164,7 @@ export function parseClientHello(buf: Buffer, off: number, len: number): HelloPa
   p += 1 + compLen;
   if (p > end) return fail('tls.hello_malformed');
 
-  const hello: ClientHello = {
-    legacyVersion,
-    cipherSuites,
-    extensions: [],
-    sniAll: [],
-    alpn: [],
-    supportedVersions: [],
-    signatureAlgorithms: [],
-    esni: false,
-  };
+  const hello = bareHello(legacyVersion, cipherSuites);
   if (p === end) return { ok: true, hello }; // no extensions block (RFC 5246 §7.4.1.2)
 
   if (p + 2 > end) {

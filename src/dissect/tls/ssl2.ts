@@ -5,7 +5,7 @@
  * Cipher specs whose first byte is 0 carry a TLS cipher suite in the other two bytes. No
  * extensions, so no SNI. Parsed so such hellos are counted and fingerprinted, never a crash.
  */
-import type { ClientHello, HelloParse } from './parse.js';
+import { bareHello, type HelloParse } from './parse.js';
 
 /** True when `buf[off..]` starts like an SSLv2-framed ClientHello (2-byte header form). */
 export function looksLikeSsl2Hello(buf: Buffer, off: number, len: number): boolean {
@@ -38,15 +38,5 @@ export function parseSsl2Hello(buf: Buffer, off: number, len: number): HelloPars
   for (let i = specStart; i < specStart + specLen; i += 3) {
     if (buf[i] === 0) cipherSuites.push(u16(i + 1));
   }
-  const hello: ClientHello = {
-    legacyVersion: version,
-    cipherSuites,
-    extensions: [],
-    sniAll: [],
-    alpn: [],
-    supportedVersions: [],
-    signatureAlgorithms: [],
-    esni: false,
-  };
-  return { ok: true, hello };
+  return { ok: true, hello: bareHello(version, cipherSuites) };
 }
