@@ -6,7 +6,7 @@
  */
 import { basename, canonInt, canonIp, canonPort, canonTransport, isUnknownProcess, parseSysmonHashes, parseTimeMs, str } from '../normalize.js';
 import { buildConnection, type FeedContext, type FeedOutcome } from './context.js';
-import type { WinEvent } from './win-event.js';
+import { winConnection, type WinEvent } from './win-event.js';
 
 function deviceOf(ev: WinEvent): string | undefined {
   return ev.computer?.toLowerCase();
@@ -55,17 +55,9 @@ function networkConnect(ctx: FeedContext, ev: WinEvent): FeedOutcome {
   const hint = remote.name ?? (device !== undefined && remote.ip !== undefined ? ctx.state.dns.get(device, remote.ip) : undefined);
   return buildConnection(ctx, {
     source: 'sysmon',
-    sourceEventId: ev.recordId !== undefined && device !== undefined ? `${device}:${ev.recordId}` : undefined,
+    ...winConnection(ev, initiated, local, remote),
     tsMs: parseTimeMs(d['UtcTime']) ?? ev.systemTimeMs,
-    tsKind: initiated ? 'connect' : 'accept',
-    deviceId: device,
-    deviceName: ev.computer,
-    localAddr: local.ip,
-    localPort: local.port,
-    remoteAddr: remote.ip,
-    remotePort: remote.port,
     transport,
-    direction: initiated ? 'outbound' : 'inbound',
     pid: canonInt(d['ProcessId']),
     processKey: guid,
     processStartMs: info?.startMs,

@@ -7,7 +7,7 @@
  */
 import { canonInt, canonIp, canonPort, canonTransport, parseTimeMs } from '../normalize.js';
 import { buildConnection, type FeedContext, type FeedOutcome } from './context.js';
-import type { WinEvent } from './win-event.js';
+import { winConnection, type WinEvent } from './win-event.js';
 
 export function handleWfp(ctx: FeedContext, ev: WinEvent): FeedOutcome {
   if (ev.eventId === 5158) return 'wfp.bind_event';
@@ -21,20 +21,11 @@ export function handleWfp(ctx: FeedContext, ev: WinEvent): FeedOutcome {
   const dst = { ip: canonIp(d['DestAddress']), port: canonPort(d['DestPort']) };
   const local = outbound ? src : dst;
   const remote = outbound ? dst : src;
-  const device = ev.computer?.toLowerCase();
   return buildConnection(ctx, {
     source: 'wfp',
-    sourceEventId: ev.recordId !== undefined && device !== undefined ? `${device}:${ev.recordId}` : undefined,
+    ...winConnection(ev, outbound, local, remote),
     tsMs: ev.systemTimeMs ?? parseTimeMs(d['EventTime']),
-    tsKind: outbound ? 'connect' : 'accept',
-    deviceId: device,
-    deviceName: ev.computer,
-    localAddr: local.ip,
-    localPort: local.port,
-    remoteAddr: remote.ip,
-    remotePort: remote.port,
     transport: canonTransport(d['Protocol']),
-    direction: outbound ? 'outbound' : 'inbound',
     pid: canonInt(d['ProcessID'] ?? d['ProcessId']),
     image: typeof d['Application'] === 'string' ? d['Application'] : undefined,
   });

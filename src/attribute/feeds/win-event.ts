@@ -5,6 +5,7 @@
  * the Sysmon/WFP handlers read are copied; nothing else is carried on.
  */
 import { parseTimeMs, str } from '../normalize.js';
+import type { ConnFields } from './context.js';
 
 export interface WinEvent {
   provider: 'sysmon' | 'security' | 'other';
@@ -17,6 +18,37 @@ export interface WinEvent {
 }
 
 type Obj = Record<string, unknown>;
+
+/** One end of a connection event: its address and port (through canonIp, canonPort). */
+export interface EventEnd {
+  ip: string | undefined;
+  port: number;
+}
+
+/**
+ * What a Windows connection event (Sysmon 3, Security 5156) gives alike: its id on its device,
+ * the device, the two ends, and the direction (an outbound event is a connect, an inbound one an
+ * accept). The handlers add time, transport and process.
+ */
+export function winConnection(
+  ev: WinEvent,
+  outbound: boolean,
+  local: EventEnd,
+  remote: EventEnd,
+): Pick<ConnFields, 'sourceEventId' | 'tsKind' | 'deviceId' | 'deviceName' | 'localAddr' | 'localPort' | 'remoteAddr' | 'remotePort' | 'direction'> {
+  const device = ev.computer?.toLowerCase();
+  return {
+    sourceEventId: ev.recordId !== undefined && device !== undefined ? `${device}:${ev.recordId}` : undefined,
+    tsKind: outbound ? 'connect' : 'accept',
+    deviceId: device,
+    deviceName: ev.computer,
+    localAddr: local.ip,
+    localPort: local.port,
+    remoteAddr: remote.ip,
+    remotePort: remote.port,
+    direction: outbound ? 'outbound' : 'inbound',
+  };
+}
 
 export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
