@@ -179,7 +179,7 @@ export const CONFIG_SCHEMA = {
         required: ['type'],
         properties: {
           type: { type: 'string', enum: ['syslog', 'file', 'webhook'], description: 'Output kind.' },
-          name: { type: 'string', pattern: '^[a-z0-9_-]{1,40}$', description: 'Label in metrics and logs (default `<type>-<position>`).' },
+          name: { type: 'string', pattern: '^[a-z0-9_-]{1,40}$', description: 'Label in metrics and logs (default `<type>-<position>`); a fleet hub on PostgreSQL keeps the output\'s position under it (docs/fleet.md, outputs at the hub).' },
           url: { type: 'string', description: 'syslog: udp://, tcp:// or tls://HOST:PORT; webhook: https:// (or http://) URL.' },
           format: { type: 'string', enum: ['cef', 'json', 'ocsf', 'ecs', 'eve'], description: 'syslog: cef (default) or json (OCSF); file: ocsf (default), ecs or eve.' },
           path: { type: 'string', description: 'file: the NDJSON file (appended; reopened on SIGHUP and when rotated away).' },
