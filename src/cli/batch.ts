@@ -8,6 +8,7 @@ import type { SensorConfig } from '../config.js';
 import { StoreFaultError, type Store, type StoreFaultEvent } from '../store/store.js';
 import { FAULT_TEXT } from '../store/faults.js';
 import type { SourceStats } from '../records.js';
+import type { WorkerCounters } from '../metrics.js';
 import { buildSensor, currentAlerts, lossReport, SensorBuildError, type Sensor } from '../sensor/index.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 import { renderSummary, type ReplaySummary } from './summary.js';
@@ -172,7 +173,7 @@ function untilStopped(): Promise<void> {
 export async function endBatch(
   sensor: Sensor<Store>,
   summary: ReplaySummary,
-  o: { format: string; quiet: boolean; serve: boolean; loss: string | undefined; failed: boolean; source?: () => SourceStats },
+  o: { format: string; quiet: boolean; serve: boolean; loss: string | undefined; failed: boolean; source?: () => SourceStats; workers?: () => WorkerCounters[] },
 ): Promise<number> {
   let failed = o.failed;
   if (!o.quiet || o.format === 'json') process.stdout.write(renderSummary(summary, o.format === 'json' ? 'json' : 'table'));
@@ -181,7 +182,7 @@ export async function endBatch(
     failed = true;
   }
   if (o.serve) {
-    await sensor.serve(o.source !== undefined ? { source: o.source } : {});
+    await sensor.serve({ ...(o.source !== undefined ? { source: o.source } : {}), ...(o.workers !== undefined ? { workers: o.workers } : {}) });
     await untilStopped();
   }
   await sensor.close({ outputsMs: 30_000 });

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { loadConfig, type SensorConfig } from '../config.js';
 import type { Pipeline, PacketPathTotals } from '../pipeline.js';
+import type { WorkerCounters } from '../metrics.js';
 import { ShardedReplay, parseWorkers, type WorkerStat } from '../workers/replay.js';
 import { fileKind, readCaptureFile, type FileReadResult } from '../source/file.js';
 import { MALFORMED } from '../decode/reasons.js';
@@ -113,6 +114,14 @@ interface CaptureRead {
   failed: boolean;
   totals: Pick<PacketPathTotals, 'packets' | 'wireBytes' | 'ended' | 'decode'>;
   workers?: WorkerStat[];
+}
+
+/** A replay's packet workers as the per-worker metrics show them (no kernel socket: its counters are 0). */
+function workerCounters(ws: WorkerStat[]): WorkerCounters[] {
+  return ws.map((w) => ({
+    worker: w.worker, packets: w.packets, kernelReceived: 0, kernelDropped: 0,
+    busyRatio: w.busyMs + w.idleMs > 0 ? w.busyMs / (w.busyMs + w.idleMs) : 0, activeFlows: 0, restarts: w.restarts,
+  }));
 }
 
 /** The captures through the pipeline's own packet path, in this thread. */
@@ -249,5 +258,6 @@ export async function replayCommand(argv: string[]): Promise<number> {
     loss: fin.loss,
     failed,
     source: () => replaySource(reads),
+    ...(read.workers !== undefined ? { workers: () => workerCounters(read.workers ?? []) } : {}),
   });
 }
