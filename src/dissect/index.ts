@@ -15,7 +15,7 @@
  * a bypassed flow, never a crash.
  */
 import { schemaDefaults, type SensorConfig } from '../config.js';
-import type { PacketView } from '../decode/view.js';
+import { TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/view.js';
 import type { DnsAnswer, FlowMeta } from '../records.js';
 import { DnsDissector } from './dns/index.js';
 import { QuicDissector } from './quic/index.js';
@@ -61,9 +61,6 @@ export interface DissectDeps {
 
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
-const TCP_SYN = 0x02;
-const TCP_FIN = 0x01;
-const TCP_RST = 0x04;
 
 function isDnsUdpPort(p: number): boolean {
   return p === 53 || p === 5353 || p === 5355;
