@@ -45,18 +45,11 @@ export interface LiveWorkersOptions {
   failAfterPackets?: Record<number, number>;
 }
 
-/** Per worker, summed over its restarts, for the summary and the metrics. */
-export interface LiveWorkerStat {
+/** Per worker, its progress summed over its restarts, for the summary and the metrics. */
+export interface LiveWorkerStat extends LiveWorkerProgress {
   worker: number;
-  packets: number;
-  wireBytes: number;
-  kernelReceived: number;
-  kernelDropped: number;
-  busyMs: number;
-  upMs: number;
   /** busyMs / upMs of the running incarnation. */
   busyRatio: number;
-  activeFlows: number;
   restarts: number;
 }
 
