@@ -145,6 +145,8 @@ export interface PacketPathTotals {
   /** Decode reasons with a count (PacketPath.decodeStats). */
   decode: Record<string, number>;
   fragmentsOrphaned: number;
+  /** Packets a failed worker never processed (`flow.worker_lost_packets`). */
+  workerLostPackets?: number;
   dissect: Record<string, number>;
   /** The flow tables' and fragment maps' bounds, entries and evictions summed. */
   flowBounds: BoundStat[];
@@ -755,6 +757,7 @@ export class Pipeline {
     return {
       ...(sh !== undefined ? sh.decode : this.packets.decodeStats()),
       'flow.fragment_orphan': sh !== undefined ? sh.fragmentsOrphaned : this.packets.flows.fragmentsOrphaned,
+      ...(sh?.workerLostPackets !== undefined ? { 'flow.worker_lost_packets': sh.workerLostPackets } : {}),
       ...(sh !== undefined ? sh.dissect : this.dissector.stats()),
       ...this.names.stats(),
       ...this.attributor.stats(),

@@ -207,13 +207,13 @@ export class ShardedReplay {
     for (const r of DECODE_REASONS) if (decode[r] !== undefined) ordered[r] = decode[r];
     const ws = this.workerStats();
     const lost = ws.reduce((a, s) => a + s.lostPackets, 0);
-    if (lost > 0) ordered['workers.lost_packets'] = lost;
     return {
       packets: ws.reduce((a, s) => a + s.packets, 0),
       wireBytes: ws.reduce((a, s) => a + s.wireBytes, 0),
       ended,
       decode: ordered,
       fragmentsOrphaned,
+      ...(lost > 0 ? { workerLostPackets: lost } : {}),
       dissect,
       flowBounds: [...bounds.values()],
     };

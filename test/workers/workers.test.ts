@@ -310,7 +310,7 @@ describe('replay with several workers = one packet path', () => {
     expect(many.sharded!.reads[0]!.stats.packets).toBe(10_616);
     expect(processed + ws[1]!.lostPackets).toBe(10_616);
     expect(many.sharded!.totals.packets).toBe(processed);
-    expect(many.stats['workers.lost_packets']).toBe(ws[1]!.lostPackets);
+    expect(many.stats['flow.worker_lost_packets']).toBe(ws[1]!.lostPackets);
     // the replay went on: flows after the failure, on the restarted worker too, reached the pipeline
     expect(many.flows.length).toBeGreaterThan(one.flows.length / 2);
     const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
