@@ -22,7 +22,9 @@ import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import type { Alert, DnsAnswer, EdrConnection, FlowRecord, Observation, SourceStats } from '../records.js';
 import type { WorkerCounters } from '../metrics.js';
 import { Store, type StoreFaultEvent } from '../store/store.js';
-import { PgStore, pgStoreOptions, redactUrl } from '../store/pg/store.js';
+// PostgreSQL and NATS clients load only when the config asks for them (a replay or a single-box
+// sensor never pays their import time): the hub store and the fleet publisher are imported on use.
+import type { PgStore } from '../store/pg/store.js';
 import type { Outputs } from '../output/outputs.js';
 import type { OutputLog } from '../output/push.js';
 import { configAllowlistEntries } from './allowlist.js';
@@ -31,7 +33,7 @@ import { openFlowsOut, type FlowsOut } from './flows-out.js';
 import { storeLoss, type StoreLoss } from './loss.js';
 import { followEdrFiles, readEdrFiles, type EdrFilesResult } from './edr.js';
 import { startApi, tokenFileFor, type ServeOptions as ServeApiOptions } from './api.js';
-import { FleetSensor } from '../fleet/sensor.js';
+import type { FleetSensor } from '../fleet/sensor.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 
 export { lossReport, storeLoss, type StoreLoss } from './loss.js';
@@ -132,12 +134,13 @@ export async function buildSensor(cfg: SensorConfig, o: SensorOptions & { pg: tr
 export async function buildSensor(cfg: SensorConfig, o: SensorOptions = {}): Promise<Sensor> {
   const dbPath = o.db ?? configPath(cfg, cfg.store.path, { output: true });
   const pgUrl = o.pg === true && o.db === undefined && cfg.store.url !== '' ? cfg.store.url : undefined;
-  const where = pgUrl !== undefined ? redactUrl(pgUrl) : dbPath;
+  const pgMod = pgUrl !== undefined ? await import('../store/pg/store.js') : undefined;
+  const where = pgUrl !== undefined && pgMod !== undefined ? pgMod.redactUrl(pgUrl) : dbPath;
   const onFault = o.onStoreFault !== undefined ? { onFault: o.onStoreFault } : {};
   let store: SensorStore;
   try {
-    store = pgUrl !== undefined
-      ? await PgStore.open(pgUrl, pgStoreOptions(cfg.store, onFault))
+    store = pgUrl !== undefined && pgMod !== undefined
+      ? await pgMod.PgStore.open(pgUrl, pgMod.pgStoreOptions(cfg.store, onFault))
       : Store.open(dbPath, {
         retentionHours: cfg.store.retention_hours,
         busyTimeoutMs: cfg.store.busy_timeout_ms,
@@ -162,7 +165,10 @@ export async function buildSensor(cfg: SensorConfig, o: SensorOptions = {}): Pro
     await store.close();
     throw new SensorBuildError(step, where, err);
   }
-  return new Sensor(cfg, o, dbPath, where, store, outputs, flowsOut);
+  const fleet = o.fleet === true && cfg.fleet.servers.length > 0
+    ? new (await import('../fleet/sensor.js')).FleetSensor(cfg, o.log)
+    : undefined;
+  return new Sensor(cfg, o, dbPath, where, store, outputs, flowsOut, fleet);
 }
 
 export class Sensor<S extends SensorStore = SensorStore> {
@@ -195,9 +201,10 @@ export class Sensor<S extends SensorStore = SensorStore> {
     readonly store: S,
     outputs: Outputs | undefined,
     private readonly flowsOut: FlowsOut | undefined,
+    /** Fleet mode's publisher, made by `buildSensor` when `fleet` is asked for and servers are set. */
+    fleet?: FleetSensor,
   ) {
     this.outputsRunning = outputs;
-    const fleet = o.fleet === true && cfg.fleet.servers.length > 0 ? new FleetSensor(cfg, o.log) : undefined;
     this.fleet = fleet;
     // every named flow record: the NDJSON writer, the fleet, the caller, in that order
     const sinks: ((rec: FlowRecord) => void)[] = [];
