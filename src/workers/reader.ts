@@ -1,7 +1,8 @@
 /**
  * The replay reader (a worker thread): reads the capture files in order, decodes each packet
  * just far enough to key it (the same decoder as the packet path), picks its worker with the
- * shard function and copies it into that worker's ring. It also numbers the packets of the whole
+ * shard function and puts its descriptor into that worker's ring. Packet bytes are copied once
+ * per stretch of packets (not per packet) into the shared chunks the descriptors point into. It also numbers the packets of the whole
  * stream (`seq`), drives idle expiry the way one packet path would (an expiry marker into every
  * ring when the stream's packet time crosses the next expiry step) and ends every input batch in
  * every ring (the watermark, and the batch end the pipeline ticks on).
@@ -12,7 +13,7 @@ import { Decoder } from '../decode/decoder.js';
 import { PacketView } from '../decode/view.js';
 import { readCaptureFile, type FileReadResult } from '../source/file.js';
 import { EXPIRE_EVERY_US } from '../flow/lists.js';
-import { RingProducer, type RingBuffers } from './ring.js';
+import { ChunkWriter, RingProducer, type RingBuffers } from './ring.js';
 import { flowSharder, type ShardFn } from './shard.js';
 
 export interface ReaderData {
@@ -39,6 +40,8 @@ async function run(d: ReaderData): Promise<void> {
     const mod = (await import(d.shardModule.startsWith('file:') ? d.shardModule : pathToFileURL(d.shardModule).href)) as { shard: ShardFn };
     shard = mod.shard;
   }
+  const chunks = new ChunkWriter(d.rings[0]!.chunks);
+  const cb = chunks.bytes;
   const dec = new Decoder();
   const v = new PacketView();
   let seq = 0;
@@ -48,22 +51,47 @@ async function run(d: ReaderData): Promise<void> {
     try {
       const result = await readCaptureFile(file, (b) => {
         const buf = b.buf;
-        for (let i = 0; i < b.count; i++) {
-          const ts = b.tsUs[i]!;
-          // what PacketPath.onBatch does with its own packet time, for the whole stream
-          if (ts > nowUs) {
-            nowUs = ts;
-            if (ts >= nextExpireUs) {
-              if (nextExpireUs !== 0) for (const r of rings) r.marker(seq, ts);
-              nextExpireUs = ts + EXPIRE_EVERY_US;
-            }
+        const count = b.count;
+        let i = 0;
+        while (i < count) {
+          // the packets from i on that fit into the rest of the current chunk: one copy for all
+          const start = b.offset[i]!;
+          const space = cb - chunks.used;
+          let j = i;
+          let end = start;
+          while (j < count) {
+            const e = b.offset[j]! + Math.min(b.capLen[j]!, cb);
+            if (e - start > space) break;
+            end = e;
+            j++;
           }
-          const off = b.offset[i]!;
-          const capLen = b.capLen[i]!;
-          const keyed = dec.decode(v, buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
-          const w = shard(v, keyed, n);
-          rings[w >= 0 && w < n ? w : 0]!.push(buf, off, capLen, b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
-          seq++;
+          if (j === i) {
+            // chunk full: every slot referring to it goes out before it can be reused
+            for (const r of rings) r.flush(seq, nowUs);
+            chunks.next();
+            continue;
+          }
+          const c = chunks.cur;
+          buf.copy(chunks.bufs[c]!, chunks.used, start, end);
+          const delta = chunks.used - start;
+          chunks.used += end - start;
+          for (; i < j; i++) {
+            const ts = b.tsUs[i]!;
+            // what PacketPath.onBatch does with its own packet time, for the whole stream
+            if (ts > nowUs) {
+              nowUs = ts;
+              if (ts >= nextExpireUs) {
+                if (nextExpireUs !== 0) for (const r of rings) r.marker(seq, ts);
+                nextExpireUs = ts + EXPIRE_EVERY_US;
+              }
+            }
+            const off = b.offset[i]!;
+            const capLen = b.capLen[i]!;
+            const keyed = dec.decode(v, buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
+            const w = shard(v, keyed, n);
+            rings[w >= 0 && w < n ? w : 0]!.push(c, off + delta, Math.min(capLen, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
+            seq++;
+          }
         }
         for (const r of rings) r.publish(seq, true, nowUs);
       }, {

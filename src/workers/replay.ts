@@ -26,7 +26,7 @@ import { dissectOptionsFrom } from '../dissect/index.js';
 import { DECODE_REASONS } from '../decode/reasons.js';
 import type { FileReadResult } from '../source/file.js';
 import type { BoundStat } from '../bounded/lru.js';
-import { allocRing, DEFAULT_RING, SENT, SlotView, TAIL, TAKEN, type RingBuffers, type RingLayout } from './ring.js';
+import { allocChunks, allocRing, DEFAULT_RING, SENT, SlotView, TAIL, TAKEN, unrefChunk, type RingBuffers, type RingLayout } from './ring.js';
 import { OrderedMerge } from './merge.js';
 import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
 import type { ReaderData, ReaderMessage } from './reader.js';
@@ -62,6 +62,8 @@ export function parseWorkers(v: string | number, cores: number): number | undefi
 export interface ShardedReplayOptions {
   workers: number;
   ring?: RingLayout;
+  /** Bytes per shared chunk of packet data (tests make it small). */
+  chunkBytes?: number;
   batchPackets?: number;
   /** A module exporting `shard(view, keyed, n)` instead of the flow hash (tests). */
   shardModule?: string;
@@ -138,7 +140,9 @@ export class ShardedReplay {
       dissect: dissectOptionsFrom(cfg.dissect, cfg.tenants.some((t) => t.payload_entropy)),
       maxOutstanding: 16,
     };
-    this.rings = Array.from({ length: n }, () => allocRing(opts.ring ?? DEFAULT_RING));
+    // the chunks packet bytes are read into: the one being filled and a few per worker in flight
+    const chunks = allocChunks(Math.min(16, 2 * n + 2), opts.chunkBytes);
+    this.rings = Array.from({ length: n }, () => allocRing(opts.ring ?? DEFAULT_RING, chunks));
     this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
@@ -271,6 +275,7 @@ export class ShardedReplay {
       const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
       // a slot whose output arrived (watermark reached) was only not yet freed
       if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
+      unrefChunk(ring, slot);
       Atomics.add(ctrl, TAIL, 1);
       Atomics.notify(ctrl, TAIL);
     }

@@ -1,10 +1,13 @@
 /**
- * A single-producer single-consumer ring of packet batches in shared memory: the reader copies
- * each packet's bytes and descriptor (offset, lengths, time, link type, interface, stream
- * sequence number) into the current slot of its worker's ring and publishes whole slots; the
- * worker processes a slot in place and frees it. No message and no lock per packet: one atomic
- * store and one notify per slot (thousands of packets), Atomics.wait only when a ring is empty
- * (worker) or full (reader).
+ * A single-producer single-consumer ring of packet batches in shared memory. The packet bytes
+ * are not in the ring: the reader copies whole stretches of the capture file into shared chunks
+ * (one copy per stretch of thousands of packets, `ChunkBuffers`, shared by every ring) and puts
+ * each packet's descriptor (chunk offset, lengths, time, link type, interface, stream sequence
+ * number) into the current slot of its worker's ring; a slot refers to one chunk. The worker
+ * processes a slot in place and frees it; a chunk is reused once every slot that refers to it
+ * was freed (a count per chunk). No message and no lock per packet: one atomic store and one
+ * notify per slot (thousands of packets), Atomics.wait only when a ring is empty (worker) or
+ * full, or no chunk is free (reader).
  *
  * A slot also carries expiry markers (the stream's packet time crossed an expiry step before
  * packet `seq`: every worker expires its idle flows at that time, in stream order) and a header:
@@ -22,19 +25,37 @@ export interface RingLayout {
   slots: number;
   /** Packet entries per slot. */
   entries: number;
-  /** Packet bytes per slot (a packet larger than this gets a slot of its own, cut to it). */
-  dataBytes: number;
   /** Expiry markers per slot. */
   markers: number;
 }
 
-export const DEFAULT_RING: RingLayout = { slots: 4, entries: 4096, dataBytes: 4 * 1024 * 1024, markers: 64 };
+export const DEFAULT_RING: RingLayout = { slots: 4, entries: 4096, markers: 64 };
+
+/**
+ * The shared chunks packet bytes are read into (one set for all rings): `refs[c]` counts the
+ * published, not yet freed slots that refer to chunk c.
+ */
+export interface ChunkBuffers {
+  /** Bytes per chunk (a packet larger than this is cut to it). */
+  bytes: number;
+  bufs: SharedArrayBuffer[];
+  refs: SharedArrayBuffer;
+}
+
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** `count` chunks (at least 2: the reader fills one while the workers read the others). */
+export function allocChunks(count: number, bytes: number = DEFAULT_CHUNK_BYTES): ChunkBuffers {
+  const n = Math.max(2, count);
+  return { bytes, bufs: Array.from({ length: n }, () => new SharedArrayBuffer(bytes)), refs: new SharedArrayBuffer(n * 4) };
+}
 
 /** The shared memory of one ring (sent to the worker in its workerData). */
 export interface RingBuffers {
   layout: RingLayout;
   ctrl: SharedArrayBuffer;
   slots: SharedArrayBuffer[];
+  chunks: ChunkBuffers;
 }
 
 /** Control words. */
@@ -52,13 +73,14 @@ const H_SEQ_END = 1;
 const H_BATCH_END = 2;
 const H_NOW = 3;
 const H_MARKERS = 4;
+const H_CHUNK = 5;
 const HDR = 8;
 
 function slotBytes(l: RingLayout): number {
   const f64 = (HDR + 2 * l.entries + 2 * l.markers) * 8;
   const u32 = (3 * l.entries + l.markers) * 4;
   const u16 = 2 * l.entries * 2;
-  return f64 + u32 + u16 + 8 + l.dataBytes;
+  return f64 + u32 + u16;
 }
 
 /** Typed views over one slot. */
@@ -68,9 +90,8 @@ export class SlotView {
   readonly markerSeq: Float64Array;
   readonly markerTs: Float64Array;
   readonly markerPos: Uint32Array;
-  /** The slot as a PacketBatch (count set by the consumer). */
+  /** The slot as a PacketBatch (count and buf, its chunk, set by the consumer). */
   readonly batch: PacketBatch;
-  readonly data: Buffer;
 
   constructor(sab: SharedArrayBuffer, l: RingLayout) {
     let o = 0;
@@ -100,9 +121,7 @@ export class SlotView {
     this.markerPos = u32(l.markers);
     const linkType = u16(l.entries);
     const ifIndex = u16(l.entries);
-    o = (o + 7) & ~7;
-    this.data = Buffer.from(sab, o, l.dataBytes);
-    this.batch = { buf: this.data, count: 0, offset, capLen, wireLen, tsUs, linkType, ifIndex };
+    this.batch = { buf: Buffer.alloc(0), count: 0, offset, capLen, wireLen, tsUs, linkType, ifIndex };
   }
 
   get count(): number {
@@ -120,12 +139,59 @@ export class SlotView {
   get markers(): number {
     return this.hdr[H_MARKERS]!;
   }
+  /** The chunk the slot's packets are in. */
+  get chunk(): number {
+    return this.hdr[H_CHUNK]!;
+  }
 }
 
-export function allocRing(layout: RingLayout = DEFAULT_RING): RingBuffers {
+export function allocRing(layout: RingLayout, chunks: ChunkBuffers): RingBuffers {
   const slots: SharedArrayBuffer[] = [];
   for (let i = 0; i < layout.slots; i++) slots.push(new SharedArrayBuffer(slotBytes(layout)));
-  return { layout, ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), slots };
+  return { layout, ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), slots, chunks };
+}
+
+/** A slot is freed: its chunk may be reused once no other slot refers to it. */
+export function unrefChunk(r: RingBuffers, s: SlotView): void {
+  if (s.count === 0) return;
+  const refs = new Int32Array(r.chunks.refs);
+  Atomics.sub(refs, s.chunk, 1);
+  Atomics.notify(refs, s.chunk);
+}
+
+/**
+ * The reader's side of the chunks: copies stretches of packet bytes in, one chunk after the
+ * other, waiting for the next one to be free.
+ */
+export class ChunkWriter {
+  readonly bufs: Buffer[];
+  readonly bytes: number;
+  private readonly refs: Int32Array;
+  /** The chunk being filled, and how much of it is used. */
+  cur = 0;
+  used = 0;
+  /** Milliseconds spent waiting for a free chunk. */
+  waitMs = 0;
+
+  constructor(c: ChunkBuffers) {
+    this.bufs = c.bufs.map((b) => Buffer.from(b));
+    this.bytes = c.bytes;
+    this.refs = new Int32Array(c.refs);
+  }
+
+  /** Move on to the next chunk (every slot referring to the current one must be published). */
+  next(): void {
+    const c = (this.cur + 1) % this.bufs.length;
+    for (;;) {
+      const v = Atomics.load(this.refs, c);
+      if (v === 0) break;
+      const t0 = performance.now();
+      Atomics.wait(this.refs, c, v, 1000);
+      this.waitMs += performance.now() - t0;
+    }
+    this.cur = c;
+    this.used = 0;
+  }
 }
 
 /** The reader's side of one ring. */
@@ -135,8 +201,9 @@ export class RingProducer {
   private readonly l: RingLayout;
   private cur: SlotView | undefined;
   private n = 0;
-  private used = 0;
+  private chunk = -1;
   private m = 0;
+  private readonly refs: Int32Array;
   /** Milliseconds spent waiting for a free slot (the worker is behind). */
   waitMs = 0;
 
@@ -144,6 +211,7 @@ export class RingProducer {
     this.l = r.layout;
     this.ctrl = new Int32Array(r.ctrl);
     this.views = r.slots.map((s) => new SlotView(s, r.layout));
+    this.refs = new Int32Array(r.chunks.refs);
   }
 
   private acquire(): SlotView {
@@ -159,31 +227,36 @@ export class RingProducer {
     const v = this.views[head % this.l.slots]!;
     this.cur = v;
     this.n = 0;
-    this.used = 0;
+    this.chunk = -1;
     this.m = 0;
     return v;
   }
 
-  /** Copy one packet in; `seq` is its position in the whole stream. */
-  push(buf: Buffer, off: number, capLen: number, wireLen: number, tsUs: number, linkType: number, ifIndex: number, seq: number): void {
-    const l = this.l;
-    if (capLen > l.dataBytes) capLen = l.dataBytes;
+  /**
+   * One packet, at `off` in chunk `chunk` (already copied there; a slot refers to one chunk);
+   * `seq` is its position in the whole stream.
+   */
+  push(chunk: number, off: number, capLen: number, wireLen: number, tsUs: number, linkType: number, ifIndex: number, seq: number): void {
     let v = this.cur ?? this.acquire();
-    if (this.n === l.entries || this.used + capLen > l.dataBytes) {
+    if (this.n === this.l.entries || (this.n > 0 && chunk !== this.chunk)) {
       this.publish(seq, false, v.nowUs);
       v = this.acquire();
     }
+    this.chunk = chunk;
     const b = v.batch;
     const i = this.n++;
-    b.offset[i] = this.used;
+    b.offset[i] = off;
     b.capLen[i] = capLen;
     b.wireLen[i] = wireLen;
     b.tsUs[i] = tsUs;
     b.linkType[i] = linkType;
     b.ifIndex[i] = ifIndex;
     v.seq[i] = seq;
-    buf.copy(v.data, this.used, off, off + capLen);
-    this.used += capLen;
+  }
+
+  /** Publish the current slot if it holds packets (before the reader moves to another chunk). */
+  flush(seqEnd: number, nowUs: number): void {
+    if (this.cur !== undefined && this.n > 0) this.publish(seqEnd, false, nowUs);
   }
 
   /** Expire idle flows at `tsUs`, before packet `seq` (and after the packets pushed so far). */
@@ -211,6 +284,8 @@ export class RingProducer {
     h[H_BATCH_END] = batchEnd ? 1 : 0;
     h[H_NOW] = nowUs;
     h[H_MARKERS] = this.m;
+    h[H_CHUNK] = this.chunk < 0 ? 0 : this.chunk;
+    if (this.n > 0) Atomics.add(this.refs, this.chunk, 1);
     this.cur = undefined;
     Atomics.add(this.ctrl, HEAD, 1);
     Atomics.notify(this.ctrl, HEAD);
@@ -228,13 +303,17 @@ export class RingConsumer {
   readonly ctrl: Int32Array;
   private readonly views: SlotView[];
   private readonly l: RingLayout;
+  private readonly r: RingBuffers;
+  private readonly chunkBufs: Buffer[];
   /** Milliseconds spent waiting for a slot (idle). */
   idleMs = 0;
 
   constructor(r: RingBuffers) {
+    this.r = r;
     this.l = r.layout;
     this.ctrl = new Int32Array(r.ctrl);
     this.views = r.slots.map((s) => new SlotView(s, r.layout));
+    this.chunkBufs = r.chunks.bufs.map((b) => Buffer.from(b));
   }
 
   /** The next published slot (waiting for one), or undefined when the ring is closed and drained. */
@@ -243,7 +322,11 @@ export class RingConsumer {
     const tail = Atomics.load(c, TAIL);
     for (;;) {
       const head = Atomics.load(c, HEAD);
-      if (head !== tail) return this.views[tail % this.l.slots];
+      if (head !== tail) {
+        const v = this.views[tail % this.l.slots]!;
+        if (v.count > 0) v.batch.buf = this.chunkBufs[v.chunk]!;
+        return v;
+      }
       // closed after its last publish: look at the head once more before finishing
       if (Atomics.load(c, CLOSED) === 1) {
         if (Atomics.load(c, HEAD) !== tail) continue;
@@ -257,6 +340,7 @@ export class RingConsumer {
 
   /** The slot next() returned is done: the reader may refill it. */
   release(): void {
+    unrefChunk(this.r, this.views[Atomics.load(this.ctrl, TAIL) % this.l.slots]!);
     Atomics.add(this.ctrl, TAIL, 1);
     Atomics.notify(this.ctrl, TAIL);
   }

@@ -22,7 +22,7 @@ import { Decoder } from '../../src/decode/decoder.js';
 import { PacketView } from '../../src/decode/view.js';
 import { v4ToString } from '../../src/decode/addr.js';
 import { flowHash, flowSharder } from '../../src/workers/shard.js';
-import { allocRing, RingConsumer, RingProducer } from '../../src/workers/ring.js';
+import { allocChunks, allocRing, RingConsumer, RingProducer } from '../../src/workers/ring.js';
 import { OrderedMerge } from '../../src/workers/merge.js';
 import { ShardedReplay, parseWorkers, type ShardedReplayResult } from '../../src/workers/replay.js';
 import type { Alert } from '../../src/records.js';
@@ -45,7 +45,7 @@ interface Run {
 }
 
 /** Every file in order through one pipeline: in this thread (n = 1) or through n packet workers. */
-async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?: string; shardModule?: string; failAfterPackets?: Record<number, number> } = {}): Promise<Run> {
+async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?: string; shardModule?: string; failAfterPackets?: Record<number, number>; chunkBytes?: number } = {}): Promise<Run> {
   const cfg = o.cfg ?? configFromObject({});
   const store = Store.open(join(mkdtempSync(join(tmpdir(), 'llmtap-workers-')), 'w.db'));
   applyConfigAllowlist(cfg, store);
@@ -73,6 +73,7 @@ async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?:
       workers: n,
       ...(o.shardModule !== undefined ? { shardModule: o.shardModule } : {}),
       ...(o.failAfterPackets !== undefined ? { failAfterPackets: o.failAfterPackets } : {}),
+      ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
     }).run(files);
   }
   pipeline.finish();
@@ -195,41 +196,58 @@ describe('shard function', () => {
 });
 
 describe('ring', () => {
-  it('hands packets, stream positions, markers and the watermark over intact, slot by slot', () => {
-    const ring = allocRing({ slots: 2, entries: 3, dataBytes: 64, markers: 2 });
+  it('hands packets (offsets into shared chunks), stream positions, markers and the watermark over intact, slot by slot', () => {
+    const chunks = allocChunks(2, 16);
+    const ring = allocRing({ slots: 2, entries: 3, markers: 2 }, chunks);
     const prod = new RingProducer(ring);
     const cons = new RingConsumer(ring);
-    const src = Buffer.from('abcdefghijklmnopqrstuvwxyz0123456789');
-    prod.push(src, 0, 5, 60, 1000, 1, 0, 7);
+    const refs = new Int32Array(chunks.refs);
+    const c0 = Buffer.from(chunks.bufs[0]!);
+    const c1 = Buffer.from(chunks.bufs[1]!);
+    c0.write('abcdefghijklmnop');
+    c1.write('qrstuvwxyz012345');
+    prod.push(0, 0, 5, 60, 1000, 1, 0, 7);
     prod.marker(9, 1500);
-    prod.push(src, 5, 4, 4, 2000, 1, 2, 9);
+    prod.push(0, 5, 4, 4, 2000, 1, 2, 9);
     prod.publish(10, true, 2000);
+    expect([refs[0], refs[1]]).toEqual([1, 0]);
     // three entries fill a slot
-    prod.push(src, 10, 3, 3, 3000, 101, 0, 11);
-    prod.push(src, 13, 3, 3, 3001, 101, 0, 12);
-    prod.push(src, 16, 3, 3, 3002, 101, 0, 13);
+    prod.push(0, 10, 3, 3, 3000, 101, 0, 11);
+    prod.push(0, 13, 3, 3, 3001, 101, 0, 12);
+    prod.push(0, 0, 1, 1, 3002, 101, 0, 13);
 
     const s1 = cons.next()!;
-    expect([s1.count, s1.seqEnd, s1.batchEnd, s1.nowUs, s1.markers]).toEqual([2, 10, true, 2000, 1]);
+    expect([s1.count, s1.seqEnd, s1.batchEnd, s1.nowUs, s1.markers, s1.chunk]).toEqual([2, 10, true, 2000, 1, 0]);
     const b = s1.batch;
     expect(b.buf.subarray(b.offset[0]!, b.offset[0]! + b.capLen[0]!).toString()).toBe('abcde');
     expect(b.buf.subarray(b.offset[1]!, b.offset[1]! + b.capLen[1]!).toString()).toBe('fghi');
     expect([b.wireLen[0], b.tsUs[1], b.ifIndex[1], s1.seq[0], s1.seq[1]]).toEqual([60, 2000, 2, 7, 9]);
     expect([s1.markerSeq[0], s1.markerTs[0], s1.markerPos[0]]).toEqual([9, 1500, 1]);
-    // the slot is freed: the fourth push publishes the full one (watermark: before packet 14)
-    // into the second slot of the ring and starts the first again
+    // the slot is freed (its chunk reference with it): the fourth push publishes the full one
+    // (watermark: before packet 14) into the second slot of the ring and starts the first again
     cons.release();
-    prod.push(src, 19, 3, 3, 3003, 101, 0, 14);
+    expect(refs[0]).toBe(0);
+    prod.push(0, 3, 2, 2, 3003, 101, 0, 14);
+    expect(refs[0]).toBe(1);
     const s2 = cons.next()!;
     expect([s2.count, s2.seqEnd, s2.batchEnd]).toEqual([3, 14, false]);
-    expect(s2.batch.buf.subarray(s2.batch.offset[2]!, s2.batch.offset[2]! + 3).toString()).toBe('qrs');
+    expect(s2.batch.buf.subarray(s2.batch.offset[2]!, s2.batch.offset[2]! + 1).toString()).toBe('a');
+    expect(s2.batch.buf.subarray(s2.batch.offset[0]!, s2.batch.offset[0]! + 3).toString()).toBe('klm');
     cons.release();
-    prod.publish(15, true, 3003);
+    // a packet in another chunk starts a new slot: one slot refers to one chunk
+    prod.push(1, 2, 4, 4, 3004, 101, 0, 15);
+    prod.publish(16, true, 3004);
     prod.close();
     const s3 = cons.next()!;
-    expect([s3.count, s3.seq[0], s3.seqEnd]).toEqual([1, 14, 15]);
+    expect([s3.count, s3.seq[0], s3.seqEnd, s3.chunk]).toEqual([1, 14, 15, 0]);
+    expect(s3.batch.buf.subarray(s3.batch.offset[0]!, s3.batch.offset[0]! + 2).toString()).toBe('de');
+    cons.release();
+    const s4 = cons.next()!;
+    expect([s4.count, s4.seq[0], s4.seqEnd, s4.chunk]).toEqual([1, 15, 16, 1]);
+    expect(s4.batch.buf.subarray(s4.batch.offset[0]!, s4.batch.offset[0]! + 4).toString()).toBe('stuv');
     cons.release();
     expect(cons.next()).toBeUndefined();
+    expect([refs[0], refs[1]]).toEqual([0, 0]);
   });
 });
 
@@ -263,7 +281,9 @@ describe('replay with several workers = one packet path', () => {
     const one = await replay(files, 1);
     expect(one.flows.length).toBeGreaterThan(500);
     for (const n of [2, 3]) {
-      const many = await replay(files, n);
+      // with 3 workers the shared packet chunks are small (64 KiB, 8 of them): the reader waits
+      // for chunks the workers still read and reuses them thousands of times
+      const many = await replay(files, n, n === 3 ? { chunkBytes: 64 * 1024 } : {});
       expectSame(one, many);
       expect(many.sharded!.workers.every((w) => w.packets > 0 && w.restarts === 0)).toBe(true);
       expect(many.sharded!.totals.packets).toBe(many.sharded!.reads.reduce((a, r) => a + r.stats.packets, 0));
