@@ -24,6 +24,14 @@ export interface FileReadOptions {
   onProgress?: (fileBytes: number, totalBytes: number) => void;
   /** What the file name `-` reads (default: process.stdin). */
   stdin?: Readable;
+  /**
+   * Plain files: the buffer to read the next chunk into, instead of one reusable buffer (the
+   * replay reader reads straight into shared memory its workers read). Called before each read,
+   * after every batch of the previous buffer was delivered; the unconsumed end of the previous
+   * buffer is copied to its front. Undefined, or one shorter than `minBytes`: a buffer of the
+   * reader's own is used for that read.
+   */
+  readBuffer?: (minBytes: number) => Buffer | undefined;
 }
 
 /** The file name that reads a capture from standard input; messages call it `standard input`. */
@@ -168,7 +176,7 @@ interface Chunk {
  * Plain files are read with positioned reads into one reusable buffer (no allocation per chunk;
  * a partial record is moved to the front with copyWithin); gzip comes through zlib's stream.
  */
-async function* chunks(file: string, fd: number, stream: Readable | undefined, chunkBytes: number): AsyncGenerator<Chunk> {
+async function* chunks(file: string, fd: number, stream: Readable | undefined, chunkBytes: number, readBuffer?: (minBytes: number) => Buffer | undefined): AsyncGenerator<Chunk> {
   const noop = (): void => undefined;
   if (stream !== undefined) {
     for await (const c of stream) {
@@ -179,6 +187,42 @@ async function* chunks(file: string, fd: number, stream: Readable | undefined, c
   }
   // Synchronous positioned reads: an async read per chunk measured ~1.5 ms of idle hand-off per
   // 4 MiB on this path; a page-cache read of 4 MiB blocks the loop for well under a millisecond.
+  if (readBuffer !== undefined) {
+    let prev: Buffer | undefined;
+    let keepFrom = 0;
+    let filePos = 0;
+    let stopped = false;
+    while (!stopped) {
+      const have = prev === undefined ? 0 : prev.length - keepFrom;
+      const minBytes = have + 64 * 1024;
+      let buf = readBuffer(minBytes);
+      if (buf === undefined || buf.length < minBytes) buf = Buffer.allocUnsafe(have + chunkBytes);
+      if (have > 0) prev!.copy(buf, 0, keepFrom);
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, buf, have, buf.length - have, filePos);
+      } catch (e) {
+        throw new CaptureFileError(file, filePos, `read error: ${(e as Error).message}`);
+      }
+      if (bytesRead === 0) return;
+      filePos += bytesRead;
+      const view = buf.subarray(0, have + bytesRead);
+      keepFrom = view.length;
+      yield {
+        buf: view,
+        fresh: false,
+        read: bytesRead,
+        keep: (stop: number) => {
+          keepFrom = stop;
+        },
+        stop: () => {
+          stopped = true;
+        },
+      };
+      prev = view;
+    }
+    return;
+  }
   {
     // room for one chunk plus a carried partial record (≤ 16 MiB pcapng block bound)
     const big = Buffer.allocUnsafe(chunkBytes + 16 * 1024 * 1024 + 64);
@@ -308,7 +352,7 @@ async function walkFile(
   };
 
   try {
-    for await (const chunk of chunks(file, fd, stream, chunkBytes)) {
+    for await (const chunk of chunks(file, fd, stream, chunkBytes, opts.readBuffer)) {
       const buf = chunk.fresh && carry.length > 0 ? Buffer.concat([carry, chunk.buf]) : chunk.buf;
       stats.fileBytes += chunk.read;
       let off = 0;

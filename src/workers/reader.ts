@@ -1,8 +1,9 @@
 /**
  * The replay reader (a worker thread): reads the capture files in order, decodes each packet
  * just far enough to key it (the same decoder as the packet path), picks its worker with the
- * shard function and puts its descriptor into that worker's ring. Packet bytes are copied once
- * per stretch of packets (not per packet) into the shared chunks the descriptors point into. It also numbers the packets of the whole
+ * shard function and puts its descriptor into that worker's ring. Plain files are read straight
+ * into the shared chunks the descriptors point into; other input (gzip) is copied there once per
+ * stretch of packets, not per packet. It also numbers the packets of the whole
  * stream (`seq`), drives idle expiry the way one packet path would (an expiry marker into every
  * ring when the stream's packet time crosses the next expiry step) and ends every input batch in
  * every ring (the watermark, and the batch end the pipeline ticks on).
@@ -52,50 +53,65 @@ async function run(d: ReaderData): Promise<void> {
       const result = await readCaptureFile(file, (b) => {
         const buf = b.buf;
         const count = b.count;
-        let i = 0;
-        while (i < count) {
-          // the packets from i on that fit into the rest of the current chunk: one copy for all
-          const start = b.offset[i]!;
-          const space = cb - chunks.used;
-          let j = i;
-          let end = start;
-          while (j < count) {
-            const e = b.offset[j]! + Math.min(b.capLen[j]!, cb);
-            if (e - start > space) break;
-            end = e;
-            j++;
-          }
-          if (j === i) {
-            // chunk full: every slot referring to it goes out before it can be reused
-            for (const r of rings) r.flush(seq, nowUs);
-            chunks.next();
-            continue;
-          }
-          const c = chunks.cur;
-          buf.copy(chunks.bufs[c]!, chunks.used, start, end);
-          const delta = chunks.used - start;
-          chunks.used += end - start;
-          for (; i < j; i++) {
-            const ts = b.tsUs[i]!;
-            // what PacketPath.onBatch does with its own packet time, for the whole stream
-            if (ts > nowUs) {
-              nowUs = ts;
-              if (ts >= nextExpireUs) {
-                if (nextExpireUs !== 0) for (const r of rings) r.marker(seq, ts);
-                nextExpireUs = ts + EXPIRE_EVERY_US;
-              }
+        // one packet, its bytes at `off` in chunk `c`
+        const one = (i: number, c: number, off: number): void => {
+          const ts = b.tsUs[i]!;
+          // what PacketPath.onBatch does with its own packet time, for the whole stream
+          if (ts > nowUs) {
+            nowUs = ts;
+            if (ts >= nextExpireUs) {
+              if (nextExpireUs !== 0) for (const r of rings) r.marker(seq, ts);
+              nextExpireUs = ts + EXPIRE_EVERY_US;
             }
-            const off = b.offset[i]!;
-            const capLen = b.capLen[i]!;
-            const keyed = dec.decode(v, buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
-            const w = shard(v, keyed, n);
-            rings[w >= 0 && w < n ? w : 0]!.push(c, off + delta, Math.min(capLen, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
-            seq++;
+          }
+          const capLen = b.capLen[i]!;
+          const keyed = dec.decode(v, buf, b.offset[i]!, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
+          const w = shard(v, keyed, n);
+          rings[w >= 0 && w < n ? w : 0]!.push(c, off, Math.min(capLen, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
+          seq++;
+        };
+        if (buf.buffer === chunks.bufs[chunks.cur]!.buffer && buf.byteOffset === 0) {
+          // read straight into the current shared chunk: nothing to copy
+          const c = chunks.cur;
+          for (let i = 0; i < count; i++) one(i, c, b.offset[i]!);
+        } else {
+          let i = 0;
+          while (i < count) {
+            // the packets from i on that fit into the rest of the current chunk: one copy for all
+            const start = b.offset[i]!;
+            const space = cb - chunks.used;
+            let j = i;
+            let end = start;
+            while (j < count) {
+              const e = b.offset[j]! + Math.min(b.capLen[j]!, cb);
+              if (e - start > space) break;
+              end = e;
+              j++;
+            }
+            if (j === i) {
+              // chunk full: every slot referring to it goes out before it can be reused
+              for (const r of rings) r.flush(seq, nowUs);
+              chunks.next();
+              continue;
+            }
+            const c = chunks.cur;
+            buf.copy(chunks.bufs[c]!, chunks.used, start, end);
+            const delta = chunks.used - start;
+            chunks.used += end - start;
+            for (; i < j; i++) one(i, c, b.offset[i]! + delta);
           }
         }
         for (const r of rings) r.publish(seq, true, nowUs);
       }, {
         ...(d.batchPackets !== undefined ? { batchPackets: d.batchPackets } : {}),
+        // plain files are read straight into the shared chunks
+        readBuffer: (minBytes) => {
+          if (minBytes > cb) return undefined;
+          for (const r of rings) r.flush(seq, nowUs);
+          chunks.next();
+          chunks.used = cb;
+          return chunks.bufs[chunks.cur];
+        },
         onProgress: (done, total) => port.postMessage({ t: 'progress', file, done, total, packets: seq } satisfies ReaderMessage),
       });
       port.postMessage({ t: 'file', result } satisfies ReaderMessage);
