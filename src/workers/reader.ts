@@ -15,7 +15,7 @@ import { PacketView } from '../decode/view.js';
 import { readCaptureFile, type FileReadResult } from '../source/file.js';
 import { EXPIRE_EVERY_US } from '../flow/lists.js';
 import { ChunkWriter, RingProducer, type RingBuffers } from './ring.js';
-import { flowSharder, type ShardFn } from './shard.js';
+import { flowSharder, quickFlowHash, type ShardFn } from './shard.js';
 
 export interface ReaderData {
   files: string[];
@@ -37,6 +37,8 @@ async function run(d: ReaderData): Promise<void> {
   const rings = d.rings.map((r) => new RingProducer(r));
   const n = rings.length;
   let shard: ShardFn = flowSharder(d.maxFragments);
+  // a shard module of a test decides for every packet
+  const quick = d.shardModule === undefined && n > 1;
   if (d.shardModule !== undefined) {
     const mod = (await import(d.shardModule.startsWith('file:') ? d.shardModule : pathToFileURL(d.shardModule).href)) as { shard: ShardFn };
     shard = mod.shard;
@@ -65,8 +67,14 @@ async function run(d: ReaderData): Promise<void> {
             }
           }
           const capLen = b.capLen[i]!;
-          const keyed = dec.decode(v, buf, b.offset[i]!, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
-          const w = shard(v, keyed, n);
+          // the common packet is keyed from its headers; the rest through the decoder
+          const q = quick ? quickFlowHash(buf, b.offset[i]!, capLen, b.linkType[i]!) : -1;
+          let w: number;
+          if (q >= 0) w = q % n;
+          else {
+            const keyed = dec.decode(v, buf, b.offset[i]!, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
+            w = shard(v, keyed, n);
+          }
           rings[w >= 0 && w < n ? w : 0]!.push(c, off, Math.min(capLen, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
           seq++;
         };

@@ -13,7 +13,7 @@
  * as an orphan, as one table would). The map is bounded like the flow table's own.
  */
 import type { PacketView } from '../decode/view.js';
-import { u32 } from '../decode/bytes.js';
+import { u16, u32 } from '../decode/bytes.js';
 import { LruMap } from '../bounded/lru.js';
 
 /** Picks a worker in [0, n) for a decoded packet (`keyed`: the decoder could key it). */
@@ -29,6 +29,32 @@ function fin(h: number): number {
   return (h ^ (h >>> 13)) >>> 0;
 }
 
+/** Symmetric hash of an IPv4 flow (addresses as unsigned 32-bit words). */
+function hash4(s: number, d: number, sp: number, dp: number, proto: number): number {
+  const swap = s > d || (s === d && sp > dp);
+  let h = mix(mix(0x9e3779b9, swap ? d : s), swap ? s : d);
+  h = mix(h, swap ? ((dp << 16) | sp) >>> 0 : ((sp << 16) | dp) >>> 0);
+  return fin(mix(h, (4 << 8) | proto));
+}
+
+/** Symmetric hash of an IPv6 flow (addresses at `so` and `dO` in `b`). */
+function hash6(b: Buffer, so: number, dO: number, sp: number, dp: number, proto: number): number {
+  let cmp = 0;
+  for (let i = 0; i < 16 && cmp === 0; i += 4) {
+    const x = u32(b, so + i);
+    const y = u32(b, dO + i);
+    cmp = x < y ? -1 : x > y ? 1 : 0;
+  }
+  const swap = cmp > 0 || (cmp === 0 && sp > dp);
+  const ao = swap ? dO : so;
+  const bo = swap ? so : dO;
+  let h = 0x9e3779b9;
+  for (let i = 0; i < 16; i += 4) h = mix(h, u32(b, ao + i));
+  for (let i = 0; i < 16; i += 4) h = mix(h, u32(b, bo + i));
+  h = mix(h, swap ? ((dp << 16) | sp) >>> 0 : ((sp << 16) | dp) >>> 0);
+  return fin(mix(h, (6 << 8) | proto));
+}
+
 /**
  * Symmetric 32-bit hash of a keyed packet's flow: the same for both directions. With `ports`
  * false only the addresses (and protocol) are hashed.
@@ -36,31 +62,53 @@ function fin(h: number): number {
 export function flowHash(v: PacketView, ports: boolean): number {
   const sp = ports ? v.srcPort : 0;
   const dp = ports ? v.dstPort : 0;
-  let h = 0x9e3779b9;
-  if (v.ipVersion === 4) {
-    const s = v.src4 >>> 0;
-    const d = v.dst4 >>> 0;
-    const swap = s > d || (s === d && sp > dp);
-    h = mix(mix(h, swap ? d : s), swap ? s : d);
-    h = mix(h, swap ? ((dp << 16) | sp) >>> 0 : ((sp << 16) | dp) >>> 0);
-  } else {
-    const b = v.buf;
-    const so = v.src6Off;
-    const dO = v.dst6Off;
-    let cmp = 0;
-    for (let i = 0; i < 16 && cmp === 0; i += 4) {
-      const x = u32(b, so + i);
-      const y = u32(b, dO + i);
-      cmp = x < y ? -1 : x > y ? 1 : 0;
-    }
-    const swap = cmp > 0 || (cmp === 0 && sp > dp);
-    const ao = swap ? dO : so;
-    const bo = swap ? so : dO;
-    for (let i = 0; i < 16; i += 4) h = mix(h, u32(b, ao + i));
-    for (let i = 0; i < 16; i += 4) h = mix(h, u32(b, bo + i));
-    h = mix(h, swap ? ((dp << 16) | sp) >>> 0 : ((sp << 16) | dp) >>> 0);
+  return v.ipVersion === 4 ? hash4(v.src4 >>> 0, v.dst4 >>> 0, sp, dp, v.proto) : hash6(v.buf, v.src6Off, v.dst6Off, sp, dp, v.proto);
+}
+
+const GTPU_PORT = 2152;
+
+/**
+ * The flow hash straight from the bytes of the common packet — Ethernet, up to two VLAN tags,
+ * IPv4 (unfragmented) or IPv6 (no extension header), TCP or UDP — without decoding it: the
+ * value flowHash gives for the decoded packet. -1 for every other packet (tunnels, fragments,
+ * other links or protocols, anything cut short): those take the decoder.
+ */
+export function quickFlowHash(b: Buffer, off: number, capLen: number, linkType: number): number {
+  if (linkType !== 1) return -1;
+  const end = off + capLen;
+  let p = off + 14;
+  if (p > end) return -1;
+  let et = u16(b, p - 2);
+  for (let k = 0; k < 2 && (et === 0x8100 || et === 0x88a8); k++) {
+    if (p + 4 > end) return -1;
+    et = u16(b, p + 2);
+    p += 4;
   }
-  return fin(mix(h, (v.ipVersion << 8) | v.proto));
+  if (et === 0x0800) {
+    if (p + 20 > end) return -1;
+    const vihl = b[p]!;
+    const ihl = (vihl & 15) * 4;
+    if (vihl >> 4 !== 4 || ihl < 20) return -1;
+    if ((u16(b, p + 6) & 0x3fff) !== 0) return -1;
+    const proto = b[p + 9]!;
+    if (proto !== 6 && proto !== 17) return -1;
+    const l4 = p + ihl;
+    if (l4 + 4 > end) return -1;
+    const sp = u16(b, l4);
+    const dp = u16(b, l4 + 2);
+    if (proto === 17 && (sp === GTPU_PORT || dp === GTPU_PORT)) return -1;
+    return hash4(u32(b, p + 12), u32(b, p + 16), sp, dp, proto);
+  }
+  if (et === 0x86dd) {
+    if (p + 44 > end || b[p]! >> 4 !== 6) return -1;
+    const proto = b[p + 6]!;
+    if (proto !== 6 && proto !== 17) return -1;
+    const sp = u16(b, p + 40);
+    const dp = u16(b, p + 42);
+    if (proto === 17 && (sp === GTPU_PORT || dp === GTPU_PORT)) return -1;
+    return hash6(b, p + 8, p + 24, sp, dp, proto);
+  }
+  return -1;
 }
 
 /** The flow table's fragment key (src/flow/table.ts fragKey): same source, destination, id, protocol, VLAN. */

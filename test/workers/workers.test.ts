@@ -21,7 +21,7 @@ import { currentAlerts } from '../../src/sensor/index.js';
 import { Decoder } from '../../src/decode/decoder.js';
 import { PacketView } from '../../src/decode/view.js';
 import { v4ToString } from '../../src/decode/addr.js';
-import { flowHash, flowSharder } from '../../src/workers/shard.js';
+import { flowHash, flowSharder, quickFlowHash } from '../../src/workers/shard.js';
 import { allocChunks, allocRing, RingConsumer, RingProducer } from '../../src/workers/ring.js';
 import { OrderedMerge } from '../../src/workers/merge.js';
 import { ShardedReplay, parseWorkers, type ShardedReplayResult } from '../../src/workers/replay.js';
@@ -149,6 +149,42 @@ describe('shard function', () => {
     const total = per.reduce((a, b) => a + b, 0);
     for (const p of per) expect(p / total).toBeLessThan(0.5);
   });
+
+  it('keys the common packet from its headers with the hash of the decoded packet; tunnels and fragments take the decoder', async () => {
+    if (corpus === undefined) return;
+    const dec = new Decoder();
+    const v = new PacketView();
+    let quick = 0;
+    let decoderOnly = 0;
+    const notQuick: Record<string, number> = {};
+    for (const e of corpusEntries(corpus)) {
+      try {
+        await readCaptureFile(e.pcap, (b) => {
+          for (let i = 0; i < b.count; i++) {
+            const q = quickFlowHash(b.buf, b.offset[i]!, b.capLen[i]!, b.linkType[i]!);
+            const keyed = dec.decode(v, b.buf, b.offset[i]!, b.capLen[i]!, b.wireLen[i]!, b.linkType[i]!, b.tsUs[i]!, b.ifIndex[i]!);
+            if (q >= 0) {
+              quick++;
+              // every packet keyed from its headers is one the decoder keys, to the same hash
+              expect(keyed).toBe(true);
+              expect(v.fragment || v.tunnels > 0).toBe(false);
+              expect(q).toBe(flowHash(v, true));
+            } else if (keyed) {
+              decoderOnly++;
+              const why = v.tunnels > 0 ? 'tunnel' : v.fragment ? 'fragment' : b.linkType[i] !== 1 ? 'link' : 'other';
+              notQuick[why] = (notQuick[why] ?? 0) + 1;
+            }
+          }
+        });
+      } catch {
+        // unreadable corpus entries are tested elsewhere
+      }
+    }
+    expect(quick).toBeGreaterThan(5000);
+    expect(decoderOnly).toBeGreaterThan(0);
+    expect(notQuick['tunnel'] ?? 0).toBeGreaterThan(0);
+    expect(notQuick['fragment'] ?? 0).toBeGreaterThan(0);
+  }, 120_000);
 
   it('sends later IP fragments to the worker of their first fragment', async () => {
     if (corpus === undefined) return;
