@@ -110,6 +110,11 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
     child.proc.kill('SIGUSR2');
     for (let i = 0; i < 200 && !child.output().includes('restarted 1\n'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(child.output()).toContain('restarted 1\n');
+    // "restarted" is said when the replacement is spawned; its thread still loads its modules,
+    // opens its socket and joins the group. Until it joins, that socket gets a copy of every
+    // packet of the interface (skipped by the capture, but counted by the kernel as received),
+    // so the second replay starts once the replacement has had time to join.
+    await new Promise((r) => setTimeout(r, 1500));
     const second = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=3000', path()]));
     await new Promise((r) => setTimeout(r, 300));
     const s = await child.stop();
