@@ -96,11 +96,6 @@ export function familySeries(decls: CounterDecls, fam: FamilyCounts): SeriesValu
   }));
 }
 
-/** The counter names of a declaration record whose kind is `kind` (families left out). */
-export function countersOfKind<N extends string>(decls: CounterDecls<N>, kind: CounterKind): N[] {
-  return (Object.keys(decls) as N[]).filter((n) => decls[n].kind === kind && !isFamily(n));
-}
-
 /** One series of a metric: its label values and the value. */
 export interface SeriesValue {
   readonly labels: Readonly<Record<string, string>>;
