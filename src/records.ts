@@ -185,17 +185,9 @@ export interface DnsAnswer {
 
 // ───────────────────────────── EDR → attribute ─────────────────────────────
 
-export type EdrSourceFormat =
-  | 'llmtap'
-  | 'sysmon'
-  | 'wfp'
-  | 'mde'
-  | 'osquery'
-  | 'fdr'
-  | 'elastic_defend'
-  | 'tetragon'
-  | 'falco'
-  | 'auditd';
+/** Every EDR source format. */
+export const EDR_SOURCE_FORMATS = ['llmtap', 'sysmon', 'wfp', 'mde', 'osquery', 'fdr', 'elastic_defend', 'tetragon', 'falco', 'auditd'] as const;
+export type EdrSourceFormat = (typeof EDR_SOURCE_FORMATS)[number];
 
 /**
  * The normalized EDR connection record, version 1 (`v: 1`). Adapters produce this and only

@@ -6,13 +6,7 @@
  * part as the format); the reader's failures also in `llmtap_edr_input_skipped_total{reason}`.
  */
 import { familyKey, type CounterDecl, type CounterDecls, type CounterKind } from '../counters.js';
-import type { EdrSourceFormat } from '../records.js';
-
-/** Every EDR source format (the values of EdrSourceFormat; the check below keeps them equal). */
-export const EDR_FORMATS = ['llmtap', 'sysmon', 'wfp', 'mde', 'osquery', 'fdr', 'elastic_defend', 'tetragon', 'falco', 'auditd'] as const;
-type Missing = Exclude<EdrSourceFormat, (typeof EDR_FORMATS)[number]>;
-const allFormats: [Missing] extends [never] ? true : Missing = true;
-void allFormats;
+import { EDR_SOURCE_FORMATS, type EdrSourceFormat } from '../records.js';
 
 type Reasons = Readonly<Record<string, readonly [CounterKind, string]>>;
 
@@ -57,11 +51,11 @@ export type ConnectionReason = `${EdrSourceFormat}.${ConnectionCheck}`;
 
 /** The reason of a failed connection check, by format: `CONNECTION_REASON.sysmon.no_device` is `sysmon.no_device`. */
 export const CONNECTION_REASON = Object.fromEntries(
-  EDR_FORMATS.map((f) => [f, Object.fromEntries(Object.keys(CONNECTION).map((c) => [c, familyKey(`<format>.${c}`, f)]))]),
+  EDR_SOURCE_FORMATS.map((f) => [f, Object.fromEntries(Object.keys(CONNECTION).map((c) => [c, familyKey(`<format>.${c}`, f)]))]),
 ) as Readonly<Record<EdrSourceFormat, Readonly<Record<ConnectionCheck, ConnectionReason>>>>;
 
 const CONNECTION_DECLS = Object.fromEntries(
-  EDR_FORMATS.flatMap((f) =>
+  EDR_SOURCE_FORMATS.flatMap((f) =>
     Object.entries(CONNECTION).map(([c, [kind, doc]]) => [
       familyKey(`<format>.${c}`, f),
       { kind, doc: `${f}: ${doc}.`, metric: { name: 'llmtap_edr_records_total', labels: { format: f, outcome: 'rejected' } } },
