@@ -54,14 +54,13 @@ export const CONNECTION_REASON = Object.fromEntries(
   EDR_SOURCE_FORMATS.map((f) => [f, Object.fromEntries(Object.keys(CONNECTION).map((c) => [c, familyKey(`<format>.${c}`, f)]))]),
 ) as Readonly<Record<EdrSourceFormat, Readonly<Record<ConnectionCheck, ConnectionReason>>>>;
 
-const CONNECTION_DECLS = Object.fromEntries(
-  EDR_SOURCE_FORMATS.flatMap((f) =>
-    Object.entries(CONNECTION).map(([c, [kind, doc]]) => [
-      familyKey(`<format>.${c}`, f),
-      { kind, doc: `${f}: ${doc}.`, metric: { name: 'llmtap_edr_records_total', labels: { format: f, outcome: 'rejected' } } },
-    ]),
+/** Each format's connection checks, declared like its other reasons. */
+const CONNECTION_DECLS = Object.assign(
+  {},
+  ...EDR_SOURCE_FORMATS.map((f) =>
+    rejected(f, Object.fromEntries(Object.entries(CONNECTION).map(([c, [kind, doc]]) => [CONNECTION_REASON[f][c as ConnectionCheck], [kind, `${f}: ${doc}.`]]))),
   ),
-) as unknown as Record<ConnectionReason, CounterDecl>;
+) as Record<ConnectionReason, CounterDecl>;
 
 const FORMATS = {
   ...rejected('llmtap', {
