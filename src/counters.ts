@@ -117,7 +117,7 @@ export function declaredSeries(stage: string, decls: CounterDecls, values: Count
     if (d === undefined) continue;
     let labels: Record<string, string> | undefined;
     if (d.metric?.name === metric) labels = { ...d.metric.labels };
-    else if (sel !== undefined && (sel.kind === undefined || d.kind === sel.kind) && !isFamily(name)) labels = { [sel.label]: name };
+    else if (sel !== undefined && selects(sel, name, d)) labels = { [sel.label]: name };
     if (labels === undefined) continue;
     const key = JSON.stringify(labels);
     const row = rows.get(key);
@@ -138,10 +138,23 @@ export function declaredByLabel(stage: string, decls: CounterDecls, values: Coun
 }
 
 /**
- * The stage counters a labelled metric takes by kind: every counter of `kind` (of any kind
- * when absent) declared by `stage`, its name as the value of `label`. The docs list them under the metric.
+ * A labelled metric that takes a stage's counters by kind: every counter of `kind` (of any kind
+ * when absent) declared by `stage`, its name as the value of `label`.
  */
-export const STAGE_METRICS: ReadonlyArray<{ metric: string; stage: string; kind?: CounterKind; label: string }> = [
+export interface StageMetric {
+  readonly metric: string;
+  readonly stage: string;
+  readonly kind?: CounterKind;
+  readonly label: string;
+}
+
+/** Whether `sel` takes the stage counter `name` declared as `d` (its kind; never a family). */
+export function selects(sel: StageMetric, name: string, d: CounterDecl): boolean {
+  return (sel.kind === undefined || d.kind === sel.kind) && !isFamily(name);
+}
+
+/** The stage counters labelled metrics take by kind (the docs list them under the metric). */
+export const STAGE_METRICS: readonly StageMetric[] = [
   { metric: 'llmtap_decode_errors_total', stage: 'decode', kind: 'failure', label: 'reason' },
   { metric: 'llmtap_dissect_failures_total', stage: 'dissect', kind: 'failure', label: 'reason' },
   { metric: 'llmtap_flow_ended_total', stage: 'flow_end', label: 'reason' },

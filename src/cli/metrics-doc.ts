@@ -4,7 +4,7 @@
  * kind, doc, the series it feeds). `node scripts/gen-metrics-doc.mjs` writes it;
  * test/e2e/metrics-doc.test.ts checks the committed file equals this.
  */
-import { familyLabels, isFamily, STAGE_METRICS, type CounterDecl } from '../counters.js';
+import { familyLabels, selects, STAGE_METRICS, type CounterDecl } from '../counters.js';
 import { createMetrics } from '../metrics.js';
 import { STAGE_COUNTERS } from '../sensor/counters.js';
 
@@ -19,7 +19,7 @@ function feeds(stage: string, name: string, d: CounterDecl): string {
     out.push(`\`${d.metric.name}${l.length > 0 ? `{${l.join(',')}}` : ''}\``);
   }
   for (const sel of STAGE_METRICS)
-    if (sel.stage === stage && (sel.kind === undefined || sel.kind === d.kind) && !isFamily(name)) out.push(`\`${sel.metric}{${sel.label}="${name}"}\``);
+    if (sel.stage === stage && selects(sel, name, d)) out.push(`\`${sel.metric}{${sel.label}="${name}"}\``);
   return out.length > 0 ? out.join(', ') : '—';
 }
 
