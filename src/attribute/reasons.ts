@@ -18,7 +18,7 @@ function rejected<const R extends Reasons>(format: string, r: R): { readonly [K 
 }
 
 /** The reader's reasons: the record could not be read at all. */
-export const INGEST_REASONS = rejected('ingest', {
+const INGEST_REASONS = rejected('ingest', {
   'ingest.record_too_long': ['failure', 'A record longer than the record cap (skipped while read; memory stays bounded).'],
   'ingest.binary_record': ['failure', 'A record that is not UTF-8 text.'],
   'ingest.bad_json': ['failure', 'A record that is not valid JSON (or a JSON stream cut inside a value).'],
@@ -112,7 +112,7 @@ const FORMATS = {
 };
 
 /** A connection's shared checks and each format's reasons. */
-export const EDR_REASONS = { ...EDR, ...FORMATS, ...CONNECTION_DECLS };
+const EDR_REASONS = { ...EDR, ...FORMATS, ...CONNECTION_DECLS };
 
 export type IngestReason = keyof typeof INGEST_REASONS;
 export type EdrReason = keyof typeof EDR_REASONS;

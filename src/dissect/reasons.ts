@@ -21,7 +21,7 @@ function declsOf(t: Record<string, NamedCounter>): CounterDecls {
  * counts with. Outcomes that are not failures (`tls.hello_parsed`) are counted the same way so
  * ratios can be computed.
  */
-export const TLS_COUNTERS = {
+const TLS_COUNTERS = {
   helloParsed: { name: 'tls.hello_parsed', kind: 'outcome', doc: 'A ClientHello was parsed (first one of a flow).', metric: { name: 'llmtap_dissect_handshakes_total', labels: { transport: 'tls' } } },
   helloDuplicate: { name: 'tls.hello_duplicate', kind: 'note', doc: 'A further ClientHello in the same flow (duplicate, or after HelloRetryRequest).' },
   helloMultiSegment: { name: 'tls.hello_multi_segment', kind: 'note', doc: 'The ClientHello needed reassembly across TCP segments.' },
@@ -54,7 +54,7 @@ export const TLS_REASONS = namesOf(TLS_COUNTERS);
 export type TlsReason = (typeof TLS_REASONS)[keyof typeof TLS_REASONS];
 
 /** Router-level counters. */
-export const ROUTER_COUNTERS = {
+const ROUTER_COUNTERS = {
   bypassOther: { name: 'dissect.bypass_other', kind: 'outcome', doc: 'A flow no dissector takes (neither DNS, TLS nor QUIC by the router\'s rule): bypassed.' },
   quicCandidate: { name: 'dissect.quic_candidate', kind: 'outcome', doc: 'A UDP flow whose first payload looks like a QUIC long header: handed to the QUIC dissector.' },
 } as const satisfies Record<string, NamedCounter>;
