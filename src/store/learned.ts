@@ -58,6 +58,21 @@ export function allowEntry(r: AllowRow): AllowlistEntry {
   return e;
 }
 
+/**
+ * Whether an allowlist entry (of the query's tenant and process name) excuses the query: it is
+ * not expired and every pin it has matches. Both stores match with this.
+ */
+export function allowMatches(e: AllowlistEntry, q: AllowQuery): boolean {
+  if (e.expiresAtMs !== undefined && e.expiresAtMs <= q.atMs) return false;
+  // A SHA-256 pin matches the binary's SHA-256; a SHA-1 pin (40 hex) its SHA-1. The two
+  // kinds differ in length, so one never equals the other.
+  if (e.binaryHash !== undefined && e.binaryHash !== q.binaryHash?.toLowerCase() && e.binaryHash !== q.sha1?.toLowerCase()) return false;
+  if (e.deviceGroup !== undefined && !q.deviceGroups.includes(e.deviceGroup)) return false;
+  if (e.provider !== undefined && e.provider !== q.provider) return false;
+  if (e.category !== undefined && e.category !== q.category) return false;
+  return true;
+}
+
 export function candidate(r: CandRow): Candidate {
   return {
     id: r.id,
@@ -139,14 +154,8 @@ export class LearnedTables {
   allowlisted(tenant: string, q: AllowQuery): AllowlistEntry | undefined {
     const rows = this.st('allowByName').all(tenant, q.processName.toLowerCase()) as AllowRow[];
     for (const r of rows) {
-      if (r.expires_at_ms !== null && r.expires_at_ms <= q.atMs) continue;
-      // A SHA-256 pin matches the binary's SHA-256; a SHA-1 pin (40 hex) its SHA-1. The two
-      // kinds differ in length, so one never equals the other.
-      if (r.binary_hash !== null && r.binary_hash !== q.binaryHash?.toLowerCase() && r.binary_hash !== q.sha1?.toLowerCase()) continue;
-      if (r.device_group !== null && !q.deviceGroups.includes(r.device_group)) continue;
-      if (r.provider !== null && r.provider !== q.provider) continue;
-      if (r.category !== null && r.category !== q.category) continue;
-      return allowEntry(r);
+      const e = allowEntry(r);
+      if (allowMatches(e, q)) return e;
     }
     return undefined;
   }

@@ -49,7 +49,7 @@ import type { Alert, AlertStatus, Heuristic, Observation, Severity } from '../..
 import { schemaDefaults, type SensorConfig } from '../../config.js';
 import { alertBinHash, bodyOf } from '../alerts.js';
 import { FAULT_TEXT, type FaultReason, type QueueCounts } from '../faults.js';
-import { allowEntry, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
+import { allowEntry, allowMatches, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
 import { OBSERVATION_COLUMNS, observationValues, toRow, utcDay, type ObservationMarks, type ObservationQuery, type Row } from '../observations.js';
 import type { StoreStatus } from '../store.js';
 import { OBSERVATION_FIELDS, USAGE_DIMENSIONS, type AllowlistEntry, type AllowQuery, type Candidate, type CandidateSighting, type NewAllowlistEntry, type ObservationRow, type UsageDimension, type UsageQuery, type UsageRow } from '../types.js';
@@ -837,17 +837,10 @@ export class PgStore implements DetectStore {
     });
   }
 
-  /** The first entry that matches every pin it has (same rules as the SQLite store's). */
+  /** The first entry that matches every pin it has (the SQLite store's rules). */
   isAllowlisted(tenant: string, q: AllowQuery): AllowlistEntry | undefined {
-    for (const e of this.allow.get(k2(tenant, q.processName.toLowerCase())) ?? []) {
-      if (e.expiresAtMs !== undefined && e.expiresAtMs <= q.atMs) continue;
-      if (e.binaryHash !== undefined && e.binaryHash !== q.binaryHash?.toLowerCase() && e.binaryHash !== q.sha1?.toLowerCase()) continue;
-      if (e.deviceGroup !== undefined && !q.deviceGroups.includes(e.deviceGroup)) continue;
-      if (e.provider !== undefined && e.provider !== q.provider) continue;
-      if (e.category !== undefined && e.category !== q.category) continue;
-      return { ...e };
-    }
-    return undefined;
+    const e = this.allow.get(k2(tenant, q.processName.toLowerCase()))?.find((x) => allowMatches(x, q));
+    return e !== undefined ? { ...e } : undefined;
   }
 
   /** Counts a sighting once per obsId; returns the candidate after the update (its id once committed). */
