@@ -14,12 +14,19 @@ import { USAGE_DIMENSIONS, type UsageDimension, type UsageQuery, type UsageRow }
 
 export type { UsageDimension, UsageQuery, UsageRow } from './types.js';
 
-const DIM_SQL: Record<UsageDimension, string> = {
+/** The SQL expression of each dimension (the same text for SQLite and PostgreSQL). */
+export const DIM_SQL: Record<UsageDimension, string> = {
   device: 'COALESCE(device_id, client_addr)',
   source: 'client_addr',
   provider: 'provider',
   destination: 'COALESCE(host, server_addr)',
 };
+
+/** Throws on a dimension grouped twice or unknown (both stores check queries with this). */
+export function checkUsageQuery(q: UsageQuery): void {
+  if (new Set(q.group).size !== q.group.length) throw new Error('usage: a dimension is grouped twice');
+  for (const d of q.group) if (!(USAGE_DIMENSIONS as readonly string[]).includes(d)) throw new Error(`usage: unknown dimension ${String(d)}`);
+}
 
 interface Raw {
   g0?: string;
@@ -70,8 +77,7 @@ export class UsageTable {
   }
 
   usage(tenant: string, q: UsageQuery): UsageRow[] {
-    if (new Set(q.group).size !== q.group.length) throw new Error('usage: a dimension is grouped twice');
-    for (const d of q.group) if (!(USAGE_DIMENSIONS as readonly string[]).includes(d)) throw new Error(`usage: unknown dimension ${String(d)}`);
+    checkUsageQuery(q);
     const rows = this.stmt(q.group).all(tenant, q.sinceUs, q.untilUs, Math.max(1, Math.min(q.limit, 100_000))) as Raw[];
     const out: UsageRow[] = [];
     for (const r of rows) {

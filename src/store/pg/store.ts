@@ -51,8 +51,9 @@ import { alertBinHash, bodyOf } from '../alerts.js';
 import { FAULT_TEXT, type FaultReason, type QueueCounts } from '../faults.js';
 import { allowEntry, allowMatches, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
 import { OBSERVATION_COLUMNS, observationValues, toRow, utcDay, type ObservationMarks, type ObservationQuery, type Row } from '../observations.js';
+import { checkUsageQuery, DIM_SQL } from '../usage.js';
 import type { StoreStatus } from '../store.js';
-import { OBSERVATION_FIELDS, USAGE_DIMENSIONS, type AllowlistEntry, type AllowQuery, type Candidate, type CandidateSighting, type NewAllowlistEntry, type ObservationRow, type UsageDimension, type UsageQuery, type UsageRow } from '../types.js';
+import { OBSERVATION_FIELDS, type AllowlistEntry, type AllowQuery, type Candidate, type CandidateSighting, type NewAllowlistEntry, type ObservationRow, type UsageQuery, type UsageRow } from '../types.js';
 import { migratePg } from './migrations.js';
 
 const STORE_DEFAULTS = schemaDefaults('store');
@@ -190,13 +191,6 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
 const TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-const USAGE_SQL: Record<UsageDimension, string> = {
-  device: 'COALESCE(device_id, client_addr)',
-  source: 'client_addr',
-  provider: 'provider',
-  destination: 'COALESCE(host, server_addr)',
 };
 
 const OBS_COLS = OBSERVATION_COLUMNS;
@@ -1160,15 +1154,14 @@ export class PgStore implements DetectStore {
 
   /** The tenant's usage summary over a window (same groups and order as src/store/usage.ts). */
   async usage(tenant: string, q: UsageQuery): Promise<UsageRow[]> {
-    if (new Set(q.group).size !== q.group.length) throw new Error('usage: a dimension is grouped twice');
-    for (const d of q.group) if (!(USAGE_DIMENSIONS as readonly string[]).includes(d)) throw new Error(`usage: unknown dimension ${String(d)}`);
-    const cols = q.group.map((d, i) => `${USAGE_SQL[d]} AS g${i}`);
+    checkUsageQuery(q);
+    const cols = q.group.map((d, i) => `${DIM_SQL[d]} AS g${i}`);
     const by = q.group.map((_, i) => `g${i}`);
     const sql = `SELECT ${[...cols, 'count(*) AS connections', 'min(ts_us) AS first_us', 'max(last_ts_us) AS last_us',
-      'sum(bytes_out)::float8 AS bytes_out', 'sum(bytes_in)::float8 AS bytes_in', `count(DISTINCT ${USAGE_SQL.destination}) AS destinations`].join(', ')}
+      'sum(bytes_out)::float8 AS bytes_out', 'sum(bytes_in)::float8 AS bytes_in', `count(DISTINCT ${DIM_SQL.destination}) AS destinations`].join(', ')}
       FROM observations WHERE tenant = $1 AND ts_us >= $2 AND ts_us < $3
       ${by.length > 0 ? `GROUP BY ${by.join(', ')}` : ''}
-      ORDER BY connections DESC, bytes_out DESC${q.group.length > 0 ? `, ${q.group.map((d) => `${USAGE_SQL[d]} COLLATE "C"`).join(', ')}` : ''} LIMIT $4`;
+      ORDER BY connections DESC, bytes_out DESC${q.group.length > 0 ? `, ${q.group.map((d) => `${DIM_SQL[d]} COLLATE "C"`).join(', ')}` : ''} LIMIT $4`;
     return this.read(async () => {
       const rows = (await this.pool.query<Record<string, unknown>>(sql, [tenant, q.sinceUs, q.untilUs, Math.max(1, Math.min(q.limit, 100_000))])).rows;
       const out: UsageRow[] = [];
