@@ -64,13 +64,15 @@ export class Detector {
   private readonly rules: Rule[];
   private readonly dedup: Deduper;
   private readonly counters = new Map<DetectCounter, number>();
-  /** The declared families, each kept by label values. */
-  private readonly alertsCreated = new FamilyCounts('alerts.<heuristic>.<severity>');
-  private readonly alertUpdates = new FamilyCounts('alert_updates.<heuristic>');
-  private readonly errorsByRule = new FamilyCounts('detect.error.<rule>');
-  private readonly storeErrorsByWhere = new FamilyCounts('detect.store_error.<where>');
-  private readonly perDayObservations = new FamilyCounts('h1_per_day.<tenant>.<day>.observations');
-  private readonly perDayH1 = new FamilyCounts('h1_per_day.<tenant>.<day>.h1');
+  /** The declared families, each kept by label values (`stats` lists them in this order). */
+  private readonly families = {
+    errorsByRule: new FamilyCounts('detect.error.<rule>'),
+    storeErrorsByWhere: new FamilyCounts('detect.store_error.<where>'),
+    alertsCreated: new FamilyCounts('alerts.<heuristic>.<severity>'),
+    alertUpdates: new FamilyCounts('alert_updates.<heuristic>'),
+    perDayObservations: new FamilyCounts('h1_per_day.<tenant>.<day>.observations'),
+    perDayH1: new FamilyCounts('h1_per_day.<tenant>.<day>.h1'),
+  };
   private readonly firstObs = new Map<string, number>();
   /** tenant\0hash → first sighting; a cache of the store's inventory (least recently used evicted). */
   private readonly inventory: LruMap<string, number>;
@@ -100,10 +102,10 @@ export class Detector {
   private failed(where: string, err: unknown, obsId: string): void {
     if (where === 'store') {
       this.count('detect.store_error');
-      this.storeErrorsByWhere.inc([where]);
+      this.families.storeErrorsByWhere.inc([where]);
     } else {
       this.count('detect.error');
-      this.errorsByRule.inc([where]);
+      this.families.errorsByRule.inc([where]);
     }
     if (!this.log) return;
     const now = Date.now();
@@ -180,8 +182,8 @@ export class Detector {
         }
         const r = this.dedup.emit(tenant.id, obs, hit, signals);
         if (!r) return undefined;
-        if (r.created) this.alertsCreated.inc([hit.heuristic, r.alert.severity]);
-        else this.alertUpdates.inc([hit.heuristic]);
+        if (r.created) this.families.alertsCreated.inc([hit.heuristic, r.alert.severity]);
+        else this.families.alertUpdates.inc([hit.heuristic]);
         return r.alert;
       },
       count: (name: RuleCounter) => this.count(name),
@@ -251,8 +253,8 @@ export class Detector {
 
   private countDaily(tenant: string, tsUs: number, h1: boolean): void {
     const day = new Date(Math.floor(tsUs / 1000)).toISOString().slice(0, 10);
-    this.perDayObservations.inc([tenant, day]);
-    if (h1) this.perDayH1.inc([tenant, day]);
+    this.families.perDayObservations.inc([tenant, day]);
+    if (h1) this.families.perDayH1.inc([tenant, day]);
   }
 
   /** Every bounded structure of detect: the inventory cache and each rule's state. */
@@ -298,18 +300,15 @@ export class Detector {
     }
   }
 
-  /** Counters: `alerts.<heuristic>.<severity>` (created), `alert_updates.<heuristic>`,
-   * `detect.error[.<rule>]`, `detect.store_error`, `detect.telemetry_disabled`,
-   * `detect.loopback_without_device` (a hit whose only device key was a loopback address),
-   * `h1_per_day.<tenant>.<day>.{h1,observations}` (this run; the store keeps the history). */
+  /** The counters declared in DETECT_COUNTERS (src/detect/counters.ts), families filled in. */
   stats(): Record<string, number> {
     const out: Record<string, number> = Object.fromEntries(this.counters);
-    for (const f of [this.errorsByRule, this.storeErrorsByWhere, this.alertsCreated, this.alertUpdates, this.perDayObservations, this.perDayH1]) f.flat(out);
+    for (const f of Object.values(this.families)) f.flat(out);
     return out;
   }
 
   /** Alerts created by heuristic and severity (the `alerts.<heuristic>.<severity>` family). */
   alertCounts(): FamilyCounts {
-    return this.alertsCreated;
+    return this.families.alertsCreated;
   }
 }
