@@ -105,26 +105,21 @@ export interface SeriesValue {
 /**
  * The series a stage's counter values add to `metric`, read from the declarations: counters
  * whose `metric` names it (with their declared labels), and, when STAGE_METRICS selects
- * this stage for it, every counter of the selected kind (its name as the label value). Several
- * counters with the same labels add up; series come in the order of `values`; a value without
- * a declaration feeds nothing (the stages' tests check every counted name is declared).
+ * this stage for it, every counter of the selected kind (its name as the label value). One
+ * series per counter, in the order of `values`: several counters with the same labels are
+ * added up by the caller (the metrics' series set, `declaredByLabel`); a value without a
+ * declaration feeds nothing (the stages' tests check every counted name is declared).
  */
 export function declaredSeries(stage: string, decls: CounterDecls, values: CountMap, metric: string): SeriesValue[] {
   const sel = STAGE_METRICS.find((m) => m.metric === metric && m.stage === stage);
-  const rows = new Map<string, { labels: Record<string, string>; value: number }>();
-  for (const [name, v] of Object.entries(values)) {
+  const out: SeriesValue[] = [];
+  for (const [name, value] of Object.entries(values)) {
     const d: CounterDecl | undefined = decls[name];
     if (d === undefined) continue;
-    let labels: Record<string, string> | undefined;
-    if (d.metric?.name === metric) labels = { ...d.metric.labels };
-    else if (sel !== undefined && selects(sel, name, d)) labels = { [sel.label]: name };
-    if (labels === undefined) continue;
-    const key = JSON.stringify(labels);
-    const row = rows.get(key);
-    if (row === undefined) rows.set(key, { labels, value: v });
-    else row.value += v;
+    if (d.metric?.name === metric) out.push({ labels: d.metric.labels ?? {}, value });
+    else if (sel !== undefined && selects(sel, name, d)) out.push({ labels: { [sel.label]: name }, value });
   }
-  return [...rows.values()];
+  return out;
 }
 
 /** `declaredSeries` of a metric with one label, as label value → value. */
