@@ -19,21 +19,11 @@ import type { SourceStats } from '../../src/records.js';
 import { readCaptureFile } from '../../src/source/file.js';
 import { Store } from '../../src/store/store.js';
 import { corpusDir } from '../helpers/corpus.js';
+import { series } from '../helpers/exposition.js';
 import { edrSamplesDir } from '../helpers/edr-needles.js';
 
 const corpus = corpusDir();
 const samples = edrSamplesDir();
-
-/** `name{labels} value` lines of an exposition text → value by series. */
-function series(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 describe.skipIf(corpus === undefined || samples === undefined)('metricSources over a replayed pipeline', () => {
   let tmp: string;

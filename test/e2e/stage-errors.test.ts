@@ -15,20 +15,10 @@ import { metricSources } from '../../src/sensor/api.js';
 import { readCaptureFile } from '../../src/source/file.js';
 import { Store } from '../../src/store/store.js';
 import { corpusDir } from '../helpers/corpus.js';
+import { series } from '../helpers/exposition.js';
 
 const corpus = corpusDir();
 const CAPTURE = join(corpus ?? '', 'pcaps', 'ndpi-sites.pcapng');
-
-/** `name{labels} value` lines of an exposition text → value by series. */
-function series(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
 
 describe.skipIf(corpus === undefined)('stage exceptions the pipeline survives are counted and exported', () => {
   let tmp: string;
