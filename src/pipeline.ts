@@ -53,8 +53,6 @@ export interface PacketPathDeps {
   externalExpiry?: boolean;
 }
 
-export { EXPIRE_EVERY_US };
-
 export class PacketPath {
   readonly view = new PacketView();
   readonly decoder = new Decoder();
