@@ -494,8 +494,7 @@ export class Pipeline {
 
   /** The end of one input batch (with the newest packet time so far): what onBatch does after it. */
   mergedBatchEnd(nowUs: number): void {
-    if (nowUs > this.packets.nowUs) this.packets.nowUs = nowUs;
-    this.batchTick();
+    this.advance(nowUs);
   }
 
   /** An EDR connection record (from a file, a followed feed or the API). */
@@ -557,12 +556,7 @@ export class Pipeline {
   /** Log time moves on: join waits and detection windows run on it as on packet time. */
   private advance(tsUs: number): void {
     if (tsUs > this.packets.nowUs) this.packets.nowUs = tsUs;
-    const now = this.packets.nowUs;
-    if (now - this.lastTickUs >= 1e6) {
-      this.lastTickUs = now;
-      this.attributor.tick(now);
-      this.detector.tick(now);
-    }
+    this.batchTick();
   }
 
   /**
