@@ -18,6 +18,7 @@ import { PacketPath } from '../pipeline.js';
 import type { FlowTableOptions } from '../flow/table.js';
 import { Dissector, type DissectOptions } from '../dissect/index.js';
 import { LiveSource, type LiveOptions } from '../source/live.js';
+import { MERGE_ITEM_WIDTH } from './merge.js';
 
 export interface LiveWorkerData {
   index: number;
@@ -35,7 +36,7 @@ export interface LiveWorkerData {
 
 export const LIVE_EV_FLOW = 1;
 export const LIVE_EV_DNS = 2;
-export const LIVE_EV_WIDTH = 5;
+export const LIVE_EV_WIDTH = MERGE_ITEM_WIDTH;
 
 export interface LiveWorkerProgress {
   packets: number;

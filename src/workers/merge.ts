@@ -10,7 +10,9 @@
  */
 export type MergeRelease = (kind: number, payload: unknown, extra: number, worker: number, key: number) => void;
 
-const W = 5;
+/** Words per item: key, sub-key, kind, payload, extra. */
+export const MERGE_ITEM_WIDTH = 5;
+const W = MERGE_ITEM_WIDTH;
 
 export class OrderedMerge {
   private readonly q: unknown[][];

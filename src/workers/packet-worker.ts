@@ -39,7 +39,6 @@ export const EV_CREATED = 0;
 export const EV_FLOW = 1;
 export const EV_DNS = 2;
 export const EV_BATCH_END = 3;
-export const EV_WIDTH = 5;
 
 /** Running counters, in every message. */
 export interface WorkerProgress {
