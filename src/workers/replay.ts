@@ -275,7 +275,7 @@ export class ShardedReplay {
       const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
       // a slot whose output arrived (watermark reached) was only not yet freed
       if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
-      unrefChunk(ring, slot);
+      unrefChunk(new Int32Array(ring.chunks.refs), slot);
       Atomics.add(ctrl, TAIL, 1);
       Atomics.notify(ctrl, TAIL);
     }

@@ -151,10 +151,9 @@ export function allocRing(layout: RingLayout, chunks: ChunkBuffers): RingBuffers
   return { layout, ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), slots, chunks };
 }
 
-/** A slot is freed: its chunk may be reused once no other slot refers to it. */
-export function unrefChunk(r: RingBuffers, s: SlotView): void {
+/** A slot is freed: its chunk may be reused once no other slot refers to it (`refs`: the chunks' reference counts). */
+export function unrefChunk(refs: Int32Array, s: SlotView): void {
   if (s.count === 0) return;
-  const refs = new Int32Array(r.chunks.refs);
   Atomics.sub(refs, s.chunk, 1);
   Atomics.notify(refs, s.chunk);
 }
@@ -303,16 +302,16 @@ export class RingConsumer {
   readonly ctrl: Int32Array;
   private readonly views: SlotView[];
   private readonly l: RingLayout;
-  private readonly r: RingBuffers;
+  private readonly refs: Int32Array;
   private readonly chunkBufs: Buffer[];
   /** Milliseconds spent waiting for a slot (idle). */
   idleMs = 0;
 
   constructor(r: RingBuffers) {
-    this.r = r;
     this.l = r.layout;
     this.ctrl = new Int32Array(r.ctrl);
     this.views = r.slots.map((s) => new SlotView(s, r.layout));
+    this.refs = new Int32Array(r.chunks.refs);
     this.chunkBufs = r.chunks.bufs.map((b) => Buffer.from(b));
   }
 
@@ -340,7 +339,7 @@ export class RingConsumer {
 
   /** The slot next() returned is done: the reader may refill it. */
   release(): void {
-    unrefChunk(this.r, this.views[Atomics.load(this.ctrl, TAIL) % this.l.slots]!);
+    unrefChunk(this.refs, this.views[Atomics.load(this.ctrl, TAIL) % this.l.slots]!);
     Atomics.add(this.ctrl, TAIL, 1);
     Atomics.notify(this.ctrl, TAIL);
   }
