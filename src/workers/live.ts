@@ -12,22 +12,10 @@
  * are lost (their packets were counted); the sensor keeps running.
  */
 import { Worker } from 'node:worker_threads';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
 import { OrderedMerge } from './merge.js';
+import { threadUrl } from './replay.js';
 import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
-
-/** The compiled live-worker module (tests run the sources; threads run dist/). */
-function workerUrl(): URL {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    const dir = dirname(here);
-    const root = join(dir, '..', '..');
-    return pathToFileURL(join(root, 'dist', relative(join(root, 'src'), dir), 'live-worker.js'));
-  }
-  return new URL('./live-worker.js', import.meta.url);
-}
 
 export interface LiveWorkersOptions {
   workers: number;
@@ -106,7 +94,7 @@ export class LiveWorkers {
     if (first && o.failAfterPackets?.[i] !== undefined) data.failAfterPackets = o.failAfterPackets[i];
     if (first && o.bufferBytes?.[i] !== undefined) data.capture = { ...data.capture, bufferBytes: o.bufferBytes[i]! };
     const slot = this.slots[i]!;
-    const t = new Worker(workerUrl(), { workerData: { kind: 'live-worker', data } });
+    const t = new Worker(threadUrl('live-worker'), { workerData: { kind: 'live-worker', data } });
     slot.thread = t;
     slot.last = undefined;
     slot.counters = undefined;
