@@ -23,8 +23,6 @@ export interface LiveWorkersOptions {
   data: Omit<LiveWorkerData, 'index' | 'workers' | 'slowMs' | 'failAfterPackets'>;
   /** A worker's items (flat, key order) and its watermark. */
   onOutput: (worker: number, events: unknown[], watermark: number) => void;
-  /** A worker delivers nothing more (stopped). */
-  onEnd?: (worker: number) => void;
   onRestart?: (e: { worker: number; restarts: number; error: string }) => void;
   /** Test hooks, per worker index (first start only): sleep per batch, fail after N packets,
    * another kernel ring size. */
@@ -113,7 +111,6 @@ export class LiveWorkers {
           slot.counters = m.counters;
           slot.done = true;
           o.onOutput(i, m.events, Infinity);
-          o.onEnd?.(i);
           this.ended[i]?.();
         }
       });
@@ -137,7 +134,6 @@ export class LiveWorkers {
         this.spawn(i, false).catch((e: unknown) => {
           o.onRestart?.({ worker: i, restarts: slot.restarts, error: `restart failed: ${e instanceof Error ? e.message : String(e)}` });
           o.onOutput(i, [], Infinity);
-          o.onEnd?.(i);
           this.ended[i]?.();
         });
       };
@@ -212,7 +208,7 @@ export class LiveWorkerCapture {
   /** Failed workers replaced, all workers together. */
   restarts = 0;
 
-  constructor(sink: WorkerSink, o: Omit<LiveWorkersOptions, 'onOutput' | 'onEnd'>) {
+  constructor(sink: WorkerSink, o: Omit<LiveWorkersOptions, 'onOutput'>) {
     this.merge = new OrderedMerge(o.workers, (kind, payload, extra, _worker, key) => {
       if (kind === LIVE_EV_FLOW) sink.addWorkerFlow(payload as FlowRecord, extra === 0 ? undefined : (extra as 1 | 2), key);
       else if (kind === LIVE_EV_DNS) sink.addDnsAnswer(payload as DnsAnswer);
