@@ -25,6 +25,11 @@ import { edrSamplesDir } from '../helpers/edr-needles.js';
 const corpus = corpusDir();
 const samples = edrSamplesDir();
 
+/** The counter names a family declaration stands for: `records.<format>` → /^records\..+$/. */
+function familyPattern(family: string): RegExp {
+  return new RegExp(`^${family.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`);
+}
+
 describe.skipIf(corpus === undefined || samples === undefined)('metricSources over a replayed pipeline', () => {
   let tmp: string;
   let store: Store;
@@ -102,7 +107,7 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
       const values = reported[stage];
       expect(values, stage).toBeDefined();
       expect(Object.keys(values ?? {}).length, stage).toBeGreaterThan(0);
-      const families = Object.keys(decls).filter(isFamily).map((f) => new RegExp(`^${f.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`));
+      const families = Object.keys(decls).filter(isFamily).map(familyPattern);
       for (const k of Object.keys(values ?? {})) if (decls[k] === undefined && !families.some((re) => re.test(k))) undeclared.push(`${stage}: ${k}`);
     }
     const reasons = { ...(STAGE_COUNTERS.find((x) => x.stage === 'ingest')?.decls ?? {}), ...(STAGE_COUNTERS.find((x) => x.stage === 'edr')?.decls ?? {}) };
@@ -111,7 +116,7 @@ describe.skipIf(corpus === undefined || samples === undefined)('metricSources ov
     expect(undeclared).toEqual([]);
     // the replay's `--format json` stats: every key is a declared counter
     const all = STAGE_COUNTERS.flatMap((x) => Object.keys(x.decls));
-    const patterns = all.filter(isFamily).map((f) => new RegExp(`^${f.replace(/[.]/g, '\\.').replace(/<[a-z_]+>/g, '.+')}$`));
+    const patterns = all.filter(isFamily).map(familyPattern);
     const plain = new Set(all.filter((n) => !isFamily(n)));
     expect(Object.keys(p.stats()).filter((k) => !plain.has(k) && !patterns.some((re) => re.test(k)))).toEqual([]);
     // the families were counted here too (the check above read them)
