@@ -5,7 +5,7 @@
  * `rejected` and in `llmtap_edr_records_total{format,outcome="rejected"}` (the reason's first
  * part as the format); the reader's failures also in `llmtap_edr_input_skipped_total{reason}`.
  */
-import { familyKey, type CounterDecl, type CounterDecls, type CounterKind } from '../counters.js';
+import type { CounterDecl, CounterDecls, CounterKind } from '../counters.js';
 import { EDR_SOURCE_FORMATS, type EdrSourceFormat } from '../records.js';
 
 type Reasons = Readonly<Record<string, readonly [CounterKind, string]>>;
@@ -51,7 +51,7 @@ export type ConnectionReason = `${EdrSourceFormat}.${ConnectionCheck}`;
 
 /** The reason of a failed connection check, by format: `CONNECTION_REASON.sysmon.no_device` is `sysmon.no_device`. */
 export const CONNECTION_REASON = Object.fromEntries(
-  EDR_SOURCE_FORMATS.map((f) => [f, Object.fromEntries(Object.keys(CONNECTION).map((c) => [c, familyKey(`<format>.${c}`, f)]))]),
+  EDR_SOURCE_FORMATS.map((f) => [f, Object.fromEntries(Object.keys(CONNECTION).map((c) => [c, `${f}.${c}`]))]),
 ) as Readonly<Record<EdrSourceFormat, Readonly<Record<ConnectionCheck, ConnectionReason>>>>;
 
 /** Each format's connection checks, declared like its other reasons. */
