@@ -42,6 +42,17 @@ static lt_capture *get_handle(napi_env env, napi_value v) {
   return (lt_capture *)data;
 }
 
+/* A handle that has not started capturing and is not closed (else ESTATE with `msg`). */
+static lt_capture *get_idle_handle(napi_env env, napi_value v, const char *msg) {
+  lt_capture *c = get_handle(env, v);
+  if (!c) return NULL;
+  if (c->thread_started || c->closed || c->tsfn) {
+    napi_throw_error(env, "ESTATE", msg);
+    return NULL;
+  }
+  return c;
+}
+
 static int get_string(napi_env env, napi_value v, char *out, size_t len) {
   size_t n = 0;
   return napi_get_value_string_utf8(env, v, out, len, &n) == napi_ok && n < len - 1 ? 0 : -1;
@@ -126,12 +137,8 @@ static napi_value js_fanout(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "fanout expects 2 arguments");
     return NULL;
   }
-  lt_capture *c = get_handle(env, argv[0]);
+  lt_capture *c = get_idle_handle(env, argv[0], "fanout must be joined before start");
   if (!c) return NULL;
-  if (c->thread_started || c->closed || c->tsfn) {
-    napi_throw_error(env, "ESTATE", "fanout must be joined before start");
-    return NULL;
-  }
   int32_t group = -1;
   CHECK(napi_get_value_int32(env, argv[1], &group));
   char err[256];
@@ -228,12 +235,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "start expects 5 arguments");
     return NULL;
   }
-  lt_capture *c = get_handle(env, argv[0]);
+  lt_capture *c = get_idle_handle(env, argv[0], "capture already started or closed");
   if (!c) return NULL;
-  if (c->thread_started || c->closed || c->tsfn) {
-    napi_throw_error(env, "ESTATE", "capture already started or closed");
-    return NULL;
-  }
   uint32_t nslots = 0, max_packets = 0;
   CHECK(napi_get_array_length(env, argv[1], &nslots));
   CHECK(napi_get_value_uint32(env, argv[2], &max_packets));
