@@ -28,7 +28,7 @@ import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
 import { publishRules } from './config-kv.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
-import { fleetPassword } from './publisher.js';
+import { fleetConnectOptions } from './publisher.js';
 
 /**
  * What the hub needs of its store: detection's (the SQLite `Store` or the PostgreSQL
@@ -108,18 +108,8 @@ export class HubConsumer {
   private consuming = false;
 
   async start(): Promise<void> {
-    const pass = fleetPassword(this.cfg);
     const f = this.cfg.fleet;
-    this.nc = await connect({
-      servers: f.servers,
-      name: 'llmtap-hub',
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: 5000,
-      ...(f.user !== undefined ? { user: f.user } : {}),
-      ...(pass !== undefined ? { pass } : {}),
-    });
+    this.nc = await connect(fleetConnectOptions(this.cfg, 'llmtap-hub'));
     const nc = this.nc;
     void (async () => {
       for await (const s of nc.status()) {

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { FleetConfig, SensorConfig } from '../config.js';
@@ -59,7 +59,7 @@ export function sensorName(f: FleetConfig): string {
 }
 
 /** The NATS password from `fleet.password_file` (first line), or undefined. */
-export function fleetPassword(cfg: SensorConfig): string | undefined {
+function fleetPassword(cfg: SensorConfig): string | undefined {
   const f = cfg.fleet.password_file;
   if (f === undefined) return undefined;
   try {
@@ -67,6 +67,25 @@ export function fleetPassword(cfg: SensorConfig): string | undefined {
   } catch (err) {
     throw Object.assign(new Error(`fleet.password_file ${f}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`), { code: 'LLMTAP_ERR_CONFIG' });
   }
+}
+
+/**
+ * How sensors and the hub connect to the fleet's NATS servers: wait for the first connection,
+ * reconnect for ever, with `fleet.user` and the password of `fleet.password_file` when set.
+ */
+export function fleetConnectOptions(cfg: SensorConfig, name: string, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  const pass = fleetPassword(cfg);
+  return {
+    servers: cfg.fleet.servers,
+    name,
+    ...extra,
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 5000,
+    ...(cfg.fleet.user !== undefined ? { user: cfg.fleet.user } : {}),
+    ...(pass !== undefined ? { pass } : {}),
+  };
 }
 
 export class FleetPublisher {
@@ -99,18 +118,7 @@ export class FleetPublisher {
 
   /** Connect in the background (retrying for ever); records are spooled meanwhile. */
   start(): void {
-    const pass = fleetPassword(this.cfg);
-    const opts = {
-      servers: this.cfg.fleet.servers,
-      name: `llmtap-sensor-${this.tenant}-${this.sensor}`,
-      inboxPrefix: sensorInbox(this.tenant, this.sensor),
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: 5000,
-      ...(this.cfg.fleet.user !== undefined ? { user: this.cfg.fleet.user } : {}),
-      ...(pass !== undefined ? { pass } : {}),
-    };
+    const opts = fleetConnectOptions(this.cfg, `llmtap-sensor-${this.tenant}-${this.sensor}`, { inboxPrefix: sensorInbox(this.tenant, this.sensor) });
     connect(opts).then(
       (nc) => {
         if (this.closed) {
