@@ -23,7 +23,7 @@ export interface StreamOptions {
   ackWaitS: number;
 }
 
-function streamConfig(name: string, subjects: string[], o: StreamOptions): Partial<StreamConfig> {
+function streamConfig(name: string, subjects: string[], o: StreamOptions): Partial<StreamConfig> & { name: string } {
   return {
     name,
     subjects,
@@ -63,9 +63,9 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, ackWaitS: n
 
 /** Streams LLMTAP_OBS and LLMTAP_EDR (and LLMTAP_FLOWS when asked) with the hub's consumers. */
 export async function ensureFleetStreams(jsm: JetStreamManager, o: StreamOptions): Promise<void> {
-  await ensureStream(jsm, streamConfig(STREAM_OBS, ['llmtap.obs.>'], o) as Partial<StreamConfig> & { name: string });
-  await ensureStream(jsm, streamConfig(STREAM_EDR, ['llmtap.edr.>'], o) as Partial<StreamConfig> & { name: string });
-  if (o.flows) await ensureStream(jsm, streamConfig(STREAM_FLOWS, ['llmtap.flows.>'], o) as Partial<StreamConfig> & { name: string });
+  await ensureStream(jsm, streamConfig(STREAM_OBS, ['llmtap.obs.>'], o));
+  await ensureStream(jsm, streamConfig(STREAM_EDR, ['llmtap.edr.>'], o));
+  if (o.flows) await ensureStream(jsm, streamConfig(STREAM_FLOWS, ['llmtap.flows.>'], o));
   await ensureConsumer(jsm, STREAM_OBS, o.ackWaitS);
   await ensureConsumer(jsm, STREAM_EDR, o.ackWaitS);
 }
