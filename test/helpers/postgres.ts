@@ -10,6 +10,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './prometheus.js';
 
 export const PG_BIN = process.env['LLMTAP_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
@@ -121,6 +122,37 @@ export class Postgres {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** The server of a test file, started once for all its tests (see `usePostgres`). */
+export interface PostgresForFile {
+  /** Whether the server binaries are installed (false only outside CI). */
+  readonly present: boolean;
+  /** The running server; throws before `beforeAll` has started it. */
+  readonly server: Postgres;
+}
+
+/**
+ * Starts one server before the file's tests and stops it after them (register it before other
+ * hooks that use the server: hooks run in order and are undone in reverse). Without the binaries
+ * nothing starts (`present` is false) — under CI=true `havePostgres` has thrown already.
+ */
+export function usePostgres(): PostgresForFile {
+  const present = havePostgres();
+  let server: Postgres | undefined;
+  beforeAll(async () => {
+    if (present) server = await Postgres.start();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  }, 60_000);
+  return {
+    present,
+    get server(): Postgres {
+      if (server === undefined) throw new Error('postgres: the server of this file has not started');
+      return server;
+    },
+  };
 }
 
 function tail(file: string): string {

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgStore } from '../../../src/store/pg/store.js';
 import { auth, makeHarness, type Harness } from '../../api/harness.js';
 import { makeAlert, makeObservation } from '../../api/seed.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 
-const present = havePostgres();
-let server: Postgres;
+const postgres = usePostgres();
 let store: PgStore;
 let h: Harness;
 
@@ -40,9 +39,8 @@ let s1: Seeded;
 let s2: Seeded;
 
 beforeAll(async () => {
-  if (!present) return;
-  server = await Postgres.start();
-  store = await PgStore.open(await server.createDatabase('iso'), { flushIntervalMs: 0 });
+  if (!postgres.present) return;
+  store = await PgStore.open(await postgres.server.createDatabase('iso'), { flushIntervalMs: 0 });
   h = await makeHarness({}, { store });
   s1 = await seed(store, 't1');
   s2 = await seed(store, 't2');
@@ -50,12 +48,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await store?.close();
-  await server?.stop();
 }, 60_000);
 
 type Req = { method: 'GET' | 'POST' | 'DELETE'; url: string; payload?: object };
 
-describe.skipIf(!present)('tenant isolation over PostgreSQL', () => {
+describe.skipIf(!postgres.present)('tenant isolation over PostgreSQL', () => {
   it('seeds distinct rows per tenant', () => {
     expect(s1.candidateIds).toHaveLength(1);
     expect(s2.candidateIds).toHaveLength(1);

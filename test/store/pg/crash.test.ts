@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../src/detect/detector.js';
 import type { Alert } from '../../../src/records.js';
 import { PgStore } from '../../../src/store/pg/store.js';
@@ -15,7 +15,7 @@ import { Store } from '../../../src/store/store.js';
 import { TenantResolver } from '../../../src/tenants/resolver.js';
 import { defaultTenantConfig } from '../../../src/tenants/schema.js';
 import { alerts } from '../../detect/helpers.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 import { crashInput } from '../crash-input.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,14 +23,7 @@ const repo = resolve(here, '../../..');
 const TOTAL = 8_000;
 const KILL_AFTER = 2_000;
 
-const present = havePostgres();
-let server: Postgres;
-beforeAll(async () => {
-  if (present) server = await Postgres.start();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
+const postgres = usePostgres();
 
 function detector(store: Store | PgStore): Detector {
   return new Detector({ tenants: new TenantResolver([{ ...defaultTenantConfig(), warmup_days: 0 }]) }, { store });
@@ -75,9 +68,9 @@ function runAndKill(url: string): Promise<{ committed: number; finished: boolean
   });
 }
 
-describe.skipIf(!present)('PostgreSQL store: kill -9 and restart', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: kill -9 and restart', () => {
   it('keeps what was committed, and a restarted hub taking the input again ends as one clean run', async () => {
-    const url = await server.createDatabase('crash');
+    const url = await postgres.server.createDatabase('crash');
     const { committed, finished } = await runAndKill(url);
     expect(finished).toBe(false);
     expect(committed).toBeGreaterThanOrEqual(KILL_AFTER);

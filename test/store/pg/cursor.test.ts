@@ -9,23 +9,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../../src/api/auth.js';
 import { alertDedupKey } from '../../../src/detect/alert-key.js';
 import type { Alert } from '../../../src/records.js';
 import { PgStore, PgStoreFaultError, type PgFaultEvent } from '../../../src/store/pg/store.js';
 import { makeHarness, type Harness } from '../../api/harness.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { Postgres, usePostgres } from '../../helpers/postgres.js';
 
-const present = havePostgres();
-let server: Postgres;
-
-beforeAll(async () => {
-  if (present) server = await Postgres.start();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
+const postgres = usePostgres();
 
 const T0 = 1_700_000_000_000_000;
 
@@ -63,9 +55,9 @@ async function follow(h: Harness, tenant: keyof typeof TOKENS, done: () => boole
   }
 }
 
-describe.skipIf(!present)('PostgreSQL store: the SIEM cursor under concurrent writers', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: the SIEM cursor under concurrent writers', () => {
   it('sees every change of each tenant exactly once, in order, without gaps', async () => {
-    const url = await server.createDatabase('cursor');
+    const url = await postgres.server.createDatabase('cursor');
     const writers = await Promise.all([0, 1, 2].map(() => PgStore.open(url, { flushIntervalMs: 0 })));
     const reader = await PgStore.open(url, { flushIntervalMs: 0 });
     // every transaction that writes alert changes sleeps 0-15 ms after taking its numbers
@@ -126,7 +118,7 @@ describe.skipIf(!present)('PostgreSQL store: the SIEM cursor under concurrent wr
   }, 180_000);
 });
 
-describe.skipIf(!present)('PostgreSQL store: an outage of the server', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: an outage of the server', () => {
   it('keeps writes queued while the server is down and commits them in order when it returns', async () => {
     const own = await Postgres.start();
     try {

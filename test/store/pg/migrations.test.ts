@@ -4,19 +4,11 @@
  * once apply each migration once, and a database written by a newer llmtap is refused.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATION_LOCK, migratePg, PG_SCHEMA_VERSION, PgSchemaError } from '../../../src/store/pg/migrations.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 
-const present = havePostgres();
-let server: Postgres;
-
-beforeAll(async () => {
-  if (present) server = await Postgres.start();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
+const postgres = usePostgres();
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -33,9 +25,9 @@ async function tables(c: pg.Client): Promise<string[]> {
   return r.rows.map((x) => x.t);
 }
 
-describe.skipIf(!present)('PostgreSQL migrations', () => {
+describe.skipIf(!postgres.present)('PostgreSQL migrations', () => {
   it('creates every table on a fresh database and records the version once', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres.server.createDatabase();
     await withClient(url, async (c) => {
       expect(await migratePg(c)).toBe(PG_SCHEMA_VERSION);
       expect(await tables(c)).toEqual([
@@ -48,7 +40,7 @@ describe.skipIf(!present)('PostgreSQL migrations', () => {
   });
 
   it('is idempotent: opening again keeps the data and applies nothing', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres.server.createDatabase();
     await withClient(url, async (c) => {
       await migratePg(c);
       await c.query("INSERT INTO tenant_state (tenant, first_obs_us) VALUES ('acme', 42)");
@@ -61,7 +53,7 @@ describe.skipIf(!present)('PostgreSQL migrations', () => {
   });
 
   it('applies each migration once when several hubs open the same database at once', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres.server.createDatabase();
     const versions = await Promise.all([0, 1, 2, 3].map(() => withClient(url, (c) => migratePg(c))));
     expect(versions).toEqual([PG_SCHEMA_VERSION, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION, PG_SCHEMA_VERSION]);
     await withClient(url, async (c) => {
@@ -70,7 +62,7 @@ describe.skipIf(!present)('PostgreSQL migrations', () => {
   });
 
   it('stops at a target version (an older database) and upgrades it later', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres.server.createDatabase();
     await withClient(url, async (c) => {
       expect(await migratePg(c, 0)).toBe(0);
       expect(await tables(c)).toEqual(['llmtap_migrations']);
@@ -79,7 +71,7 @@ describe.skipIf(!present)('PostgreSQL migrations', () => {
   });
 
   it('refuses a database written by a newer llmtap and leaves it untouched', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres.server.createDatabase();
     await withClient(url, async (c) => {
       await migratePg(c);
       await c.query('INSERT INTO llmtap_migrations (version) VALUES ($1)', [PG_SCHEMA_VERSION + 1]);

@@ -20,18 +20,10 @@ import { PG_SCHEMA_VERSION } from '../../../src/store/pg/migrations.js';
 import { PgStore, PgStoreOpenError, pgStoreOptions } from '../../../src/store/pg/store.js';
 import { makeHarness, type Harness } from '../../api/harness.js';
 import { DEMO_DIR, replayDemo, type DemoRun } from '../../helpers/demo-run.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 
-const present = havePostgres();
-let server: Postgres;
+const postgres = usePostgres();
 const TOKEN = 'token-of-the-demo-tenant-0123456789';
-
-beforeAll(async () => {
-  if (present) server = await Postgres.start();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
 
 /** Replays the demo (capture, EDR feed, config allowlist) into a PostgreSQL store, as replayDemo does into SQLite. */
 async function replayDemoInto(store: PgStore): Promise<void> {
@@ -83,7 +75,7 @@ function current(changes: Item[]): Map<string, Item> {
 
 const withoutCreated = (items: Item[]): Item[] => items.map(({ created: _c, ...rest }) => rest);
 
-describe.skipIf(!present)('PostgreSQL store: the demo through the API', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: the demo through the API', () => {
   let sqlite: DemoRun;
   let pgStore: PgStore;
   let url: string;
@@ -92,7 +84,7 @@ describe.skipIf(!present)('PostgreSQL store: the demo through the API', () => {
 
   beforeAll(async () => {
     sqlite = await replayDemo();
-    url = await server.createDatabase('demo');
+    url = await postgres.server.createDatabase('demo');
     pgStore = await PgStore.open(url, { flushIntervalMs: 0 });
     await replayDemoInto(pgStore);
     a = await apiOver(sqlite.store);
@@ -182,9 +174,9 @@ describe.skipIf(!present)('PostgreSQL store: the demo through the API', () => {
   }, 240_000);
 });
 
-describe.skipIf(!present)('PostgreSQL store: opening', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: opening', () => {
   it('migrates a fresh database, opens it again unchanged, and refuses a newer schema', async () => {
-    const url = await server.createDatabase('open');
+    const url = await postgres.server.createDatabase('open');
     const s = await PgStore.open(url);
     expect(await s.lastAlertSeq('acme')).toBe(0);
     await s.close();
@@ -203,7 +195,7 @@ describe.skipIf(!present)('PostgreSQL store: opening', () => {
   });
 
   it('opens from the config store.url; the schema takes only postgres:// URLs (empty: SQLite)', async () => {
-    const url = await server.createDatabase('cfg');
+    const url = await postgres.server.createDatabase('cfg');
     const cfg = configFromObject({ store: { url, retention_hours: 24, queue_max: 500 } });
     expect(cfg.store).toMatchObject({ url, path: 'llmtap.db', retention_hours: 24, queue_max: 500 });
     expect(pgStoreOptions(cfg.store)).toEqual({ retentionHours: 24, queueMax: 500, retryIntervalMs: 1000 });
@@ -215,6 +207,7 @@ describe.skipIf(!present)('PostgreSQL store: opening', () => {
   });
 
   it('names an unreachable server without its password', async () => {
+    const { server } = postgres;
     const err = await PgStore.open(`postgres://llmtap:s3cret@127.0.0.1:${server.port + 1}/x`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PgStoreOpenError);
     const msg = (err as Error).message;

@@ -8,29 +8,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert, Observation } from '../../../src/records.js';
 import { PgStore } from '../../../src/store/pg/store.js';
 import { Store } from '../../../src/store/store.js';
 import { makeAlert, makeObservation } from '../../api/seed.js';
-import { havePostgres, Postgres } from '../../helpers/postgres.js';
+import { Postgres, usePostgres } from '../../helpers/postgres.js';
 
-const present = havePostgres();
-let server: Postgres;
-
-beforeAll(async () => {
-  if (present) server = await Postgres.start();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
+const postgres = usePostgres();
 
 /** Same list as test/store/privacy.test.ts. */
 const FORBIDDEN = /(command|cmd|argv|args|prompt|response|payload(?!_entropy)|body|content|user|sid$|^sid|path|message)/i;
 
-describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: queue and schema', () => {
   it('drops only the write the server rejects for its data; the rest of the batch commits', async () => {
-    const s = await PgStore.open(await server.createDatabase('bad'), { flushIntervalMs: 0 });
+    const s = await PgStore.open(await postgres.server.createDatabase('bad'), { flushIntervalMs: 0 });
     const good1 = makeObservation('acme');
     const bad: Observation = { ...makeObservation('acme'), tsUs: Number.NaN }; // NOT NULL ts_us: JSON has no NaN
     const good2 = makeObservation('acme');
@@ -85,7 +77,7 @@ describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
   it('retention removes what the SQLite store removes, from memory and the database', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmtap-ret-'));
     const sq = Store.open(join(dir, 'x.db'), { flushIntervalMs: 0, retentionHours: 2 });
-    const url = await server.createDatabase('ret');
+    const url = await postgres.server.createDatabase('ret');
     const s = await PgStore.open(url, { flushIntervalMs: 0, retentionHours: 2 });
     const H = 3_600_000_000;
     const old = makeAlert('acme', 'h1', 'high');
@@ -136,7 +128,7 @@ describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
   });
 
   it('has no column for command lines, payload, prompts, paths, users or SIDs', async () => {
-    const url = await server.createDatabase('priv');
+    const url = await postgres.server.createDatabase('priv');
     await (await PgStore.open(url)).close();
     const c = new pg.Client({ connectionString: url });
     await c.connect();
@@ -148,7 +140,7 @@ describe.skipIf(!present)('PostgreSQL store: queue and schema', () => {
   });
 });
 
-describe.skipIf(!present)('PostgreSQL store: a COMMIT that gets no answer', () => {
+describe.skipIf(!postgres.present)('PostgreSQL store: a COMMIT that gets no answer', () => {
   /** Makes the next COMMIT on any connection run (or not) and then fail as a dropped connection does. */
   function dropNextCommit(runIt: boolean): () => void {
     const orig = pg.Client.prototype.query;
@@ -169,7 +161,7 @@ describe.skipIf(!present)('PostgreSQL store: a COMMIT that gets no answer', () =
 
   for (const committed of [true, false]) {
     it(`writes its operations exactly once (the COMMIT ${committed ? 'did' : 'did not'} commit)`, async () => {
-      const s = await PgStore.open(await server.createDatabase('uncertain'), { flushIntervalMs: 0 });
+      const s = await PgStore.open(await postgres.server.createDatabase('uncertain'), { flushIntervalMs: 0 });
       const a = makeAlert('acme', 'h1', 'high');
       const o = makeObservation('acme');
       s.upsertAlert(a);
