@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +11,9 @@ import type { Alert } from '../../src/records.js';
 import { Store } from '../../src/store/store.js';
 import { alerts } from '../detect/helpers.js';
 import { crashInput } from './crash-input.js';
+import { runWriterAndKill } from './kill-writer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
 const TOTAL = 16_000;
 const KILL_AFTER = 3_000;
 
@@ -28,33 +27,7 @@ const key = (a: Alert): string => `${a.id} ${a.heuristic} ${a.firstSeenUs}`;
 
 /** Runs the writer child and SIGKILLs it once `KILL_AFTER` observations are committed. */
 function runAndKill(db: string): Promise<{ committed: number; finished: boolean }> {
-  return new Promise((res, rej) => {
-    const child = spawn(join(repo, 'node_modules/.bin/vite-node'), [join(here, 'crash-writer.ts'), db, String(TOTAL)], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let committed = 0;
-    let finished = false;
-    let buf = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const l of lines) {
-        if (l === 'done') finished = true;
-        const m = /^committed (\d+)$/.exec(l);
-        if (m) committed = Number(m[1]);
-        if (committed >= KILL_AFTER && !child.killed) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', rej);
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && code !== 0) rej(new Error(`writer failed (${code}): ${err}`));
-      else res({ committed, finished });
-    });
-  });
+  return runWriterAndKill(join(here, 'crash-writer.ts'), db, TOTAL, KILL_AFTER);
 }
 
 describe('durability', () => {

@@ -4,8 +4,7 @@
  * takes the whole input again (what was not acknowledged is delivered again) and ends with the
  * same alerts as one clean run, each committed change listed once.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../../src/detect/detector.js';
@@ -17,9 +16,9 @@ import { defaultTenantConfig } from '../../../src/tenants/schema.js';
 import { alerts } from '../../detect/helpers.js';
 import { usePostgres } from '../../helpers/postgres.js';
 import { crashInput } from '../crash-input.js';
+import { runWriterAndKill } from '../kill-writer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../..');
 const TOTAL = 8_000;
 const KILL_AFTER = 2_000;
 
@@ -41,31 +40,9 @@ async function changes(s: PgStore): Promise<Alert[]> {
 
 const key = (a: Alert): string => `${a.id} ${a.heuristic} ${a.firstSeenUs} ${a.count}`;
 
+/** Runs the writer child and SIGKILLs it once `KILL_AFTER` observations are committed. */
 function runAndKill(url: string): Promise<{ committed: number; finished: boolean }> {
-  return new Promise((res, rej) => {
-    const child = spawn(join(repo, 'node_modules/.bin/vite-node'), [join(here, 'crash-writer.ts'), url, String(TOTAL)], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let committed = 0;
-    let finished = false;
-    let buf = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const l of lines) {
-        if (l === 'done') finished = true;
-        const m = /^committed (\d+)$/.exec(l);
-        if (m) committed = Number(m[1]);
-        if (committed >= KILL_AFTER && !child.killed) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', rej);
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && code !== 0) rej(new Error(`writer failed (${code}): ${err}`));
-      else res({ committed, finished });
-    });
-  });
+  return runWriterAndKill(join(here, 'crash-writer.ts'), url, TOTAL, KILL_AFTER);
 }
 
 describe.skipIf(!postgres.present)('PostgreSQL store: kill -9 and restart', () => {
