@@ -3,27 +3,14 @@
  * onto the veth peer arrives, byte for byte and in order, with kernel timestamps that are
  * monotonic and close to the wall clock, in batches of many packets, with kernel counters.
  */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative } from '../../src/source/live.js';
-import { repoRoot, startCaptureChild } from './child.js';
-import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+import { startCaptureChild } from './child.js';
+import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
+import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
 import { summarizePcap } from './pcap-file.js';
 
-const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
-const ci = process.env['CI'] === 'true';
-const missing = [
-  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
-  netnsUnavailable(),
-  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
-].filter((x): x is string => x !== undefined);
-
-if (ci && missing.length > 0) {
-  it('live test prerequisites', () => {
-    throw new Error(missing.join('; '));
-  });
-}
+const missing = prerequisites('live test', vethCaptureMissing());
 
 describe.skipIf(missing.length > 0)('live capture on a veth pair', () => {
   let env: VethNs;

@@ -5,27 +5,15 @@
  * get flows, each handle's kernel counters count only its own packets, IPv4 fragments arrive
  * reassembled on their flow's handle, and a group the kernel refuses gives a clear error.
  */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LiveCaptureError, LiveSource, loadNative } from '../../src/source/live.js';
-import { repoRoot, startFanoutChild, type FanoutMember } from './child.js';
+import { LiveCaptureError, LiveSource } from '../../src/source/live.js';
+import { startFanoutChild, type FanoutMember } from './child.js';
 import { keyPcap, type KeyedPacket } from './flow-key.js';
-import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
+import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
 
-const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
-const ci = process.env['CI'] === 'true';
-const missing = [
-  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
-  netnsUnavailable(),
-  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
-].filter((x): x is string => x !== undefined);
-
-if (ci && missing.length > 0) {
-  it('live fanout test prerequisites', () => {
-    throw new Error(missing.join('; '));
-  });
-}
+const missing = prerequisites('live fanout test', vethCaptureMissing());
 
 it('fanoutGroup is checked before anything is opened', () => {
   const base = { iface: 'lo', snaplen: 65535, promisc: false, bufferBytes: 0, batchPackets: 64, timeoutMs: 20 } as const;

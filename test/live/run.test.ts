@@ -4,7 +4,7 @@
  * flushes open flows and closes the database (exit 0), and a missing interface is one clear
  * line with its own exit code.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,20 +12,12 @@ import { loadConfig } from '../../src/config.js';
 import { Pipeline } from '../../src/pipeline.js';
 import type { FlowRecord } from '../../src/records.js';
 import { readCaptureFile } from '../../src/source/file.js';
-import { loadNative } from '../../src/source/live.js';
 import { Store } from '../../src/store/store.js';
-import { repoRoot } from './child.js';
 import { runCli } from './cli.js';
-import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
+import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
 
-const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
-const ci = process.env['CI'] === 'true';
-const missing = [
-  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
-  netnsUnavailable(),
-  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
-].filter((x): x is string => x !== undefined);
-if (ci && missing.length > 0) it('live run prerequisites', () => { throw new Error(missing.join('; ')); });
+const missing = prerequisites('live run', vethCaptureMissing());
 
 /** What must match between live and file: everything but times, ids and end reasons. */
 function norm(r: FlowRecord): string {

@@ -16,26 +16,16 @@ import { Dissector, dissectOptionsFrom } from '../../src/dissect/index.js';
 import { flowTableOptionsFrom } from '../../src/flow/table.js';
 import { replayFile } from '../../src/pipeline.js';
 import type { DnsAnswer, FlowRecord } from '../../src/records.js';
-import { loadNative } from '../../src/source/live.js';
 import { repoRoot, startWorkersChild, type WorkersSummary } from './child.js';
 import { runCli } from './cli.js';
-import { createVethNs, netnsUnavailable, parseTcpreplay, type VethNs } from './netns.js';
+import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
+import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
 import { normalDns, normalFlow } from './normal-records.js';
 
-const corpus = resolve(repoRoot, process.env['LLMTAP_CORPUS'] ?? '../shared/corpus');
-const ci = process.env['CI'] === 'true';
-const missing = [
-  !existsSync(corpus) ? `corpus not found at ${corpus}` : undefined,
-  netnsUnavailable(),
-  loadNative() instanceof Error ? 'native binding not built (npm run build:native)' : undefined,
+const missing = prerequisites('live workers test', [
+  ...vethCaptureMissing(),
   !existsSync(resolve(repoRoot, 'dist', 'workers', 'live-worker.js')) ? 'dist/ not built (npx tsc -p tsconfig.json): worker threads run it' : undefined,
-].filter((x): x is string => x !== undefined);
-
-if (ci && missing.length > 0) {
-  it('live workers test prerequisites', () => {
-    throw new Error(missing.join('; '));
-  });
-}
+]);
 
 /** The file's own packet path (what `llmtap replay` runs per packet), normalized. */
 async function fromFile(path: string): Promise<{ flows: string[]; dns: string[] }> {
