@@ -92,6 +92,17 @@ function mix(h: number, w: number): number {
   return x ^ (x >>> 13);
 }
 const ORIG_BY = ['syn', 'synack', 'port', 'first'] as const;
+
+/**
+ * The key joining an IP fragment to its first fragment's flow: same source, destination, id,
+ * protocol (IPv4) and VLAN. A sharded replay keys its fragment placements by it too (src/workers/shard.ts).
+ */
+export function fragKey(v: PacketView): string {
+  const b = v.buf;
+  return v.ipVersion === 4
+    ? `4|${v.src4}|${v.dst4}|${v.fragId}|${v.proto}|${v.vlan0}`
+    : `6|${b.toString('hex', v.src6Off, v.src6Off + 16)}|${b.toString('hex', v.dst6Off, v.dst6Off + 16)}|${v.fragId}|${v.vlan0}`;
+}
 /** The order expire() and flushAll() walk the lists in, indexed by list. */
 const EXPIRY_RANK = [1, 0, 2]; // LIST_TCP_OPEN, LIST_TCP_CLOSED, LIST_OTHER
 
@@ -429,19 +440,12 @@ export class FlowTable implements FlowColumns {
   }
 
   /** Non-first IP fragments join the flow of their first fragment (same src, dst, id, proto). */
-  private fragKey(v: PacketView): string {
-    const b = v.buf;
-    return v.ipVersion === 4
-      ? `4|${v.src4}|${v.dst4}|${v.fragId}|${v.proto}|${v.vlan0}`
-      : `6|${b.toString('hex', v.src6Off, v.src6Off + 16)}|${b.toString('hex', v.dst6Off, v.dst6Off + 16)}|${v.fragId}|${v.vlan0}`;
-  }
-
   private rememberFragment(v: PacketView, slot: number): void {
-    this.fragMap.set(this.fragKey(v), { slot, flowId: this.meta[slot]!.flowId });
+    this.fragMap.set(fragKey(v), { slot, flowId: this.meta[slot]!.flowId });
   }
 
   private fragment(v: PacketView): number {
-    const e = this.fragMap.peek(this.fragKey(v));
+    const e = this.fragMap.peek(fragKey(v));
     if (e === undefined || this.meta[e.slot]?.flowId !== e.flowId) {
       this.fragmentsOrphaned++;
       return -1;

@@ -15,6 +15,7 @@
 import type { PacketView } from '../decode/view.js';
 import { u16, u32 } from '../decode/bytes.js';
 import { LruMap } from '../bounded/lru.js';
+import { fragKey } from '../flow/table.js';
 
 /** Picks a worker in [0, n) for a decoded packet (`keyed`: the decoder could key it). */
 export type ShardFn = (v: PacketView, keyed: boolean, n: number) => number;
@@ -109,14 +110,6 @@ export function quickFlowHash(b: Buffer, off: number, capLen: number, linkType: 
     return hash6(b, p + 8, p + 24, sp, dp, proto);
   }
   return -1;
-}
-
-/** The flow table's fragment key (src/flow/table.ts fragKey): same source, destination, id, protocol, VLAN. */
-function fragKey(v: PacketView): string {
-  const b = v.buf;
-  return v.ipVersion === 4
-    ? `4|${v.src4}|${v.dst4}|${v.fragId}|${v.proto}|${v.vlan0}`
-    : `6|${b.toString('hex', v.src6Off, v.src6Off + 16)}|${b.toString('hex', v.dst6Off, v.dst6Off + 16)}|${v.fragId}|${v.vlan0}`;
 }
 
 /** The default shard function with its fragment map (one per reader). */
