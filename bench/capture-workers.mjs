@@ -14,14 +14,14 @@
 // detect → store on the main thread; per-worker numbers from its `stopped` log line.
 //
 // A benchmark, not a test: the numbers depend on the machine and its load.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { benchPcap, makeNs, replay } from './capture.mjs';
+import { startInNs } from './ns-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = (p) => pathToFileURL(resolve(here, '..', 'dist', p)).href;
@@ -81,71 +81,41 @@ async function child(n, iface, group, ringBytes) {
   });
 }
 
-function startChild(env, n, group, ringBytes) {
-  const p = spawn('ip', ['netns', 'exec', env.ns, process.execPath, fileURLToPath(import.meta.url), '--child', String(n), env.a,
-    String(group), String(ringBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((r) => p.on('exit', r));
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => { p.kill('SIGKILL'); rej(new Error(`child not ready: ${err.slice(-500)}`)); }, 60_000);
-    void exited.then((code) => { if (!out.includes('ready\n')) { clearTimeout(t); rej(new Error(`child exited ${code}: ${err.slice(-500)}`)); } });
-    const iv = setInterval(() => {
-      if (!out.includes('ready\n')) return;
-      clearInterval(iv);
-      clearTimeout(t);
-      res({
-        stop: async () => {
-          p.kill('SIGTERM');
-          const k = setTimeout(() => p.kill('SIGKILL'), 120_000);
-          await exited;
-          clearTimeout(k);
-          const line = out.split('\n').find((l) => l.startsWith('['));
-          if (!line) throw new Error(`child gave no result: ${err.slice(-500)}`);
-          return JSON.parse(line);
-        },
-      });
-    }, 20);
-  });
+async function startChild(env, n, group, ringBytes) {
+  const c = await startInNs(env.ns, [process.execPath, fileURLToPath(import.meta.url), '--child', String(n), env.a, String(group), String(ringBytes)],
+    { what: 'child', isReady: (out) => out.includes('ready\n') });
+  return {
+    stop: async () => {
+      const { out, err } = await c.stop();
+      const line = out.split('\n').find((l) => l.startsWith('['));
+      if (!line) throw new Error(`child gave no result: ${err.slice(-500)}`);
+      return JSON.parse(line);
+    },
+  };
 }
 
 /** `llmtap run --workers n` in the namespace until stop(); per-worker stats from its `stopped` line. */
-function startSensor(env, n, ringBytes) {
+async function startSensor(env, n, ringBytes) {
   const dir = mkdtempSync(join(tmpdir(), 'llmtap-bench-run-'));
   const cfg = join(dir, 'cfg.json');
-  const cfgText = JSON.stringify({ capture: { buffer_bytes: ringBytes }, log: { level: 'info' } });
-  return import('node:fs').then(({ writeFileSync }) => {
-    writeFileSync(cfg, cfgText);
-    const p = spawn('ip', ['netns', 'exec', env.ns, process.execPath, resolve(here, '..', 'bin', 'llmtap.js'), 'run', '--iface', env.a,
-      '--workers', String(n), '--no-api', '--config', cfg, '--db', join(dir, 'db.sqlite')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d) => { err += d; });
-    const exited = new Promise((r) => p.on('exit', r));
-    return new Promise((res, rej) => {
-      const t = setTimeout(() => { p.kill('SIGKILL'); rej(new Error(`sensor not capturing: ${err.slice(-500)}`)); }, 60_000);
-      const iv = setInterval(() => {
-        if (!err.includes('"capturing"')) return;
-        clearInterval(iv);
-        clearTimeout(t);
-        res({
-          stop: async () => {
-            p.kill('SIGTERM');
-            const k = setTimeout(() => p.kill('SIGKILL'), 120_000);
-            await exited;
-            clearTimeout(k);
-            rmSync(dir, { recursive: true, force: true });
-            const line = err.split('\n').find((l) => l.includes('"stopped"'));
-            if (!line) throw new Error(`sensor gave no stopped line: ${err.slice(-500)}`);
-            const j = JSON.parse(line);
-            const ws = j.workers ?? [{ packets: j.capture.packets, kernelReceived: j.capture.kernelReceived, kernelDropped: j.capture.kernelDropped, busyRatio: NaN }];
-            return ws.map((w) => ({ delivered: w.packets, kernelReceived: w.kernelReceived, kernelDropped: w.kernelDropped, flows: NaN, dnsAnswers: NaN, busyRatio: w.busyRatio }));
-          },
-        });
-      }, 50);
-    });
+  writeFileSync(cfg, JSON.stringify({ capture: { buffer_bytes: ringBytes }, log: { level: 'info' } }));
+  const c = await startInNs(env.ns, [process.execPath, resolve(here, '..', 'bin', 'llmtap.js'), 'run', '--iface', env.a,
+    '--workers', String(n), '--no-api', '--config', cfg, '--db', join(dir, 'db.sqlite')],
+  { what: 'sensor', isReady: (_out, err) => err.includes('"capturing"'), pollMs: 50 }).catch((e) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
+  return {
+    stop: async () => {
+      const { err } = await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+      const line = err.split('\n').find((l) => l.includes('"stopped"'));
+      if (!line) throw new Error(`sensor gave no stopped line: ${err.slice(-500)}`);
+      const j = JSON.parse(line);
+      const ws = j.workers ?? [{ packets: j.capture.packets, kernelReceived: j.capture.kernelReceived, kernelDropped: j.capture.kernelDropped, busyRatio: NaN }];
+      return ws.map((w) => ({ delivered: w.packets, kernelReceived: w.kernelReceived, kernelDropped: w.kernelDropped, flows: NaN, dnsAnswers: NaN, busyRatio: w.busyRatio }));
+    },
+  };
 }
 
 export async function benchCaptureWorkers(opts = {}) {

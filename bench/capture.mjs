@@ -9,13 +9,14 @@
 //
 // Each capture runs in its own node process inside the namespace (`--child`), doing the
 // minimum per batch (native) or per packet (cap): summing lengths.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startInNs } from './ns-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -101,33 +102,17 @@ export function makeNs() {
   return { ns, a, b, destroy: () => { try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ } } };
 }
 
-function startChild(env, backend) {
-  const p = spawn('ip', ['netns', 'exec', env.ns, process.execPath, fileURLToPath(import.meta.url), '--child', backend, env.a],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((r) => p.on('exit', r));
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => { p.kill('SIGKILL'); rej(new Error('child not ready')); }, 30_000);
-    const iv = setInterval(() => {
-      if (!out.includes('ready\n')) return;
-      clearInterval(iv);
-      clearTimeout(t);
-      res({
-        stop: async () => {
-          p.kill('SIGTERM');
-          const k = setTimeout(() => p.kill('SIGKILL'), 30_000);
-          await exited;
-          clearTimeout(k);
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (!line) throw new Error(`${backend} child gave no result: ${err.slice(-500)}`);
-          return JSON.parse(line);
-        },
-      });
-    }, 20);
-  });
+async function startChild(env, backend) {
+  const c = await startInNs(env.ns, [process.execPath, fileURLToPath(import.meta.url), '--child', backend, env.a],
+    { what: `${backend} child`, isReady: (out) => out.includes('ready\n'), readyMs: 30_000, stopMs: 30_000 });
+  return {
+    stop: async () => {
+      const { out, err } = await c.stop();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (!line) throw new Error(`${backend} child gave no result: ${err.slice(-500)}`);
+      return JSON.parse(line);
+    },
+  };
 }
 
 export function replay(env, file, rate, loops) {
