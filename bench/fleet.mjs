@@ -12,14 +12,14 @@
 // /v1/alerts (polling every 50 ms). The join holds a flow without EDR partner attribute.hold_s
 // of capture time (set to 1 s here; 30 s by default) and the hub holds every record reorder_s.
 // Not a timed test: numbers depend on the machine and its load.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort, startPostgres } from './postgres.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { FleetPublisher } = await import(join(root, 'dist', 'fleet', 'publisher.js'));
@@ -28,37 +28,15 @@ const { configFromObject } = await import(join(root, 'dist', 'config.js'));
 const N = Number(process.env.FLEET_BENCH_N ?? 20_000);
 const PROBES = Number(process.env.FLEET_BENCH_PROBES ?? 40);
 const REORDER_S = Number(process.env.FLEET_BENCH_REORDER_S ?? 5);
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
 const dir = mkdtempSync(join(tmpdir(), 'llmtap-fleetbench-'));
 const children = [];
-let pgDir;
 const cleanup = () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 };
 process.on('exit', cleanup);
 
 // PostgreSQL (as the postgres user when root)
-function asPostgres(bin, args) {
-  const r = process.getuid() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args], { encoding: 'utf8' }) : spawnSync(join(PG_BIN, bin), args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${bin}: ${r.stderr || r.stdout}`);
-}
-pgDir = mkdtempSync(join(tmpdir(), 'llmtap-fleetbench-pg-'));
-if (process.getuid() === 0) {
-  const id = (f) => Number(spawnSync('id', [f, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  chownSync(pgDir, id('-u'), id('-g'));
-}
-const pgPort = await freePort();
-asPostgres('initdb', ['-D', join(pgDir, 'data'), '-A', 'trust', '-U', 'llmtap', '-E', 'UTF8', '--locale=C.UTF-8']);
-asPostgres('pg_ctl', ['-D', join(pgDir, 'data'), '-l', join(pgDir, 'log'), '-w', '-o', `-p ${pgPort} -k ${pgDir} -c listen_addresses=127.0.0.1`, 'start']);
+const postgres = await startPostgres('llmtap-fleetbench-pg-');
 
 // three routed JetStream nodes, one account, the hub and one sensor user
 const nodes = [];
@@ -88,7 +66,7 @@ writeFileSync(join(dir, 's1.pw'), 's1pw\n');
 const tenants = [{ id: 'bench', cidrs: ['10.0.0.0/8'], warmup_days: 0 }];
 writeFileSync(join(dir, 'hub.json'), JSON.stringify({
   tenants, attribute: { hold_s: 1 },
-  store: { url: `postgres://llmtap@127.0.0.1:${pgPort}/postgres` },
+  store: { url: postgres.url },
   api: { host: '127.0.0.1', port: apiPort, tokens: [{ tenant: 'bench', token_sha256: createHash('sha256').update(token).digest('hex') }] },
   fleet: { servers, user: 'hub', password_file: join(dir, 'hub.pw'), replicas: 3, reorder_s: REORDER_S, max_bytes: 256 * 1024 * 1024 },
   log: { level: 'warn' },
@@ -173,6 +151,5 @@ await pub.close();
 hub.kill('SIGTERM');
 await new Promise((r) => hub.once('exit', r));
 cleanup();
-asPostgres('pg_ctl', ['-D', join(pgDir, 'data'), '-m', 'fast', 'stop']);
+postgres.stop();
 rmSync(dir, { recursive: true, force: true });
-rmSync(pgDir, { recursive: true, force: true });

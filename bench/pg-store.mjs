@@ -7,49 +7,24 @@
 // Prints observations/s committed and the commit latency (p50, p99) per store; then, with
 // --expose-gc, the hub's memory per alert and per contribution (heap growth of a store opening
 // a database of 20,000 alerts, then of 200,000 contributions).
-import { spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startPostgres } from './postgres.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { PgStore } = await import(join(root, 'dist', 'store', 'pg', 'store.js'));
 const { Store } = await import(join(root, 'dist', 'store', 'store.js'));
 const N = Number(process.env.PG_BENCH_N ?? 50_000);
 const BATCH = Number(process.env.PG_BENCH_BATCH ?? 500);
-const BIN = '/usr/lib/postgresql/15/bin';
-
-function asPostgres(bin, args) {
-  const r = process.getuid() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', join(BIN, bin), ...args], { encoding: 'utf8' }) : spawnSync(join(BIN, bin), args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${bin}: ${r.stderr || r.stdout}`);
-}
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 let cluster;
 let url = process.env.LLMTAP_PG_URL;
 if (url === undefined) {
-  const dir = mkdtempSync(join(tmpdir(), 'llmtap-pgbench-'));
-  if (process.getuid() === 0) {
-    const id = (f) => Number(spawnSync('id', [f, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, id('-u'), id('-g'));
-  }
-  const port = await freePort();
-  asPostgres('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'llmtap', '-E', 'UTF8', '--locale=C.UTF-8']);
-  // durable settings (fsync on): what a hub's server does
-  asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
-  cluster = dir;
-  url = `postgres://llmtap@127.0.0.1:${port}/postgres`;
+  cluster = await startPostgres('llmtap-pgbench-');
+  url = cluster.url;
 }
 
 const T0 = 1_700_000_000_000_000;
@@ -149,8 +124,5 @@ try {
   console.log(`postgresql : ${fmt(rp)}`);
   if (typeof global.gc === 'function') await memory();
 } finally {
-  if (cluster !== undefined) {
-    asPostgres('pg_ctl', ['-D', join(cluster, 'data'), '-m', 'fast', '-w', 'stop']);
-    rmSync(cluster, { recursive: true, force: true });
-  }
+  cluster?.stop();
 }
