@@ -14,7 +14,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { PacketPath } from '../pipeline.js';
+import { PacketPath, type WorkerPathCounters } from '../pipeline.js';
 import type { FlowTableOptions } from '../flow/table.js';
 import { Dissector, type DissectOptions } from '../dissect/index.js';
 import { LiveSource, type LiveOptions } from '../source/live.js';
@@ -51,11 +51,7 @@ export interface LiveWorkerProgress {
 }
 
 /** The packet path's stage counters (decode outcomes, flow end reasons, dissect), running totals. */
-export interface PathCounters {
-  decode: Record<string, number>;
-  flowEnd: Record<string, number>;
-  dissect: Record<string, number>;
-}
+export type PathCounters = Omit<WorkerPathCounters, 'activeFlows'>;
 
 export type LiveWorkerMessage =
   | { t: 'ready' }

@@ -13,6 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
+import type { WorkerPathCounters } from '../pipeline.js';
 import { OrderedMerge } from './merge.js';
 import { threadUrl } from './replay.js';
 import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
@@ -244,7 +245,7 @@ export class LiveWorkerCapture {
 
   /** The packet path's stage counters of all workers (decode, flow end, dissect) and their
    * flow tables' fill, for the pipeline's metrics (Pipeline.workerCounters). */
-  pathCounters(): PathCounters & { activeFlows: number } {
+  pathCounters(): WorkerPathCounters {
     return { ...this.workers.counters(), activeFlows: this.workers.stats().reduce((a, w) => a + w.activeFlows, 0) };
   }
 
