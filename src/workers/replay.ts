@@ -26,7 +26,7 @@ import { dissectOptionsFrom } from '../dissect/index.js';
 import { DECODE_REASONS } from '../decode/reasons.js';
 import type { FileReadResult } from '../source/file.js';
 import type { BoundStat } from '../bounded/lru.js';
-import { allocChunks, allocRing, DEFAULT_RING, SENT, SlotView, TAIL, TAKEN, unrefChunk, type RingBuffers, type RingLayout } from './ring.js';
+import { allocChunks, allocRing, DEFAULT_RING, HEAD, releaseSlot, SENT, SlotView, TAIL, TAKEN, type RingBuffers, type RingLayout } from './ring.js';
 import { OrderedMerge } from './merge.js';
 import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
 import type { ReaderData, ReaderMessage } from './reader.js';
@@ -271,13 +271,11 @@ export class ShardedReplay {
     s.restarts++;
     let lostPackets = 0;
     const tail = Atomics.load(ctrl, TAIL);
-    if (Atomics.load(ctrl, 0) !== tail) {
+    if (Atomics.load(ctrl, HEAD) !== tail) {
       const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
       // a slot whose output arrived (watermark reached) was only not yet freed
       if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
-      unrefChunk(new Int32Array(ring.chunks.refs), slot);
-      Atomics.add(ctrl, TAIL, 1);
-      Atomics.notify(ctrl, TAIL);
+      releaseSlot(ctrl, new Int32Array(ring.chunks.refs), slot);
     }
     const lostFlows = p?.activeFlows ?? 0;
     s.lostPackets += lostPackets;

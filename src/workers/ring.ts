@@ -151,11 +151,17 @@ export function allocRing(layout: RingLayout, chunks: ChunkBuffers): RingBuffers
   return { layout, ctrl: new SharedArrayBuffer(CTRL_WORDS * 4), slots, chunks };
 }
 
-/** A slot is freed: its chunk may be reused once no other slot refers to it (`refs`: the chunks' reference counts). */
-export function unrefChunk(refs: Int32Array, s: SlotView): void {
-  if (s.count === 0) return;
-  Atomics.sub(refs, s.chunk, 1);
-  Atomics.notify(refs, s.chunk);
+/**
+ * The ring's oldest slot `s` is freed (`ctrl`: its control words, `refs`: the chunks' reference
+ * counts): its chunk may be reused once no other slot refers to it, and the reader may refill it.
+ */
+export function releaseSlot(ctrl: Int32Array, refs: Int32Array, s: SlotView): void {
+  if (s.count > 0) {
+    Atomics.sub(refs, s.chunk, 1);
+    Atomics.notify(refs, s.chunk);
+  }
+  Atomics.add(ctrl, TAIL, 1);
+  Atomics.notify(ctrl, TAIL);
 }
 
 /**
@@ -339,8 +345,6 @@ export class RingConsumer {
 
   /** The slot next() returned is done: the reader may refill it. */
   release(): void {
-    unrefChunk(this.refs, this.views[Atomics.load(this.ctrl, TAIL) % this.l.slots]!);
-    Atomics.add(this.ctrl, TAIL, 1);
-    Atomics.notify(this.ctrl, TAIL);
+    releaseSlot(this.ctrl, this.refs, this.views[Atomics.load(this.ctrl, TAIL) % this.l.slots]!);
   }
 }
