@@ -327,10 +327,7 @@ export class PgStore implements DetectStore {
 
   private remember(id: string, m: MemAlert): void {
     const old = this.alerts.get(id);
-    if (old !== undefined) {
-      removeFrom(this.alertsByKey, k2(old.tenant, old.key), id);
-      if (old.binHash !== undefined) removeFrom(this.alertsByHash, k2(old.tenant, old.binHash), id);
-    }
+    if (old !== undefined) this.unindex(id, old);
     this.alerts.set(id, m);
     addTo(this.alertsByKey, k2(m.tenant, m.key), id);
     if (m.binHash !== undefined) addTo(this.alertsByHash, k2(m.tenant, m.binHash), id);
@@ -339,9 +336,14 @@ export class PgStore implements DetectStore {
   private forget(id: string): void {
     const old = this.alerts.get(id);
     if (old === undefined) return;
+    this.unindex(id, old);
+    this.alerts.delete(id);
+  }
+
+  /** Takes an alert out of the dedup-key and binary-hash indexes. */
+  private unindex(id: string, old: MemAlert): void {
     removeFrom(this.alertsByKey, k2(old.tenant, old.key), id);
     if (old.binHash !== undefined) removeFrom(this.alertsByHash, k2(old.tenant, old.binHash), id);
-    this.alerts.delete(id);
   }
 
   // ───────────── the queue ─────────────
