@@ -51,6 +51,11 @@ export function alertBinHash(a: Alert): string | undefined {
   return a.sha256 ?? a.sha1 ?? (typeof a.evidence.detail['sha1'] === 'string' ? a.evidence.detail['sha1'] : undefined);
 }
 
+/** The dedup key of an alert written without one (H7 keys on `alertBinHash`). */
+export function alertKeyOf(a: Alert, binHash: string | undefined): string {
+  return alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
+}
+
 export class AlertTable {
   private readonly insChange: Statement;
   private readonly nextSeq: Statement;
@@ -107,7 +112,7 @@ export class AlertTable {
     const seq = (this.nextSeq.get(a.tenant) as { last: number }).last;
     this.insChange.run(a.tenant, seq, a.id, a.heuristic, a.severity, body);
     const binHash = alertBinHash(a);
-    const key = dedupKey ?? existingKey ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
+    const key = dedupKey ?? existingKey ?? alertKeyOf(a, binHash);
     this.upsert.run({
       id: a.id,
       tenant: a.tenant,

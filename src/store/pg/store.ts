@@ -44,10 +44,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { DetectStore } from '../../detect/sink.js';
-import { alertDedupKey } from '../../detect/alert-key.js';
 import type { Alert, AlertStatus, Heuristic, Observation, Severity } from '../../records.js';
 import { schemaDefaults, type SensorConfig } from '../../config.js';
-import { alertBinHash, bodyOf } from '../alerts.js';
+import { alertBinHash, alertKeyOf, bodyOf } from '../alerts.js';
 import { FAULT_TEXT, type FaultReason, type QueueCounts } from '../faults.js';
 import { allowEntry, allowMatches, candidate, CANDIDATE_MAX_DEVICES, type AllowRow, type CandRow } from '../learned.js';
 import { OBSERVATION_COLUMNS, observationValues, toRow, utcDay, type ObservationMarks, type ObservationQuery, type Row } from '../observations.js';
@@ -775,7 +774,7 @@ export class PgStore implements DetectStore {
     if (prev !== undefined && prev.tenant !== a.tenant) throw new Error(`alert id ${a.id} belongs to another tenant`);
     const json = bodyOf(a);
     const binHash = alertBinHash(a);
-    const key = dedupKey ?? prev?.key ?? alertDedupKey(binHash !== undefined ? { ...a, binHash } : a);
+    const key = dedupKey ?? prev?.key ?? alertKeyOf(a, binHash);
     this.remember(a.id, { tenant: a.tenant, key, binHash, heuristic: a.heuristic, status: a.status, firstSeenUs: a.firstSeenUs, lastSeenUs: a.lastSeenUs, json });
     this.push({
       t: 'alert', tenant: a.tenant, id: a.id, heuristic: a.heuristic, severity: a.severity, status: a.status, key,
