@@ -6,7 +6,7 @@
  * so tenant isolation is the server's, as in production. Nodes can be killed (-9) and restarted
  * on the same ports and store; `stop` ends every node (SIGTERM, then SIGKILL after a bounded wait).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -15,12 +15,11 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { sensorPermissions } from '../../src/fleet/subjects.js';
 import { freePort } from './prometheus.js';
+import { haveTool } from './tools.js';
 
 /** Whether the binary is there; under CI=true its absence is an error. */
 export function haveNatsServer(): boolean {
-  const ok = spawnSync('nats-server', ['--version']).status === 0;
-  if (!ok && process.env['CI'] === 'true') throw new Error('nats-server is not installed (Debian package `nats-server`)');
-  return ok;
+  return haveTool('nats-server', 'nats-server');
 }
 
 export interface SensorUser {

@@ -10,10 +10,6 @@ import { createServer as netServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 
-export function hasBinary(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-}
-
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = netServer();

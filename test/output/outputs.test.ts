@@ -24,10 +24,10 @@ import { ensureBuilt } from '../helpers/build-once.js';
 import { repoRoot } from '../helpers/corpus.js';
 import { replayDemo } from '../helpers/demo-run.js';
 import { OcsfSchema, ocsfSchemaDir } from '../helpers/ocsf-schema.js';
-import { freePort, hasBinary, selfSignedCert, startHttps, startRsyslog, waitFor, type Received } from './helpers.js';
+import { haveTool } from '../helpers/tools.js';
+import { freePort, selfSignedCert, startHttps, startRsyslog, waitFor, type Received } from './helpers.js';
 
-const haveRsyslog = hasBinary('rsyslogd');
-if (!haveRsyslog && process.env['CI'] === 'true') throw new Error('rsyslogd not installed (scripts/setup-debian.sh installs rsyslog)');
+const haveRsyslog = haveTool('rsyslogd', 'rsyslog', '-v');
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const KEY = 'a-webhook-signing-key-of-32-bytes!';
 const ctx = { version, hostname: 'sensor-1' };
