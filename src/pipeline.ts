@@ -439,10 +439,7 @@ export class Pipeline {
     this.dissector = new Dissector(
       dissectOptionsFrom(cfg.dissect, this.tenants.payloadEntropyWanted),
       {
-        onDns: (a) => {
-          this.counters.dnsAnswers++;
-          this.names.addAnswer(a);
-        },
+        onDns: (a) => this.mergedDns(a),
       },
     );
     this.packets = new PacketPath(
@@ -486,7 +483,7 @@ export class Pipeline {
     this.onFlow(rec, shed, true);
   }
 
-  /** A DNS answer a packet path decoded, in merge order. */
+  /** A DNS answer a packet path decoded (this pipeline's own, or a worker's in merge order): counted, learned. */
   mergedDns(a: DnsAnswer): void {
     this.counters.dnsAnswers++;
     this.names.addAnswer(a);
@@ -549,8 +546,7 @@ export class Pipeline {
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */
   addDnsAnswer(a: DnsAnswer): void {
     this.advance(a.tsUs);
-    this.counters.dnsAnswers++;
-    this.names.addAnswer(a);
+    this.mergedDns(a);
   }
 
   /** Log time moves on: join waits and detection windows run on it as on packet time. */
