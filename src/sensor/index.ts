@@ -274,6 +274,7 @@ export class Sensor<S extends SensorStore = SensorStore> {
    * Returns where it listens.
    */
   async serve(o: ServeOptions = {}): Promise<{ url: string }> {
+    const fleet = this.fleet;
     const app = await startApi(this.cfg, this.store, this.pipeline, {
       running: o.running ?? (() => true),
       tokenFile: tokenFileFor(this.dbPath),
@@ -284,7 +285,7 @@ export class Sensor<S extends SensorStore = SensorStore> {
       ...(this.o.log !== undefined ? { log: this.o.log } : {}),
       // the running outputs' counters (none once finished)
       outputs: () => this.outputsRunning?.counters() ?? [],
-      ...(this.fleet !== undefined ? { fleet: ((f: FleetSensor) => () => ({ sensor: f.stats() }))(this.fleet) } : {}),
+      ...(fleet !== undefined ? { fleet: () => ({ sensor: fleet.stats() }) } : {}),
     });
     this.api = app;
     const addr = app.server.address();
