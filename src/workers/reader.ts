@@ -50,6 +50,11 @@ async function run(d: ReaderData): Promise<void> {
   let seq = 0;
   let nowUs = 0;
   let nextExpireUs = 0;
+  // every slot referring to the current chunk goes out before the writer moves on (and may reuse it)
+  const nextChunk = (): void => {
+    for (const r of rings) r.flush(seq, nowUs);
+    chunks.next();
+  };
   for (const file of d.files) {
     try {
       const result = await readCaptureFile(file, (b) => {
@@ -97,9 +102,8 @@ async function run(d: ReaderData): Promise<void> {
               j++;
             }
             if (j === i) {
-              // chunk full: every slot referring to it goes out before it can be reused
-              for (const r of rings) r.flush(seq, nowUs);
-              chunks.next();
+              // chunk full
+              nextChunk();
               continue;
             }
             const c = chunks.cur;
@@ -115,8 +119,7 @@ async function run(d: ReaderData): Promise<void> {
         // plain files are read straight into the shared chunks
         readBuffer: (minBytes) => {
           if (minBytes > cb) return undefined;
-          for (const r of rings) r.flush(seq, nowUs);
-          chunks.next();
+          nextChunk();
           chunks.used = cb;
           return chunks.bufs[chunks.cur];
         },
