@@ -57,6 +57,8 @@ import { migratePg } from './migrations.js';
 
 const STORE_DEFAULTS = schemaDefaults('store');
 const US_PER_HOUR = 3_600_000_000;
+/** Connections in the pool (one writes, the others serve API reads). */
+const POOL_MAX = 4;
 /** Operations per transaction when a long queue is written (after an outage). */
 const MAX_TX_OPS = 5000;
 
@@ -71,8 +73,6 @@ export interface PgStoreOptions {
   queueMax?: number;
   /** How often a fault is retried, ms. Default 1000. */
   retryIntervalMs?: number;
-  /** Connections in the pool (one writes, the others serve API reads). Default 4. */
-  poolMax?: number;
   /** Told once when a fault episode starts and once when it clears. */
   onFault?: (e: PgFaultEvent) => void;
 }
@@ -258,7 +258,7 @@ export class PgStore implements DetectStore {
     const where = redactUrl(url);
     // bounded waits: a server that stops answering is a fault (retried), never a hang of the commit chain
     const pool = new pg.Pool({
-      connectionString: url, max: Math.max(2, opts.poolMax ?? 4), types: TYPES, connectionTimeoutMillis: 10_000, query_timeout: 60_000, keepAlive: true,
+      connectionString: url, max: POOL_MAX, types: TYPES, connectionTimeoutMillis: 10_000, query_timeout: 60_000, keepAlive: true,
     });
     // an idle connection that breaks (server restart) is replaced on next use; never crash on it
     pool.on('error', () => undefined);
