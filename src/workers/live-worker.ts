@@ -29,8 +29,7 @@ export interface LiveWorkerData {
   dissect: DissectOptions;
   idleTickMs: number;
   idleSlackMs: number;
-  /** Test hooks: sleep this long per batch (a starved worker); fail once this many packets were processed. */
-  slowMs?: number;
+  /** Test hook: fail once this many packets were processed. */
   failAfterPackets?: number;
 }
 
@@ -82,7 +81,6 @@ async function run(d: LiveWorkerData): Promise<void> {
   const t0 = performance.now();
   let busyMs = 0;
   let lastBatch = t0;
-  const sleeper = d.slowMs !== undefined ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   const progress = (): LiveWorkerProgress => {
     const st = src.stats();
     return {
@@ -104,7 +102,6 @@ async function run(d: LiveWorkerData): Promise<void> {
   src.start((b) => {
     const s = performance.now();
     lastBatch = s;
-    if (sleeper !== undefined) Atomics.wait(sleeper, 0, 0, d.slowMs);
     pp.onBatch(b);
     busyMs += performance.now() - s;
     post(pp.nowUs);

@@ -21,13 +21,12 @@ import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage,
 export interface LiveWorkersOptions {
   workers: number;
   /** Everything a worker needs but its index, the count and the test hooks. */
-  data: Omit<LiveWorkerData, 'index' | 'workers' | 'slowMs' | 'failAfterPackets'>;
+  data: Omit<LiveWorkerData, 'index' | 'workers' | 'failAfterPackets'>;
   /** A worker's items (flat, key order) and its watermark. */
   onOutput: (worker: number, events: unknown[], watermark: number) => void;
   onRestart?: (e: { worker: number; restarts: number; error: string }) => void;
-  /** Test hooks, per worker index (first start only): sleep per batch, fail after N packets,
-   * another kernel ring size. */
-  slowMs?: Record<number, number>;
+  /** Test hooks, per worker index (first start only): fail after N packets, another kernel ring
+   * size. */
   bufferBytes?: Record<number, number>;
   failAfterPackets?: Record<number, number>;
 }
@@ -89,11 +88,11 @@ export class LiveWorkers {
   private spawn(i: number, first: boolean): Promise<void> {
     const o = this.o;
     const data: LiveWorkerData = { ...o.data, index: i, workers: o.workers };
-    if (first && o.slowMs?.[i] !== undefined) data.slowMs = o.slowMs[i];
     if (first && o.failAfterPackets?.[i] !== undefined) data.failAfterPackets = o.failAfterPackets[i];
     if (first && o.bufferBytes?.[i] !== undefined) data.capture = { ...data.capture, bufferBytes: o.bufferBytes[i]! };
     const slot = this.slots[i]!;
-    const t = new Worker(threadUrl('live-worker'), { workerData: { kind: 'live-worker', data } });
+    // named, so `top -H`, /proc/PID/task/*/comm and a cgroup can tell the workers apart
+    const t = new Worker(threadUrl('live-worker'), { name: `llmtap-live-${i}`, workerData: { kind: 'live-worker', data } });
     slot.thread = t;
     slot.last = undefined;
     slot.counters = undefined;

@@ -68,7 +68,7 @@ export interface WorkersSummary {
 
 /** Starts workers-child.ts: `n` live workers on `iface` in fanout group `group`. */
 export function startWorkersChild(env: VethNs, iface: string, group: number, n: number,
-  hooks: { slowMs?: Record<number, number>; failAfterPackets?: Record<number, number>; bufferBytes?: Record<number, number> } = {}): Promise<RunningChild<WorkersSummary>> {
+  hooks: { failAfterPackets?: Record<number, number>; bufferBytes?: Record<number, number> } = {}): Promise<RunningChild<WorkersSummary>> {
   return startJsonChild<WorkersSummary>(env, 'workers-child.ts', [iface, String(group), String(n), JSON.stringify(hooks)]);
 }
 

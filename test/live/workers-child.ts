@@ -1,7 +1,7 @@
 /**
  * Runs inside a test namespace (`ip netns exec NS vite-node workers-child.ts -- IFACE GROUP N
  * HOOKS`): starts N live workers (src/workers/live.ts) with the default config on IFACE in
- * fanout group GROUP, prints `ready`; SIGUSR2 ends worker 1's thread (as a crash would); on
+ * fanout group GROUP, prints its pid and `ready`; SIGUSR2 ends worker 1's thread (as a crash would); on
  * SIGTERM (or after 60 s) stops them and prints one JSON line: per worker its flow records and
  * DNS answers (normalized: no ids, no times), the per-worker stats and the restarts seen.
  */
@@ -14,7 +14,7 @@ import { LIVE_EV_DNS, LIVE_EV_FLOW, LIVE_EV_WIDTH } from '../../src/workers/live
 import { normalDns, normalFlow } from './normal-records.js';
 
 const [iface = '', groupArg = '0', nArg = '2', hooksArg = '{}'] = process.argv.slice(2);
-const hooks = JSON.parse(hooksArg) as { slowMs?: Record<number, number>; failAfterPackets?: Record<number, number>; bufferBytes?: Record<number, number> };
+const hooks = JSON.parse(hooksArg) as { failAfterPackets?: Record<number, number>; bufferBytes?: Record<number, number> };
 const n = Number(nArg);
 const cfg = configFromObject({});
 const flows: string[][] = Array.from({ length: n }, () => []);
@@ -43,7 +43,6 @@ const workers = new LiveWorkers({
     restarts.push({ worker: e.worker, error: e.error });
     process.stdout.write(`restarted ${e.worker}\n`);
   },
-  ...(hooks.slowMs ? { slowMs: hooks.slowMs } : {}),
   ...(hooks.failAfterPackets ? { failAfterPackets: hooks.failAfterPackets } : {}),
   ...(hooks.bufferBytes ? { bufferBytes: hooks.bufferBytes } : {}),
 });
@@ -53,7 +52,8 @@ try {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(3);
 }
-process.stdout.write('ready\n');
+// the process id first: a test finds the worker threads (named llmtap-live-N) under /proc/PID/task
+process.stdout.write(`pid ${process.pid}\nready\n`);
 process.on('SIGUSR2', () => { void workers.kill(1); });
 let done = false;
 const finish = async (): Promise<void> => {

@@ -3,8 +3,8 @@
  * namespace, fed by tcpreplay: each worker thread owns a socket in one fanout group and runs the
  * per-packet path. Two workers give the same flow records and DNS answers as one worker and as
  * the file's own packet path, no flow on two workers, both used, per-worker kernel counters;
- * a worker ended mid-run is replaced and counted while the other keeps going; a starved worker
- * (a test hook sleeping per batch) reports its own drops.
+ * a worker ended mid-run is replaced and counted while the other keeps going; a worker starved by
+ * a real CPU quota (its thread alone in a cgroup) reports its own drops.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,12 +20,14 @@ import { repoRoot, startWorkersChild, type WorkersSummary } from './child.js';
 import { runCli } from './cli.js';
 import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
 import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
+import { cpuQuotaUnavailable, limitThread, threadId } from './cpu-quota.js';
 import { normalDns, normalFlow } from './normal-records.js';
 
 const missing = prerequisites('live workers test', [
   ...vethCaptureMissing(),
   !existsSync(resolve(repoRoot, 'dist', 'workers', 'live-worker.js')) ? 'dist/ not built (npx tsc -p tsconfig.json): worker threads run it' : undefined,
 ]);
+const quotaMissing = prerequisites('live workers CPU quota test', [cpuQuotaUnavailable()])[0];
 
 /** The file's own packet path (what `llmtap replay` runs per packet), normalized. */
 async function fromFile(path: string): Promise<{ flows: string[]; dns: string[] }> {
@@ -125,20 +127,35 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
     expect(s.flows[0]!.length + s.flows[1]!.length).toBeLessThan(2 * want.flows.length);
   });
 
-  it('a starved worker reports its own kernel drops; the other none', async () => {
-    const child = await startWorkersChild(env, env.capIf, ++group, 2, { slowMs: { 1: 100 }, bufferBytes: { 1: 1024 * 1024 } });
-    const loops = 20;
-    const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=20000', `--loop=${loops}`, path()]));
-    await new Promise((r) => setTimeout(r, 300));
-    const s = await child.stop();
-    const [ok, starved] = s.stats;
-    if (!ok || !starved) throw new Error('no stats');
-    expect(starved.kernelDropped).toBeGreaterThan(0);
-    expect(starved.kernelReceived).toBe(starved.packets + starved.kernelDropped);
-    expect(ok.kernelDropped).toBe(0);
-    expect(ok.kernelReceived).toBe(ok.packets);
-    expect(ok.kernelReceived + starved.kernelReceived).toBe(sent.packets);
-    expect(starved.busyRatio).toBeGreaterThan(ok.busyRatio);
+  it.skipIf(quotaMissing !== undefined)('a worker starved by a CPU quota reports its own kernel drops; the other none', async () => {
+    // both workers with the same 1 MiB kernel ring; worker 1's thread gets 1 ms of CPU a second
+    const mib = 1024 * 1024;
+    const child = await startWorkersChild(env, env.capIf, ++group, 2, { bufferBytes: { 0: mib, 1: mib } });
+    const pid = Number(/^pid (\d+)$/m.exec(child.output())?.[1]);
+    const quota = limitThread(threadId(pid, 'llmtap-live-1'), 1000, 1_000_000);
+    let s: WorkersSummary;
+    let throttled: { periods: number; throttledPeriods: number };
+    try {
+      const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=20000', '--loop=10', path()]));
+      expect(sent.failed).toBe(0);
+      throttled = quota.throttled();
+      // lift the quota so the starved worker can read what its ring still holds and stop
+      quota.release();
+      await new Promise((r) => setTimeout(r, 300));
+      s = await child.stop();
+      const [ok, starved] = s.stats;
+      if (!ok || !starved) throw new Error('no stats');
+      // the quota was really hit
+      expect(throttled.throttledPeriods).toBeGreaterThan(0);
+      expect(starved.kernelDropped).toBeGreaterThan(0);
+      expect(starved.kernelReceived).toBe(starved.packets + starved.kernelDropped);
+      expect(ok.kernelDropped).toBe(0);
+      expect(ok.kernelReceived).toBe(ok.packets);
+      expect(ok.kernelReceived + starved.kernelReceived).toBe(sent.packets);
+      expect(s.restarts).toEqual([]);
+    } finally {
+      quota.release();
+    }
   });
 
   it('llmtap run --workers 2: the named flow records of llmtap replay, and per-worker metrics', async () => {
