@@ -1,5 +1,6 @@
 /**
- * Fleet-mode end-to-end pieces: per-device captures cut from the fleet set's tap, configs for
+ * Fleet-mode end-to-end pieces: per-device captures (cut from the fleet set's tap, or one device
+ * rewritten as three with tcprewrite), configs for
  * sensors and the hub, `llmtap` child processes (hub, sensors, single-box replay) and a SIEM
  * poller that follows a hub's /v1/alerts with its cursor.
  */
@@ -28,8 +29,37 @@ export const DEVICES = [
   { name: 'e', v4: '10.77.0.105', v6: 'fd77:0:0:77::105' },
 ] as const;
 
+/**
+ * One real device's traffic (device-a's, from the tap) made three devices with tcprewrite:
+ * client address rewritten to .111/.112/.113, checksums fixed, 10 s apart, and device-a's
+ * endpoint records of it as each device's (scripts/captures/make-fleet-rewrite.sh).
+ */
+export const REWRITTEN = [
+  { name: 'r1', v4: '10.77.0.111', v6: 'fd77:0:0:77::111' },
+  { name: 'r2', v4: '10.77.0.112', v6: 'fd77:0:0:77::112' },
+  { name: 'r3', v4: '10.77.0.113', v6: 'fd77:0:0:77::113' },
+] as const;
+export const REWRITTEN_DIR = join(FLEET, 'rewritten');
+export const REWRITTEN_EDR = join(REWRITTEN_DIR, 'edr.ndjson');
+
+/** A device of a fleet scenario: a name (its sensor is `site-<name>`) and its addresses. */
+export type FleetDevice = { readonly name: string; readonly v4: string; readonly v6: string };
+
+/** The devices, their captures and the EDR feed a FleetRig runs. */
+export interface FleetSet {
+  devices: readonly FleetDevice[];
+  /** The capture of one device (written into `dir` or committed). */
+  capture(dir: string, d: FleetDevice): string;
+  edr: string;
+}
+
+/** Three devices of the fleet set, each's traffic cut from the tap with tcpdump. */
+export const TAP_SET: FleetSet = { devices: DEVICES, capture: (dir, d) => deviceCapture(dir, d), edr: EDR };
+/** One device's traffic as three (tcprewrite), with its EDR records as the three devices'. */
+export const REWRITTEN_SET: FleetSet = { devices: REWRITTEN, capture: (_dir, d) => join(REWRITTEN_DIR, `device-${d.name}.pcap.gz`), edr: REWRITTEN_EDR };
+
 /** One device's traffic on the tap (its addresses, DNS included) as its own capture, with tcpdump. */
-export function deviceCapture(dir: string, d: (typeof DEVICES)[number]): string {
+export function deviceCapture(dir: string, d: FleetDevice): string {
   const out = join(dir, `device-${d.name}.pcap`);
   const r = spawnSync('sh', ['-c', `gzip -dc "$0" | tcpdump -Z root -r - -w "$1" "host $2 or host $3"`, join(FLEET, 'tap.pcap.gz'), out, d.v4, d.v6], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tcpdump: ${r.stderr}`);
@@ -240,7 +270,7 @@ export const commonConfig = (): Record<string, unknown> => ({ tenants: fleetTena
 export const apiConfig = (port: number): Record<string, unknown> => ({ host: '127.0.0.1', port, tokens: [{ tenant: 'fleet', token_sha256: tokenSha }] });
 
 /** The sensor of each device of DEVICES. */
-export const sensorOf = (d: (typeof DEVICES)[number]): string => `site-${d.name}`;
+export const sensorOf = (d: FleetDevice): string => `site-${d.name}`;
 
 /**
  * The whole fleet for one scenario: the per-device captures, a NATS cluster with a user per
@@ -256,19 +286,23 @@ export class FleetRig {
   base = '';
   private n = 0;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** The devices and feed (default: three devices of the tap, cut with tcpdump). */
+    readonly set: FleetSet = TAP_SET,
+  ) {}
 
   async start(): Promise<void> {
-    for (const d of DEVICES) this.captures.push(deviceCapture(this.dir, d));
+    for (const d of this.set.devices) this.captures.push(this.set.capture(this.dir, d));
     this.pg = await Postgres.start();
-    this.cluster = await NatsCluster.start(join(this.dir, 'nats'), DEVICES.map((d) => ({ tenant: 'fleet', sensor: sensorOf(d) })));
+    this.cluster = await NatsCluster.start(join(this.dir, 'nats'), this.set.devices.map((d) => ({ tenant: 'fleet', sensor: sensorOf(d) })));
     writeFileSync(join(this.dir, 'hub.pw'), `${this.cluster.hub.pass}\n`);
-    for (const d of DEVICES) writeFileSync(join(this.dir, `${sensorOf(d)}.pw`), `${this.cluster.sensor('fleet', sensorOf(d)).pass}\n`);
+    for (const d of this.set.devices) writeFileSync(join(this.dir, `${sensorOf(d)}.pw`), `${this.cluster.sensor('fleet', sensorOf(d)).pass}\n`);
     // the single box: the three captures together, the same feed and config, its alerts as the
     // same API serves them
     const port = await freePort();
     writeYaml(join(this.dir, 'single.yaml'), { ...commonConfig(), store: { path: join(this.dir, 'single.db') }, api: apiConfig(port) });
-    const one = llmtap(['replay', '--config', join(this.dir, 'single.yaml'), '--edr', EDR, '--quiet', '--serve', ...this.captures]);
+    const one = llmtap(['replay', '--config', join(this.dir, 'single.yaml'), '--edr', this.set.edr, '--quiet', '--serve', ...this.captures]);
     try {
       await waitReady(`http://127.0.0.1:${port}`, one);
       const p = new SiemPoller(`http://127.0.0.1:${port}`);
@@ -294,7 +328,7 @@ export class FleetRig {
     this.base = `http://127.0.0.1:${port}`;
     return writeYaml(join(this.dir, `hub-${n}.yaml`), {
       ...commonConfig(),
-      edr: { tenant: 'fleet', files: o.edrFiles === false ? [] : [EDR] },
+      edr: { tenant: 'fleet', files: o.edrFiles === false ? [] : [this.set.edr] },
       store: { url: await this.pg.createDatabase(`hub${n}`) },
       api: apiConfig(port),
       fleet: { servers: this.cluster.servers, user: this.cluster.hub.user, password_file: join(this.dir, 'hub.pw'), replicas: 3, max_bytes: 64 * 1024 * 1024, ...fleet },
@@ -320,14 +354,14 @@ export class FleetRig {
   }
 
   /** A sensor process replaying its device's capture into the fleet (servers: the cluster's, or a proxy's). */
-  sensor(d: (typeof DEVICES)[number], o: { servers?: string[]; fleet?: Record<string, unknown> } = {}): Proc {
+  sensor(d: FleetDevice, o: { servers?: string[]; fleet?: Record<string, unknown> } = {}): Proc {
     const name = sensorOf(d);
     const cfg = writeYaml(join(this.dir, `${name}-${this.n}.yaml`), {
       ...commonConfig(),
       store: { path: join(this.dir, `${name}-${this.n}.db`) },
       fleet: { servers: o.servers ?? this.cluster.servers, user: this.cluster.sensor('fleet', name).user, password_file: join(this.dir, `${name}.pw`), tenant: 'fleet', sensor: name, drain_s: 120, ...o.fleet },
     });
-    return llmtap(['replay', '--config', cfg, '--format', 'json', this.captures[DEVICES.indexOf(d)]!]);
+    return llmtap(['replay', '--config', cfg, '--format', 'json', this.captures[this.set.devices.indexOf(d)]!]);
   }
 
   async stop(): Promise<void> {
