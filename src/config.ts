@@ -211,7 +211,8 @@ export const CONFIG_SCHEMA = {
       max_bytes: int('Hub: bytes per stream (oldest records dropped beyond).', 1024 * 1024 * 1024, 1024 * 1024),
       ack_wait_s: num('Hub: seconds before a record the hub took but did not acknowledge is delivered again (a hub that died; a live hub tells the server it is still working on held records).', 30, 1),
       batch: int('Hub: records fetched per pull.', 256, 1),
-      reorder_s: num('Hub: seconds each record is held so the records of all sensors go into detection in capture-time order (a record later than this goes in on arrival).', 5),
+      reorder_s: num('Hub: seconds each record is held so the records of all sensors go into detection in capture-time order; a record also waits until every live sensor of its tenant sent a watermark past its flow end.', 5),
+      sensor_timeout_s: num('Hub: seconds a sensor may be silent (link away) and still hold the merge by its watermark; past it the merge goes on and its records come late (counted).', 300, 1),
       idle_advance: bool('Hub: with no record for a second, its clock (capture time) runs on with the wall clock, so pending joins and windows close.', true),
     }),
     log: section({

@@ -28,7 +28,7 @@ import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
 import { publishRules } from './config-kv.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
-import { fleetConnectOptions } from './publisher.js';
+import { fleetConnectOptions, type WatermarkBody } from './publisher.js';
 
 /**
  * What the hub needs of its store: detection's (the SQLite `Store` or the PostgreSQL
@@ -50,6 +50,29 @@ export interface HubCounts {
   /** EDR messages taken (and their records accepted). */
   edrMessages: number;
   edrRecords: number;
+  /** Watermark messages taken (a sensor's capture time handed over, or its end). */
+  watermarks: number;
+  /** Records that reached the merge after detection had passed their flow end (their sensor was away past `fleet.sensor_timeout_s`, or sent no watermark). */
+  late: number;
+  /** Times a sensor silent past `fleet.sensor_timeout_s` stopped holding the merge. */
+  sensorTimeouts: number;
+  /** Milliseconds the merge held a record ready by `reorder_s` because a live sensor's watermark was behind it. */
+  heldMs: number;
+}
+
+/** What the hub knows of one sensor (per tenant): its watermark and when it was last heard. */
+interface SensorMark {
+  /** Flow end up to which the sensor handed everything over; -1: no watermark yet. */
+  wmUs: number;
+  final: boolean;
+  lastSeenMs: number;
+  /** Silent past `sensor_timeout_s`: not holding the merge until it is heard again. */
+  timedOut: boolean;
+}
+
+function isWatermark(x: unknown): x is WatermarkBody {
+  const r = x as Partial<WatermarkBody> | null;
+  return typeof r === 'object' && r !== null && typeof r.watermarkUs === 'number' && typeof r.final === 'boolean';
 }
 
 /** The fields a flow record must have to go into the pipeline (a sensor of the same version sends all). */
@@ -59,8 +82,19 @@ function isFlowRecord(x: unknown): x is FlowRecord {
     && typeof r.firstTsUs === 'number' && typeof r.lastTsUs === 'number' && typeof r.respPort === 'number' && Array.isArray(r.vlan);
 }
 
+/** A record waiting for the merge. */
+interface Held {
+  rec: FlowRecord;
+  tenant: string;
+  atMs: number;
+}
+
 export class HubConsumer {
-  readonly counts: HubCounts = { received: 0, redelivered: 0, acked: 0, badRecord: 0, unknownTenant: 0, edrMessages: 0, edrRecords: 0 };
+  readonly counts: HubCounts = { received: 0, redelivered: 0, acked: 0, badRecord: 0, unknownTenant: 0, edrMessages: 0, edrRecords: 0, watermarks: 0, late: 0, sensorTimeouts: 0, heldMs: 0 };
+  /** Per tenant, per sensor: watermarks (the merge's inputs). */
+  private readonly marks = new Map<string, Map<string, SensorMark>>();
+  private lastReleaseMs = Date.now();
+
   private nc: NatsConnection | undefined;
   private readonly iters: ConsumerMessages[] = [];
   /** Records in the pipeline, by observation id, waiting for their observation. */
@@ -97,7 +131,7 @@ export class HubConsumer {
   /** The hub's side of `llmtap_fleet_*` (src/metrics.ts). */
   metrics(): NonNullable<FleetCounters['hub']> {
     const c = this.counts;
-    return { received: c.received, redelivered: c.redelivered, acked: c.acked, badRecord: c.badRecord, unknownTenant: c.unknownTenant, edrRecords: c.edrRecords, unacked: this.unacked(), connected: this.connected };
+    return { received: c.received, redelivered: c.redelivered, acked: c.acked, badRecord: c.badRecord, unknownTenant: c.unknownTenant, edrRecords: c.edrRecords, unacked: this.unacked(), connected: this.connected, late: c.late, sensorTimeouts: c.sensorTimeouts, mergeHeldS: c.heldMs / 1000, watermarks: c.watermarks };
   }
 
   /** Consuming, over an open connection (the hub's readiness). */
@@ -174,6 +208,21 @@ export class HubConsumer {
     } catch {
       rec = undefined;
     }
+    const mark = this.mark(who.tenant, who.sensor);
+    mark.lastSeenMs = Date.now();
+    if (mark.timedOut) {
+      mark.timedOut = false;
+      this.log?.info({ tenant: who.tenant, sensor: who.sensor }, 'fleet hub: sensor heard again; it holds the merge again');
+    }
+    if (isWatermark(rec)) {
+      this.counts.watermarks++;
+      if (rec.watermarkUs > mark.wmUs) mark.wmUs = rec.watermarkUs;
+      if (rec.final) mark.final = true;
+      // acknowledged on arrival: a restarted hub learns each sensor's watermark from its next
+      // one (until then that sensor does not hold the merge)
+      m.ack();
+      return;
+    }
     if (!isFlowRecord(rec)) {
       this.counts.badRecord++;
       m.term();
@@ -192,29 +241,84 @@ export class HubConsumer {
     this.held.push({ rec, tenant: who.tenant, atMs: Date.now() });
   }
 
+  private mark(tenant: string, sensor: string): SensorMark {
+    let t = this.marks.get(tenant);
+    if (t === undefined) this.marks.set(tenant, (t = new Map()));
+    let m = t.get(sensor);
+    if (m === undefined) t.set(sensor, (m = { wmUs: -1, final: false, lastSeenMs: Date.now(), timedOut: false }));
+    return m;
+  }
+
+  /**
+   * The smallest watermark over a tenant's live sensors (Infinity when none holds): no live
+   * sensor will send a record that ends at or before it. A sensor that finished, sent no
+   * watermark yet, or was silent past `fleet.sensor_timeout_s` does not hold the merge.
+   */
+  private tenantWatermark(tenant: string, nowMs: number): number {
+    const t = this.marks.get(tenant);
+    if (t === undefined) return Infinity;
+    let min = Infinity;
+    const timeoutMs = this.cfg.fleet.sensor_timeout_s * 1000;
+    for (const [sensor, m] of t) {
+      if (m.final || m.wmUs < 0) continue;
+      if (!m.timedOut && nowMs - m.lastSeenMs > timeoutMs) {
+        m.timedOut = true;
+        this.counts.sensorTimeouts++;
+        this.log?.warn({ tenant, sensor, silentS: Math.round((nowMs - m.lastSeenMs) / 1000) }, 'fleet hub: sensor silent past fleet.sensor_timeout_s; the merge goes on without it (its records come late)');
+      }
+      if (m.timedOut) continue;
+      if (m.wmUs < min) min = m.wmUs;
+    }
+    return min;
+  }
+
   /**
    * Records of several sensors arrive interleaved, each sensor's a little late: they are held
    * `fleet.reorder_s` seconds and go into the pipeline in capture-time order (flow end, as a
    * single sensor's flow table emits them), so detection sees the fleet as one sensor would.
-   * A record later than that goes in on arrival (its own time still counts; the clock never
-   * goes back).
+   * Each sensor also sends watermarks (src/fleet/publisher.ts): a record goes in only once every
+   * live sensor of its tenant has handed over its capture time up to the record's flow end, so a
+   * sensor whose link is away holds the merge (up to `fleet.sensor_timeout_s`) instead of being
+   * overtaken. A record later than that (its sensor timed out, or sends no watermarks) goes in
+   * on arrival, counted as late (its own time still counts; the clock never goes back).
    */
   private release(all = false): void {
+    const nowMs = Date.now();
+    const sinceMs = nowMs - this.lastReleaseMs;
+    this.lastReleaseMs = nowMs;
     if (this.held.length === 0) return;
-    const cutMs = Date.now() - this.cfg.fleet.reorder_s * 1000;
-    let upTo = -Infinity;
-    for (const h of this.held) if (all || h.atMs <= cutMs) upTo = Math.max(upTo, h.rec.lastTsUs);
-    if (upTo === -Infinity) return;
-    const go = this.held.filter((h) => h.rec.lastTsUs <= upTo).sort((a, b) => a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
-    this.held = this.held.filter((h) => h.rec.lastTsUs > upTo);
+    const cutMs = nowMs - this.cfg.fleet.reorder_s * 1000;
+    const wms = new Map<string, number>();
+    const wmOf = (tenant: string): number => {
+      let wm = wms.get(tenant);
+      if (wm === undefined) wms.set(tenant, (wm = all ? Infinity : this.tenantWatermark(tenant, nowMs)));
+      return wm;
+    };
+    // per tenant: the newest flow end held `reorder_s` that every live sensor has passed
+    const upTo = new Map<string, number>();
+    let heldBack = false;
+    for (const h of this.held) {
+      if (!all && h.atMs > cutMs) continue;
+      if (h.rec.lastTsUs > wmOf(h.tenant)) {
+        heldBack = true;
+        continue;
+      }
+      if (h.rec.lastTsUs > (upTo.get(h.tenant) ?? -Infinity)) upTo.set(h.tenant, h.rec.lastTsUs);
+    }
+    if (heldBack) this.counts.heldMs += sinceMs;
+    if (upTo.size === 0) return;
+    const goes = (h: Held): boolean => h.rec.lastTsUs <= (upTo.get(h.tenant) ?? -Infinity);
+    const go = this.held.filter(goes).sort((a, b) => a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
+    this.held = this.held.filter((h) => !goes(h));
     for (const h of go) {
+      if (h.rec.lastTsUs < this.lastTsUs) this.counts.late++;
       if (h.rec.lastTsUs > this.lastTsUs) this.lastTsUs = h.rec.lastTsUs;
-      this.lastMsgMs = Date.now();
+      this.lastMsgMs = nowMs;
       this.pipeline.addNamedFlow(h.rec, h.tenant);
     }
   }
 
-  private held: { rec: FlowRecord; tenant: string; atMs: number }[] = [];
+  private held: Held[] = [];
 
   private onEdr(m: JsMsg): void {
     const tenant = m.subject.split('.')[2] ?? '';

@@ -29,6 +29,20 @@ interface Pending {
   subject: string;
   id: string;
   data: Uint8Array;
+  /** A watermark: published only once every record before it was acknowledged (a barrier). */
+  wm?: true;
+}
+
+/**
+ * The body of a watermark message on the sensor's observation subject: every record of this
+ * sensor with a flow end (`lastTsUs`) up to `watermarkUs` was handed over before it; `final`: the
+ * sensor sends nothing more (end of a replay). The hub merges its sensors by these
+ * (src/fleet/hub.ts).
+ */
+export interface WatermarkBody {
+  watermarkUs: number;
+  final: boolean;
+  sensor: string;
 }
 
 export interface PublisherStats {
@@ -44,6 +58,8 @@ export interface PublisherStats {
   refused: number;
   /** Publishes that failed or timed out and were put back. */
   retries: number;
+  /** Watermark messages the stream acknowledged (not counted in `published`). */
+  watermarks: number;
   connected: boolean;
 }
 
@@ -98,11 +114,16 @@ export class FleetPublisher {
   private lastRefusedLogMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private drained: Array<() => void> = [];
-  readonly counts = { published: 0, duplicates: 0, dropped: 0, refused: 0, retries: 0 };
+  readonly counts = { published: 0, duplicates: 0, dropped: 0, refused: 0, retries: 0, watermarks: 0 };
   readonly tenant: string;
   readonly sensor: string;
   private readonly obsSubj: string;
   private readonly flowsSubj: string;
+  /** Retried publishes go out before the spool's next ones (a watermark never overtakes them). */
+  private readonly retry: Pending[] = [];
+  /** The newest flow end offered (the capture time this sensor has handed over). */
+  private newestUs = 0;
+  private wmSeq = 0;
 
   constructor(
     private readonly cfg: SensorConfig,
@@ -129,6 +150,8 @@ export class FleetPublisher {
         this.js = jetstream(nc, { timeout: 5000 });
         this.log?.info({ servers: this.cfg.fleet.servers, tenant: this.tenant, sensor: this.sensor }, 'fleet: connected to NATS');
         this.onConnect?.(nc);
+        // the hub knows this sensor (and waits for it) from its first watermark on
+        this.watermark(false);
         void (async () => {
           for await (const s of nc.status()) {
             if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet: NATS disconnected; spooling');
@@ -143,8 +166,13 @@ export class FleetPublisher {
       },
       (err: Error) => this.log?.error({ err: err.message }, 'fleet: cannot connect to NATS'),
     );
-    // a paused pump resumes by itself
-    this.timer = setInterval(() => this.pump(), 250);
+    // a paused pump resumes by itself; a watermark every second (the hub's merge, and its sign
+    // that this sensor is alive)
+    let ticks = 0;
+    this.timer = setInterval(() => {
+      if (++ticks % 4 === 0) this.watermark(false);
+      this.pump();
+    }, 250);
     this.timer.unref();
   }
 
@@ -155,6 +183,20 @@ export class FleetPublisher {
     const id = `${this.tenant}.${flowObsId(rec)}`;
     if (aiRelevant || this.cfg.fleet.publish === 'all') this.enqueue({ subject: this.obsSubj, id, data });
     if (this.cfg.fleet.flows) this.enqueue({ subject: this.flowsSubj, id, data });
+    if (rec.lastTsUs > this.newestUs) this.newestUs = rec.lastTsUs;
+    this.pump();
+  }
+
+  /** Queue a watermark behind the records spooled so far (`final`: this sensor ends). */
+  watermark(final: boolean): void {
+    if (this.closed) return;
+    const body: WatermarkBody = { watermarkUs: this.newestUs, final, sensor: this.sensor };
+    // an id of its own per message: heartbeats with an unchanged watermark are not duplicates
+    const p: Pending = { subject: this.obsSubj, id: `${this.tenant}.${this.sensor}.wm.${process.pid}.${Date.now()}.${++this.wmSeq}`, data: enc.encode(JSON.stringify(body)), wm: true };
+    // while the link is away the newest watermark replaces the one behind the same records
+    const last = this.spool.length - 1;
+    if (last >= 0 && this.spool.at(last)!.wm === true) this.spool.set(last, p);
+    else this.enqueue(p);
     this.pump();
   }
 
@@ -169,13 +211,16 @@ export class FleetPublisher {
   private pump(): void {
     const js = this.js;
     if (js === undefined || this.closed || Date.now() < this.pausedUntil) return;
-    while (this.inFlight < IN_FLIGHT && this.spool.length > 0) {
-      const p = this.spool.shift()!;
+    while (this.inFlight < IN_FLIGHT && (this.retry.length > 0 || this.spool.length > 0)) {
+      // a watermark waits until everything before it is acknowledged: it follows the records
+      if (this.retry.length === 0 && this.spool.peek()!.wm === true && this.inFlight > 0) break;
+      const p = this.retry.length > 0 ? this.retry.shift()! : this.spool.shift()!;
       this.inFlight++;
       js.publish(p.subject, p.data, { msgID: p.id }).then(
         (ack) => {
           this.inFlight--;
-          if (ack.duplicate) this.counts.duplicates++;
+          if (p.wm === true) this.counts.watermarks++;
+          else if (ack.duplicate) this.counts.duplicates++;
           else this.counts.published++;
           this.pump();
           this.checkDrained();
@@ -192,7 +237,7 @@ export class FleetPublisher {
             return;
           }
           this.counts.retries++;
-          this.enqueue(p);
+          this.retry.push(p);
           this.pausedUntil = Date.now() + 500;
         },
       );
@@ -200,19 +245,19 @@ export class FleetPublisher {
   }
 
   private checkDrained(): void {
-    if (this.spool.length > 0 || this.inFlight > 0) return;
+    if (this.spool.length > 0 || this.inFlight > 0 || this.retry.length > 0) return;
     const d = this.drained;
     this.drained = [];
     for (const f of d) f();
   }
 
   stats(): PublisherStats {
-    return { buffered: this.spool.length + this.inFlight, ...this.counts, connected: this.nc !== undefined && !this.nc.isClosed() };
+    return { buffered: this.spool.length + this.inFlight + this.retry.length, ...this.counts, connected: this.nc !== undefined && !this.nc.isClosed() };
   }
 
   /** Wait (bounded) until every spooled record was acknowledged; true when none is left. */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.spool.length === 0 && this.inFlight === 0) return true;
+    if (this.spool.length === 0 && this.inFlight === 0 && this.retry.length === 0) return true;
     let t: NodeJS.Timeout | undefined;
     const done = await Promise.race([
       new Promise<boolean>((res) => this.drained.push(() => res(true))),

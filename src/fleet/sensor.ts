@@ -62,6 +62,8 @@ export class FleetSensor {
 
   /** End of a replay: deliver the spool (bounded by `fleet.drain_s`), then close. */
   async finish(): Promise<{ delivered: boolean; stats: PublisherStats }> {
+    // the final watermark, behind every record: the hub stops waiting for this sensor
+    this.publisher.watermark(true);
     const delivered = await this.publisher.drain(this.cfg.fleet.drain_s * 1000);
     const stats = this.publisher.stats();
     this.hubRules.stop();
