@@ -87,8 +87,8 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function llmtap(args: string[], opts: { cwd?: string } = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function llmtap(args: string[], opts: { cwd?: string; stdin?: boolean } = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const stdout: string[] = [];
   child.stdout?.on('data', (b: Buffer) => {
@@ -353,15 +353,18 @@ export class FleetRig {
     this.hub = undefined;
   }
 
-  /** A sensor process replaying its device's capture into the fleet (servers: the cluster's, or a proxy's). */
-  sensor(d: FleetDevice, o: { servers?: string[]; fleet?: Record<string, unknown> } = {}): Proc {
+  /**
+   * A sensor process replaying its device's capture into the fleet (servers: the cluster's, or a
+   * proxy's); `stdin`: the capture is read from standard input, which the test writes (paced).
+   */
+  sensor(d: FleetDevice, o: { servers?: string[]; fleet?: Record<string, unknown>; stdin?: boolean } = {}): Proc {
     const name = sensorOf(d);
     const cfg = writeYaml(join(this.dir, `${name}-${this.n}.yaml`), {
       ...commonConfig(),
       store: { path: join(this.dir, `${name}-${this.n}.db`) },
       fleet: { servers: o.servers ?? this.cluster.servers, user: this.cluster.sensor('fleet', name).user, password_file: join(this.dir, `${name}.pw`), tenant: 'fleet', sensor: name, drain_s: 120, ...o.fleet },
     });
-    return llmtap(['replay', '--config', cfg, '--format', 'json', this.captures[this.set.devices.indexOf(d)]!]);
+    return llmtap(['replay', '--config', cfg, '--format', 'json', o.stdin === true ? '-' : this.captures[this.set.devices.indexOf(d)]!], { stdin: o.stdin === true });
   }
 
   async stop(): Promise<void> {
@@ -369,6 +372,21 @@ export class FleetRig {
     await this.cluster?.stop();
     await this.pg?.stop();
   }
+}
+
+/**
+ * A classic pcap file cut in two at a packet boundary (the first `share` of its packets): the
+ * first part with the file header, the second the rest of the packet records, so writing both
+ * one after the other is the whole file.
+ */
+export function splitPcap(path: string, share: number): [Buffer, Buffer] {
+  const b = readFileSync(path);
+  const magic = b.readUInt32LE(0);
+  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`${path}: not a little-endian classic pcap`);
+  const offsets: number[] = [];
+  for (let off = 24; off + 16 <= b.length; off += 16 + b.readUInt32LE(off + 8)) offsets.push(off);
+  const cut = offsets[Math.floor(offsets.length * share)]!;
+  return [b.subarray(0, cut), b.subarray(cut)];
 }
 
 /** A sensor's JSON summary (what it printed on stdout). */

@@ -86,7 +86,9 @@ export class NatsCluster {
           `server_name: ${n.name}`,
           `listen: 127.0.0.1:${n.port}`,
           `jetstream { store_dir: ${q(n.dir)}, max_memory_store: 64MB, max_file_store: 8GB }`,
-          `cluster { name: llmtap-test, listen: 127.0.0.1:${n.clusterPort}, routes: [${routes.join(', ')}] }`,
+          // no_advertise: a client knows only the servers it was given (a sensor behind a cut
+          // link proxy does not reconnect around the cut to a node it learned of)
+          `cluster { name: llmtap-test, listen: 127.0.0.1:${n.clusterPort}, routes: [${routes.join(', ')}], no_advertise: true }`,
           'accounts {',
           `  LLMTAP { jetstream: enabled, users: [ ${users.join(', ')} ] }`,
           '  SYS { users: [ { user: sys, password: sys-secret } ] }',
