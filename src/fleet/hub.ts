@@ -345,7 +345,12 @@ export class HubConsumer {
     if (this.lastTsUs === 0 || this.held.length > 0) return;
     const quiet = Date.now() - this.lastMsgMs;
     if (quiet < 1000) return;
-    this.pipeline.tick(this.lastTsUs + quiet * 1000);
+    // never past a live sensor's watermark: its records still to come would find the clock ahead
+    const nowMs = Date.now();
+    let wm = Infinity;
+    for (const tenant of this.marks.keys()) wm = Math.min(wm, this.tenantWatermark(tenant, nowMs));
+    const to = Math.min(this.lastTsUs + quiet * 1000, Math.max(this.lastTsUs, wm));
+    if (to > this.lastTsUs) this.pipeline.tick(to);
   }
 
   /**
