@@ -216,6 +216,7 @@ export class HubConsumer {
     }
     if (isWatermark(rec)) {
       this.counts.watermarks++;
+      this.log?.debug({ tenant: who.tenant, sensor: who.sensor, watermarkUs: rec.watermarkUs, final: rec.final, before: mark.wmUs }, 'fleet hub: watermark');
       if (rec.watermarkUs > mark.wmUs) mark.wmUs = rec.watermarkUs;
       if (rec.final) mark.final = true;
       // acknowledged on arrival: a restarted hub learns each sensor's watermark from its next
@@ -310,8 +311,13 @@ export class HubConsumer {
     const goes = (h: Held): boolean => h.rec.lastTsUs <= (upTo.get(h.tenant) ?? -Infinity);
     const go = this.held.filter(goes).sort((a, b) => a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
     this.held = this.held.filter((h) => !goes(h));
+    // the merge's decisions, for a trace (log.level: debug)
+    this.log?.debug({ released: go.length, stillHeld: this.held.length, upToUs: Object.fromEntries(upTo), watermarkUs: Object.fromEntries(wms), heldBack, all }, 'fleet hub: merge released');
     for (const h of go) {
-      if (h.rec.lastTsUs < this.lastTsUs) this.counts.late++;
+      if (h.rec.lastTsUs < this.lastTsUs) {
+        this.counts.late++;
+        this.log?.debug({ tenant: h.tenant, lastTsUs: h.rec.lastTsUs, clockUs: this.lastTsUs }, 'fleet hub: a record came after detection passed its flow end (late)');
+      }
       if (h.rec.lastTsUs > this.lastTsUs) this.lastTsUs = h.rec.lastTsUs;
       this.lastMsgMs = nowMs;
       this.pipeline.addNamedFlow(h.rec, h.tenant);

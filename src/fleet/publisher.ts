@@ -124,6 +124,8 @@ export class FleetPublisher {
   /** The newest flow end offered (the capture time this sensor has handed over). */
   private newestUs = 0;
   private wmSeq = 0;
+  /** The final watermark is queued: the sensor hands over nothing more. */
+  private ended = false;
 
   constructor(
     private readonly cfg: SensorConfig,
@@ -189,7 +191,10 @@ export class FleetPublisher {
 
   /** Queue a watermark behind the records spooled so far (`final`: this sensor ends). */
   watermark(final: boolean): void {
-    if (this.closed) return;
+    // after the final one nothing follows: a heartbeat (or the connect's watermark) must not
+    // replace it in the spool, or the hub would wait for this sensor for ever
+    if (this.closed || this.ended) return;
+    if (final) this.ended = true;
     const body: WatermarkBody = { watermarkUs: this.newestUs, final, sensor: this.sensor };
     // an id of its own per message: heartbeats with an unchanged watermark are not duplicates
     const p: Pending = { subject: this.obsSubj, id: `${this.tenant}.${this.sensor}.wm.${process.pid}.${Date.now()}.${++this.wmSeq}`, data: enc.encode(JSON.stringify(body)), wm: true };
