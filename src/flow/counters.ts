@@ -5,7 +5,7 @@ import type { FlowEndReason } from '../records.js';
 /** In the JSON stats. */
 export const FLOW_COUNTERS = {
   'flow.fragment_orphan': { kind: 'failure', doc: 'IP fragments whose first fragment was not seen (or was forgotten): not keyed to a flow.' },
-  'flow.worker_lost_packets': { kind: 'failure', doc: 'Replay with several packet workers: packets of the ring slot a failed worker was processing, never processed (the flows it held open are lost too; the summary names both).' },
+  'flow.worker_lost_packets': { kind: 'failure', doc: 'Replay with several packet workers fed by the reader thread (gzip input): packets of the ring slot a failed worker was processing, never processed (the flows it held open are lost too; the summary names both). A worker reading the file itself loses no packet: its replacement starts where its output stopped.' },
 } as const satisfies CounterDecls<`flow.${string}`>;
 
 /**

@@ -1,9 +1,11 @@
 /**
  * `llmtap replay --workers N`: capture files through N packet workers.
  *
- *   reader thread ──one ring per worker──► packet workers (decode → flow → dissect)
- *   (shard: symmetric flow hash)                │ flow creations and records, DNS answers,
- *                                               │ batch ends: one message per ring slot
+ *   plain files: every worker reads the files itself, keys every packet (symmetric flow hash)
+ *                and processes its own shard: decode → flow → dissect
+ *   otherwise (gzip): reader thread ──one ring per worker──► packet workers (same stages)
+ *                                               │ flow creations and records, DNS answers,
+ *                                               │ batch ends: one message per input batch / ring slot
  *                                               ▼
  *   this thread: time-ordered merge ─► Pipeline (names → attribute → classify → detect → store)
  *
@@ -12,10 +14,13 @@
  * are handed out here in the order the flows were created in the whole stream (each worker
  * reports its creations), so they are the ids one path gives. Counters are summed.
  *
- * A worker that fails is replaced at once (counted): the packets of the slot it was processing
- * and the flows it held open are lost, counted and reported; the replay goes on.
+ * A worker that fails is replaced at once (counted): the flows it held open are lost, counted
+ * and reported; the replay goes on. A worker reading the files itself is replaced by one that
+ * goes on after the last stream position whose output arrived (no packet lost); fed by the
+ * reader, the packets of the slot it was processing are lost and counted.
  */
 import { Worker } from 'node:worker_threads';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, relative } from 'node:path';
 import type { SensorConfig } from '../config.js';
@@ -28,7 +33,7 @@ import type { FileReadResult } from '../source/file.js';
 import type { BoundStat } from '../bounded/lru.js';
 import { allocChunks, allocRing, DEFAULT_RING, HEAD, releaseSlot, SENT, SlotView, TAIL, TAKEN, type RingBuffers, type RingLayout } from './ring.js';
 import { OrderedMerge } from './merge.js';
-import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
+import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type FileOutcome, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
 import type { ReaderData, ReaderMessage } from './reader.js';
 
 /**
@@ -67,6 +72,11 @@ export interface ShardedReplayOptions {
   batchPackets?: number;
   /** A module exporting `shard(view, keyed, n)` instead of the flow hash (tests). */
   shardModule?: string;
+  /**
+   * Feed the workers from one reader thread even where they could read the files themselves
+   * (every file a plain, uncompressed regular file).
+   */
+  sharedReader?: boolean;
   /** Fault injection (tests): worker index → fail after this many packets (first start only). */
   failAfterPackets?: Record<number, number>;
   onProgress?: (file: string, done: number, total: number, packets: number) => void;
@@ -102,9 +112,32 @@ export interface ShardedReplayResult {
   readerCpuMs: number;
   /** Milliseconds the main thread spent on the workers' outputs (merge, names and the per-flow stages). */
   mergeMs: number;
+  /** The workers were fed by the reader thread (false: each read the files itself). */
+  sharedReader: boolean;
 }
 
 const ID_STRIDE = 2 ** 40;
+/** Control words of a worker reading the files itself (the ring's layout: SENT / TAKEN used). */
+const CTRL_BYTES = 8 * 4;
+
+/**
+ * A file the workers can read themselves: a regular file that is not gzip (gzip cannot be
+ * read from the middle and is decompressed once, by the reader thread). Anything else (standard
+ * input, gzip, a file that cannot be opened) goes through the reader thread, which reports it.
+ */
+function plainFile(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    if (!fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && !(head[0] === 0x1f && head[1] === 0x8b);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 function sumInto(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
@@ -112,7 +145,13 @@ function sumInto(into: Record<string, number>, from: Record<string, number>): vo
 
 export class ShardedReplay {
   readonly n: number;
-  private readonly rings: RingBuffers[];
+  /** The reader thread's rings (when the workers do not read the files themselves). */
+  private rings: RingBuffers[] = [];
+  /** Per worker, its control words (the output credit; a ring's own when there is a reader). */
+  private ctrls: SharedArrayBuffer[] = [];
+  /** The workers read the files themselves: the files, and their read results by index. */
+  private own: string[] | undefined;
+  private readonly outcomes: FileOutcome[] = [];
   private readonly stats: WorkerStat[];
   private readonly last: (WorkerProgress | undefined)[];
   private readonly done: (WorkerDone | undefined)[];
@@ -140,9 +179,6 @@ export class ShardedReplay {
       dissect: dissectOptionsFrom(cfg.dissect, cfg.tenants.some((t) => t.payload_entropy)),
       maxOutstanding: 16,
     };
-    // the chunks packet bytes are read into: the one being filled and a few per worker in flight
-    const chunks = allocChunks(Math.min(16, 2 * n + 2), opts.chunkBytes);
-    this.rings = Array.from({ length: n }, () => allocRing(opts.ring ?? DEFAULT_RING, chunks));
     this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
@@ -225,18 +261,32 @@ export class ShardedReplay {
 
   private start(w: number, onExit: (w: number, err: string | undefined) => void): void {
     const inc = this.incarnation[w]!;
-    const data: PacketWorkerData = { ...this.data, index: w, ring: this.rings[w]!, idBase: inc * ID_STRIDE };
+    const data: PacketWorkerData = { ...this.data, index: w, idBase: inc * ID_STRIDE };
+    if (this.own !== undefined) {
+      data.own = {
+        files: this.own,
+        workers: this.n,
+        maxFragments: flowTableOptionsFrom(this.pipeline.cfg.flow).maxFragments,
+        ctrl: this.ctrls[w]!,
+        // a restarted worker goes on where the output of the one it replaces stopped
+        fromSeq: this.merge.watermark(w) / 4,
+        ...(this.opts.batchPackets !== undefined ? { batchPackets: this.opts.batchPackets } : {}),
+        ...(this.opts.shardModule !== undefined ? { shardModule: this.opts.shardModule } : {}),
+      };
+    } else data.ring = this.rings[w]!;
     const fail = this.opts.failAfterPackets?.[w];
     if (fail !== undefined && inc === 0) data.failAfterPackets = fail;
     const t = new Worker(threadUrl('packet-worker'), { workerData: { kind: 'packet-worker', data } });
     this.threads[w] = t;
-    const ctrl = new Int32Array(this.rings[w]!.ctrl);
+    const ctrl = new Int32Array(this.ctrls[w]!);
     let error: string | undefined;
     t.on('message', (m: WorkerOutput | WorkerDone) => {
       const t0 = performance.now();
       Atomics.add(ctrl, TAKEN, 1);
       Atomics.notify(ctrl, TAKEN);
       this.last[w] = m.progress;
+      if (m.files !== undefined) for (const f of m.files) this.outcomes[f.index] = f;
+      if (m.t === 'out' && m.read !== undefined) this.opts.onProgress?.(m.read.file, m.read.done, m.read.total, m.read.packets);
       if (m.t === 'out') this.merge.push(w, m.events, m.watermark);
       else {
         this.done[w] = m;
@@ -255,8 +305,7 @@ export class ShardedReplay {
 
   /** A worker stopped before it was done: count what it lost, free its slot, start another. */
   private restart(w: number, error: string, onExit: (w: number, err: string | undefined) => void): void {
-    const ring = this.rings[w]!;
-    const ctrl = new Int32Array(ring.ctrl);
+    const ctrl = new Int32Array(this.ctrls[w]!);
     const s = this.stats[w]!;
     const p = this.last[w];
     if (p !== undefined) {
@@ -270,8 +319,10 @@ export class ShardedReplay {
     }
     s.restarts++;
     let lostPackets = 0;
+    const ring = this.rings[w];
     const tail = Atomics.load(ctrl, TAIL);
-    if (Atomics.load(ctrl, HEAD) !== tail) {
+    // (reading the files itself, the replacement goes on at the old one's watermark: no packet lost)
+    if (ring !== undefined && Atomics.load(ctrl, HEAD) !== tail) {
       const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
       // a slot whose output arrived (watermark reached) was only not yet freed
       if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
@@ -290,16 +341,32 @@ export class ShardedReplay {
 
   /** Replay `files` (in order, as one stream) through the workers into the pipeline. */
   run(files: string[]): Promise<ShardedReplayResult> {
+    const n = this.n;
+    if (this.opts.sharedReader !== true && files.every(plainFile)) {
+      this.own = files;
+      this.ctrls = Array.from({ length: n }, () => new SharedArrayBuffer(CTRL_BYTES));
+    } else {
+      // the chunks packet bytes are read into: the one being filled and a few per worker in flight
+      const chunks = allocChunks(Math.min(16, 2 * n + 2), this.opts.chunkBytes);
+      this.rings = Array.from({ length: n }, () => allocRing(this.opts.ring ?? DEFAULT_RING, chunks));
+      this.ctrls = this.rings.map((r) => r.ctrl);
+    }
+    const own = this.own !== undefined;
     return new Promise<ShardedReplayResult>((resolve, reject) => {
       const reads: FileReadResult[] = [];
       const fileErrors: { file: string; message: string }[] = [];
       let readerWaitMs: number[] = [];
       let readerCpuMs = 0;
-      let readerEnded = false;
+      let readerEnded = own;
       let failed = false;
       const finishIfDone = (): void => {
         if (failed || !readerEnded || this.done.some((d) => d === undefined) || this.threads.some((t) => t !== undefined)) return;
-        resolve({ reads, fileErrors, totals: this.totals(), workers: this.workerStats(), maxHeld: this.merge.maxHeld, readerWaitMs, readerCpuMs, mergeMs: this.mergeMs });
+        for (const f of this.outcomes) {
+          if (f === undefined) continue;
+          if ('result' in f) reads.push(f.result);
+          else fileErrors.push({ file: f.file, message: f.message });
+        }
+        resolve({ reads, fileErrors, totals: this.totals(), workers: this.workerStats(), maxHeld: this.merge.maxHeld, readerWaitMs, readerCpuMs, mergeMs: this.mergeMs, sharedReader: !own });
       };
       const fail = (err: Error): void => {
         if (failed) return;
@@ -320,6 +387,7 @@ export class ShardedReplay {
         finishIfDone();
       };
       for (let w = 0; w < this.n; w++) this.start(w, onExit);
+      if (own) return;
       const data: ReaderData = {
         files,
         rings: this.rings,

@@ -6,7 +6,8 @@
  * answers forced onto another worker than the flows they name. A failed worker is replaced and
  * its loss counted.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,16 @@ import { DEMO_DIR } from '../helpers/demo-run.js';
 const FIX = join(repoRoot, 'test', 'workers', 'fixtures');
 const DEMO_PCAP = join(DEMO_DIR, 'demo.pcap.gz');
 
+let plain: string | undefined;
+/** The demo capture uncompressed (the workers read a plain file themselves). */
+function demoPlain(): string {
+  if (plain === undefined) {
+    plain = join(mkdtempSync(join(tmpdir(), 'llmtap-workers-demo-')), 'demo.pcap');
+    writeFileSync(plain, gunzipSync(readFileSync(DEMO_PCAP)));
+  }
+  return plain;
+}
+
 beforeAll(() => ensureBuilt(), 300_000);
 
 interface Run {
@@ -45,7 +56,7 @@ interface Run {
 }
 
 /** Every file in order through one pipeline: in this thread (n = 1) or through n packet workers. */
-async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?: string; shardModule?: string; failAfterPackets?: Record<number, number>; chunkBytes?: number } = {}): Promise<Run> {
+async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?: string; shardModule?: string; failAfterPackets?: Record<number, number>; chunkBytes?: number; sharedReader?: boolean; batchPackets?: number } = {}): Promise<Run> {
   const cfg = o.cfg ?? configFromObject({});
   const store = Store.open(join(mkdtempSync(join(tmpdir(), 'llmtap-workers-')), 'w.db'));
   applyConfigAllowlist(cfg, store);
@@ -74,6 +85,8 @@ async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?:
       ...(o.shardModule !== undefined ? { shardModule: o.shardModule } : {}),
       ...(o.failAfterPackets !== undefined ? { failAfterPackets: o.failAfterPackets } : {}),
       ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
+      ...(o.sharedReader !== undefined ? { sharedReader: o.sharedReader } : {}),
+      ...(o.batchPackets !== undefined ? { batchPackets: o.batchPackets } : {}),
     }).run(files);
   }
   pipeline.finish();
@@ -316,13 +329,16 @@ describe('replay with several workers = one packet path', () => {
     const files = corpusEntries(corpus).map((e) => e.pcap);
     const one = await replay(files, 1);
     expect(one.flows.length).toBeGreaterThan(500);
-    for (const n of [2, 3]) {
-      // with 3 workers the shared packet chunks are small (64 KiB, 8 of them): the reader waits
-      // for chunks the workers still read and reuses them thousands of times
-      const many = await replay(files, n, n === 3 ? { chunkBytes: 64 * 1024 } : {});
+    // every worker reading the files itself (2 and 3 workers), and fed by the reader thread: with
+    // small shared packet chunks (64 KiB, 8 of them) the reader waits for chunks the workers still
+    // read and reuses them thousands of times
+    for (const [n, o] of [[2, {}], [3, {}], [3, { sharedReader: true, chunkBytes: 64 * 1024 }]] as const) {
+      const many = await replay(files, n, o);
+      expect(many.sharded!.sharedReader).toBe('sharedReader' in o);
       expectSame(one, many);
       expect(many.sharded!.workers.every((w) => w.packets > 0 && w.restarts === 0)).toBe(true);
       expect(many.sharded!.totals.packets).toBe(many.sharded!.reads.reduce((a, r) => a + r.stats.packets, 0));
+      expect(many.sharded!.reads.map((r) => r.file)).toEqual(files);
     }
   }, 300_000);
 
@@ -340,8 +356,10 @@ describe('replay with several workers = one packet path', () => {
     const one = await replay([DEMO_PCAP], 1, { cfg, edr });
     // flows named from passive DNS (the client's own lookups): they need the answers
     expect(one.hostSources['dns-client'] ?? 0).toBeGreaterThan(0);
-    for (const [mod, n, dnsWorker] of [['dns-to-1.mjs', 2, 1], ['dns-to-0.mjs', 3, 0]] as const) {
-      const many = await replay([DEMO_PCAP], n, { cfg, edr, shardModule: join(FIX, mod) });
+    // the gzip demo through the reader thread; the same capture uncompressed read by every worker
+    for (const [file, mod, n, dnsWorker] of [[DEMO_PCAP, 'dns-to-1.mjs', 2, 1], [DEMO_PCAP, 'dns-to-0.mjs', 3, 0], [demoPlain(), 'dns-to-1.mjs', 2, 1], [demoPlain(), 'dns-to-0.mjs', 3, 0]] as const) {
+      const many = await replay([file], n, { cfg, edr, shardModule: join(FIX, mod) });
+      expect(many.sharded!.sharedReader).toBe(file === DEMO_PCAP);
       expectSame(one, many);
       expect(many.hostSources).toEqual(one.hostSources);
       // the DNS packets really were on their own worker, every other packet elsewhere
@@ -369,6 +387,29 @@ describe('replay with several workers = one packet path', () => {
     expect(many.stats['flow.worker_lost_packets']).toBe(ws[1]!.lostPackets);
     // the replay went on: flows after the failure, on the restarted worker too, reached the pipeline
     expect(many.flows.length).toBeGreaterThan(one.flows.length / 2);
+    const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
+    expect(lastTs(many.flows)).toBe(lastTs(one.flows));
+  }, 120_000);
+
+  it('failed workers reading the file themselves are restarted where their output stopped: no packet lost, their open flows counted', async () => {
+    const one = await replay([demoPlain()], 1);
+    // input batches of 1024 packets: each worker fails part way through a batch, after output for
+    // the ones before (worker 0, with 425 of the packets, in about the eighth: it also reports the
+    // file, which must come once)
+    const many = await replay([demoPlain()], 2, { failAfterPackets: { 0: 300, 1: 5000 }, batchPackets: 1024 });
+    expect(many.sharded!.sharedReader).toBe(false);
+    const ws = many.sharded!.workers;
+    expect(ws.map((w) => w.restarts)).toEqual([1, 1]);
+    expect(ws.map((w) => w.lostPackets)).toEqual([0, 0]);
+    expect(ws[1]!.lostFlows).toBeGreaterThan(0);
+    // the replacements processed every packet of their shard after the last output of the failed ones
+    expect(many.sharded!.reads).toHaveLength(1);
+    expect(many.sharded!.reads[0]!.stats.packets).toBe(10_616);
+    expect(ws.reduce((a, w) => a + w.packets, 0)).toBe(10_616);
+    expect(many.sharded!.totals.packets).toBe(10_616);
+    expect(many.stats['flow.worker_lost_packets']).toBeUndefined();
+    // the flows the failed workers held open are missing (their later packets start new flows); the replay went on to the end
+    expect(many.flows.length).toBeGreaterThanOrEqual(one.flows.length - ws[0]!.lostFlows - ws[1]!.lostFlows);
     const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
     expect(lastTs(many.flows)).toBe(lastTs(one.flows));
   }, 120_000);
