@@ -83,7 +83,7 @@ if (existsSync('/usr/bin/time') && have('ndpiReader')) peer('ndpiReader -e 0', '
 // the whole `llmtap replay` with 1 and 2 packet workers, alternating in one run (bench/replay-workers.mjs)
 let replayWorkers;
 if (process.env.BENCH_REPLAY_WORKERS !== '0') {
-  const r = spawnSync(process.execPath, [join(here, 'replay-workers.mjs'), cap, String(runs), '1,2'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [join(here, 'replay-workers.mjs'), cap, String(runs), '1,2'], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, BENCH_REPLAY_PEERS: '0' } });
   if (r.status === 0) {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     replayWorkers = lines.pop();
