@@ -18,7 +18,8 @@ import type { Logger } from 'pino';
 import type { SensorConfig } from './config.js';
 import { configPath } from './config.js';
 import { Dissector, dissectOptionsFrom } from './dissect/index.js';
-import { Attributor } from './attribute/join.js';
+import { Attributor, obsIdOf } from './attribute/join.js';
+import { communityIdOf } from './flow/community-id.js';
 import { attributeOptionsFrom } from './attribute/options.js';
 import { Classifier } from './classify/index.js';
 import type { ClassifyQuery } from './classify/index.js';
@@ -435,6 +436,8 @@ export class Pipeline {
       attributeOptionsFrom(cfg.attribute),
       { emit: (obs) => this.onObservation(obs), tenantOfEdr: (rec) => this.tenants.ofEdrRecord(rec.tenant, rec.localAddr) },
     );
+    // ids are named where a record or observation leaves (analyze, onObservation)
+    this.attributor.lazyObsId = true;
     this.names = new PassiveDns(passiveDnsOptionsFrom(cfg.names));
     this.dissector = new Dissector(
       dissectOptionsFrom(cfg.dissect, this.tenants.payloadEntropyWanted),
@@ -446,6 +449,7 @@ export class Pipeline {
       flowTableOptionsFrom(cfg.flow),
       { dissector: this.dissector, onFlow: (rec, meta) => this.onFlow(rec, meta.shed, true) },
     );
+    this.packets.flows.lazyCommunityId = true;
     this.overload = deps.overload === undefined ? undefined : new OverloadGovernor({
       dissectNewFlowsPerS: cfg.overload.dissect_new_flows_per_s,
       analyzeNewFlowsPerS: cfg.overload.analyze_new_flows_per_s,
@@ -573,7 +577,10 @@ export class Pipeline {
    */
   private analyze(rec: FlowRecord, tenant: string, shed: FlowMeta['shed'], fromTable: boolean): void {
     if (rec.payloadEntropy !== undefined && !this.tenants.get(tenant).payload_entropy) delete rec.payloadEntropy;
-    this.deps.onFlow?.(rec);
+    if (this.deps.onFlow !== undefined) {
+      communityIdOf(rec); // the record leaves complete (the flow table deferred it)
+      this.deps.onFlow(rec);
+    }
     if (shed === 2) return; // created during overload level 2: counted and emitted only
     // fail-open: an error after this point never stops capture or flow records
     try {
@@ -616,6 +623,10 @@ export class Pipeline {
       p.bytesIn += obs.bytesIn;
       this.counters.byProvider.set(key, p);
     }
+    // The join deferred the id (and its flow's Community ID): named here for an observation that
+    // is kept or leaves — AI (detect, the store), attributed (inventory), or given to the caller.
+    // An unattributed non-AI one is only counted by detect.
+    if (obs.verdict !== undefined || obs.client !== undefined || obs.server !== undefined || this.deps.onObservation !== undefined) obsIdOf(obs);
     this.deps.onObservation?.(obs);
     try {
       this.detector.onObservation(obs);

@@ -18,6 +18,7 @@ import type { AttributeOptions } from './options.js';
 import { Fifo } from '../bounded/fifo.js';
 import { PackedFlows, packable } from './packed.js';
 import { LruMap, type BoundStat } from '../bounded/lru.js';
+import { communityIdOf } from '../flow/community-id.js';
 
 /**
  * Stable id of a flow's observation: the same flow replayed again gets the same id (so a
@@ -28,7 +29,19 @@ export function flowObsId(f: FlowRecord): string {
   // The Community ID is already a hash of the 5-tuple; with the start time (and VLANs) it names
   // one flow. Building the string costs well under a microsecond, a SHA-256 ~2.5 µs per flow.
   const v = f.vlan.length > 0 ? `.${f.vlan.join('.')}` : '';
-  return `f${base36(Math.round(f.firstTsUs))}${v}.${f.communityId.slice(2)}`;
+  return `f${base36(Math.round(f.firstTsUs))}${v}.${communityIdOf(f).slice(2)}`;
+}
+
+/** The `obsId` of a flow observation an Attributor with `lazyObsId` emitted, until `obsIdOf` names it. */
+export const OBS_ID_DEFERRED = '';
+
+/**
+ * `obs.obsId`, named first (and its flow's Community ID computed) when the join deferred it
+ * (`Attributor.lazyObsId`): the id the join gives when it does not defer.
+ */
+export function obsIdOf(obs: Observation): string {
+  if (obs.obsId === OBS_ID_DEFERRED && obs.flow !== undefined) obs.obsId = flowObsId(obs.flow);
+  return obs.obsId;
 }
 
 const B36 = '0123456789abcdefghijklmnopqrstuvwxyz';
@@ -146,6 +159,13 @@ export class Attributor {
   private readonly recordsByFormat = new FamilyCounts('records.<format>');
   private nowUs = 0;
   private lastSweepUs = 0;
+  /**
+   * Flow observations are emitted with their id deferred (`OBS_ID_DEFERRED`), for `obsIdOf` to
+   * name where one is kept or leaves the process (src/pipeline.ts): during a scan most are
+   * neither (not AI, no attribution), and the id (with the Community ID under it) was a sixth of
+   * their cost. Off unless the receiver of `emit` reads ids only through `obsIdOf`.
+   */
+  lazyObsId = false;
 
   constructor(
     private readonly opts: AttributeOptions,
@@ -344,7 +364,7 @@ export class Attributor {
     }
 
     const obs: Observation = {
-      obsId: flowObsId(f),
+      obsId: this.lazyObsId ? OBS_ID_DEFERRED : flowObsId(f),
       tenant: p.tenant,
       kind: 'flow',
       update: isUpdate,

@@ -3,9 +3,13 @@
  * SHA-1(seed u16 | saddr | daddr | proto u8 | 0 u8 | sport u16 | dport u16), endpoints ordered so
  * that the smaller (address, port) comes first; ICMP types without a reply type (decode/icmp.ts)
  * are one-way and never reordered; SCTP hashes its ports like TCP and UDP.
- * Computed once per emitted flow, never per packet.
+ * Computed once per emitted flow, never per packet — or, for a table that defers it (`lazy`,
+ * src/flow/table.ts), once per record that leaves the process (`communityIdOf`).
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';
+import type { FlowRecord } from '../records.js';
+import { icmpCounterpart } from '../decode/icmp.js';
+import { parseAddr } from '../decode/addr.js';
 
 /** One-shot hashing (Node ≥ 20.12) avoids a Hash object per flow; createHash otherwise. */
 const sha1b64: (b: Uint8Array) => string =
@@ -87,4 +91,52 @@ export function communityIdOfWords(
     buf[o + 3] = dp & 255;
   }
   return `1:${sha1b64(buf)}`;
+}
+
+/**
+ * The value a flow table that defers the Community ID (`FlowTable.lazyCommunityId`) leaves in an
+ * IPv4 record's `communityId` until `communityIdOf` fills it in.
+ */
+export const COMMUNITY_ID_DEFERRED = '';
+
+/** A dotted quad as a big-endian u32, as the flow table keys it (the records' own canonical text). */
+function v4Word(s: string): number {
+  let w = 0;
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      w = (w << 8) | octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return ((w << 8) | octet) >>> 0;
+}
+
+const LAZY_WORDS = new Uint32Array(2);
+const V4_TEXT = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * `rec.communityId`, computed and stored in the record first when the flow table deferred it: the
+ * same value the table computes when it does not defer (`emitRecord`). Every place where a record
+ * leaves the process (outputs, observations with a verdict, the store, the fleet) reads it
+ * through this.
+ */
+export function communityIdOf(rec: FlowRecord): string {
+  if (rec.communityId !== COMMUNITY_ID_DEFERRED) return rec.communityId;
+  const proto = rec.proto;
+  // ICMP types without a reply type are one-way: sender first (as emitRecord)
+  const oneWay = (proto === 1 || proto === 58) && icmpCounterpart(proto, rec.origPort) !== rec.respPort;
+  if (V4_TEXT.test(rec.origAddr) && V4_TEXT.test(rec.respAddr)) {
+    const w = LAZY_WORDS;
+    w[0] = v4Word(rec.origAddr);
+    w[1] = v4Word(rec.respAddr);
+    rec.communityId = communityIdOfWords(proto, w, 0, rec.origPort, 1, rec.respPort, false, oneWay);
+  } else {
+    // not a deferred table record (those are IPv4): a record made elsewhere without its ID
+    const a = parseAddr(rec.origAddr);
+    const b = parseAddr(rec.respAddr);
+    if (a !== undefined && b !== undefined && a.length === b.length) rec.communityId = communityId(proto, a, rec.origPort, b, rec.respPort, oneWay);
+  }
+  return rec.communityId;
 }

@@ -3,7 +3,7 @@
 import type { FlowEndReason, FlowMeta, FlowRecord } from '../records.js';
 import { v4ToString, v6WordsToString } from '../decode/addr.js';
 import { icmpCounterpart } from '../decode/icmp.js';
-import { communityIdOfWords } from './community-id.js';
+import { COMMUNITY_ID_DEFERRED, communityIdOfWords } from './community-id.js';
 import { KW, type FlowColumns } from './columns.js';
 
 /**
@@ -38,6 +38,8 @@ export function emitRecord(
   reason: FlowEndReason,
   meta: FlowMeta,
   origBy: FlowRecord['origBy'],
+  /** Leave an IPv4 record's Community ID to `communityIdOf` (src/flow/community-id.ts). */
+  lazyCommunityId = false,
 ): FlowRecord {
   const w = t.keyW;
   const o = slot * KW;
@@ -61,7 +63,9 @@ export function emitRecord(
   // ICMP "ports" are (type, counterpart) for request/reply types and (type, code) for the others,
   // which are one-way: hashed sender first, never reordered (Community ID spec, as Zeek)
   const oneWay = (proto === 1 || proto === 58) && icmpCounterpart(proto, origPort) !== respPort;
-  const cid = oneWay
+  const cid = lazyCommunityId && !v6
+    ? COMMUNITY_ID_DEFERRED
+    : oneWay
     ? communityIdOfWords(proto, w, origIsA ? o : o + 4, origPort, origIsA ? o + 4 : o, respPort, v6, true)
     : communityIdOfWords(proto, w, o, aPort, o + 4, bPort, v6, false);
   const rec: Omit<FlowRecord, keyof LaterFields> & LaterFields = {

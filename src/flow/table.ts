@@ -157,6 +157,13 @@ export class FlowTable implements FlowColumns {
    * (inspect off from the start), 2 not dissected and not analyzed (marked for the pipeline).
    */
   shedLevel: 0 | 1 | 2 = 0;
+  /**
+   * IPv4 records are emitted with their Community ID deferred (`COMMUNITY_ID_DEFERRED`), for
+   * `communityIdOf` to compute where a record leaves the process: most records of a scan never
+   * do (unnamed, not AI, no flow output), and the SHA-1 was a tenth of their cost. Off (every
+   * record complete) unless the owner reads records only through `communityIdOf` (src/pipeline.ts).
+   */
+  lazyCommunityId = false;
   /** Flows created at overload level 1 and 2 (index 1, 2). */
   readonly shedCreated = [0, 0, 0];
 
@@ -401,7 +408,7 @@ export class FlowTable implements FlowColumns {
   emit(slot: number, reason: FlowEndReason): void {
     const meta = this.meta[slot]!;
     this.emitOrder = EXPIRY_RANK[this.lists.of(slot)]! * 2 ** 50 + this.lastSeq[slot]!;
-    const rec = emitRecord(this, slot, reason, meta, ORIG_BY[this.origBy[slot]!]!);
+    const rec = emitRecord(this, slot, reason, meta, ORIG_BY[this.origBy[slot]!]!, this.lazyCommunityId);
     this.removeIndex(slot);
     this.lists.remove(slot);
     this.meta[slot] = undefined;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Attributor, base36, defaultAttributeOptions, flowObsId, type AttributeOptions } from '../../src/attribute/join.js';
+import { Attributor, base36, defaultAttributeOptions, flowObsId, obsIdOf, type AttributeOptions } from '../../src/attribute/join.js';
+import { communityId, COMMUNITY_ID_DEFERRED } from '../../src/flow/community-id.js';
 import type { EdrConnection, Observation } from '../../src/records.js';
 import { mkFlow } from './helpers.js';
 
@@ -391,6 +392,39 @@ describe('observation ids', () => {
     for (const n of cases) expect(base36(n), String(n)).toBe(n.toString(36));
     const f = flowAt(1_767_225_600_123, 50001);
     expect(flowObsId(f)).toBe(`f${(1_767_225_600_123_000).toString(36)}.${f.communityId.slice(2)}`);
+  });
+
+  it('a join that defers ids (the pipeline\'s) emits them empty; obsIdOf names each as an eager join does, Community ID included', () => {
+    const ip = (s: string): Uint8Array => Uint8Array.from(s.split('.').map(Number));
+    const cid = (port: number): string => communityId(6, ip(CLIENT), port, ip(API), 443);
+    // records of a flow table that deferred the Community ID: t1 has EDR (objects), t2 none (packed)
+    const mk = (port: number, ms: number) => ({ ...flowAt(ms, port), communityId: COMMUNITY_ID_DEFERRED });
+    const lazy = harness({ holdMs: 0 });
+    lazy.at.lazyObsId = true;
+    const eager = harness({ holdMs: 0 });
+    lazy.at.addEdr(rec({ localPort: 50011, tsMs: 1_000_000 + 100 }));
+    eager.at.addEdr(rec({ localPort: 50011, tsMs: 1_000_000 + 100 }));
+    const flows = [mk(50011, 1_000_000), mk(50012, 1_000_010)];
+    const other = mk(50013, 1_000_020);
+    for (const f of flows) { lazy.at.addFlow(f, 't1'); eager.at.addFlow({ ...f, communityId: cid(f.origPort) }, 't1'); }
+    lazy.at.addFlow(other, 't2', true);
+    eager.at.addFlow({ ...other, communityId: cid(50013) }, 't2', true);
+    // a late record: an update of the second flow, same id
+    lazy.at.addEdr(rec({ localPort: 50012, tsMs: 1_000_010 + 100 }));
+    eager.at.addEdr(rec({ localPort: 50012, tsMs: 1_000_010 + 100 }));
+    lazy.at.flush();
+    eager.at.flush();
+    expect(lazy.out.map((o) => [o.obsId, o.flow?.communityId])).toEqual([['', ''], ['', ''], ['', ''], ['', '']]);
+    expect(lazy.out.map((o) => obsIdOf(o))).toEqual(eager.out.map((o) => o.obsId));
+    expect(eager.out.map((o) => o.obsId)).toEqual([
+      `f${(1_000_000_000).toString(36)}.${cid(50011).slice(2)}`,
+      `f${(1_000_010_000).toString(36)}.${cid(50012).slice(2)}`,
+      `f${(1_000_020_000).toString(36)}.${cid(50013).slice(2)}`,
+      `f${(1_000_010_000).toString(36)}.${cid(50012).slice(2)}`,
+    ]);
+    expect(lazy.out.map((o) => o.update)).toEqual([false, false, false, true]);
+    // the flow records the observations carry were completed in place
+    expect(lazy.out.map((o) => o.flow?.communityId)).toEqual([cid(50011), cid(50012), cid(50013), cid(50012)]);
   });
 });
 

@@ -39,6 +39,7 @@ const EDGES: Array<{ from: readonly string[]; to: string; why: string }> = [
   { from: ['flow', 'dissect'], to: 'decode/addr.ts', why: 'address bytes → text, one implementation for flow keys and DNS answers' },
   { from: ['flow', 'dissect'], to: 'decode/bytes.ts', why: 'bounds-checked big-endian readers' },
   { from: ['flow'], to: 'decode/icmp.ts', why: 'the ICMP request/reply type pairs the decoder keys flows by decide which flows are one-way for the Community ID' },
+  { from: ['attribute'], to: 'flow/community-id.ts', why: 'a flow observation\'s id is made of its record\'s Community ID, which the pipeline\'s flow table leaves to be computed when a record is kept or leaves (communityIdOf)' },
   { from: ['detect'], to: 'attribute/normalize.ts', why: 'the scope of an address (a loopback client address names no device), one implementation for the join and detection' },
   { from: ['store'], to: 'detect/alert-key.ts', why: 'detect defines which alerts are the same; the store computes that key only for alerts written without one' },
   { from: ['store'], to: 'detect/sink.ts', why: 'the store implements what detect asks of it; the argument shapes are declared once, by detect' },

@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalAddr } from '../../src/decode/addr.js';
-import { communityId } from '../../src/flow/community-id.js';
-import { replayFile } from '../../src/pipeline.js';
+import { communityId, communityIdOf, COMMUNITY_ID_DEFERRED } from '../../src/flow/community-id.js';
+import { PacketPath, replayFile } from '../../src/pipeline.js';
+import type { FlowRecord } from '../../src/records.js';
+import { readCaptureFile } from '../../src/source/file.js';
 
 const dir = join(import.meta.dirname, 'community-id-spec');
 interface Baseline { proto: number; saddr: string; daddr: string; sport: number | null; dport: number | null; communityid: string }
@@ -138,6 +140,48 @@ describe('Community ID of ICMP types without a reply type, sent from the higher 
       '1 10.0.0.9 3/3': specId(1, '10.0.0.9', '10.0.0.1', 3, 3),
       // paired: ordered by address, the lower address's "port" is 140 (the reply it sent)
       '58 fe80::9 139/140': specId(58, 'fe80::1', 'fe80::9', 140, 139),
+    });
+  });
+});
+
+describe('a flow table that defers the Community ID (the pipeline\'s)', () => {
+  it('leaves it empty in IPv4 records only, and communityIdOf gives exactly the value computed at emit', async () => {
+    const file = join(dir, 'combined.pcap.gz');
+    const { flows: eager } = await replayFile(file);
+    const lazy: FlowRecord[] = [];
+    const pp = new PacketPath({}, { onFlow: (r) => lazy.push(r) });
+    pp.flows.lazyCommunityId = true;
+    await readCaptureFile(file, (b) => pp.onBatch(b));
+    pp.finish();
+    expect(lazy.length).toBe(eager.length);
+    const isV4 = (a: string): boolean => !a.includes(':');
+    const v4 = lazy.filter((f) => isV4(f.origAddr));
+    // the spec's captures: IPv4 TCP, UDP, SCTP, ICMP (request/reply and one-way), RSVP; IPv6 beside
+    expect(new Set(v4.map((f) => f.proto))).toEqual(new Set([1, 6, 17, 46, 132]));
+    expect(lazy.length - v4.length).toBeGreaterThan(0);
+    expect(v4.every((f) => f.communityId === COMMUNITY_ID_DEFERRED)).toBe(true);
+    expect(lazy.filter((f) => !isV4(f.origAddr)).every((f) => f.communityId.startsWith('1:'))).toBe(true);
+    expect(lazy.map((f) => communityIdOf(f))).toEqual(eager.map((f) => f.communityId));
+    // filled in place: the record now serializes as the eager one, field for field
+    expect(lazy.map((f) => JSON.stringify(f))).toEqual(eager.map((f) => JSON.stringify(f)));
+  });
+
+  it('keeps one-way ICMP sender first', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'llmtap-cid-'));
+    const file = join(tmp, 'icmp4.pcap');
+    writeFileSync(file, pcap([
+      icmp4('10.0.0.9', '10.0.0.1', 3, 3), // port unreachable from the higher address: one-way
+      icmp4('10.0.0.9', '10.0.0.1', 8, 0), // echo request from the higher address …
+      icmp4('10.0.0.1', '10.0.0.9', 0, 0), // … and its reply: one conversation
+    ]));
+    const lazy: FlowRecord[] = [];
+    const pp = new PacketPath({}, { onFlow: (r) => lazy.push(r) });
+    pp.flows.lazyCommunityId = true;
+    await readCaptureFile(file, (b) => pp.onBatch(b));
+    pp.finish();
+    expect(Object.fromEntries(lazy.map((f) => [`${f.origAddr} ${f.origPort}/${f.respPort}`, communityIdOf(f)]))).toEqual({
+      '10.0.0.9 3/3': specId(1, '10.0.0.9', '10.0.0.1', 3, 3),
+      '10.0.0.9 8/0': specId(1, '10.0.0.1', '10.0.0.9', 0, 8),
     });
   });
 });
