@@ -52,7 +52,7 @@ export interface HubCounts {
   edrRecords: number;
   /** Watermark messages taken (a sensor's capture time handed over, or its end). */
   watermarks: number;
-  /** Records that reached the merge after detection had passed their flow end (their sensor was away past `fleet.sensor_timeout_s`, or sent no watermark). */
+  /** Records that reached the merge after detection had passed their flow end (their sensor was away past `fleet.sensor_timeout_s` or sent no watermark, or the flow was emitted after newer ones). */
   late: number;
   /** Times a sensor silent past `fleet.sensor_timeout_s` stopped holding the merge. */
   sensorTimeouts: number;

@@ -39,6 +39,8 @@ interface Node {
   name: string;
   port: number;
   clusterPort: number;
+  /** The monitoring endpoint (/connz: which client is connected where). */
+  httpPort: number;
   dir: string;
   conf: string;
   child?: ChildProcess;
@@ -68,7 +70,7 @@ export class NatsCluster {
     const nodes: Node[] = [];
     for (let i = 0; i < 3; i++) {
       const name = `n${i + 1}`;
-      nodes.push({ name, port: await freePort(), clusterPort: await freePort(), dir: join(dir, name), conf: join(dir, `${name}.conf`), log: [] });
+      nodes.push({ name, port: await freePort(), clusterPort: await freePort(), httpPort: await freePort(), dir: join(dir, name), conf: join(dir, `${name}.conf`), log: [] });
     }
     const c = new NatsCluster(nodes);
     const users: string[] = [`{ user: ${q(HUB.user)}, password: ${q(HUB.pass)} }`];
@@ -85,6 +87,7 @@ export class NatsCluster {
         [
           `server_name: ${n.name}`,
           `listen: 127.0.0.1:${n.port}`,
+          `http: 127.0.0.1:${n.httpPort}`,
           `jetstream { store_dir: ${q(n.dir)}, max_memory_store: 64MB, max_file_store: 8GB }`,
           // no_advertise: a client knows only the servers it was given (a sensor behind a cut
           // link proxy does not reconnect around the cut to a node it learned of)
@@ -175,6 +178,24 @@ export class NatsCluster {
     const exited = new Promise((res) => child.once('exit', res));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /**
+   * Freeze node i (SIGSTOP): its connections stay open but nothing is answered, so what a client
+   * sends it meanwhile is in flight when the node is then killed.
+   */
+  freeze(i: number): void {
+    this.nodes[i]!.child?.kill('SIGSTOP');
+  }
+
+  /** The index of the running node a client of this NATS user is connected to (-1: none). */
+  async nodeOfUser(user: string): Promise<number> {
+    for (const [i, n] of this.nodes.entries()) {
+      if (n.child === undefined || n.child.exitCode !== null || n.child.signalCode !== null) continue;
+      const r = (await (await fetch(`http://127.0.0.1:${n.httpPort}/connz?auth=true&limit=1024`)).json()) as { connections?: { authorized_user?: string }[] };
+      if ((r.connections ?? []).some((c) => c.authorized_user === user)) return i;
+    }
+    return -1;
   }
 
   /** Start node i again with the same ports and store. */
