@@ -444,13 +444,13 @@ export interface FlowMeta {
   respPort: number;
   origPort: number;
   inspect: boolean;
-  handshake?: Handshake;
+  handshake?: Handshake | undefined;
   /** Owned by dissect: reassembly buffers etc. Must be dropped when inspect becomes false. */
   dissectState?: unknown;
   /** Opt-in entropy of first client data after the handshake (set by dissect when enabled). */
-  payloadEntropy?: number;
+  payloadEntropy?: number | undefined;
   /** Created during overload (src/overload.ts): 1 not dissected, 2 not dissected nor analyzed. */
-  shed?: 1 | 2;
+  shed?: 1 | 2 | undefined;
 }
 
 /**

@@ -106,6 +106,7 @@ export function fragKey(v: PacketView): string {
 /** The order expire() and flushAll() walk the lists in, indexed by list. */
 const EXPIRY_RANK = [1, 0, 2]; // LIST_TCP_OPEN, LIST_TCP_CLOSED, LIST_OTHER
 
+/** Receives each ended flow's record and its meta; the meta object is the slot's, reused by its next flow (read it during the call only). */
 export type FlowSink = (rec: FlowRecord, meta: FlowMeta) => void;
 
 export class FlowTable implements FlowColumns {
@@ -127,7 +128,15 @@ export class FlowTable implements FlowColumns {
   readonly origBy: Uint8Array;
   private readonly state: Uint8Array;
   readonly ifIdx: Uint16Array;
+  /** The meta of the flow in each slot (undefined: free slot). */
   readonly meta: (FlowMeta | undefined)[];
+  /**
+   * Each slot's meta object, reused by the slot's next flow: a flow's meta lives as long as the
+   * flow (a scanned port's until 262,144 later flows evict it), so one object per flow outlived
+   * V8's young generation and died in the old one — during a scan, most of what grew the heap
+   * between full collections. A meta passed to the sink is therefore valid during that call only.
+   */
+  private readonly metaOfSlot: (FlowMeta | undefined)[];
   /**
    * `meta[slot].inspect` mirrored in a byte per slot (1 while in the handshake phase), so the
    * packet loop decides "dissect or not" without loading the flow's meta object: a bypassed
@@ -212,6 +221,7 @@ export class FlowTable implements FlowColumns {
     this.state = new Uint8Array(cap);
     this.ifIdx = new Uint16Array(cap);
     this.meta = new Array<FlowMeta | undefined>(cap).fill(undefined);
+    this.metaOfSlot = new Array<FlowMeta | undefined>(cap).fill(undefined);
     this.inspect = new Uint8Array(cap);
     this.lastSeq = new Float64Array(cap);
     this.free = new Int32Array(cap);
@@ -371,8 +381,23 @@ export class FlowTable implements FlowColumns {
     const respPort = senderIsOrig ? v.dstPort : v.srcPort;
     const shed = this.shedLevel;
     const n = this.nextFlowId++;
-    // dissectState is spelled out so it lives in the object (set later, it would add a property array per flow)
-    const meta: FlowMeta = { flowId: this.flowId === undefined ? n : this.flowId(n), proto: v.proto, origPort, respPort, inspect: shed === 0, dissectState: undefined };
+    const flowId = this.flowId === undefined ? n : this.flowId(n);
+    let meta = this.metaOfSlot[slot];
+    if (meta === undefined) {
+      // every field spelled out, so each lives in the object (set later, one would add a property array)
+      meta = { flowId, proto: v.proto, origPort, respPort, inspect: shed === 0, dissectState: undefined, handshake: undefined, payloadEntropy: undefined, shed: undefined };
+      this.metaOfSlot[slot] = meta;
+    } else {
+      meta.flowId = flowId;
+      meta.proto = v.proto;
+      meta.origPort = origPort;
+      meta.respPort = respPort;
+      meta.inspect = shed === 0;
+      meta.dissectState = undefined;
+      meta.handshake = undefined;
+      meta.payloadEntropy = undefined;
+      meta.shed = undefined;
+    }
     if (shed !== 0) {
       meta.shed = shed;
       this.shedCreated[shed]!++;

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddr } from '../../src/decode/addr.js';
 import { communityId } from '../../src/flow/community-id.js';
-import type { FlowTableOptions } from '../../src/flow/table.js';
+import { FlowTable, type FlowTableOptions } from '../../src/flow/table.js';
 import { PacketPath } from '../../src/pipeline.js';
-import type { FlowRecord } from '../../src/records.js';
+import type { FlowMeta, FlowRecord } from '../../src/records.js';
 import { allocBatch } from '../../src/source/batch.js';
 
 /** An Ethernet/IPv4/TCP-or-UDP frame (60 bytes minimum, as on the wire). */
@@ -152,6 +152,39 @@ describe('end reasons and timeouts (packet time)', () => {
     // every packet is in exactly one emitted record
     expect(flows.reduce((a, f) => a + f.origPkts + f.respPkts, 0)).toBe(41);
     expect(pp.flows.ended.evicted).toBe(evicted.length);
+  });
+});
+
+describe('meta objects reused by a slot\'s next flow', () => {
+  it('a reused meta starts clean: id, ports, inspect, dissect state, handshake, entropy and shed are the new flow\'s', () => {
+    const seen: { flowId: number; meta: FlowMeta; snap: string }[] = [];
+    const t = new FlowTable({ maxFlows: 16 }, (r, m) => seen.push({ flowId: r.flowId, meta: m, snap: JSON.stringify({ ...m, dissectState: typeof m.dissectState }) }));
+    const b = allocBatch(1);
+    const pv = new PacketPath({}, { onFlow: () => {} }); // only for its decoder and view
+    const packet = (i: number): void => {
+      const f = frame('10.0.0.5', 40000 + i, '172.16.0.1', 443, { flags: 0x02 });
+      b.buf = f; b.offset[0] = 0; b.capLen[0] = f.length; b.wireLen[0] = f.length; b.tsUs[0] = 1_700_000_000e6 + i; b.linkType[0] = 1; b.count = 1;
+      expect(pv.decoder.decode(pv.view, b.buf, 0, f.length, f.length, 1, b.tsUs[0]!, 0)).toBe(true);
+      const slot = t.update(pv.view);
+      const m = t.meta[slot]!;
+      // what dissect and overload leave on a meta
+      if (i < 16) { m.handshake = { kind: 'tls', sni: `h${i}.example` } as unknown as FlowMeta['handshake']; m.payloadEntropy = 7.5; m.dissectState = i; m.inspect = false; }
+    };
+    t.shedLevel = 2;
+    for (let i = 0; i < 16; i++) packet(i);
+    t.shedLevel = 0;
+    for (let i = 16; i < 32; i++) packet(i); // each evicts one of the first 16 and takes its slot
+    t.flushAll();
+    expect(seen.length).toBe(32);
+    // the first 16 ended with what was left on them, before their slots were reused
+    expect(JSON.parse(seen[0]!.snap)).toEqual({ flowId: 1, proto: 6, origPort: 40000, respPort: 443, inspect: false, dissectState: 'number', handshake: { kind: 'tls', sni: 'h0.example' }, payloadEntropy: 7.5, shed: 2 });
+    // the next 16: same objects, nothing of the flows before them
+    const later = seen.filter((x) => x.flowId > 16);
+    expect(later.length).toBe(16);
+    for (const x of later) {
+      expect(seen.slice(0, 16).some((y) => y.meta === x.meta)).toBe(true);
+      expect(JSON.parse(x.snap)).toEqual({ flowId: x.flowId, proto: 6, origPort: 40000 + x.flowId - 1, respPort: 443, inspect: true, dissectState: 'undefined' });
+    }
   });
 });
 
