@@ -441,7 +441,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     s.add({ outcome: 'unknown_tenant' }, h.unknownTenant);
   });
   gauge('llmtap_fleet_hub_unacked', 'Hub: flow records taken but not yet acknowledged (held for ordering, in the join, or waiting for the commit)', [], (s) => one(s, fleetHub()?.unacked));
-  counter('llmtap_fleet_hub_late_records_total', 'Hub: flow records that reached detection after it had passed their flow end (their sensor was silent past fleet.sensor_timeout_s or sends no watermarks, or the flow was emitted after newer ones: idled out, or open at the end of a replay)', [], (s) => one(s, fleetHub()?.late));
+  counter('llmtap_fleet_hub_late_records_total', 'Hub: flow records that reached the merge after it had passed their emit time (their sensor was silent past fleet.sensor_timeout_s, or sends no watermarks)', [], (s) => one(s, fleetHub()?.late));
   counter('llmtap_fleet_hub_merge_held_seconds_total', 'Hub: seconds the merge held records because a live sensor\'s watermark was behind them (a sensor away or slow)', [], (s) => one(s, fleetHub()?.mergeHeldS));
   counter('llmtap_fleet_hub_sensor_timeouts_total', 'Hub: times a sensor silent past fleet.sensor_timeout_s stopped holding the merge', [], (s) => one(s, fleetHub()?.sensorTimeouts));
   counter('llmtap_fleet_hub_watermarks_total', 'Hub: sensor watermark messages taken (capture time handed over, or a sensor\'s end)', [], (s) => one(s, fleetHub()?.watermarks));

@@ -28,7 +28,7 @@ import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
 import { publishRules } from './config-kv.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
-import { fleetConnectOptions, type WatermarkBody } from './publisher.js';
+import { EMIT_HEADER, fleetConnectOptions, type WatermarkBody } from './publisher.js';
 
 /**
  * What the hub needs of its store: detection's (the SQLite `Store` or the PostgreSQL
@@ -52,7 +52,7 @@ export interface HubCounts {
   edrRecords: number;
   /** Watermark messages taken (a sensor's capture time handed over, or its end). */
   watermarks: number;
-  /** Records that reached the merge after detection had passed their flow end (their sensor was away past `fleet.sensor_timeout_s` or sent no watermark, or the flow was emitted after newer ones). */
+  /** Records that reached the merge after it had passed their emit time (their sensor was away past `fleet.sensor_timeout_s`, or sent no watermark). */
   late: number;
   /** Times a sensor silent past `fleet.sensor_timeout_s` stopped holding the merge. */
   sensorTimeouts: number;
@@ -87,6 +87,8 @@ interface Held {
   rec: FlowRecord;
   tenant: string;
   atMs: number;
+  /** Its merge time: its sensor's capture clock when emitted (`EMIT_HEADER`), else its flow end. */
+  key: number;
 }
 
 export class HubConsumer {
@@ -103,6 +105,8 @@ export class HubConsumer {
   private ready: JsMsg[] = [];
   private timers: NodeJS.Timeout[] = [];
   private lastTsUs = 0;
+  /** The newest merge time released into detection (a record below it comes late). */
+  private mergedUs = 0;
   private lastMsgMs = 0;
   private stopped = false;
 
@@ -239,7 +243,8 @@ export class HubConsumer {
     }
     this.pending.set(id, [m]);
     this.counts.received++;
-    this.held.push({ rec, tenant: who.tenant, atMs: Date.now() });
+    const emitUs = Number(m.headers?.get(EMIT_HEADER));
+    this.held.push({ rec, tenant: who.tenant, atMs: Date.now(), key: Number.isFinite(emitUs) && emitUs > 0 ? emitUs : rec.lastTsUs });
   }
 
   private mark(tenant: string, sensor: string): SensorMark {
@@ -275,13 +280,14 @@ export class HubConsumer {
 
   /**
    * Records of several sensors arrive interleaved, each sensor's a little late: they are held
-   * `fleet.reorder_s` seconds and go into the pipeline in capture-time order (flow end, as a
-   * single sensor's flow table emits them), so detection sees the fleet as one sensor would.
-   * Each sensor also sends watermarks (src/fleet/publisher.ts): a record goes in only once every
-   * live sensor of its tenant has handed over its capture time up to the record's flow end, so a
-   * sensor whose link is away holds the merge (up to `fleet.sensor_timeout_s`) instead of being
-   * overtaken. A record later than that (its sensor timed out, or sends no watermarks) goes in
-   * on arrival, counted as late (its own time still counts; the clock never goes back).
+   * `fleet.reorder_s` seconds and go into the pipeline in capture-time order — the order their
+   * sensors' flow tables emitted them (`EMIT_HEADER`; without it, flow end) — so detection sees
+   * the fleet as one sensor would. Each sensor also sends watermarks, its capture clock
+   * (src/fleet/publisher.ts): a record goes in only once every live sensor of its tenant has a
+   * watermark at or past its emit time, so a sensor whose link is away holds the merge (up to
+   * `fleet.sensor_timeout_s`) instead of being overtaken. A record later than that (its sensor
+   * timed out, or sends no watermarks) goes in on arrival, counted as late (its own time still
+   * counts; the clock never goes back).
    */
   private release(all = false): void {
     const nowMs = Date.now();
@@ -295,29 +301,29 @@ export class HubConsumer {
       if (wm === undefined) wms.set(tenant, (wm = all ? Infinity : this.tenantWatermark(tenant, nowMs)));
       return wm;
     };
-    // per tenant: the newest flow end held `reorder_s` that every live sensor has passed
+    // per tenant: the newest merge time held `reorder_s` that every live sensor has passed
     const upTo = new Map<string, number>();
     let heldBack = false;
     for (const h of this.held) {
       if (!all && h.atMs > cutMs) continue;
-      if (h.rec.lastTsUs > wmOf(h.tenant)) {
+      if (h.key > wmOf(h.tenant)) {
         heldBack = true;
         continue;
       }
-      if (h.rec.lastTsUs > (upTo.get(h.tenant) ?? -Infinity)) upTo.set(h.tenant, h.rec.lastTsUs);
+      if (h.key > (upTo.get(h.tenant) ?? -Infinity)) upTo.set(h.tenant, h.key);
     }
     if (heldBack) this.counts.heldMs += sinceMs;
     if (upTo.size === 0) return;
-    const goes = (h: Held): boolean => h.rec.lastTsUs <= (upTo.get(h.tenant) ?? -Infinity);
-    const go = this.held.filter(goes).sort((a, b) => a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
+    const goes = (h: Held): boolean => h.key <= (upTo.get(h.tenant) ?? -Infinity);
+    const go = this.held.filter(goes).sort((a, b) => a.key - b.key || a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
     this.held = this.held.filter((h) => !goes(h));
     // the merge's decisions, for a trace (log.level: debug)
     this.log?.debug({ released: go.length, stillHeld: this.held.length, upToUs: Object.fromEntries(upTo), watermarkUs: Object.fromEntries(wms), heldBack, all }, 'fleet hub: merge released');
     for (const h of go) {
-      if (h.rec.lastTsUs < this.lastTsUs) {
+      if (h.key < this.mergedUs) {
         this.counts.late++;
-        this.log?.debug({ tenant: h.tenant, lastTsUs: h.rec.lastTsUs, clockUs: this.lastTsUs }, 'fleet hub: a record came after detection passed its flow end (late)');
-      }
+        this.log?.debug({ tenant: h.tenant, emitUs: h.key, mergedUs: this.mergedUs }, 'fleet hub: a record came after the merge had passed its emit time (late)');
+      } else this.mergedUs = h.key;
       if (h.rec.lastTsUs > this.lastTsUs) this.lastTsUs = h.rec.lastTsUs;
       this.lastMsgMs = nowMs;
       this.pipeline.addNamedFlow(h.rec, h.tenant);

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { FleetConfig, SensorConfig } from '../config.js';
@@ -31,13 +31,22 @@ interface Pending {
   data: Uint8Array;
   /** A watermark: published only once every record before it was acknowledged (a barrier). */
   wm?: true;
+  /** A record: the sensor's capture clock when its flow table emitted it (`EMIT_HEADER`). */
+  emitUs?: number;
 }
 
 /**
- * The body of a watermark message on the sensor's observation subject: every record of this
- * sensor with a flow end (`lastTsUs`) up to `watermarkUs` was handed over before it; `final`: the
- * sensor sends nothing more (end of a replay). The hub merges its sensors by these
- * (src/fleet/hub.ts).
+ * The header of a published flow record with the sensor's capture clock (µs) when its flow
+ * table emitted the record: the hub merges its sensors' records in this order, as one flow
+ * table would emit them (a flow that idles out is emitted long after its last packet).
+ */
+export const EMIT_HEADER = 'Llmtap-Emit-Us';
+
+/**
+ * The body of a watermark message on the sensor's observation subject: the sensor's capture
+ * clock, every record it emitted up to it handed over before it (records it emits later carry a
+ * later emit time, `EMIT_HEADER`); `final`: the sensor sends nothing more (end of a replay). The
+ * hub merges its sensors by these (src/fleet/hub.ts).
  */
 export interface WatermarkBody {
   watermarkUs: number;
@@ -121,8 +130,8 @@ export class FleetPublisher {
   private readonly flowsSubj: string;
   /** Retried publishes go out before the spool's next ones (a watermark never overtakes them). */
   private readonly retry: Pending[] = [];
-  /** The newest flow end offered (the capture time this sensor has handed over). */
-  private newestUs = 0;
+  /** The capture clock this sensor has handed over (never goes back). */
+  private clockUs = 0;
   private wmSeq = 0;
   /** The final watermark is queued: the sensor hands over nothing more. */
   private ended = false;
@@ -132,6 +141,8 @@ export class FleetPublisher {
     private readonly log?: Logger,
     /** Told once the connection is up (the config watch starts on it). */
     private readonly onConnect?: (nc: NatsConnection) => void,
+    /** The sensor's capture clock (µs): packet time, or the wall clock a live sensor ticks on a quiet link. */
+    private readonly clock?: () => number,
   ) {
     this.tenant = cfg.fleet.tenant;
     this.sensor = sensorName(cfg.fleet);
@@ -183,9 +194,9 @@ export class FleetPublisher {
     if (this.closed) return;
     const data = enc.encode(JSON.stringify(rec));
     const id = `${this.tenant}.${flowObsId(rec)}`;
-    if (aiRelevant || this.cfg.fleet.publish === 'all') this.enqueue({ subject: this.obsSubj, id, data });
+    this.clockUs = Math.max(this.clockUs, this.clock?.() ?? 0, rec.lastTsUs);
+    if (aiRelevant || this.cfg.fleet.publish === 'all') this.enqueue({ subject: this.obsSubj, id, data, emitUs: this.clockUs });
     if (this.cfg.fleet.flows) this.enqueue({ subject: this.flowsSubj, id, data });
-    if (rec.lastTsUs > this.newestUs) this.newestUs = rec.lastTsUs;
     this.pump();
   }
 
@@ -195,7 +206,8 @@ export class FleetPublisher {
     // replace it in the spool, or the hub would wait for this sensor for ever
     if (this.closed || this.ended) return;
     if (final) this.ended = true;
-    const body: WatermarkBody = { watermarkUs: this.newestUs, final, sensor: this.sensor };
+    this.clockUs = Math.max(this.clockUs, this.clock?.() ?? 0);
+    const body: WatermarkBody = { watermarkUs: this.clockUs, final, sensor: this.sensor };
     // an id of its own per message: heartbeats with an unchanged watermark are not duplicates
     const p: Pending = { subject: this.obsSubj, id: `${this.tenant}.${this.sensor}.wm.${process.pid}.${Date.now()}.${++this.wmSeq}`, data: enc.encode(JSON.stringify(body)), wm: true };
     // while the link is away the newest watermark replaces the one behind the same records
@@ -221,7 +233,13 @@ export class FleetPublisher {
       if (this.retry.length === 0 && this.spool.peek()!.wm === true && this.inFlight > 0) break;
       const p = this.retry.length > 0 ? this.retry.shift()! : this.spool.shift()!;
       this.inFlight++;
-      js.publish(p.subject, p.data, { msgID: p.id }).then(
+      const opts: Parameters<JetStreamClient['publish']>[2] = { msgID: p.id };
+      if (p.emitUs !== undefined) {
+        const h = headers();
+        h.set(EMIT_HEADER, String(p.emitUs));
+        opts.headers = h;
+      }
+      js.publish(p.subject, p.data, opts).then(
         (ack) => {
           this.inFlight--;
           if (p.wm === true) this.counts.watermarks++;

@@ -20,6 +20,8 @@ import { HubRules } from './config-kv.js';
 /** What the prefilter needs of the pipeline (bound after the pipeline is made). */
 export interface PrefilterSource {
   classifier: Classifier;
+  /** The capture clock (the watermarks the hub merges by, src/fleet/publisher.ts). */
+  packets: { nowUs: number };
 }
 
 /** The classification prefilter: could the hub call this flow AI (before any EDR join)? */
@@ -39,7 +41,7 @@ export class FleetSensor {
 
   constructor(private readonly cfg: SensorConfig, log?: Logger) {
     this.hubRules = new HubRules(cfg.fleet.tenant, cfg.fleet.rules_cache !== undefined ? configPath(cfg, cfg.fleet.rules_cache, { output: true }) : undefined, log);
-    this.publisher = new FleetPublisher(cfg, log, (nc) => void this.hubRules.watch(nc));
+    this.publisher = new FleetPublisher(cfg, log, (nc) => void this.hubRules.watch(nc), () => this.source?.packets.nowUs ?? 0);
   }
 
   /** The pipeline whose classifier the prefilter uses; start delivering. */

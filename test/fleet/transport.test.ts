@@ -5,7 +5,7 @@
  * (or another sensor), cannot administer streams and cannot read another tenant's replies: the
  * server refuses, whatever the client sends.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import { configBucket, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fle
 import { HubRules, publishRules, RULES_KEY } from '../../src/fleet/config-kv.js';
 import { Classifier } from '../../src/classify/index.js';
 import type { RuleSet } from '../../src/classify/types.js';
+import { configFromObject } from '../../src/config.js';
+import { EMIT_HEADER, FleetPublisher } from '../../src/fleet/publisher.js';
+import { mkFlow } from '../attribute/helpers.js';
 import { haveNatsServer, NatsCluster } from '../helpers/nats.js';
 
 const have = haveNatsServer();
@@ -131,5 +134,53 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     expect(again.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeTwo');
     // acme's sensor cannot read globex's bucket
     await expect((async () => (await new Kvm(nc).open(configBucket('globex'))).get(RULES_KEY))()).rejects.toThrow(/Permissions Violation/);
+  });
+
+  it("a sensor's watermarks follow its capture clock, also with no traffic; a record carries its emit time; nothing follows the final watermark", async () => {
+    const cred = cluster.sensor('acme', 's2');
+    writeFileSync(join(dir, 's2.pw'), `${cred.pass}\n`);
+    const cfg = configFromObject({ fleet: { servers: cluster.servers, user: cred.user, password_file: join(dir, 's2.pw'), tenant: 'acme', sensor: 's2' } });
+    let clockUs = 1_000_000;
+    const pub = new FleetPublisher(cfg, undefined, undefined, () => clockUs);
+    // what the stream holds for acme/s2, in order: [watermark or record's emit time, final]
+    const js = jetstream(conns[0]!);
+    const seen = async (): Promise<{ wm?: number; final?: boolean; emitUs?: number }[]> => {
+      const c = await js.consumers.get(STREAM_OBS, { filter_subjects: obsSubject('acme', 's2') });
+      const out: { wm?: number; final?: boolean; emitUs?: number }[] = [];
+      const info = await (await jetstreamManager(conns[0]!)).streams.info(STREAM_OBS, { subjects_filter: obsSubject('acme', 's2') });
+      const n = info.state.subjects?.[obsSubject('acme', 's2')] ?? 0;
+      for (let i = 0; i < n; i++) {
+        const m = await c.next({ expires: 2000 });
+        if (m === null) break;
+        const body = m.json<{ watermarkUs?: number; final?: boolean }>();
+        out.push(body.watermarkUs !== undefined ? { wm: body.watermarkUs, final: body.final === true } : { emitUs: Number(m.headers?.get(EMIT_HEADER)) });
+      }
+      return out;
+    };
+    pub.start();
+    try {
+      for (let i = 0; i < 50 && !(await seen()).some((x) => x.wm === 1_000_000); i++) await sleep(100);
+      // a quiet link: no record, the clock runs on (a live sensor ticks it), the watermark with it
+      clockUs = 5_000_000;
+      for (let i = 0; i < 50 && !(await seen()).some((x) => x.wm === 5_000_000); i++) await sleep(100);
+      expect((await seen()).map((x) => x.wm)).toContain(5_000_000);
+      // a flow that ended at 4 s emitted when the clock is at 6 s: its merge time is 6 s
+      clockUs = 6_000_000;
+      pub.offer(mkFlow({ origAddr: '10.0.0.1', origPort: 40000, respAddr: '192.0.2.1', respPort: 443, firstTsUs: 3_000_000, lastTsUs: 4_000_000, communityId: '1:emit' }), true);
+      pub.watermark(true);
+      expect(await pub.drain(10_000)).toBe(true);
+      // the clock moves on after the end: no watermark after the final one
+      clockUs = 9_000_000;
+      await sleep(2500);
+      const all = await seen();
+      expect(all.filter((x) => x.emitUs !== undefined)).toEqual([{ emitUs: 6_000_000 }]);
+      expect(all.at(-1)).toEqual({ wm: 6_000_000, final: true });
+      expect(all.filter((x) => x.final === true)).toHaveLength(1);
+      const wms = all.filter((x) => x.wm !== undefined).map((x) => x.wm!);
+      expect(wms).toEqual([...wms].sort((a, b) => a - b));
+      expect(Math.max(...wms)).toBe(6_000_000);
+    } finally {
+      await pub.close();
+    }
   });
 });
