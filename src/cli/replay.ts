@@ -149,11 +149,14 @@ async function readInProcess(pipeline: Pipeline, files: string[], progress: Prog
   return { reads, failed, totals: { packets: pp.packets, wireBytes: pp.wireBytes, ended: pp.flows.ended, decode: pp.decodeStats() } };
 }
 
-/** The captures through `n` packet workers (src/workers/); a failed worker is replaced and reported. */
-async function readSharded(cfg: SensorConfig, pipeline: Pipeline, files: string[], n: number, progress: Progress): Promise<CaptureRead> {
+/**
+ * The captures through `n` packet workers (src/workers/); a failed worker is replaced and
+ * reported. The workers start at once; what they emit waits for the pipeline (read()).
+ */
+function startSharded(cfg: SensorConfig, files: string[], n: number, progress: Progress): { sharded: ShardedReplay; read: (pipeline: Pipeline) => Promise<CaptureRead> } {
   let failed = false;
   let current = '';
-  const sharded = new ShardedReplay(pipeline, cfg, {
+  const sharded = new ShardedReplay(undefined, cfg, {
     workers: n,
     onProgress: (file, done, total, packets) => {
       if (file !== current) {
@@ -168,18 +171,22 @@ async function readSharded(cfg: SensorConfig, pipeline: Pipeline, files: string[
       process.stderr.write(`${CMD}: LLMTAP_ERR_WORKER: packet worker ${e.worker} failed (${e.error}) and was restarted: ${e.lostPackets} packets and ${e.lostFlows} open flows lost\n`);
     },
   });
-  const res = await sharded.run(files);
-  progress.done();
-  for (const r of res.reads) {
-    if (r.error === undefined) continue;
-    failed = true;
-    process.stderr.write(`${CMD}: ${r.error.message} (everything before it was processed)\n`);
-  }
-  for (const e of res.fileErrors) {
-    failed = true;
-    process.stderr.write(`${CMD}: ${e.message}\n`);
-  }
-  return { reads: res.reads, failed, totals: res.totals, workers: res.workers };
+  sharded.begin(files);
+  const read = async (pipeline: Pipeline): Promise<CaptureRead> => {
+    const res = await sharded.run(files, pipeline);
+    progress.done();
+    for (const r of res.reads) {
+      if (r.error === undefined) continue;
+      failed = true;
+      process.stderr.write(`${CMD}: ${r.error.message} (everything before it was processed)\n`);
+    }
+    for (const e of res.fileErrors) {
+      failed = true;
+      process.stderr.write(`${CMD}: ${e.message}\n`);
+    }
+    return { reads: res.reads, failed, totals: res.totals, workers: res.workers };
+  };
+  return { sharded, read };
 }
 
 export async function replayCommand(argv: string[]): Promise<number> {
@@ -215,17 +222,30 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`${CMD}: skipped ${sk.path}: ${sk.why}\n`);
     if (sk.named) failed = true;
   }
-  const sensor = await openBatch(CMD, cfg, values, 'nothing was replayed');
-  if (sensor === undefined) return EXIT.failed;
+  const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
+  // several workers start reading now, while this thread opens the store (the time of the read
+  // counts from here)
+  let t0 = process.hrtime.bigint();
+  const sharded = workers > 1 ? startSharded(cfg, files, workers, progress) : undefined;
+  let sensor: Awaited<ReturnType<typeof openBatch>>;
+  let edr: Awaited<ReturnType<typeof readEdr>>;
+  try {
+    sensor = await openBatch(CMD, cfg, values, 'nothing was replayed');
+    if (sensor === undefined) {
+      sharded?.sharded.abort();
+      return EXIT.failed;
+    }
+    // EDR feeds first: records arriving before their flows is one of the two join orders
+    edr = await readEdr(CMD, sensor, values);
+  } catch (err) {
+    sharded?.sharded.abort();
+    throw err;
+  }
   const { pipeline } = sensor;
-
-  // EDR feeds first: records arriving before their flows is one of the two join orders
-  const edr = await readEdr(CMD, sensor, values);
   if (edr.failed) failed = true;
 
-  const t0 = process.hrtime.bigint();
-  const progress = new Progress(!values.quiet && !values['no-progress'] && process.stderr.isTTY === true);
-  const read = workers > 1 ? await readSharded(cfg, pipeline, files, workers, progress) : await readInProcess(pipeline, files, progress);
+  if (sharded === undefined) t0 = process.hrtime.bigint();
+  const read = sharded !== undefined ? await sharded.read(pipeline) : await readInProcess(pipeline, files, progress);
   if (read.failed) failed = true;
   const reads = read.reads;
   const fin = await finishBatch(CMD, sensor);

@@ -163,9 +163,20 @@ export class ShardedReplay {
   mergeMs = 0;
   private readonly data: Omit<PacketWorkerData, 'index' | 'ring' | 'idBase' | 'failAfterPackets'>;
   private readonly threads: (Worker | undefined)[];
+  private readonly maxFragments: number;
+  /** The pipeline the merged items go to; until it is attached, the threads' events wait here. */
+  private pipeline: Pipeline | undefined;
+  private readonly deferred: (() => void)[] = [];
+  private result: Promise<ShardedReplayResult> | undefined;
+  private aborted = false;
+  private reader: Worker | undefined;
 
+  /**
+   * `pipeline` may be attached later (run): the workers can be started (begin) while the
+   * pipeline and its store are still being opened; their output waits for it.
+   */
   constructor(
-    private readonly pipeline: Pipeline,
+    pipeline: Pipeline | undefined,
     cfg: SensorConfig,
     private readonly opts: ShardedReplayOptions,
   ) {
@@ -177,8 +188,11 @@ export class ShardedReplay {
     this.data = {
       flow,
       dissect: dissectOptionsFrom(cfg.dissect, cfg.tenants.some((t) => t.payload_entropy)),
-      maxOutstanding: 16,
+      // messages (input batches or ring slots) a worker may run ahead of the merge: with
+      // 8,192-packet batches about a quarter of a second of work while this thread is busy
+      maxOutstanding: 64,
     };
+    this.maxFragments = flowTableOptionsFrom(cfg.flow).maxFragments;
     this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
@@ -186,12 +200,33 @@ export class ShardedReplay {
     this.idMaps = Array.from({ length: n }, () => new Map<number, number>());
     this.threads = new Array<Worker | undefined>(n).fill(undefined);
     this.merge = new OrderedMerge(n, (kind, payload, extra, w) => this.apply(kind, payload, extra, w));
+    if (pipeline !== undefined) this.attach(pipeline);
+  }
+
+  private attach(pipeline: Pipeline): void {
+    this.pipeline = pipeline;
     pipeline.shardTotals = () => this.totals();
+    // what the threads did before, in the order it happened
+    for (const f of this.deferred.splice(0)) f();
+  }
+
+  /** Run `f` on a thread's event now, or once the pipeline is attached. */
+  private gate(f: () => void): void {
+    if (this.pipeline === undefined) this.deferred.push(f);
+    else f();
+  }
+
+  /** Stop every thread (the replay is given up before it was run). */
+  abort(): void {
+    this.aborted = true;
+    for (const t of this.threads) void t?.terminate();
+    void this.reader?.terminate();
   }
 
   /** A released item, in the order of the whole stream. */
   private apply(kind: number, payload: unknown, extra: number, w: number): void {
     const ids = this.idMaps[w]!;
+    const pipeline = this.pipeline!;
     if (kind === EV_FLOW) {
       const rec = payload as FlowRecord;
       const id = ids.get(rec.flowId);
@@ -199,15 +234,15 @@ export class ShardedReplay {
         ids.delete(rec.flowId);
         rec.flowId = id;
       }
-      this.pipeline.mergedFlow(rec, extra === 0 ? undefined : (extra as 1 | 2));
+      pipeline.mergedFlow(rec, extra === 0 ? undefined : (extra as 1 | 2));
     } else if (kind === EV_DNS) {
       const a = payload as DnsAnswer;
       a.flowId = ids.get(a.flowId) ?? a.flowId;
-      this.pipeline.mergedDns(a);
+      pipeline.mergedDns(a);
     } else if (kind === EV_CREATED) {
       ids.set(payload as number, this.nextFlowId++);
     } else if (kind === EV_BATCH_END) {
-      this.pipeline.mergedBatchEnd(payload as number);
+      pipeline.mergedBatchEnd(payload as number);
     }
   }
 
@@ -266,7 +301,7 @@ export class ShardedReplay {
       data.own = {
         files: this.own,
         workers: this.n,
-        maxFragments: flowTableOptionsFrom(this.pipeline.cfg.flow).maxFragments,
+        maxFragments: this.maxFragments,
         ctrl: this.ctrls[w]!,
         // a restarted worker goes on where the output of the one it replaces stopped
         fromSeq: this.merge.watermark(w) / 4,
@@ -281,26 +316,33 @@ export class ShardedReplay {
     const ctrl = new Int32Array(this.ctrls[w]!);
     let error: string | undefined;
     t.on('message', (m: WorkerOutput | WorkerDone) => {
-      const t0 = performance.now();
       Atomics.add(ctrl, TAKEN, 1);
       Atomics.notify(ctrl, TAKEN);
-      this.last[w] = m.progress;
-      if (m.files !== undefined) for (const f of m.files) this.outcomes[f.index] = f;
-      if (m.t === 'out' && m.read !== undefined) this.opts.onProgress?.(m.read.file, m.read.done, m.read.total, m.read.packets);
-      if (m.t === 'out') this.merge.push(w, m.events, m.watermark);
-      else {
-        this.done[w] = m;
-        this.merge.push(w, m.events, Infinity);
-      }
-      this.mergeMs += performance.now() - t0;
+      this.gate(() => this.take(w, m));
     });
     t.on('error', (e) => {
       error = e.message;
     });
     t.on('exit', (code) => {
-      this.threads[w] = undefined;
-      onExit(w, this.done[w] !== undefined ? undefined : (error ?? `exited with code ${code}`));
+      this.gate(() => {
+        this.threads[w] = undefined;
+        onExit(w, this.done[w] !== undefined ? undefined : (error ?? `exited with code ${code}`));
+      });
     });
+  }
+
+  /** A message of worker `w`. */
+  private take(w: number, m: WorkerOutput | WorkerDone): void {
+    const t0 = performance.now();
+    this.last[w] = m.progress;
+    if (m.files !== undefined) for (const f of m.files) this.outcomes[f.index] = f;
+    if (m.t === 'out' && m.read !== undefined) this.opts.onProgress?.(m.read.file, m.read.done, m.read.total, m.read.packets);
+    if (m.t === 'out') this.merge.push(w, m.events, m.watermark);
+    else {
+      this.done[w] = m;
+      this.merge.push(w, m.events, Infinity);
+    }
+    this.mergeMs += performance.now() - t0;
   }
 
   /** A worker stopped before it was done: count what it lost, free its slot, start another. */
@@ -339,8 +381,20 @@ export class ShardedReplay {
     this.start(w, onExit);
   }
 
-  /** Replay `files` (in order, as one stream) through the workers into the pipeline. */
-  run(files: string[]): Promise<ShardedReplayResult> {
+  /**
+   * Replay `files` (in order, as one stream) through the workers into the pipeline (given here
+   * when the constructor had none). The workers start now unless begin() started them.
+   */
+  run(files: string[], pipeline?: Pipeline): Promise<ShardedReplayResult> {
+    const result = this.begin(files);
+    if (pipeline !== undefined && this.pipeline === undefined) this.attach(pipeline);
+    if (this.pipeline === undefined) throw new Error('sharded replay: no pipeline to merge into');
+    return result;
+  }
+
+  /** Start the workers (and the reader) on `files`; their output waits for the pipeline. */
+  begin(files: string[]): Promise<ShardedReplayResult> {
+    if (this.result !== undefined) return this.result;
     const n = this.n;
     if (this.opts.sharedReader !== true && files.every(plainFile)) {
       this.own = files;
@@ -352,7 +406,7 @@ export class ShardedReplay {
       this.ctrls = this.rings.map((r) => r.ctrl);
     }
     const own = this.own !== undefined;
-    return new Promise<ShardedReplayResult>((resolve, reject) => {
+    this.result = new Promise<ShardedReplayResult>((resolve, reject) => {
       const reads: FileReadResult[] = [];
       const fileErrors: { file: string; message: string }[] = [];
       let readerWaitMs: number[] = [];
@@ -375,7 +429,7 @@ export class ShardedReplay {
         reject(err);
       };
       const onExit = (w: number, err: string | undefined): void => {
-        if (failed) return;
+        if (failed || this.aborted) return;
         if (err !== undefined) {
           try {
             this.restart(w, err, onExit);
@@ -391,12 +445,13 @@ export class ShardedReplay {
       const data: ReaderData = {
         files,
         rings: this.rings,
-        maxFragments: flowTableOptionsFrom(this.pipeline.cfg.flow).maxFragments,
+        maxFragments: this.maxFragments,
         ...(this.opts.batchPackets !== undefined ? { batchPackets: this.opts.batchPackets } : {}),
         ...(this.opts.shardModule !== undefined ? { shardModule: this.opts.shardModule } : {}),
       };
       const reader = new Worker(threadUrl('reader'), { workerData: { kind: 'reader', data } });
-      reader.on('message', (m: ReaderMessage) => {
+      this.reader = reader;
+      reader.on('message', (m: ReaderMessage) => this.gate(() => {
         if (m.t === 'progress') this.opts.onProgress?.(m.file, m.done, m.total, m.packets);
         else if (m.t === 'file') reads.push(m.result);
         else if (m.t === 'file-error') fileErrors.push({ file: m.file, message: m.message });
@@ -405,9 +460,10 @@ export class ShardedReplay {
           readerWaitMs = m.waitMs;
           readerCpuMs = m.cpuMs;
         }
-      });
-      reader.on('error', (e) => fail(new Error(`replay reader failed: ${e.message}`)));
-      reader.on('exit', () => finishIfDone());
+      }));
+      reader.on('error', (e) => this.gate(() => fail(new Error(`replay reader failed: ${e.message}`))));
+      reader.on('exit', () => this.gate(() => finishIfDone()));
     });
+    return this.result;
   }
 }

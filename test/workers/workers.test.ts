@@ -436,6 +436,17 @@ describe('llmtap replay --workers', () => {
     const ws = (JSON.parse(two.stdout) as { workers: { packets: number }[] }).workers;
     expect(ws).toHaveLength(2);
     expect(ws[0]!.packets + ws[1]!.packets).toBe(10_616);
+    // the uncompressed capture: the workers read it themselves (started before the store opens)
+    const plainArgs = demoArgs(join(dir, 'p.db'));
+    plainArgs[0] = demoPlain();
+    const plainRun = cli([...plainArgs, '--workers', '2']);
+    expect(plainRun.status).toBe(0);
+    const fileless = (text: string): Record<string, unknown> => {
+      const { files: _f, ...rest } = strip(text);
+      return rest;
+    };
+    expect(fileless(plainRun.stdout)).toEqual(fileless(one.stdout));
+    expect((JSON.parse(plainRun.stdout) as { files: { packets: number; compressed: boolean }[] }).files.map((f) => [f.packets, f.compressed])).toEqual([[10_616, false]]);
     expect((JSON.parse(one.stdout) as { workers?: unknown }).workers).toBeUndefined();
   }, 240_000);
 
