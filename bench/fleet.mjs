@@ -88,7 +88,8 @@ async function acked() {
 
 // the sensor side: the real publisher with a sensor config
 const cfg = configFromObject({ tenants, fleet: { servers, user: 's1', password_file: join(dir, 's1.pw'), tenant: 'bench', sensor: 's1', spool_max: 1_000_000 } }, join(dir, 'sensor.json'), dir);
-const pub = new FleetPublisher(cfg);
+// its capture clock is the wall clock, as a live sensor's (the watermarks the hub merges by)
+const pub = new FleetPublisher(cfg, undefined, undefined, () => Date.now() * 1000);
 pub.start();
 let seq = 0;
 function flow(client, nowUs) {
