@@ -26,6 +26,7 @@ import type { Store } from '../store/store.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 import { LiveWorkerCapture } from '../workers/live.js';
+import { autoWorkers } from '../workers/replay.js';
 import { availableParallelism } from 'node:os';
 import { flowTableOptionsFrom } from '../flow/table.js';
 import { dissectOptionsFrom } from '../dissect/index.js';
@@ -49,7 +50,7 @@ options:
   --bpf EXPR          capture filter (default: capture.bpf)
   --backend B         native (default) or cap
   --workers N|auto    capture workers sharing the interface by flow (default: capture.workers;
-                      auto: one per core, one left for the rest of the pipeline above 2 cores)
+                      auto: one per core but one, left for the rest of the pipeline)
   --flows OUT         write every flow record as NDJSON
   --no-api            do not serve the API
   --list-interfaces   list the interfaces and exit
@@ -117,7 +118,7 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
   }
   const cores = availableParallelism();
   const wv = values.workers ?? cfg.capture.workers;
-  const workers = wv === 'auto' ? Math.max(1, cores > 2 ? cores - 1 : cores) : /^\d+$/.test(String(wv)) ? Number(wv) : NaN;
+  const workers = wv === 'auto' ? autoWorkers(cores) : /^\d+$/.test(String(wv)) ? Number(wv) : NaN;
   if (!Number.isInteger(workers) || workers < 1 || workers > 1024) {
     log.error({ code: 'LLMTAP_ERR_USAGE' }, `llmtap run: --workers must be a count in 1..1024 or auto (got '${String(wv)}')`);
     return RUN_EXIT.usage;

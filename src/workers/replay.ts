@@ -52,9 +52,11 @@ export function threadUrl(name: string): URL {
   return new URL(`./${name}.js`, import.meta.url);
 }
 
-/** `--workers auto`: one per core, the merging thread's share left out when there are several. */
+/** `--workers auto`: one per core but one, left to the merging thread and the stages after it.
+ * On two cores that is one: measured there, two workers are slower than one (replay 0.4–0.8x,
+ * live 90 against 151 kpps) because the sharding's own work needs a core of its own. */
 export function autoWorkers(cores: number): number {
-  return Math.max(1, cores > 2 ? cores - 1 : cores);
+  return Math.max(1, cores - 1);
 }
 
 /** Parse `--workers N|auto` / `capture.workers`: a count, or undefined when the text is neither. */

@@ -235,7 +235,9 @@ describe('shard function', () => {
   it('parses --workers / capture.workers', () => {
     expect(parseWorkers('3', 2)).toBe(3);
     expect(parseWorkers(1, 2)).toBe(1);
-    expect(parseWorkers('auto', 2)).toBe(2);
+    expect(parseWorkers('auto', 1)).toBe(1);
+    expect(parseWorkers('auto', 2)).toBe(1);
+    expect(parseWorkers('auto', 4)).toBe(3);
     expect(parseWorkers('auto', 32)).toBe(31);
     expect(parseWorkers('0', 2)).toBeUndefined();
     expect(parseWorkers('two', 2)).toBeUndefined();
