@@ -61,11 +61,17 @@ interface Sighting {
 /**
  * What one address knows: sightings of any client, and each client's own. Most addresses are
  * asked for by one client: its list is kept in `client`/`own` and a Map is made only for a
- * second client (a Map is ~170 bytes, a fifth of an entry).
+ * second client (a Map is ~170 bytes, a fifth of an entry). While there is one client its list
+ * is, sighting for sighting, the any-client list: `own` is then that same array (`any`), and
+ * becomes a copy when a second client comes (an array and a sighting less, ~150 of ~600 bytes
+ * an entry; a SYN scan's DNS answers fill the 200,000 entries with such).
  */
 interface AddrEntry {
   any: Sighting[];
-  /** The only client so far, and its list (empty string and undefined once `clients` exists). */
+  /**
+   * The only client so far, and its list (empty string and undefined once `clients` exists);
+   * the list is `any` itself (the same array) while this client is the only one.
+   */
   client: string;
   own: Sighting[] | undefined;
   /** Keyed by client address; insertion order is age order. */
@@ -185,14 +191,17 @@ export class PassiveDns {
     const e = this.byAddr.get(addr, GET_OPTS);
     if (e === undefined) {
       this.clientLists++;
-      this.byAddr.set(addr, { any: [{ host, names, tsUs, expUs }], client, own: [{ host, names, tsUs, expUs }], clients: undefined });
+      const any = [{ host, names, tsUs, expUs }];
+      this.byAddr.set(addr, { any, client, own: any, clients: undefined });
       this.boundClients();
       return;
     }
+    // another client: the first one's list stops being the any-client list (a copy, before this answer)
+    if (e.own === e.any && e.client !== client) e.own = e.any.map((x) => ({ host: x.host, names: x.names, tsUs: x.tsUs, expUs: x.expUs }));
     put(e.any, host, names, tsUs, expUs);
     const own = clientList(e, client);
     if (own !== undefined) {
-      put(own, host, names, tsUs, expUs);
+      if (own !== e.any) put(own, host, names, tsUs, expUs);
       return;
     }
     let clients = e.clients;
