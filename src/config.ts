@@ -205,6 +205,7 @@ export const CONFIG_SCHEMA = {
       spool_max: int('Sensor: flow records held in memory while NATS or the link is down; beyond, the oldest are dropped (counted).', 100000, 1),
       drain_s: num('Sensor (replay): seconds to wait at the end for the spool to be delivered.', 120),
       rules_cache: optStr('Sensor: file keeping the last good rules the hub sent (used at start while the hub is away); relative to the config file.'),
+      settings_cache: optStr('Sensor: file keeping the last good tenant definition and allowlist the hub sent (applied at start while the hub is away); relative to the config file.'),
       replicas: int('Hub: stream replicas (3 on a three-node cluster).', 3, 1),
       duplicate_window_s: num('Hub: seconds within which a re-sent record (same id) is stored once.', 600, 1),
       max_age_s: num('Hub: seconds a record stays in a stream (the longest hub outage survived).', 7 * 86400, 60),

@@ -125,7 +125,11 @@ export interface WorkerCounters {
 
 /** Fleet mode's counters: `sensor` on a sensor with `fleet.servers`, `hub` on `llmtap hub`. */
 export interface FleetCounters {
-  sensor?: { buffered: number; published: number; duplicates: number; dropped: number; refused: number; retries: number; connected: boolean };
+  sensor?: {
+    buffered: number; published: number; duplicates: number; dropped: number; refused: number; retries: number; connected: boolean;
+    /** Versions of the hub's config (config bucket keys) taken and refused as invalid. */
+    config?: Record<'rules' | 'settings', { applied: number; rejected: number }>;
+  };
   hub?: { received: number; redelivered: number; acked: number; badRecord: number; unknownTenant: number; edrRecords: number; unacked: number; connected: boolean; late: number; sensorTimeouts: number; mergeHeldS: number; watermarks: number };
 }
 
@@ -429,6 +433,14 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
     if (se === undefined) return;
     s.add({ reason: 'spool_full' }, se.dropped);
     s.add({ reason: 'refused' }, se.refused);
+  });
+  counter('llmtap_fleet_config_versions_total', 'Sensor: versions of the hub\'s config for its tenant (key rules or settings) taken, or refused as invalid (the last good version kept)', ['key', 'result'], (s) => {
+    const c = fleetSensor()?.config;
+    if (c === undefined) return;
+    for (const key of ['rules', 'settings'] as const) {
+      s.add({ key, result: 'applied' }, c[key].applied);
+      s.add({ key, result: 'rejected' }, c[key].rejected);
+    }
   });
   counter('llmtap_fleet_publish_retries_total', 'Sensor: publishes that failed or timed out and went back to the spool', [], (s) => one(s, fleetSensor()?.retries));
   counter('llmtap_fleet_hub_records_total', 'Hub: flow records by outcome (received, redelivered while in the pipeline, acked after commit, bad_record and unknown_tenant terminated)', ['outcome'], (s) => {

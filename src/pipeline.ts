@@ -671,7 +671,7 @@ export class Pipeline {
    * after the reload; a flow already waiting in the join keeps the tenant it was given (a
    * tenant the reload removed files it under `default`).
    */
-  reload(cfg?: SensorConfig): { ok: boolean; error?: string } {
+  reload(cfg?: SensorConfig, o: { rules?: boolean } = {}): { ok: boolean; error?: string } {
     if (cfg !== undefined) {
       this.tenants = new TenantResolver(cfg.tenants.length > 0 ? cfg.tenants : [defaultTenantConfig()]);
       this.detector.setTenants(this.tenants);
@@ -679,6 +679,8 @@ export class Pipeline {
       this.dissector.setPayloadEntropy(this.tenants.payloadEntropyWanted);
       this.loadThreatIntel(cfg);
     }
+    // rules: false — tenants only (a fleet sensor applying the hub's tenant settings)
+    if (o.rules === false) return { ok: true };
     const r = this.classifier.reload();
     return r.ok ? { ok: true } : { ok: false, error: r.error };
   }

@@ -26,7 +26,8 @@ import type { DetectStore } from '../detect/sink.js';
 import { flowObsId } from '../attribute/join.js';
 import { readEdrBytes } from '../attribute/ingest.js';
 import { ensureFleetStreams } from './streams.js';
-import { publishRules } from './config-kv.js';
+import { ConfigPublisher } from './config-kv.js';
+import type { AllowlistEntry } from '../store/types.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
 import { EMIT_HEADER, fleetConnectOptions, type WatermarkBody } from './publisher.js';
 
@@ -35,7 +36,7 @@ import { EMIT_HEADER, fleetConnectOptions, type WatermarkBody } from './publishe
  * `PgStore`), its status, and a commit to wait for — PgStore's `commit()` resolves when what
  * detection wrote is committed; SQLite commits synchronously in `flush()`.
  */
-export type HubStore = DetectStore & { flush(): void; status(): StoreStatus; commit?(): Promise<void> };
+export type HubStore = DetectStore & { flush(): void; status(): StoreStatus; commit?(): Promise<void>; listAllowlist(tenant: string): Promise<AllowlistEntry[]> | AllowlistEntry[] };
 
 export interface HubCounts {
   /** Flow records taken into the pipeline. */
@@ -158,7 +159,12 @@ export class HubConsumer {
     await ensureFleetStreams(await jetstreamManager(nc, { timeout: 10_000 }), {
       replicas: f.replicas, duplicateWindowS: f.duplicate_window_s, maxAgeS: f.max_age_s, maxBytes: f.max_bytes, flows: f.flows, ackWaitS: f.ack_wait_s,
     });
+    this.config = new ConfigPublisher(nc, f.replicas);
     await this.publishRules();
+    // an allowlist changed through the API (added, removed, a candidate approved, expired) reaches the sensors within a second
+    this.timers.push(setInterval(() => {
+      this.publishRules().catch((e: Error) => this.log?.debug({ err: e.message }, 'fleet hub: config not published to the sensors yet'));
+    }, 1000));
     const js = jetstream(nc, { timeout: 10_000 });
     const obs = await js.consumers.get(STREAM_OBS, HUB_CONSUMER);
     const edr = await js.consumers.get(STREAM_EDR, HUB_CONSUMER);
@@ -180,11 +186,21 @@ export class HubConsumer {
     this.log?.info({ servers: f.servers, stream: STREAM_OBS, consumer: HUB_CONSUMER }, 'fleet hub: consuming');
   }
 
-  /** Each tenant's rules into its config bucket, for its sensors (at start and after a reload). */
+  private config: ConfigPublisher | undefined;
+
+  /**
+   * Each tenant's rules, definition and allowlist into its config bucket, for its sensors
+   * (src/fleet/config-kv.ts): at start, after a reload, and every second what changed since.
+   */
   async publishRules(): Promise<void> {
-    if (this.nc === undefined) return;
-    const versions = await publishRules(this.nc, this.pipeline.classifier, this.pipeline.tenants.ids(), this.cfg.fleet.replicas);
-    this.log?.info({ versions }, 'fleet hub: rules published to the sensors');
+    if (this.config === undefined || this.stopped) return;
+    const p = this.pipeline;
+    const versions = await this.config.publish({
+      classifier: p.classifier,
+      tenants: p.tenants.ids().map((t) => p.tenants.get(t)),
+      listAllowlist: (t) => this.store.listAllowlist(t),
+    });
+    if (Object.keys(versions).length > 0) this.log?.info({ versions }, 'fleet hub: config published to the sensors');
   }
 
   private async loop(iter: ConsumerMessages, handle: (m: JsMsg) => void): Promise<void> {

@@ -6,7 +6,8 @@
  * all of them. The local pipeline keeps running beside it (its own store and API), so a site
  * keeps its view while the hub is away. The prefilter classifies with the hub's rules for the
  * tenant (followed in the config bucket, src/fleet/config-kv.ts) once they came, with the local
- * rules before.
+ * rules before; the hub's tenant definition and allowlist (the same bucket) overlay the local
+ * config's (`overlay`), applied hot by the sensor (src/sensor/index.ts).
  */
 import type { Logger } from 'pino';
 import type { SensorConfig } from '../config.js';
@@ -15,7 +16,7 @@ import type { Classifier } from '../classify/index.js';
 import { addrScope } from '../attribute/normalize.js';
 import { configPath } from '../config.js';
 import { FleetPublisher, type PublisherStats } from './publisher.js';
-import { HubRules } from './config-kv.js';
+import { BucketFollower, HubRules, HubSettings, RULES_KEY, SETTINGS_KEY } from './config-kv.js';
 
 /** What the prefilter needs of the pipeline (bound after the pipeline is made). */
 export interface PrefilterSource {
@@ -33,15 +34,34 @@ export function aiRelevant(classifier: Classifier, rec: FlowRecord, tenant: stri
   return v !== undefined;
 }
 
+/** The publisher's counters, and the hub config versions taken and refused per key. */
+export type FleetSensorStats = PublisherStats & { config: Record<'rules' | 'settings', { applied: number; rejected: number }> };
+
 export class FleetSensor {
   readonly publisher: FleetPublisher;
   /** The hub's rules for this tenant (src/fleet/config-kv.ts); the local rules until they come. */
   readonly hubRules: HubRules;
+  /** The hub's tenant definition and allowlist (src/fleet/config-kv.ts); the local config's until they come. */
+  readonly hubSettings: HubSettings;
+  private readonly follower: BucketFollower;
   private source: PrefilterSource | undefined;
 
   constructor(private readonly cfg: SensorConfig, log?: Logger) {
-    this.hubRules = new HubRules(cfg.fleet.tenant, cfg.fleet.rules_cache !== undefined ? configPath(cfg, cfg.fleet.rules_cache, { output: true }) : undefined, log);
-    this.publisher = new FleetPublisher(cfg, log, (nc) => void this.hubRules.watch(nc), () => this.source?.packets.nowUs ?? 0);
+    const cachePath = (p: string | undefined): string | undefined => (p !== undefined ? configPath(cfg, p, { output: true }) : undefined);
+    this.hubRules = new HubRules(cfg.fleet.tenant, cachePath(cfg.fleet.rules_cache), log);
+    this.hubSettings = new HubSettings(cfg.fleet.tenant, cachePath(cfg.fleet.settings_cache), log);
+    this.follower = new BucketFollower(cfg.fleet.tenant, { [RULES_KEY]: this.hubRules, [SETTINGS_KEY]: this.hubSettings }, log);
+    this.publisher = new FleetPublisher(cfg, log, (nc) => void this.follower.follow(nc), () => this.source?.packets.nowUs ?? 0);
+  }
+
+  /** A local config with the hub's tenant definition and allowlist in force (the last good version). */
+  overlay(cfg: SensorConfig): SensorConfig {
+    return this.hubSettings.overlay(cfg);
+  }
+
+  /** Called after the hub sent a new good tenant definition or allowlist. */
+  onSettings(f: () => void): void {
+    this.hubSettings.onChange = f;
   }
 
   /** The pipeline whose classifier the prefilter uses; start delivering. */
@@ -58,17 +78,19 @@ export class FleetSensor {
     this.publisher.offer(rec, ai);
   }
 
-  stats(): PublisherStats {
-    return this.publisher.stats();
+  stats(): FleetSensorStats {
+    const r = this.hubRules;
+    const st = this.hubSettings;
+    return { ...this.publisher.stats(), config: { rules: { applied: r.applied, rejected: r.rejected }, settings: { applied: st.applied, rejected: st.rejected } } };
   }
 
   /** End of a replay: deliver the spool (bounded by `fleet.drain_s`), then close. */
-  async finish(): Promise<{ delivered: boolean; stats: PublisherStats }> {
+  async finish(): Promise<{ delivered: boolean; stats: FleetSensorStats }> {
     // the final watermark, behind every record: the hub stops waiting for this sensor
     this.publisher.watermark(true);
     const delivered = await this.publisher.drain(this.cfg.fleet.drain_s * 1000);
-    const stats = this.publisher.stats();
-    this.hubRules.stop();
+    const stats = this.stats();
+    this.follower.stop();
     await this.publisher.close();
     return { delivered, stats };
   }

@@ -154,8 +154,12 @@ export async function buildSensor(cfg: SensorConfig, o: SensorOptions = {}): Pro
   let outputs: Outputs | undefined;
   let flowsOut: FlowsOut | undefined;
   let step: SensorBuildError['step'] = 'allowlist';
+  // fleet mode: the hub's last good tenant definition and allowlist (its cache) are in force from the start
+  const fleet = o.fleet === true && cfg.fleet.servers.length > 0
+    ? new (await import('../fleet/sensor.js')).FleetSensor(cfg, o.log)
+    : undefined;
   try {
-    await store.replaceConfigAllowlist(configAllowlistEntries(cfg));
+    await store.replaceConfigAllowlist(configAllowlistEntries(fleet?.overlay(cfg) ?? cfg));
     step = 'outputs';
     outputs = await openOutputs(cfg, store, o.outputLog);
     step = 'flows';
@@ -165,9 +169,6 @@ export async function buildSensor(cfg: SensorConfig, o: SensorOptions = {}): Pro
     await store.close();
     throw new SensorBuildError(step, where, err);
   }
-  const fleet = o.fleet === true && cfg.fleet.servers.length > 0
-    ? new (await import('../fleet/sensor.js')).FleetSensor(cfg, o.log)
-    : undefined;
   return new Sensor(cfg, o, dbPath, where, store, outputs, flowsOut, fleet);
 }
 
@@ -190,9 +191,14 @@ export class Sensor<S extends SensorStore = SensorStore> {
   private clock: NodeJS.Timeout | undefined;
   private finishing: Promise<FinishResult> | undefined;
   private closing: Promise<FinishResult> | undefined;
+  /** The config in force: the local one with the hub's tenant settings over it (fleet mode). */
+  private cfg: SensorConfig;
+  /** Hub settings applied one after another. */
+  private settingsChain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private cfg: SensorConfig,
+    /** The local config (the file's; SIGHUP replaces it). */
+    private baseCfg: SensorConfig,
     private readonly o: SensorOptions,
     /** The SQLite database file (and where a generated API token is written beside). */
     readonly dbPath: string,
@@ -206,6 +212,8 @@ export class Sensor<S extends SensorStore = SensorStore> {
   ) {
     this.outputsRunning = outputs;
     this.fleet = fleet;
+    const cfg = fleet?.overlay(baseCfg) ?? baseCfg;
+    this.cfg = cfg;
     // every named flow record: the NDJSON writer, the fleet, the caller, in that order
     const sinks: ((rec: FlowRecord) => void)[] = [];
     if (flowsOut !== undefined) sinks.push((rec) => flowsOut.write(`${JSON.stringify(rec)}\n`));
@@ -221,6 +229,11 @@ export class Sensor<S extends SensorStore = SensorStore> {
       ...(o.onObservation !== undefined ? { onObservation: o.onObservation } : {}),
     });
     const p = this.pipeline;
+    // a new tenant definition or allowlist from the hub: applied as a reload of the local config
+    // (rules stay: the hub's rules are the prefilter's, the local ones are reloaded on SIGHUP)
+    fleet?.onSettings(() => {
+      this.settingsChain = this.settingsChain.then(() => this.applyHubSettings());
+    });
     fleet?.bind(p);
     this.feed = { flow: (rec) => p.addLogFlow(rec), dns: (a) => p.addDnsAnswer(a), edr: (rec) => p.addEdr(rec) };
   }
@@ -298,16 +311,28 @@ export class Sensor<S extends SensorStore = SensorStore> {
    * allowlist into the store (removed entries revoked, API entries kept). A store that cannot
    * take the allowlist keeps the stored entries (`allowlist.error`). Outputs: `reloadOutputs`.
    */
-  async reload(next: SensorConfig): Promise<{ rules: { ok: boolean; error?: string }; allowlist: { added: number; removed: number; kept: number } | { error: Error } }> {
-    this.cfg = next;
-    const rules = this.pipeline.reload(next);
+  async reload(next: SensorConfig, o: { rules?: boolean } = {}): Promise<{ rules: { ok: boolean; error?: string }; allowlist: { added: number; removed: number; kept: number } | { error: Error } }> {
+    this.baseCfg = next;
+    // fleet mode: the hub's tenant definition and allowlist stay over the local config
+    const cfg = this.fleet?.overlay(next) ?? next;
+    this.cfg = cfg;
+    const rules = this.pipeline.reload(cfg, o);
     let allowlist: { added: number; removed: number; kept: number } | { error: Error };
     try {
-      allowlist = await this.store.replaceConfigAllowlist(configAllowlistEntries(next));
+      allowlist = await this.store.replaceConfigAllowlist(configAllowlistEntries(cfg));
     } catch (e) {
       allowlist = { error: e as Error };
     }
     return { rules, allowlist };
+  }
+
+  /** The hub sent a new tenant definition or allowlist (fleet mode): in force at once. */
+  private async applyHubSettings(): Promise<void> {
+    if (this.finishing !== undefined) return;
+    const r = await this.reload(this.baseCfg, { rules: false });
+    const log = this.o.log;
+    if ('error' in r.allowlist) log?.error({ err: r.allowlist.error.message }, 'fleet: hub allowlist not applied (store not writable), keeping the stored entries');
+    else log?.info({ version: this.fleet?.hubSettings.version, added: r.allowlist.added, removed: r.allowlist.removed }, 'fleet: hub tenant settings and allowlist applied');
   }
 
   /**

@@ -15,7 +15,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { ensureFleetStreams } from '../../src/fleet/streams.js';
 import { configBucket, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
-import { HubRules, publishRules, RULES_KEY } from '../../src/fleet/config-kv.js';
+import { HubRules, publishRules, RULES_KEY, SETTINGS_KEY } from '../../src/fleet/config-kv.js';
 import { Classifier } from '../../src/classify/index.js';
 import type { RuleSet } from '../../src/classify/types.js';
 import { configFromObject } from '../../src/config.js';
@@ -134,6 +134,8 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     expect(again.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeTwo');
     // acme's sensor cannot read globex's bucket
     await expect((async () => (await new Kvm(nc).open(configBucket('globex'))).get(RULES_KEY))()).rejects.toThrow(/Permissions Violation/);
+    // nor watch it (the tenant settings and allowlist are in the same bucket)
+    await expect((async () => (await new Kvm(nc).open(configBucket('globex'), { bindOnly: true })).watch({ key: SETTINGS_KEY }))()).rejects.toThrow(/Permissions Violation/);
   });
 
   it("a sensor's watermarks follow its capture clock, also with no traffic; a record carries its emit time; nothing follows the final watermark", async () => {
