@@ -185,4 +185,43 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
       await pub.close();
     }
   });
+
+  it('the watch goes on after the node under the sensor is killed: a version written then still arrives', async () => {
+    const hub = conns[0]!;
+    const kv = await new Kvm(hub).create(configBucket('acme'), { replicas: 3, history: 5 });
+    const rules = new HubRules('acme', undefined);
+    const c = cluster.sensor('acme', 's2');
+    // as the sensor connects (src/fleet/publisher.ts): reconnect for ever, quickly
+    const nc = await connect({ servers: cluster.servers, user: c.user, pass: c.pass, inboxPrefix: sensorInbox('acme', 's2'), maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    conns.push(nc);
+    const doc = (provider: string): string => JSON.stringify(Classifier.fromRuleSet({
+      rules: [{ id: 'base', category: 'api', provider, match: { hosts: ['api.base.example'] }, source: 'https://example.org/base' }], excluded: [], tenants: [],
+    }).exportDocument('acme'));
+    await kv.put(RULES_KEY, doc('BeforeKill'));
+    void rules.watch(nc);
+    const until = async (ok: () => boolean, ms: number): Promise<void> => {
+      for (const end = Date.now() + ms; !ok() && Date.now() < end;) await sleep(100);
+    };
+    const provider = (): string | undefined => rules.classifier?.classify({ host: 'api.base.example', port: 443, tenant: 'acme' })?.provider;
+    await until(() => provider() === 'BeforeKill', 10_000);
+    expect(provider()).toBe('BeforeKill');
+    const node = Number(/^n(\d)$/.exec(nc.info?.server_name ?? '')?.[1]) - 1;
+    expect([0, 1, 2]).toContain(node);
+    await cluster.kill(node);
+    try {
+      // the hub writes a new version while the sensor's node is down (its stream has a quorum left)
+      let written = false;
+      for (let i = 0; i < 60 && !written; i++) {
+        written = await kv.put(RULES_KEY, doc('AfterKill')).then(() => true, () => false);
+        if (!written) await sleep(500);
+      }
+      expect(written).toBe(true);
+      await until(() => provider() === 'AfterKill', 60_000);
+      expect(provider()).toBe('AfterKill');
+      expect(nc.info?.server_name).not.toBe(`n${node + 1}`);
+    } finally {
+      rules.stop();
+      await cluster.restart(node);
+    }
+  }, 120_000);
 });
