@@ -126,19 +126,6 @@ export class ConfigPublisher {
   }
 }
 
-/** Hub: each tenant's rule document into its bucket (made when missing); returns the versions written. */
-export async function publishRules(nc: NatsConnection, classifier: Classifier, tenants: string[], replicas: number): Promise<Record<string, string>> {
-  const kvm = new Kvm(nc);
-  const out: Record<string, string> = {};
-  for (const t of tenants) {
-    const kv = await kvm.create(configBucket(t), { replicas, history: 5 });
-    const doc = classifier.exportDocument(t) as { version?: string };
-    await kv.put(RULES_KEY, JSON.stringify(doc));
-    out[t] = doc.version ?? '';
-  }
-  return out;
-}
-
 /** Writes a last good version beside its use (atomic rename); a failure is logged, not fatal. */
 function cache(path: string | undefined, text: string, what: string, log?: Logger): void {
   if (path === undefined) return;

@@ -15,7 +15,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { ensureFleetStreams } from '../../src/fleet/streams.js';
 import { configBucket, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
-import { HubRules, publishRules, RULES_KEY, SETTINGS_KEY } from '../../src/fleet/config-kv.js';
+import { ConfigPublisher, HubRules, RULES_KEY, SETTINGS_KEY } from '../../src/fleet/config-kv.js';
+import { parseTenants } from '../../src/tenants/schema.js';
 import { Classifier } from '../../src/classify/index.js';
 import type { RuleSet } from '../../src/classify/types.js';
 import { configFromObject } from '../../src/config.js';
@@ -104,7 +105,14 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
       excluded: [],
       tenants: [{ tenant: 'acme', rules: [{ id: 'acme-own', category: 'api', provider, match: { hosts: ['llm.acme.example'] }, source: 'https://example.org/acme' }] }],
     });
-    const v1 = await publishRules(hub, Classifier.fromRuleSet(set('AcmeOne')), ['acme', 'globex'], 3);
+    // as the hub writes them (src/fleet/hub.ts): each tenant's rules (and settings) into its bucket
+    const publisher = new ConfigPublisher(hub, 3);
+    const publishRules = async (classifier: Classifier, tenants: string[]): Promise<Record<string, string | undefined>> => {
+      const v = await publisher.publish({ classifier, tenants: parseTenants(tenants.map((id) => ({ id }))), listAllowlist: () => [] });
+      return Object.fromEntries(tenants.map((t) => [t, v[t]?.[RULES_KEY]]));
+    };
+    const v1 = await publishRules(Classifier.fromRuleSet(set('AcmeOne')), ['acme', 'globex']);
+    expect(v1['acme']).toMatch(/\S/);
     const cache = join(dir, 'acme-rules.json');
     const rules = new HubRules('acme', cache);
     const nc = await sensorConn('acme', 's1');
@@ -116,7 +124,7 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     expect(rules.version).toBe(v1['acme']);
     expect(rules.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeOne');
     // a new version at the hub is taken (hot reload)
-    const v2 = await publishRules(hub, Classifier.fromRuleSet(set('AcmeTwo')), ['acme'], 3);
+    const v2 = await publishRules(Classifier.fromRuleSet(set('AcmeTwo')), ['acme']);
     expect(v2['acme']).not.toBe(v1['acme']);
     await until(() => rules.version === v2['acme']);
     expect(rules.classifier?.classify({ host: 'llm.acme.example', port: 443, tenant: 'acme' })?.provider).toBe('AcmeTwo');
