@@ -6,8 +6,9 @@
  * with SIGHUP, an allowlist entry added or removed through the hub's API — reaches the running
  * sensor through the tenant's KV bucket and changes what it does (the records it publishes carry
  * the payload entropy the tenant opted in to; the allowlisted binary raises no alert at the
- * sensor) without a restart. A broken version is refused and counted, the last good one kept;
- * with the hub and NATS away a restarted sensor starts from its on-disk copy.
+ * sensor) without a restart, and stays over the sensor's own file when that is reloaded. A
+ * broken version is refused and counted, the last good one kept; with the hub and NATS away a
+ * restarted sensor starts from its on-disk copy.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,12 @@ describe.skipIf(!have)('fleet: tenant definition and allowlist flow down from th
       const v2 = fleet.hubSettings.version;
       expect(s.pipeline.tenants.get('fleet').payload_entropy).toBe(true);
       expect(s.store.listAllowlist('fleet').map((e) => [e.processName, e.justification])).toEqual([['quickprompt', 'approved pilot']]);
+
+      // a local reload (SIGHUP at the sensor: its own file again) keeps the hub's settings over it
+      const reloaded = await s.reload(loadConfig(join(dir, 'sensor.yaml')));
+      expect(reloaded.allowlist).toEqual({ added: 0, removed: 0, kept: 1 });
+      expect(s.pipeline.tenants.get('fleet').payload_entropy).toBe(true);
+      expect(s.store.listAllowlist('fleet').map((e) => e.processName)).toEqual(['quickprompt']);
 
       // device r2 after it, same sensor process: its record carries the entropy, and no H1
       await feed(s, r2);
