@@ -19,12 +19,15 @@ mkdirSync(out, { recursive: true });
 const sizes = (process.argv[2] ?? '200000,2000000').split(',').map(Number);
 const runs = Number(process.argv[3] ?? 1);
 const preload = join(root, 'test', 'helpers', 'maxrss-preload.cjs');
+// The launcher's own node flags (its `#!/usr/bin/env -S node …` line; the Docker image passes the
+// same), so the replay runs as an installed `llmtap` does.
+const launcherFlags = readFileSync(join(root, 'bin', 'llmtap.js'), 'utf8').split('\n')[0].replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
 
 function once(pcap) {
   const db = join(out, `churn-${process.pid}.db`);
   const rss = join(out, `churn-${process.pid}.maxrss`);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--require', preload, join(root, 'bin', 'llmtap.js'), 'replay', '--db', db, '--format', 'json', '--no-progress', pcap], {
+  const r = spawnSync(process.execPath, [...launcherFlags, '--require', preload, join(root, 'bin', 'llmtap.js'), 'replay', '--db', db, '--format', 'json', '--no-progress', pcap], {
     encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, LLMTAP_TEST_MAXRSS_FILE: rss },
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -50,7 +53,7 @@ for (const n of sizes) {
 }
 
 const f = (x, d = 2) => Number(x).toFixed(d);
-let md = `churn (SYN scan + DNS answers, whole \`llmtap replay\`, default config; load before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n\n`;
+let md = `churn (SYN scan + DNS answers, whole \`llmtap replay\` with the launcher's flags ${launcherFlags.join(' ')}, default config; load before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n\n`;
 md += '| distinct flows | seconds (process) | new flows/s | replay only: seconds, flows/s | peak RSS MB |\n|---:|---:|---:|---:|---:|\n';
 for (const r of results) md += `| ${r.flows.toLocaleString('en-US')} | ${f(r.seconds)} | ${Math.round(r.flowsPerS).toLocaleString('en-US')} | ${f(r.replayS)}, ${Math.round(r.replayFlowsPerS).toLocaleString('en-US')} | ${f(r.peakRssMB, 0)} |\n`;
 const small = results[0];

@@ -100,7 +100,7 @@ describe.skipIf(missing.length > 0)('the container image, built and run', () => 
     expect(cfg.User).toBe('llmtap');
     expect(img.Healthcheck?.Test.join(' ')).toContain('fetch(process.env.LLMTAP_HEALTH_URL)');
     expect(cfg.Env).toContain('LLMTAP_HEALTH_URL=http://127.0.0.1:8787/readyz');
-    expect(cfg.Entrypoint).toEqual(['/opt/llmtap/node', '--max-semi-space-size=16', '/opt/llmtap/bin/llmtap.js']);
+    expect(cfg.Entrypoint).toEqual(['/opt/llmtap/node', '--max-semi-space-size=16', '--no-allocation-site-pretenuring', '/opt/llmtap/bin/llmtap.js']);
     // the Dockerfile's default base is pinned by digest
     expect(execFileSync('grep', ['-E', '^ARG BASE_IMAGE=node:24-bookworm-slim@sha256:[0-9a-f]{64}$', join(repoRoot, 'Dockerfile')], { encoding: 'utf8' })).not.toBe('');
 
