@@ -52,8 +52,11 @@ const MAX_CHAIN = 16;
 interface Sighting {
   /** The name the client asked for (lower case, no trailing dot). */
   host: string;
-  /** host, then the CNAME chain down to the owner of the address record. */
-  names: string[];
+  /**
+   * host, then the CNAME chain down to the owner of the address record; undefined when that is
+   * host alone (most answers: an array less per sighting).
+   */
+  names: string[] | undefined;
   tsUs: number;
   expUs: number;
 }
@@ -174,8 +177,8 @@ export class PassiveDns {
         lastNames = this.chain(qname, owner, cname);
         lastOwner = owner;
       }
-      const names = lastNames;
-      const host = names[0] ?? owner;
+      const host = lastNames[0] ?? owner;
+      const names = lastNames.length === 1 && lastNames[0] === host ? undefined : lastNames;
       const ttlUs = Math.min(this.capUs, Math.max(this.floorUs, r.ttl * 1e6));
       const expUs = a.tsUs + ttlUs;
       if (isAddr) this.index(client, r.data, host, names, a.tsUs, expUs);
@@ -186,7 +189,7 @@ export class PassiveDns {
     }
   }
 
-  private index(client: string, addr: string, host: string, names: string[], tsUs: number, expUs: number): void {
+  private index(client: string, addr: string, host: string, names: string[] | undefined, tsUs: number, expUs: number): void {
     this.s.addresses++;
     const e = this.byAddr.get(addr, GET_OPTS);
     if (e === undefined) {
@@ -331,13 +334,13 @@ export class PassiveDns {
  * window touches the last one extends it, so a flow that started under the earlier answer is
  * still named after a refresh; otherwise the sighting is added, bounded per list.
  */
-function put(list: Sighting[], host: string, names: string[], tsUs: number, expUs: number): void {
+function put(list: Sighting[], host: string, names: string[] | undefined, tsUs: number, expUs: number): void {
   for (let i = list.length - 1; i >= 0; i--) {
     const x = list[i];
     if (x === undefined || x.host !== host) continue;
     if (tsUs >= x.tsUs && tsUs <= x.expUs) {
       if (expUs > x.expUs) x.expUs = expUs;
-      x.names = names.length > x.names.length ? names : x.names;
+      x.names = (names?.length ?? 1) > (x.names?.length ?? 1) ? names : x.names;
       if (i !== list.length - 1) {
         list.splice(i, 1);
         list.push(x);
@@ -367,7 +370,7 @@ function hasOtherHost(list: Sighting[] | undefined, t: number, host: string): bo
 
 /** Some sighting valid at `t` has `name` in its chain. */
 function anyValidNames(list: Sighting[], t: number, name: string): boolean {
-  for (const x of list) if (x.tsUs <= t && t <= x.expUs && x.names.includes(name)) return true;
+  for (const x of list) if (x.tsUs <= t && t <= x.expUs && (x.names === undefined ? x.host === name : x.names.includes(name))) return true;
   return false;
 }
 
