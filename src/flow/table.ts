@@ -3,7 +3,9 @@
  *
  * Key: (VLAN ids, IP version, protocol, endpoint A, endpoint B) where A is the smaller
  * (address, port) — so both directions find the same slot. Open addressing with linear probing
- * over an Int32Array index (slot + 1, 0 = empty), backward-shift deletion (no tombstones).
+ * over an Int32Array index of (slot + 1, 0 = empty; key hash) pairs, backward-shift deletion
+ * (no tombstones). The hash beside each slot number lets a probe pass an entry, and a deletion
+ * find an entry's home, without reading that slot's columns (a cache miss each, at random).
  * Counters are kept per key direction (A→B, B→A) and mapped to orig/resp when emitted.
  *
  * Orientation (who is `orig`): the sender of a SYN without ACK (`syn`); the receiver of a
@@ -205,7 +207,7 @@ export class FlowTable implements FlowColumns {
     let size = 1;
     while (size < cap * 2) size <<= 1;
     this.mask = size - 1;
-    this.index = new Int32Array(size);
+    this.index = new Int32Array(size * 2);
     this.keyW = new Uint32Array(cap * KW);
     this.hashOf = new Uint32Array(cap);
     this.pkts = new Float64Array(cap * 2);
@@ -324,11 +326,13 @@ export class FlowTable implements FlowColumns {
   private find(h: number): number {
     const mask = this.mask;
     const k = this.k;
+    const index = this.index;
+    const hi = h | 0;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const e = this.index[i]!;
+      const e = index[2 * i]!;
       if (e === 0) return -1;
-      const s = e - 1;
-      if (this.hashOf[s] === h) {
+      if (index[2 * i + 1] === hi) {
+        const s = e - 1;
         const o = s * KW;
         const w = this.keyW;
         if (w[o] === k[0] && w[o + 4] === k[4] && w[o + 8] === k[8] && w[o + 9] === k[9] && w[o + 10] === k[10] &&
@@ -346,8 +350,9 @@ export class FlowTable implements FlowColumns {
     this.hashOf[slot] = h;
     const mask = this.mask;
     let i = h & mask;
-    while (this.index[i] !== 0) i = (i + 1) & mask;
-    this.index[i] = slot + 1;
+    while (this.index[2 * i] !== 0) i = (i + 1) & mask;
+    this.index[2 * i] = slot + 1;
+    this.index[2 * i + 1] = h | 0;
     const j = slot * 2;
     this.pkts[j] = 0; this.pkts[j + 1] = 0;
     this.wire[j] = 0; this.wire[j + 1] = 0;
@@ -411,22 +416,26 @@ export class FlowTable implements FlowColumns {
 
   private removeIndex(slot: number): void {
     const mask = this.mask;
+    const index = this.index;
     let i = this.hashOf[slot]! & mask;
-    while (this.index[i] !== slot + 1) i = (i + 1) & mask;
+    while (index[2 * i] !== slot + 1) i = (i + 1) & mask;
     // backward-shift deletion
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const e = this.index[j]!;
+      const e = index[2 * j]!;
       if (e === 0) break;
-      const home = this.hashOf[e - 1]! & mask;
+      const eh = index[2 * j + 1]!;
+      const home = eh & mask;
       const between = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!between) {
-        this.index[i] = e;
+        index[2 * i] = e;
+        index[2 * i + 1] = eh;
         i = j;
       }
     }
-    this.index[i] = 0;
+    index[2 * i] = 0;
+    index[2 * i + 1] = 0;
   }
 
   /** Emit the flow in `slot` with `reason` and free the slot. */
