@@ -1,7 +1,7 @@
 /**
- * A real CPU quota on one thread: a cgroup (v1 `cpu` hierarchy, whose `tasks` file takes thread
- * ids) with a CFS quota, and the thread moved into it. Used to starve one capture worker while
- * the others run freely. The cgroup is made per test and removed by `release()`, which first
+ * A real CPU quota on a worker's threads: a cgroup (v1 `cpu` hierarchy, whose `tasks` file takes thread
+ * ids) with a CFS quota or a CPU weight, and the thread moved into it. Used to starve one capture
+ * worker while another keeps a generous share of the machine, however loaded it is. The cgroup is made per test and removed by `release()`, which first
  * moves the thread back to the root group so it can finish.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -18,15 +18,18 @@ export function cpuQuotaUnavailable(): string | undefined {
   return undefined;
 }
 
-/** The id of the thread of process `pid` whose name (comm) is `name`. */
-export function threadId(pid: number, name: string): number {
+/** The ids of the threads of process `pid` whose name (comm) is `name`: a worker's JS thread and
+ * the native capture thread it started, which inherits its name. */
+export function threadIds(pid: number, name: string): number[] {
   const tasks = join('/proc', String(pid), 'task');
+  const ids: number[] = [];
   for (const tid of readdirSync(tasks)) {
     let comm = '';
     try { comm = readFileSync(join(tasks, tid, 'comm'), 'utf8').trim(); } catch { continue; }
-    if (comm === name) return Number(tid);
+    if (comm === name) ids.push(Number(tid));
   }
-  throw new Error(`no thread named ${name} in process ${pid}`);
+  if (ids.length === 0) throw new Error(`no thread named ${name} in process ${pid}`);
+  return ids;
 }
 
 export interface ThreadQuota {
@@ -35,14 +38,20 @@ export interface ThreadQuota {
   release(): void;
 }
 
-/** Limits thread `tid` to `quotaUs` of CPU per `periodUs` (the kernel's minimum quota is 1 ms). */
-export function limitThread(tid: number, quotaUs: number, periodUs: number): ThreadQuota {
-  const dir = join(CPU_V1, `llmtap-test-${process.pid}-${tid}`);
+/** Puts threads `tids` (and no other) in a cgroup of the `cpu` hierarchy: `quota` limits it to `quotaUs` of
+ * CPU per `periodUs` (the kernel's smallest quota is 1 ms); `shares` gives it that weight against
+ * the rest of the machine (the root group's default is 1024). */
+export function limitThreads(tids: number[], cpu: { quotaUs: number; periodUs: number } | { shares: number }): ThreadQuota {
+  const dir = join(CPU_V1, `llmtap-test-${process.pid}-${tids[0]}`);
   mkdirSync(dir);
   try {
-    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
-    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
-    writeFileSync(join(dir, 'tasks'), String(tid));
+    if ('shares' in cpu) {
+      writeFileSync(join(dir, 'cpu.shares'), String(cpu.shares));
+    } else {
+      writeFileSync(join(dir, 'cpu.cfs_period_us'), String(cpu.periodUs));
+      writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(cpu.quotaUs));
+    }
+    for (const tid of tids) writeFileSync(join(dir, 'tasks'), String(tid));
   } catch (e) {
     rmdirSync(dir);
     throw e;
@@ -56,7 +65,9 @@ export function limitThread(tid: number, quotaUs: number, periodUs: number): Thr
     release: () => {
       if (released) return;
       released = true;
-      try { writeFileSync(join(CPU_V1, 'tasks'), String(tid)); } catch { /* the thread has ended */ }
+      for (const tid of tids) {
+        try { writeFileSync(join(CPU_V1, 'tasks'), String(tid)); } catch { /* the thread has ended */ }
+      }
       rmdirSync(dir);
     },
   };

@@ -20,7 +20,7 @@ import { repoRoot, startWorkersChild, type WorkersSummary } from './child.js';
 import { runCli } from './cli.js';
 import { createVethNs, parseTcpreplay, type VethNs } from './netns.js';
 import { corpus, prerequisites, vethCaptureMissing } from './prerequisites.js';
-import { cpuQuotaUnavailable, limitThread, threadId } from './cpu-quota.js';
+import { cpuQuotaUnavailable, limitThreads, threadIds } from './cpu-quota.js';
 import { normalDns, normalFlow } from './normal-records.js';
 
 const missing = prerequisites('live workers test', [
@@ -127,16 +127,20 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
     expect(s.flows[0]!.length + s.flows[1]!.length).toBeLessThan(2 * want.flows.length);
   });
 
-  it.skipIf(quotaMissing !== undefined)('a worker starved by a CPU quota reports its own kernel drops; the other none', async () => {
-    // both workers with the same 1 MiB kernel ring; worker 1's thread gets 1 ms of CPU a second
-    const mib = 1024 * 1024;
-    const child = await startWorkersChild(env, env.capIf, ++group, 2, { bufferBytes: { 0: mib, 1: mib } });
+  it.skipIf(quotaMissing !== undefined)('a worker starved by a CPU quota reports its own kernel drops, the other not', async () => {
+    // worker 1 (its threads) gets 1 ms of CPU a second and a 1 MiB kernel ring (so it overflows
+    // soon; the 3 s of sending span several quota periods);
+    // worker 0 keeps the default ring, room enough on a loaded machine
+    const child = await startWorkersChild(env, env.capIf, ++group, 2, { bufferBytes: { 1: 1024 * 1024 } });
     const pid = Number(/^pid (\d+)$/m.exec(child.output())?.[1]);
-    const quota = limitThread(threadId(pid, 'llmtap-live-1'), 1000, 1_000_000);
+    // each worker's JS thread and the capture thread it started (which inherits its name)
+    const quota = limitThreads(threadIds(pid, 'llmtap-live-1'), { quotaUs: 1000, periodUs: 1_000_000 });
+    // worker 0 weighs eight default tasks, so other jobs on a loaded machine cannot starve it too
+    const favoured = limitThreads(threadIds(pid, 'llmtap-live-0'), { shares: 8192 });
     let s: WorkersSummary;
     let throttled: { periods: number; throttledPeriods: number };
     try {
-      const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=20000', '--loop=10', path()]));
+      const sent = parseTcpreplay(env.run('tcpreplay', ['-i', env.peerIf, '--pps=5000', '--loop=10', path()]));
       expect(sent.failed).toBe(0);
       throttled = quota.throttled();
       // lift the quota so the starved worker can read what its ring still holds and stop
@@ -146,15 +150,22 @@ describe.skipIf(missing.length > 0)('live workers on a veth pair', () => {
       const [ok, starved] = s.stats;
       if (!ok || !starved) throw new Error('no stats');
       // the quota was really hit
-      expect(throttled.throttledPeriods).toBeGreaterThan(0);
-      expect(starved.kernelDropped).toBeGreaterThan(0);
+      const stats = JSON.stringify({ throttled, stats: s.stats, sent });
+      expect(throttled.throttledPeriods, stats).toBeGreaterThan(0);
+      expect(starved.kernelDropped, stats).toBeGreaterThan(0);
       expect(starved.kernelReceived).toBe(starved.packets + starved.kernelDropped);
-      expect(ok.kernelDropped).toBe(0);
+      // the starved worker lost most of its share; the other (favoured, with a larger ring) none on
+      // an idle machine — on a machine loaded past its cores any capture can drop a little, so the
+      // check is that the drops are the starved worker's, not that the other's are exactly zero
+      const frac = (w: { kernelDropped: number; kernelReceived: number }): number => w.kernelDropped / w.kernelReceived;
+      expect(frac(starved), stats).toBeGreaterThan(0.5);
+      expect(frac(ok), stats).toBeLessThan(frac(starved) / 4);
       expect(ok.kernelReceived).toBe(ok.packets);
       expect(ok.kernelReceived + starved.kernelReceived).toBe(sent.packets);
       expect(s.restarts).toEqual([]);
     } finally {
       quota.release();
+      favoured.release();
     }
   });
 
