@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeScanPcap } from './scan-pcap.mjs';
+import { launcherFlags as launcherFlagsOf } from './launcher.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -19,9 +20,8 @@ mkdirSync(out, { recursive: true });
 const sizes = (process.argv[2] ?? '200000,2000000').split(',').map(Number);
 const runs = Number(process.argv[3] ?? 1);
 const preload = join(root, 'test', 'helpers', 'maxrss-preload.cjs');
-// The launcher's own node flags (its `#!/usr/bin/env -S node …` line; the Docker image passes the
-// same), so the replay runs as an installed `llmtap` does.
-const launcherFlags = readFileSync(join(root, 'bin', 'llmtap.js'), 'utf8').split('\n')[0].replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+// the launcher's node flags: the replay runs as an installed `llmtap` does
+const launcherFlags = launcherFlagsOf(root);
 
 function once(pcap) {
   const db = join(out, `churn-${process.pid}.db`);

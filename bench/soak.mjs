@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { writeScanPcap } from './scan-pcap.mjs';
+import { launcherFlags } from './launcher.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
@@ -119,7 +120,7 @@ let t0 = Date.now();
 // overload episodes are counted as they are logged (the log tail kept below is bounded)
 const overloadLines = { started: 0, ended: 0, maxLevel: 0, undissected: 0, unanalyzed: 0, first: undefined };
 let partial = '';
-sensor = spawn('ip', ['netns', 'exec', ns, process.execPath, join(repo, 'bin', 'llmtap.js'), 'run', '--iface', capIf, '--config', config, '--no-api'],
+sensor = spawn('ip', ['netns', 'exec', ns, process.execPath, ...launcherFlags(repo), join(repo, 'bin', 'llmtap.js'), 'run', '--iface', capIf, '--config', config, '--no-api'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
 sensor.stderr.on('data', (d) => {
   const text = d.toString();
