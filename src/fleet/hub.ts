@@ -237,7 +237,11 @@ export class HubConsumer {
     if (isWatermark(rec)) {
       this.counts.watermarks++;
       this.log?.debug({ tenant: who.tenant, sensor: who.sensor, watermarkUs: rec.watermarkUs, final: rec.final, before: mark.wmUs }, 'fleet hub: watermark');
-      if (rec.watermarkUs > mark.wmUs) mark.wmUs = rec.watermarkUs;
+      if (mark.final && !rec.final) {
+        // after its final watermark the sensor runs again (a new process): its clock starts over
+        mark.final = false;
+        mark.wmUs = rec.watermarkUs;
+      } else if (rec.watermarkUs > mark.wmUs) mark.wmUs = rec.watermarkUs;
       if (rec.final) mark.final = true;
       // acknowledged on arrival: a restarted hub learns each sensor's watermark from its next
       // one (until then that sensor does not hold the merge)

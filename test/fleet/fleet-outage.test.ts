@@ -6,9 +6,9 @@
  * follows /v1/alerts through the failure sees every change exactly once. The node kill and the
  * link cut are mid-replay (the sensors read their captures from standard input, written in two
  * halves), with the default reorder hold: the hub's merge waits for an away sensor by its
- * watermark.
+ * watermark — also for a sensor that had finished and runs again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -127,6 +127,32 @@ describe.skipIf(!have)('fleet: outages lose nothing', () => {
     } finally {
       await rig.cluster.restart(node);
     }
+  }, 240_000);
+
+  it('a sensor that finished (its final watermark) and runs again holds the merge again', async () => {
+    const cfg = await rig.scenario();
+    await rig.startHub(cfg);
+    const siem = new SiemPoller(rig.base);
+    const devA = DEVICES.find((d) => d.name === 'a')!;
+    // site-a replays its capture to the end: the hub no longer waits for it
+    await allExit([rig.sensor(devA)]);
+    await waitMetric((m) => m.watermarks >= 1, 30_000);
+    const w0 = (await hubMetrics(rig.base)).watermarks;
+    // site-a again, reading standard input, nothing written yet: its clock starts over
+    const again = rig.sensor(devA, { stdin: true });
+    await waitMetric((m) => m.watermarks > w0, 30_000);
+    await allExit(DEVICES.filter((d) => d.name !== 'a').map((d) => rig.sensor(d)));
+    // the other sites' records wait behind site-a's new watermark, past the reorder hold
+    await sleep(8000);
+    await siem.poll();
+    expect(siem.current().filter((x) => x.device_name === 'device-b' || x.device_name === 'device-e' || x.heuristic === 'h7')).toEqual([]);
+    expect((await hubMetrics(rig.base)).mergeHeldS).toBeGreaterThan(2);
+    // its capture again (the same records: duplicates JetStream drops), then its end
+    again.child.stdin!.end(readFileSync(rig.captures[DEVICES.indexOf(devA)]!));
+    await allExit([again]);
+    expect(sensorSummary(again).fleet.duplicates).toBeGreaterThan(0);
+    await expectSingleBoxOnce(siem);
+    expect(await hubMetrics(rig.base)).toMatchObject({ late: 0, sensorTimeouts: 0 });
   }, 240_000);
 
   // LLMTAP_FLEET_CUT_S shortens the cut for a quick local run; the issue's 60 s is the default
