@@ -315,6 +315,7 @@ export class FleetRig {
 
   /** A new scenario: empty streams, a new database, a hub config (with `fleet` overrides). */
   async scenario(fleet: Record<string, unknown> = {}, o: { edrFiles?: boolean } = {}): Promise<string> {
+    await this.stopSensors();
     await this.stopHub();
     const nc = await connect({ servers: this.cluster.servers, user: this.cluster.hub.user, pass: this.cluster.hub.pass });
     try {
@@ -364,10 +365,21 @@ export class FleetRig {
       store: { path: join(this.dir, `${name}-${this.n}.db`) },
       fleet: { servers: o.servers ?? this.cluster.servers, user: this.cluster.sensor('fleet', name).user, password_file: join(this.dir, `${name}.pw`), tenant: 'fleet', sensor: name, drain_s: 120, ...o.fleet },
     });
-    return llmtap(['replay', '--config', cfg, '--format', 'json', o.stdin === true ? '-' : this.captures[this.set.devices.indexOf(d)]!], { stdin: o.stdin === true });
+    const p = llmtap(['replay', '--config', cfg, '--format', 'json', o.stdin === true ? '-' : this.captures[this.set.devices.indexOf(d)]!], { stdin: o.stdin === true });
+    this.sensors.push(p);
+    return p;
+  }
+
+  private sensors: Proc[] = [];
+
+  /** Sensors a failed test left running (one waiting for its standard input): killed. */
+  async stopSensors(): Promise<void> {
+    await Promise.all(this.sensors.map((p) => stopProc(p, 'SIGKILL')));
+    this.sensors = [];
   }
 
   async stop(): Promise<void> {
+    await this.stopSensors();
     await this.stopHub();
     await this.cluster?.stop();
     await this.pg?.stop();
