@@ -99,4 +99,30 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   process.exitCode = code;
+  exitGuard(cmd ?? '', code);
+}
+
+/** How long a finished command may leave the process alive. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * The command is done and has closed what it opened. Should anything still hold the event loop
+ * (a client library's timer left behind, say), the process must not linger as if it were
+ * working: after a grace period, name what is left on stderr and exit with the command's code.
+ * The guard's own timer is unref'd, so a clean exit never waits for it; output still being
+ * written to a slow pipe is waited for.
+ */
+function exitGuard(cmd: string, code: number): void {
+  setTimeout(() => {
+    if (process.stdout.writableLength > 0 || process.stderr.writableLength > 0) {
+      exitGuard(cmd, code);
+      return;
+    }
+    const left = new Map<string, number>();
+    // the standard streams are pipes or terminals of their own: not what held the process
+    for (const r of process.getActiveResourcesInfo()) if (r !== 'PipeWrap' && r !== 'TTYWrap') left.set(r, (left.get(r) ?? 0) + 1);
+    const what = [...left].map(([r, n]) => `${r} x${n}`).join(', ');
+    process.stderr.write(`llmtap${cmd !== '' ? ` ${cmd}` : ''}: finished, but ${what !== '' ? what : 'a handle'} still held the process; exiting with ${code}\n`);
+    process.exit(code);
+  }, EXIT_GRACE_MS).unref();
 }
