@@ -168,7 +168,8 @@ function startSharded(cfg: SensorConfig, files: string[], n: number, progress: P
     },
     onRestart: (e) => {
       failed = true;
-      process.stderr.write(`${CMD}: LLMTAP_ERR_WORKER: packet worker ${e.worker} failed (${e.error}) and was restarted: ${e.lostPackets} packets and ${e.lostFlows} open flows lost\n`);
+      const past = e.skip ? '; it had failed at the same place before: its packets there are skipped (counted in flow.worker_lost_packets)' : '';
+      process.stderr.write(`${CMD}: LLMTAP_ERR_WORKER: packet worker ${e.worker} failed (${e.error}) and was restarted: ${e.lostPackets} packets and ${e.lostFlows} open flows lost${past}\n`);
     },
   });
   sharded.begin(files);

@@ -21,15 +21,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PacketPath } from '../pipeline.js';
 import type { FlowTableOptions } from '../flow/table.js';
 import { Dissector, type DissectOptions } from '../dissect/index.js';
-import { pathToFileURL } from 'node:url';
 import type { PacketBatch } from '../records.js';
-import { Decoder } from '../decode/decoder.js';
-import { PacketView } from '../decode/view.js';
 import { EXPIRE_EVERY_US } from '../flow/lists.js';
 import { allocBatch } from '../source/batch.js';
 import { CaptureFileError, readCaptureFile, type FileReadResult } from '../source/file.js';
 import { RingConsumer, SENT, TAKEN, type RingBuffers } from './ring.js';
-import { flowSharder, quickFlowHash, type ShardFn } from './shard.js';
+import { PacketKeyer } from './shard.js';
 
 /** A worker that reads the capture files itself (no reader thread). */
 export interface OwnRead {
@@ -43,6 +40,12 @@ export interface OwnRead {
   batchPackets?: number;
   /** A module whose `shard` export replaces the flow hash (tests force placements with it). */
   shardModule?: string;
+  /**
+   * The worker before this one failed twice at this stream position (an input batch starts
+   * there): this worker's packets of that batch are skipped and counted lost, not processed
+   * again (a packet that makes the path throw would otherwise fail every replacement).
+   */
+  skipBatchAt?: number;
 }
 
 /** A file's read result or its error (worker 0 reports them, by the file's index). */
@@ -61,6 +64,10 @@ export interface PacketWorkerData {
   maxOutstanding: number;
   /** Fault injection (tests): throw once this many packets were processed. */
   failAfterPackets?: number;
+  /** Fault injection (tests), every incarnation: throw at this worker's packet at this stream position. */
+  failAtSeq?: number;
+  /** Fault injection (tests), every incarnation: throw before any packet. */
+  failOnStart?: boolean;
 }
 
 /** Item kinds in a worker's output (flat: key, sub-key, kind, payload, extra). */
@@ -78,6 +85,8 @@ export interface WorkerProgress {
   /** CPU time of this thread, ms. */
   cpuMs: number;
   activeFlows: number;
+  /** Own packets skipped, not processed (a batch a failed worker could not get past). */
+  lostPackets: number;
 }
 
 /** One message per processed slot. */
@@ -116,6 +125,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
     runFrom: 0,
     pkts0: 0,
     busyMs: 0,
+    lostPackets: 0,
   };
   const keyNow = (): number => (st.seq !== undefined ? 4 * st.seq[st.runFrom + (pp.packets - st.pkts0 - 1)]! + 2 : st.key);
   // flows one expiry step (or the end of input) emits: in the order one table would
@@ -148,7 +158,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
     const c = process.threadCpuUsage();
     return (c.user + c.system) / 1000;
   };
-  const progress = (): WorkerProgress => ({ packets: pp.packets, wireBytes: pp.wireBytes, busyMs: st.busyMs, idleMs: idleMs(), cpuMs: cpu(), activeFlows: pp.flows.active });
+  const progress = (): WorkerProgress => ({ packets: pp.packets, wireBytes: pp.wireBytes, busyMs: st.busyMs, idleMs: idleMs(), cpuMs: cpu(), activeFlows: pp.flows.active, lostPackets: st.lostPackets });
   const post = (msg: WorkerOutput | WorkerDone): void => {
     // output credit: never more than maxOutstanding messages the merge has not taken
     for (;;) {
@@ -184,6 +194,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
   const failCheck = (): void => {
     if (d.failAfterPackets !== undefined && pp.packets >= d.failAfterPackets) throw new Error(`worker ${d.index}: injected failure after ${pp.packets} packets`);
   };
+  if (d.failOnStart === true) throw new Error(`worker ${d.index}: injected failure at start`);
   return { st, pp, packets, expire, progress, post, take, finish, failCheck };
 }
 
@@ -200,6 +211,7 @@ function runRing(d: PacketWorkerData, r: RingBuffers): void {
     const count = s.count;
     b.count = count;
     const markers = s.markers;
+    if (d.failAtSeq !== undefined) for (let j = 0; j < count; j++) if (s.seq[j] === d.failAtSeq) throw new Error(`worker ${d.index}: injected failure at packet ${d.failAtSeq}`);
     let i = 0;
     for (let m = 0; m <= markers; m++) {
       const end = m < markers ? s.markerPos[m]! : count;
@@ -233,17 +245,10 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
   const w = setup(d, ctrl, () => 0);
   const n = o.workers;
   const me = d.index;
-  let shard: ShardFn = flowSharder(o.maxFragments);
-  const quick = o.shardModule === undefined && n > 1;
-  if (o.shardModule !== undefined) {
-    const mod = (await import(o.shardModule.startsWith('file:') ? o.shardModule : pathToFileURL(o.shardModule).href)) as { shard: ShardFn };
-    shard = mod.shard;
-  }
+  const keyer = await PacketKeyer.create(n, o.maxFragments, o.shardModule);
   const batchPackets = o.batchPackets ?? 8192;
   const mine = allocBatch(batchPackets);
   const mineSeq = new Float64Array(batchPackets);
-  const dec = new Decoder();
-  const v = new PacketView();
   let seq = 0;
   let nowUs = 0;
   let nextExpireUs = 0;
@@ -258,6 +263,8 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
         const buf = b.buf;
         const count = b.count;
         mine.buf = buf;
+        // the batch a failed worker could not get past twice: this worker's packets of it are counted, not processed
+        const skip = o.skipBatchAt === seq;
         let k = 0;
         for (let i = 0; i < count; i++) {
           const ts = b.tsUs[i]!;
@@ -277,16 +284,14 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
           }
           const off = b.offset[i]!;
           const capLen = b.capLen[i]!;
-          // every worker keys every packet the same way: the common packet from its headers, the rest through the decoder
-          const q = quick ? quickFlowHash(buf, off, capLen, b.linkType[i]!) : -1;
-          let x: number;
-          if (q >= 0) x = q % n;
-          else {
-            const keyed = dec.decode(v, buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
-            x = shard(v, keyed, n);
-            if (x < 0 || x >= n) x = 0;
-          }
-          if (x === me && seq >= o.fromSeq) {
+          // every worker keys every packet of the stream the same way
+          if (keyer.worker(b, i) === me && seq >= o.fromSeq) {
+            if (skip) {
+              w.st.lostPackets++;
+              seq++;
+              continue;
+            }
+            if (seq === d.failAtSeq) throw new Error(`worker ${d.index}: injected failure at packet ${seq}`);
             mine.offset[k] = off;
             mine.capLen[k] = capLen;
             mine.wireLen[k] = b.wireLen[i]!;

@@ -9,13 +9,10 @@
  * every ring (the watermark, and the batch end the pipeline ticks on).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
-import { Decoder } from '../decode/decoder.js';
-import { PacketView } from '../decode/view.js';
 import { readCaptureFile, type FileReadResult } from '../source/file.js';
 import { EXPIRE_EVERY_US } from '../flow/lists.js';
 import { ChunkWriter, RingProducer, type RingBuffers } from './ring.js';
-import { flowSharder, quickFlowHash, type ShardFn } from './shard.js';
+import { PacketKeyer } from './shard.js';
 
 export interface ReaderData {
   files: string[];
@@ -36,17 +33,9 @@ async function run(d: ReaderData): Promise<void> {
   const port = parentPort!;
   const rings = d.rings.map((r) => new RingProducer(r));
   const n = rings.length;
-  let shard: ShardFn = flowSharder(d.maxFragments);
-  // a shard module of a test decides for every packet
-  const quick = d.shardModule === undefined && n > 1;
-  if (d.shardModule !== undefined) {
-    const mod = (await import(d.shardModule.startsWith('file:') ? d.shardModule : pathToFileURL(d.shardModule).href)) as { shard: ShardFn };
-    shard = mod.shard;
-  }
+  const keyer = await PacketKeyer.create(n, d.maxFragments, d.shardModule);
   const chunks = new ChunkWriter(d.rings[0]!.chunks);
   const cb = chunks.bytes;
-  const dec = new Decoder();
-  const v = new PacketView();
   let seq = 0;
   let nowUs = 0;
   let nextExpireUs = 0;
@@ -71,16 +60,7 @@ async function run(d: ReaderData): Promise<void> {
               nextExpireUs = ts + EXPIRE_EVERY_US;
             }
           }
-          const capLen = b.capLen[i]!;
-          // the common packet is keyed from its headers; the rest through the decoder
-          const q = quick ? quickFlowHash(buf, b.offset[i]!, capLen, b.linkType[i]!) : -1;
-          let w: number;
-          if (q >= 0) w = q % n;
-          else {
-            const keyed = dec.decode(v, buf, b.offset[i]!, capLen, b.wireLen[i]!, b.linkType[i]!, ts, b.ifIndex[i]!);
-            w = shard(v, keyed, n);
-          }
-          rings[w >= 0 && w < n ? w : 0]!.push(c, off, Math.min(capLen, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
+          rings[keyer.worker(b, i)]!.push(c, off, Math.min(b.capLen[i]!, cb), b.wireLen[i]!, ts, b.linkType[i]!, b.ifIndex[i]!, seq);
           seq++;
         };
         if (buf.buffer === chunks.bufs[chunks.cur]!.buffer && buf.byteOffset === 0) {

@@ -81,9 +81,17 @@ export interface ShardedReplayOptions {
   sharedReader?: boolean;
   /** Fault injection (tests): worker index → fail after this many packets (first start only). */
   failAfterPackets?: Record<number, number>;
+  /** Fault injection (tests): worker index → fail at its packet at this stream position (every start). */
+  failAtSeq?: Record<number, number>;
+  /** Fault injection (tests): these workers fail before any packet (every start). */
+  failOnStart?: number[];
   onProgress?: (file: string, done: number, total: number, packets: number) => void;
   /** A worker failed and was replaced. */
-  onRestart?: (e: { worker: number; lostPackets: number; lostFlows: number; error: string }) => void;
+  /**
+   * A worker failed and was replaced. `skip`: it had failed at the same place before, so its
+   * replacement goes past the packets there (the ring slot or input batch), counted lost.
+   */
+  onRestart?: (e: { worker: number; lostPackets: number; lostFlows: number; error: string; skip: boolean }) => void;
 }
 
 /** Per worker, for the summary and the metrics. */
@@ -97,7 +105,7 @@ export interface WorkerStat {
   /** CPU time of the worker's thread, ms. */
   cpuMs: number;
   restarts: number;
-  /** Packets in the slot a failed worker was processing, and flows it held open. */
+  /** Packets a failed worker could not get past (skipped after a second failure there), and flows it held open. */
   lostPackets: number;
   lostFlows: number;
 }
@@ -158,12 +166,21 @@ export class ShardedReplay {
   private readonly last: (WorkerProgress | undefined)[];
   private readonly done: (WorkerDone | undefined)[];
   private readonly incarnation: number[];
+  /**
+   * Per worker, where its output stood when it last failed, and how many failures in a row
+   * left it there: the first is retried at the same place, the second skips that place
+   * (counted), the third gives the replay up (the worker cannot start or make any headway).
+   */
+  private readonly failedAt: (number | undefined)[];
+  private readonly stuck: number[];
+  /** Where the next incarnation of a worker reading the files itself skips an input batch. */
+  private readonly skipAt: (number | undefined)[];
   private readonly idMaps: Map<number, number>[];
   private readonly merge: OrderedMerge;
   private nextFlowId = 1;
   /** Milliseconds this thread spent merging and running the per-flow stages on the workers' items. */
   mergeMs = 0;
-  private readonly data: Omit<PacketWorkerData, 'index' | 'ring' | 'idBase' | 'failAfterPackets'>;
+  private readonly data: Omit<PacketWorkerData, 'index' | 'ring' | 'idBase' | 'failAfterPackets' | 'failAtSeq' | 'failOnStart'>;
   private readonly threads: (Worker | undefined)[];
   private readonly maxFragments: number;
   /** The pipeline the merged items go to; until it is attached, the threads' events wait here. */
@@ -199,6 +216,9 @@ export class ShardedReplay {
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
     this.incarnation = new Array<number>(n).fill(0);
+    this.failedAt = new Array<number | undefined>(n).fill(undefined);
+    this.stuck = new Array<number>(n).fill(0);
+    this.skipAt = new Array<number | undefined>(n).fill(undefined);
     this.idMaps = Array.from({ length: n }, () => new Map<number, number>());
     this.threads = new Array<Worker | undefined>(n).fill(undefined);
     this.merge = new OrderedMerge(n, (kind, payload, extra, w) => this.apply(kind, payload, extra, w));
@@ -252,7 +272,7 @@ export class ShardedReplay {
   workerStats(): WorkerStat[] {
     return this.stats.map((s, i) => {
       const p = this.last[i];
-      return p === undefined ? { ...s } : { ...s, packets: s.packets + p.packets, wireBytes: s.wireBytes + p.wireBytes, busyMs: s.busyMs + p.busyMs, idleMs: s.idleMs + p.idleMs, cpuMs: s.cpuMs + p.cpuMs };
+      return p === undefined ? { ...s } : { ...s, packets: s.packets + p.packets, wireBytes: s.wireBytes + p.wireBytes, busyMs: s.busyMs + p.busyMs, idleMs: s.idleMs + p.idleMs, cpuMs: s.cpuMs + p.cpuMs, lostPackets: s.lostPackets + p.lostPackets };
     });
   }
 
@@ -307,12 +327,16 @@ export class ShardedReplay {
         ctrl: this.ctrls[w]!,
         // a restarted worker goes on where the output of the one it replaces stopped
         fromSeq: this.merge.watermark(w) / 4,
+        ...(this.skipAt[w] !== undefined ? { skipBatchAt: this.skipAt[w] } : {}),
         ...(this.opts.batchPackets !== undefined ? { batchPackets: this.opts.batchPackets } : {}),
         ...(this.opts.shardModule !== undefined ? { shardModule: this.opts.shardModule } : {}),
       };
     } else data.ring = this.rings[w]!;
     const fail = this.opts.failAfterPackets?.[w];
     if (fail !== undefined && inc === 0) data.failAfterPackets = fail;
+    const failAt = this.opts.failAtSeq?.[w];
+    if (failAt !== undefined) data.failAtSeq = failAt;
+    if (this.opts.failOnStart?.includes(w) === true) data.failOnStart = true;
     const t = new Worker(threadUrl('packet-worker'), { workerData: { kind: 'packet-worker', data } });
     this.threads[w] = t;
     const ctrl = new Int32Array(this.ctrls[w]!);
@@ -347,11 +371,23 @@ export class ShardedReplay {
     this.mergeMs += performance.now() - t0;
   }
 
-  /** A worker stopped before it was done: count what it lost, free its slot, start another. */
+  /**
+   * A worker stopped before it was done: count what it lost and start another. Fed by the
+   * reader, the replacement takes over the slot the failed one was processing (no packet lost);
+   * reading the files itself, it goes on where the failed one's output stopped (no packet lost).
+   * Failing a second time at the same place (a packet that makes the path throw), the
+   * replacement skips that slot or input batch, counted lost; a third time with no headway at
+   * all, the replay is given up (throws).
+   */
   private restart(w: number, error: string, onExit: (w: number, err: string | undefined) => void): void {
     const ctrl = new Int32Array(this.ctrls[w]!);
     const s = this.stats[w]!;
     const p = this.last[w];
+    const at = this.merge.watermark(w);
+    this.stuck[w] = this.failedAt[w] === at ? this.stuck[w]! + 1 : 1;
+    this.failedAt[w] = at;
+    if (this.stuck[w]! >= 3) throw new Error(`packet worker ${w} failed ${this.stuck[w]} times in a row without getting past stream position ${at / 4}: ${error}`);
+    const skip = this.stuck[w] === 2;
     if (p !== undefined) {
       // what the old worker did stays counted
       s.packets += p.packets;
@@ -359,19 +395,26 @@ export class ShardedReplay {
       s.busyMs += p.busyMs;
       s.idleMs += p.idleMs;
       s.cpuMs += p.cpuMs;
+      s.lostPackets += p.lostPackets;
       this.last[w] = undefined;
     }
     s.restarts++;
     let lostPackets = 0;
     const ring = this.rings[w];
     const tail = Atomics.load(ctrl, TAIL);
-    // (reading the files itself, the replacement goes on at the old one's watermark: no packet lost)
     if (ring !== undefined && Atomics.load(ctrl, HEAD) !== tail) {
       const slot = new SlotView(ring.slots[tail % ring.layout.slots]!, ring.layout);
-      // a slot whose output arrived (watermark reached) was only not yet freed
-      if (this.merge.watermark(w) < 4 * slot.seqEnd) lostPackets = slot.count;
-      releaseSlot(ctrl, new Int32Array(ring.chunks.refs), slot);
+      // a slot whose output arrived (watermark reached) was only not yet freed; one that failed
+      // a worker twice is given up; otherwise the replacement processes it from its start
+      const done = at >= 4 * slot.seqEnd;
+      if (done || skip) {
+        if (!done) lostPackets = slot.count;
+        releaseSlot(ctrl, new Int32Array(ring.chunks.refs), slot);
+      }
     }
+    // reading the files itself: the replacement goes on at the old one's watermark, past the
+    // input batch there when it failed there twice (it counts what it skips)
+    this.skipAt[w] = this.own !== undefined && skip ? at / 4 : undefined;
     const lostFlows = p?.activeFlows ?? 0;
     s.lostPackets += lostPackets;
     s.lostFlows += lostFlows;
@@ -379,7 +422,7 @@ export class ShardedReplay {
     Atomics.store(ctrl, TAKEN, 0);
     this.idMaps[w]!.clear();
     this.incarnation[w]!++;
-    this.opts.onRestart?.({ worker: w, lostPackets, lostFlows, error });
+    this.opts.onRestart?.({ worker: w, lostPackets, lostFlows, error, skip });
     this.start(w, onExit);
   }
 

@@ -12,7 +12,10 @@
  * fragment whose first was not seen goes where its addresses hash (the flow table there counts it
  * as an orphan, as one table would). The map is bounded like the flow table's own.
  */
-import type { PacketView } from '../decode/view.js';
+import { pathToFileURL } from 'node:url';
+import { PacketView } from '../decode/view.js';
+import { Decoder } from '../decode/decoder.js';
+import type { PacketBatch } from '../records.js';
 import { u16, u32 } from '../decode/bytes.js';
 import { LruMap } from '../bounded/lru.js';
 import { fragKey } from '../flow/table.js';
@@ -125,4 +128,44 @@ export function flowSharder(maxFragments: number): ShardFn {
     if (v.fragment && v.fragFirst) frags.set(fragKey(v), w);
     return w;
   };
+}
+
+/**
+ * The worker of each packet of the stream, as every reader of it must agree: the common packet
+ * keyed from its headers (quickFlowHash), every other one decoded and given to the shard
+ * function with its fragment map. One per reader of the stream (the reader thread, or each
+ * worker reading the files itself), fed every packet in stream order (the fragment map
+ * depends on it).
+ */
+export class PacketKeyer {
+  private readonly dec = new Decoder();
+  private readonly v = new PacketView();
+  private readonly quick: boolean;
+
+  private constructor(
+    readonly n: number,
+    private readonly shard: ShardFn,
+    custom: boolean,
+  ) {
+    // a test's shard module decides for every packet
+    this.quick = !custom && n > 1;
+  }
+
+  /** With the flow hash, or the `shard` export of `shardModule` (tests force placements with it). */
+  static async create(n: number, maxFragments: number, shardModule?: string): Promise<PacketKeyer> {
+    if (shardModule === undefined) return new PacketKeyer(n, flowSharder(maxFragments), false);
+    const mod = (await import(shardModule.startsWith('file:') ? shardModule : pathToFileURL(shardModule).href)) as { shard: ShardFn };
+    return new PacketKeyer(n, mod.shard, true);
+  }
+
+  /** The worker, in [0, n), of packet `i` of `b`. */
+  worker(b: PacketBatch, i: number): number {
+    const off = b.offset[i]!;
+    const capLen = b.capLen[i]!;
+    const q = this.quick ? quickFlowHash(b.buf, off, capLen, b.linkType[i]!) : -1;
+    if (q >= 0) return q % this.n;
+    const keyed = this.dec.decode(this.v, b.buf, off, capLen, b.wireLen[i]!, b.linkType[i]!, b.tsUs[i]!, b.ifIndex[i]!);
+    const w = this.shard(this.v, keyed, this.n);
+    return w >= 0 && w < this.n ? w : 0;
+  }
 }

@@ -22,7 +22,7 @@ import { currentAlerts } from '../../src/sensor/index.js';
 import { Decoder } from '../../src/decode/decoder.js';
 import { PacketView } from '../../src/decode/view.js';
 import { v4ToString } from '../../src/decode/addr.js';
-import { flowHash, flowSharder, quickFlowHash } from '../../src/workers/shard.js';
+import { flowHash, flowSharder, PacketKeyer, quickFlowHash } from '../../src/workers/shard.js';
 import { allocChunks, allocRing, RingConsumer, RingProducer } from '../../src/workers/ring.js';
 import { OrderedMerge } from '../../src/workers/merge.js';
 import { ShardedReplay, parseWorkers, type ShardedReplayResult } from '../../src/workers/replay.js';
@@ -56,7 +56,20 @@ interface Run {
 }
 
 /** Every file in order through one pipeline: in this thread (n = 1) or through n packet workers. */
-async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?: string; shardModule?: string; failAfterPackets?: Record<number, number>; chunkBytes?: number; sharedReader?: boolean; batchPackets?: number } = {}): Promise<Run> {
+interface ReplayOpts {
+  cfg?: SensorConfig;
+  edr?: string;
+  shardModule?: string;
+  failAfterPackets?: Record<number, number>;
+  failAtSeq?: Record<number, number>;
+  failOnStart?: number[];
+  chunkBytes?: number;
+  sharedReader?: boolean;
+  batchPackets?: number;
+  restarts?: { worker: number; lostPackets: number; skip: boolean }[];
+}
+
+async function replay(files: string[], n: number, o: ReplayOpts = {}): Promise<Run> {
   const cfg = o.cfg ?? configFromObject({});
   const store = Store.open(join(mkdtempSync(join(tmpdir(), 'llmtap-workers-')), 'w.db'));
   applyConfigAllowlist(cfg, store);
@@ -84,6 +97,9 @@ async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?:
       workers: n,
       ...(o.shardModule !== undefined ? { shardModule: o.shardModule } : {}),
       ...(o.failAfterPackets !== undefined ? { failAfterPackets: o.failAfterPackets } : {}),
+      ...(o.failAtSeq !== undefined ? { failAtSeq: o.failAtSeq } : {}),
+      ...(o.failOnStart !== undefined ? { failOnStart: o.failOnStart } : {}),
+      ...(o.restarts !== undefined ? { onRestart: (e: { worker: number; lostPackets: number; skip: boolean }) => o.restarts!.push({ worker: e.worker, lostPackets: e.lostPackets, skip: e.skip }) } : {}),
       ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
       ...(o.sharedReader !== undefined ? { sharedReader: o.sharedReader } : {}),
       ...(o.batchPackets !== undefined ? { batchPackets: o.batchPackets } : {}),
@@ -102,6 +118,18 @@ async function replay(files: string[], n: number, o: { cfg?: SensorConfig; edr?:
     hostSources,
     ...(sharded !== undefined ? { sharded } : {}),
   };
+}
+
+/** The stream position of the first packet at or after `from` that the flow hash gives worker `w` of `n`. */
+async function firstOwnPacketAtOrAfter(file: string, n: number, w: number, from: number): Promise<number> {
+  const keyer = await PacketKeyer.create(n, configFromObject({}).flow.max_fragments);
+  let seq = 0;
+  let found = -1;
+  await readCaptureFile(file, (b) => {
+    for (let i = 0; i < b.count; i++, seq++) if (found < 0 && seq >= from && keyer.worker(b, i) === w) found = seq;
+  });
+  if (found < 0) throw new Error(`no packet of worker ${w} at or after ${from}`);
+  return found;
 }
 
 /** An alert without what the store assigns (id, sequence, related ids are the store's). */
@@ -373,24 +401,62 @@ describe('replay with several workers = one packet path', () => {
     }
   }, 120_000);
 
-  it('a failed worker is restarted and its loss counted; the replay goes on', async () => {
+  it('a failed worker fed by the reader is restarted on the slot it was processing: no packet lost, its open flows counted', async () => {
     const one = await replay([DEMO_PCAP], 1);
     // worker 1 carries most of the demo's packets; it fails part way through a slot
-    const many = await replay([DEMO_PCAP], 2, { failAfterPackets: { 1: 5000 } });
+    const restarts: ReplayOpts['restarts'] = [];
+    const many = await replay([DEMO_PCAP], 2, { failAfterPackets: { 1: 5000 }, restarts });
+    expect(many.sharded!.sharedReader).toBe(true);
     const ws = many.sharded!.workers;
     expect(ws.map((w) => w.restarts)).toEqual([0, 1]);
-    expect(ws[1]!.lostPackets).toBeGreaterThan(0);
+    expect(restarts).toEqual([{ worker: 1, lostPackets: 0, skip: false }]);
+    expect(ws.map((w) => w.lostPackets)).toEqual([0, 0]);
     expect(ws[1]!.lostFlows).toBeGreaterThan(0);
-    // every packet was processed by a worker, or counted lost
-    const processed = ws.reduce((a, w) => a + w.packets, 0);
+    // every packet was processed once: the replacement took the failed worker's slot from its start
     expect(many.sharded!.reads[0]!.stats.packets).toBe(10_616);
-    expect(processed + ws[1]!.lostPackets).toBe(10_616);
-    expect(many.sharded!.totals.packets).toBe(processed);
-    expect(many.stats['flow.worker_lost_packets']).toBe(ws[1]!.lostPackets);
+    expect(ws.reduce((a, w) => a + w.packets, 0)).toBe(10_616);
+    expect(many.sharded!.totals.packets).toBe(10_616);
+    expect(many.stats['flow.worker_lost_packets']).toBeUndefined();
     // the replay went on: flows after the failure, on the restarted worker too, reached the pipeline
-    expect(many.flows.length).toBeGreaterThan(one.flows.length / 2);
+    expect(many.flows.length).toBeGreaterThanOrEqual(one.flows.length - ws[1]!.lostFlows);
     const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
     expect(lastTs(many.flows)).toBe(lastTs(one.flows));
+  }, 120_000);
+
+  // A packet that makes a worker's path throw fails every replacement at the same place: the
+  // second replacement goes past it (the ring slot, or the input batch, counted lost) instead
+  // of failing for ever.
+  for (const sharedReader of [true, false]) {
+    it(`a packet that fails every replacement is skipped after the second failure, counted (${sharedReader ? 'reader thread' : 'workers reading the file'})`, async () => {
+      const file = sharedReader ? DEMO_PCAP : demoPlain();
+      const one = await replay([file], 1);
+      // worker 1's packet at stream position 6000 (found by the shard hash: the first of worker 1's at or after 6000)
+      const at = await firstOwnPacketAtOrAfter(demoPlain(), 2, 1, 6000);
+      const restarts: ReplayOpts['restarts'] = [];
+      const many = await replay([file], 2, { failAtSeq: { 1: at }, restarts, sharedReader, batchPackets: 1024 });
+      expect(many.sharded!.sharedReader).toBe(sharedReader);
+      const ws = many.sharded!.workers;
+      expect(ws.map((w) => w.restarts)).toEqual([0, 2]);
+      expect(restarts.map((r) => [r.worker, r.skip])).toEqual([[1, false], [1, true]]);
+      const lost = ws[1]!.lostPackets;
+      // the slot or batch of 1,024 input packets holding it: worker 1's share of them, not more
+      expect(lost).toBeGreaterThan(0);
+      expect(lost).toBeLessThanOrEqual(1024);
+      expect(many.stats['flow.worker_lost_packets']).toBe(lost);
+      // every packet was processed once or counted lost
+      expect(ws.reduce((a, w) => a + w.packets, 0) + lost).toBe(10_616);
+      // and the replay went on to the end
+      const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
+      expect(lastTs(many.flows)).toBe(lastTs(one.flows));
+    }, 120_000);
+  }
+
+  it('a worker that cannot start is given up after three failures in a row: the replay fails with the reason, it does not loop', async () => {
+    for (const sharedReader of [true, false]) {
+      const restarts: ReplayOpts['restarts'] = [];
+      await expect(replay([sharedReader ? DEMO_PCAP : demoPlain()], 2, { failOnStart: [0], restarts, sharedReader })).rejects.toThrow(/packet worker 0 failed 3 times in a row .*injected failure at start/);
+      expect(restarts.map((r) => r.worker)).toEqual([0, 0]);
+    }
   }, 120_000);
 
   it('failed workers reading the file themselves are restarted where their output stopped: no packet lost, their open flows counted', async () => {
