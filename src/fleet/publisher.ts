@@ -113,6 +113,27 @@ export function fleetConnectOptions(cfg: SensorConfig, name: string, extra: Part
   };
 }
 
+/**
+ * Connects, trying every server of `opts` again every `waitMs` until one answers, or until
+ * `stopped()` (then undefined). Once connected the client reconnects by itself for as long as the
+ * connection is open. The first connection is not left to the client's own `waitOnFirstConnect`:
+ * its retries run on timers nothing can cancel, so a sensor that ended before its servers were
+ * ever reachable was held alive by them for ever. The wait between tries does not hold the
+ * process (what must wait for delivery, a replay's drain, holds it).
+ */
+export async function connectUntil(opts: ConnectionOptions, stopped: () => boolean, onFail?: (err: Error) => void, waitMs = 500): Promise<NatsConnection | undefined> {
+  for (;;) {
+    if (stopped()) return undefined;
+    try {
+      return await connect({ ...opts, waitOnFirstConnect: false });
+    } catch (err) {
+      onFail?.(err as Error);
+    }
+    if (stopped()) return undefined;
+    await new Promise<void>((r) => setTimeout(r, waitMs).unref());
+  }
+}
+
 export class FleetPublisher {
   private readonly spool = new Fifo<Pending>(1024);
   private inFlight = 0;
@@ -150,35 +171,39 @@ export class FleetPublisher {
     this.flowsSubj = flowsSubject(this.tenant, this.sensor);
   }
 
-  /** Connect in the background (retrying for ever); records are spooled meanwhile. */
+  /** Connect in the background (retrying until closed); records are spooled meanwhile. */
   start(): void {
     const opts = fleetConnectOptions(this.cfg, `llmtap-sensor-${this.tenant}-${this.sensor}`, { inboxPrefix: sensorInbox(this.tenant, this.sensor) });
-    connect(opts).then(
-      (nc) => {
-        if (this.closed) {
-          void nc.close();
-          return;
-        }
-        this.nc = nc;
-        this.js = jetstream(nc, { timeout: 5000 });
-        this.log?.info({ servers: this.cfg.fleet.servers, tenant: this.tenant, sensor: this.sensor }, 'fleet: connected to NATS');
-        this.onConnect?.(nc);
-        // the hub knows this sensor (and waits for it) from its first watermark on
-        this.watermark(false);
-        void (async () => {
-          for await (const s of nc.status()) {
-            if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet: NATS disconnected; spooling');
-            else if (s.type === 'reconnect') {
-              this.log?.info({ server: s.server }, 'fleet: NATS reconnected; delivering the spool');
-              this.pausedUntil = 0;
-              this.pump();
-            }
+    let lastLogMs = 0;
+    connectUntil(opts, () => this.closed, (err) => {
+      // the first failure, then one a minute
+      if (Date.now() - lastLogMs < 60_000) return;
+      lastLogMs = Date.now();
+      this.log?.error({ err: err.message, servers: this.cfg.fleet.servers }, 'fleet: cannot connect to NATS; spooling and retrying');
+    }).then((nc) => {
+      if (nc === undefined) return;
+      if (this.closed) {
+        void nc.close();
+        return;
+      }
+      this.nc = nc;
+      this.js = jetstream(nc, { timeout: 5000 });
+      this.log?.info({ servers: this.cfg.fleet.servers, tenant: this.tenant, sensor: this.sensor }, 'fleet: connected to NATS');
+      this.onConnect?.(nc);
+      // the hub knows this sensor (and waits for it) from its first watermark on
+      this.watermark(false);
+      void (async () => {
+        for await (const s of nc.status()) {
+          if (s.type === 'disconnect') this.log?.warn({ server: s.server }, 'fleet: NATS disconnected; spooling');
+          else if (s.type === 'reconnect') {
+            this.log?.info({ server: s.server }, 'fleet: NATS reconnected; delivering the spool');
+            this.pausedUntil = 0;
+            this.pump();
           }
-        })();
-        this.pump();
-      },
-      (err: Error) => this.log?.error({ err: err.message }, 'fleet: cannot connect to NATS'),
-    );
+        }
+      })();
+      this.pump();
+    }, () => undefined);
     // a paused pump resumes by itself; a watermark every second (the hub's merge, and its sign
     // that this sensor is alive)
     let ticks = 0;
