@@ -359,12 +359,12 @@ describe('replay with several workers = one packet path', () => {
     const files = corpusEntries(corpus).map((e) => e.pcap);
     const one = await replay(files, 1);
     expect(one.flows.length).toBeGreaterThan(500);
-    // every worker reading the files itself (2 and 3 workers), and fed by the reader thread: with
-    // small shared packet chunks (64 KiB, 8 of them) the reader waits for chunks the workers still
-    // read and reuses them thousands of times
-    for (const [n, o] of [[2, {}], [3, {}], [3, { sharedReader: true, chunkBytes: 64 * 1024 }]] as const) {
+    // every worker reading the files itself (2 and 3 workers), and fed by the reader thread (3
+    // workers by default; and with small shared packet chunks, 64 KiB, 8 of them: the reader
+    // waits for chunks the workers still read and reuses them thousands of times)
+    for (const [n, o, fed] of [[2, {}, false], [3, { sharedReader: false }, false], [3, {}, true], [3, { sharedReader: true, chunkBytes: 64 * 1024 }, true]] as const) {
       const many = await replay(files, n, o);
-      expect(many.sharded!.sharedReader).toBe('sharedReader' in o);
+      expect(many.sharded!.sharedReader).toBe(fed);
       expectSame(one, many);
       expect(many.sharded!.workers.every((w) => w.packets > 0 && w.restarts === 0)).toBe(true);
       expect(many.sharded!.totals.packets).toBe(many.sharded!.reads.reduce((a, r) => a + r.stats.packets, 0));
@@ -388,7 +388,7 @@ describe('replay with several workers = one packet path', () => {
     expect(one.hostSources['dns-client'] ?? 0).toBeGreaterThan(0);
     // the gzip demo through the reader thread; the same capture uncompressed read by every worker
     for (const [file, mod, n, dnsWorker] of [[DEMO_PCAP, 'dns-to-1.mjs', 2, 1], [DEMO_PCAP, 'dns-to-0.mjs', 3, 0], [demoPlain(), 'dns-to-1.mjs', 2, 1], [demoPlain(), 'dns-to-0.mjs', 3, 0]] as const) {
-      const many = await replay([file], n, { cfg, edr, shardModule: join(FIX, mod) });
+      const many = await replay([file], n, { cfg, edr, shardModule: join(FIX, mod), sharedReader: file === DEMO_PCAP });
       expect(many.sharded!.sharedReader).toBe(file === DEMO_PCAP);
       expectSame(one, many);
       expect(many.hostSources).toEqual(one.hostSources);
