@@ -89,26 +89,32 @@ export interface WorkerProgress {
   lostPackets: number;
 }
 
+/** The packet path's stage counters so far (running totals). */
+export interface PathCounts {
+  ended: Record<string, number>;
+  decode: Record<string, number>;
+  fragmentsOrphaned: number;
+  dissect: Record<string, number>;
+}
+
 /** One message per processed slot. */
 export interface WorkerOutput {
   t: 'out';
   events: unknown[];
   watermark: number;
   progress: WorkerProgress;
+  /** Up to this message (a worker that fails later keeps them counted). */
+  counts: PathCounts;
   /** Reading the files itself: read results, and how far worker 0 got (progress). */
   files?: FileOutcome[];
   read?: { file: string; done: number; total: number; packets: number };
 }
 
 /** The last message: the path's totals. */
-export interface WorkerDone {
+export interface WorkerDone extends PathCounts {
   t: 'done';
   events: unknown[];
   progress: WorkerProgress;
-  ended: Record<string, number>;
-  decode: Record<string, number>;
-  fragmentsOrphaned: number;
-  dissect: Record<string, number>;
   bounds: { structure: string; entries: number; max: number; evictions: number }[];
   files?: FileOutcome[];
 }
@@ -158,6 +164,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
     const c = process.threadCpuUsage();
     return (c.user + c.system) / 1000;
   };
+  const counts = (): PathCounts => ({ ended: { ...pp.flows.ended }, decode: pp.decodeStats(), fragmentsOrphaned: pp.flows.fragmentsOrphaned, dissect: dissector.stats() });
   const progress = (): WorkerProgress => ({ packets: pp.packets, wireBytes: pp.wireBytes, busyMs: st.busyMs, idleMs: idleMs(), cpuMs: cpu(), activeFlows: pp.flows.active, lostPackets: st.lostPackets });
   const post = (msg: WorkerOutput | WorkerDone): void => {
     // output credit: never more than maxOutstanding messages the merge has not taken
@@ -183,10 +190,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
       t: 'done',
       events: take(),
       progress: progress(),
-      ended: { ...pp.flows.ended },
-      decode: pp.decodeStats(),
-      fragmentsOrphaned: pp.flows.fragmentsOrphaned,
-      dissect: dissector.stats(),
+      ...counts(),
       bounds: pp.flows.bounds(),
       ...extra,
     });
@@ -195,7 +199,7 @@ function setup(d: PacketWorkerData, ctrl: Int32Array, idleMs: () => number) {
     if (d.failAfterPackets !== undefined && pp.packets >= d.failAfterPackets) throw new Error(`worker ${d.index}: injected failure after ${pp.packets} packets`);
   };
   if (d.failOnStart === true) throw new Error(`worker ${d.index}: injected failure at start`);
-  return { st, pp, packets, expire, progress, post, take, finish, failCheck };
+  return { st, pp, packets, expire, progress, counts, post, take, finish, failCheck };
 }
 
 /** Fed by the reader thread through the worker's ring. */
@@ -226,7 +230,7 @@ function runRing(d: PacketWorkerData, r: RingBuffers): void {
     w.st.busyMs += performance.now() - t0;
     w.failCheck();
     // posted before the slot is freed: a worker that fails in between loses nothing
-    w.post({ t: 'out', events: w.take(), watermark: 4 * lastSeqEnd, progress: w.progress() });
+    w.post({ t: 'out', events: w.take(), watermark: 4 * lastSeqEnd, progress: w.progress(), counts: w.counts() });
     ring.release();
   }
   // end of input: every open flow, after every packet of the stream
@@ -308,7 +312,7 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
         if (reporter && seq > o.fromSeq) w.st.events.push(4 * seq, 0, EV_BATCH_END, nowUs, 0);
         w.st.busyMs += performance.now() - t0;
         w.failCheck();
-        const msg: WorkerOutput = { t: 'out', events: w.take(), watermark: 4 * seq, progress: w.progress() };
+        const msg: WorkerOutput = { t: 'out', events: w.take(), watermark: 4 * seq, progress: w.progress(), counts: w.counts() };
         if (files.length > 0) {
           msg.files = files;
           files = [];

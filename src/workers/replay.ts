@@ -33,7 +33,7 @@ import type { FileReadResult } from '../source/file.js';
 import type { BoundStat } from '../bounded/lru.js';
 import { allocChunks, allocRing, DEFAULT_RING, HEAD, releaseSlot, SENT, SlotView, TAIL, TAKEN, type RingBuffers, type RingLayout } from './ring.js';
 import { OrderedMerge } from './merge.js';
-import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type FileOutcome, type PacketWorkerData, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
+import { EV_BATCH_END, EV_CREATED, EV_DNS, EV_FLOW, type FileOutcome, type PacketWorkerData, type PathCounts, type WorkerDone, type WorkerOutput, type WorkerProgress } from './packet-worker.js';
 import type { ReaderData, ReaderMessage } from './reader.js';
 
 /**
@@ -175,6 +175,9 @@ export class ShardedReplay {
   private readonly outcomes: FileOutcome[] = [];
   private readonly stats: WorkerStat[];
   private readonly last: (WorkerProgress | undefined)[];
+  /** Per worker, the stage counters of its current incarnation's last message, and those of the failed ones before it. */
+  private readonly lastCounts: (PathCounts | undefined)[];
+  private readonly failedCounts: PathCounts[] = [];
   private readonly done: (WorkerDone | undefined)[];
   private readonly incarnation: number[];
   /**
@@ -225,6 +228,7 @@ export class ShardedReplay {
     this.maxFragments = flowTableOptionsFrom(cfg.flow).maxFragments;
     this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
+    this.lastCounts = new Array<PathCounts | undefined>(n).fill(undefined);
     this.done = new Array<WorkerDone | undefined>(n).fill(undefined);
     this.incarnation = new Array<number>(n).fill(0);
     this.failedAt = new Array<number | undefined>(n).fill(undefined);
@@ -294,13 +298,16 @@ export class ShardedReplay {
     const dissect: Record<string, number> = {};
     let fragmentsOrphaned = 0;
     const bounds = new Map<string, BoundStat>();
-    for (const d of this.done) {
+    const all: (PathCounts | WorkerDone | undefined)[] = [...this.done, ...this.failedCounts];
+    for (const d of all) {
       if (d === undefined) continue;
       for (const k of Object.keys(ended) as FlowEndReason[]) ended[k] += d.ended[k] ?? 0;
       sumInto(decode, d.decode);
       sumInto(dissect, d.dissect);
       fragmentsOrphaned += d.fragmentsOrphaned;
-      for (const b of d.bounds) {
+      // (a failed incarnation's tables are gone: only the finished ones' bounds)
+      if (!('bounds' in d)) continue;
+      for (const b of (d as WorkerDone).bounds) {
         const s = bounds.get(b.structure);
         if (s === undefined) bounds.set(b.structure, { ...b });
         else {
@@ -374,7 +381,10 @@ export class ShardedReplay {
     this.last[w] = m.progress;
     if (m.files !== undefined) for (const f of m.files) this.outcomes[f.index] = f;
     if (m.t === 'out' && m.read !== undefined) this.opts.onProgress?.(m.read.file, m.read.done, m.read.total, m.read.packets);
-    if (m.t === 'out') this.merge.push(w, m.events, m.watermark);
+    if (m.t === 'out') {
+      this.lastCounts[w] = m.counts;
+      this.merge.push(w, m.events, m.watermark);
+    }
     else {
       this.done[w] = m;
       this.merge.push(w, m.events, Infinity);
@@ -410,6 +420,10 @@ export class ShardedReplay {
       this.last[w] = undefined;
     }
     s.restarts++;
+    // the stage counters of what it did up to its last output stay counted too
+    const c = this.lastCounts[w];
+    if (c !== undefined) this.failedCounts.push(c);
+    this.lastCounts[w] = undefined;
     let lostPackets = 0;
     const ring = this.rings[w];
     const tail = Atomics.load(ctrl, TAIL);

@@ -22,6 +22,7 @@ import { currentAlerts } from '../../src/sensor/index.js';
 import { Decoder } from '../../src/decode/decoder.js';
 import { PacketView } from '../../src/decode/view.js';
 import { v4ToString } from '../../src/decode/addr.js';
+import { DECODE_REASONS } from '../../src/decode/reasons.js';
 import { flowHash, flowSharder, PacketKeyer, quickFlowHash } from '../../src/workers/shard.js';
 import { allocChunks, allocRing, RingConsumer, RingProducer } from '../../src/workers/ring.js';
 import { OrderedMerge } from '../../src/workers/merge.js';
@@ -130,6 +131,11 @@ async function firstOwnPacketAtOrAfter(file: string, n: number, w: number, from:
   });
   if (found < 0) throw new Error(`no packet of worker ${w} at or after ${from}`);
   return found;
+}
+
+/** The decode counters of a run: every packet is decoded once, whichever worker (or incarnation) did it. */
+function decodeCounts(r: Run): Record<string, number> {
+  return Object.fromEntries(DECODE_REASONS.filter((k) => r.stats[k] !== undefined).map((k) => [k, r.stats[k]!]));
 }
 
 /** An alert without what the store assigns (id, sequence, related ids are the store's). */
@@ -417,6 +423,9 @@ describe('replay with several workers = one packet path', () => {
     expect(ws.reduce((a, w) => a + w.packets, 0)).toBe(10_616);
     expect(many.sharded!.totals.packets).toBe(10_616);
     expect(many.stats['flow.worker_lost_packets']).toBeUndefined();
+    // the failed incarnation's stage counters stay counted: every packet decoded once, as one path
+    expect(Object.keys(decodeCounts(one)).length).toBeGreaterThan(0);
+    expect(decodeCounts(many)).toEqual(decodeCounts(one));
     // the replay went on: flows after the failure, on the restarted worker too, reached the pipeline
     expect(many.flows.length).toBeGreaterThanOrEqual(one.flows.length - ws[1]!.lostFlows);
     const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
@@ -476,6 +485,7 @@ describe('replay with several workers = one packet path', () => {
     expect(ws.reduce((a, w) => a + w.packets, 0)).toBe(10_616);
     expect(many.sharded!.totals.packets).toBe(10_616);
     expect(many.stats['flow.worker_lost_packets']).toBeUndefined();
+    expect(decodeCounts(many)).toEqual(decodeCounts(one));
     // the flows the failed workers held open are missing (their later packets start new flows); the replay went on to the end
     expect(many.flows.length).toBeGreaterThanOrEqual(one.flows.length - ws[0]!.lostFlows - ws[1]!.lostFlows);
     const lastTs = (rs: string[]): number => Math.max(...rs.map((r) => (JSON.parse(r) as { lastTsUs: number }).lastTsUs));
