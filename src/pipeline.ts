@@ -194,6 +194,19 @@ export interface OverloadOptions {
 
 export const OVERLOAD_STATES = ['normal', 'shed_dissect', 'shed_analysis'] as const;
 
+/**
+ * What the governor reads and sets: the sensor's flow table, or the live capture workers'
+ * tables together (src/workers/live.ts).
+ */
+export interface ShedTarget {
+  /** Flows created since start. */
+  readonly created: number;
+  /** The level new flows are created at. */
+  shedLevel: 0 | 1 | 2;
+  /** Flows created at level 1 and 2 (index 1, 2). */
+  readonly shedCreated: ArrayLike<number>;
+}
+
 export interface OverloadStatus {
   level: 0 | 1 | 2;
   state: (typeof OVERLOAD_STATES)[number];
@@ -243,9 +256,16 @@ export class OverloadGovernor {
 
   constructor(
     private readonly opts: OverloadOptions,
-    private readonly flows: FlowTable,
+    private flows: ShedTarget,
     private readonly onEvent?: (e: OverloadEvent) => void,
   ) {}
+
+  /** Govern other flow tables from now on (live capture workers'), before any traffic. */
+  retarget(t: ShedTarget): void {
+    this.flows = t;
+    t.shedLevel = this.level;
+    this.windowStartMs = -1;
+  }
 
   /**
    * Called per batch (with the capture time of its last packet) and per tick (without): the
@@ -545,6 +565,11 @@ export class Pipeline {
   addWorkerFlow(rec: FlowRecord, shed: FlowMeta['shed'], atUs: number): void {
     this.advance(atUs);
     this.onFlow(rec, shed, true);
+  }
+
+  /** A live capture worker processed a batch whose newest packet is from `tsUs`: the capture lag the governor weighs. */
+  workerBatch(tsUs: number): void {
+    this.overload?.update(Date.now(), tsUs);
   }
 
   /** A DNS answer read from a sensor log, at its time: passive DNS learns it as from the wire. */

@@ -226,6 +226,8 @@ async function runLive(cfg: SensorConfig, cfgFile: string | undefined, capture: 
     });
     const workers = live;
     pipeline.workerCounters = () => workers.pathCounters();
+    // the overload governor counts the workers' new flows and sets the level they create flows at
+    pipeline.overload?.retarget(workers.workers.shedTarget());
   }
   const iface = capture instanceof LiveSource ? capture.opts.iface : capture.liveOpts.iface;
   const extra = (): Record<string, unknown> => (live instanceof LiveSource ? live.extraStats() : { workers: live.workerStats() });

@@ -31,6 +31,19 @@ export interface LiveWorkerData {
   idleSlackMs: number;
   /** Test hook: fail once this many packets were processed. */
   failAfterPackets?: number;
+  /**
+   * One Int32: the overload level new flows are created at, set by the sensor's governor
+   * (src/pipeline.ts OverloadGovernor) from all workers' flow creations and lag; read once per
+   * batch.
+   */
+  shed?: SharedArrayBuffer;
+}
+
+/** A worker's flow creations so far: all, and at overload level 1 and 2. */
+export interface LiveFlowCounts {
+  created: number;
+  shed1: number;
+  shed2: number;
 }
 
 export const LIVE_EV_FLOW = 1;
@@ -54,8 +67,8 @@ export type PathCounters = Omit<WorkerPathCounters, 'activeFlows'>;
 
 export type LiveWorkerMessage =
   | { t: 'ready' }
-  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress; counters?: PathCounters }
-  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; counters: PathCounters };
+  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress; flows: LiveFlowCounts; counters?: PathCounters; batchTsUs?: number }
+  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; flows: LiveFlowCounts; counters: PathCounters };
 
 async function run(d: LiveWorkerData): Promise<void> {
   const port = parentPort!;
@@ -89,22 +102,26 @@ async function run(d: LiveWorkerData): Promise<void> {
     };
   };
   const counters = (): PathCounters => ({ decode: pp.decodeStats(), flowEnd: { ...pp.flows.ended }, dissect: dissector.stats() });
+  const flowCounts = (): LiveFlowCounts => ({ created: pp.flows.created, shed1: pp.flows.shedCreated[1]!, shed2: pp.flows.shedCreated[2]! });
+  const shed = d.shed === undefined ? undefined : new Int32Array(d.shed);
   let countersAt = 0;
-  const post = (watermark: number): void => {
+  /** `batchTsUs`: after a batch, its newest packet time (the sensor's capture lag). */
+  const post = (watermark: number, batchTsUs?: number): void => {
     const out = events;
     events = [];
     // the stage counters at most twice a second (a few small objects), for the metrics
     const now = performance.now();
     const withCounters = now - countersAt >= 500;
     if (withCounters) countersAt = now;
-    port.postMessage({ t: 'out', events: out, watermark, progress: progress(), ...(withCounters ? { counters: counters() } : {}) } satisfies LiveWorkerMessage);
+    port.postMessage({ t: 'out', events: out, watermark, progress: progress(), flows: flowCounts(), ...(withCounters ? { counters: counters() } : {}), ...(batchTsUs !== undefined ? { batchTsUs } : {}) } satisfies LiveWorkerMessage);
   };
   src.start((b) => {
     const s = performance.now();
     lastBatch = s;
+    if (shed !== undefined) pp.flows.shedLevel = Atomics.load(shed, 0) as 0 | 1 | 2;
     pp.onBatch(b);
     busyMs += performance.now() - s;
-    post(pp.nowUs);
+    post(pp.nowUs, b.count > 0 ? b.tsUs[b.count - 1] : undefined);
     if (d.failAfterPackets !== undefined && pp.packets >= d.failAfterPackets) {
       const n = pp.packets;
       // outside the capture callback (whose exceptions the source counts and survives)
@@ -124,7 +141,7 @@ async function run(d: LiveWorkerData): Promise<void> {
     clearInterval(idle);
     void src.close().then(() => {
       pp.finish();
-      port.postMessage({ t: 'done', events, progress: progress(), counters: counters() } satisfies LiveWorkerMessage);
+      port.postMessage({ t: 'done', events, progress: progress(), flows: flowCounts(), counters: counters() } satisfies LiveWorkerMessage);
       port.close();
     });
   });

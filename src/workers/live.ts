@@ -13,17 +13,17 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
-import type { WorkerPathCounters } from '../pipeline.js';
+import type { ShedTarget, WorkerPathCounters } from '../pipeline.js';
 import { OrderedMerge } from './merge.js';
 import { threadUrl } from './replay.js';
-import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
+import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveFlowCounts, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
 
 export interface LiveWorkersOptions {
   workers: number;
   /** Everything a worker needs but its index, the count and the test hooks. */
-  data: Omit<LiveWorkerData, 'index' | 'workers' | 'failAfterPackets'>;
-  /** A worker's items (flat, key order) and its watermark. */
-  onOutput: (worker: number, events: unknown[], watermark: number) => void;
+  data: Omit<LiveWorkerData, 'index' | 'workers' | 'failAfterPackets' | 'shed'>;
+  /** A worker's items (flat, key order) and its watermark; after a batch, its newest packet time. */
+  onOutput: (worker: number, events: unknown[], watermark: number, batchTsUs?: number) => void;
   onRestart?: (e: { worker: number; restarts: number; error: string }) => void;
   /** Test hooks, per worker index (first start only): fail after N packets, another kernel ring
    * size. */
@@ -50,6 +50,9 @@ interface Slot {
   /** Stage counters: of the failed incarnations, and the running one's latest. */
   countersBase: PathCounters;
   counters: PathCounters | undefined;
+  /** Flow creations: of the failed incarnations, and the running one's latest. */
+  flowsBase: LiveFlowCounts;
+  flows: LiveFlowCounts | undefined;
 }
 
 const noCounters = (): PathCounters => ({ decode: {}, flowEnd: {}, dissect: {} });
@@ -70,7 +73,35 @@ export class LiveWorkers {
   constructor(private readonly o: LiveWorkersOptions) {
     this.slots = Array.from({ length: o.workers }, () => ({
       thread: undefined, base: zero(), last: undefined, restarts: 0, stopping: false, done: false, countersBase: noCounters(), counters: undefined,
+      flowsBase: { created: 0, shed1: 0, shed2: 0 }, flows: undefined,
     }));
+  }
+
+  /** The overload level every worker creates new flows at (one shared word). */
+  private readonly shed = new SharedArrayBuffer(4);
+
+  /**
+   * The workers' flow tables together, as the overload governor sees one table: flows created
+   * (summed over workers and restarts, as of their latest outputs) and the level new flows are
+   * created at (each worker takes it up at its next batch).
+   */
+  shedTarget(): ShedTarget {
+    const level = new Int32Array(this.shed);
+    const sum = (k: keyof LiveFlowCounts): number => this.slots.reduce((a, s) => a + s.flowsBase[k] + (s.flows?.[k] ?? 0), 0);
+    return {
+      get created() {
+        return sum('created');
+      },
+      get shedLevel() {
+        return Atomics.load(level, 0) as 0 | 1 | 2;
+      },
+      set shedLevel(l: 0 | 1 | 2) {
+        Atomics.store(level, 0, l);
+      },
+      get shedCreated() {
+        return [0, sum('shed1'), sum('shed2')];
+      },
+    };
   }
 
   /** Starts every worker; resolves once all sockets joined the group (rejects with the first
@@ -87,7 +118,7 @@ export class LiveWorkers {
 
   private spawn(i: number, first: boolean): Promise<void> {
     const o = this.o;
-    const data: LiveWorkerData = { ...o.data, index: i, workers: o.workers };
+    const data: LiveWorkerData = { ...o.data, index: i, workers: o.workers, shed: this.shed };
     if (first && o.failAfterPackets?.[i] !== undefined) data.failAfterPackets = o.failAfterPackets[i];
     if (first && o.bufferBytes?.[i] !== undefined) data.capture = { ...data.capture, bufferBytes: o.bufferBytes[i]! };
     const slot = this.slots[i]!;
@@ -104,10 +135,12 @@ export class LiveWorkers {
           resolveReady();
         } else if (m.t === 'out') {
           slot.last = m.progress;
+          slot.flows = m.flows;
           if (m.counters !== undefined) slot.counters = m.counters;
-          o.onOutput(i, m.events, m.watermark);
+          o.onOutput(i, m.events, m.watermark, m.batchTsUs);
         } else {
           slot.last = m.progress;
+          slot.flows = m.flows;
           slot.counters = m.counters;
           slot.done = true;
           o.onOutput(i, m.events, Infinity);
@@ -129,6 +162,8 @@ export class LiveWorkers {
         const last = slot.last ?? zero();
         for (const k of Object.keys(last) as (keyof LiveWorkerProgress)[]) if (k !== 'activeFlows' && k !== 'upMs') slot.base[k] += last[k];
         addInto(slot.countersBase, slot.counters);
+        if (slot.flows !== undefined) for (const k of ['created', 'shed1', 'shed2'] as const) slot.flowsBase[k] += slot.flows[k];
+        slot.flows = undefined;
         slot.restarts++;
         o.onRestart?.({ worker: i, restarts: slot.restarts, error: why });
         this.spawn(i, false).catch((e: unknown) => {
@@ -192,6 +227,8 @@ export class LiveWorkers {
 export interface WorkerSink {
   addWorkerFlow(rec: FlowRecord, shed: 1 | 2 | undefined, atUs: number): void;
   addDnsAnswer(a: DnsAnswer): void;
+  /** A worker processed a batch whose newest packet is from `tsUs` (capture lag, overload). */
+  workerBatch?(tsUs: number): void;
 }
 
 /**
@@ -216,7 +253,10 @@ export class LiveWorkerCapture {
     const onRestart = o.onRestart;
     this.workers = new LiveWorkers({
       ...o,
-      onOutput: (w, events, watermark) => this.merge.push(w, events, watermark),
+      onOutput: (w, events, watermark, batchTsUs) => {
+        this.merge.push(w, events, watermark);
+        if (batchTsUs !== undefined) sink.workerBatch?.(batchTsUs);
+      },
       onRestart: (e) => {
         this.restarts++;
         onRestart?.(e);

@@ -165,9 +165,9 @@ describe.skipIf(missing.length > 0)('live storage faults and overload', () => {
     }
   }, 300_000);
 
-  it('a burst of new flows: shed in order, one line each way, readiness and metrics say so, every flow emitted', async () => {
+  for (const workers of [1, 2]) it(`a burst of new flows: shed in order, one line each way, readiness and metrics say so, every flow emitted (${workers === 1 ? 'one packet path' : `${workers} capture workers`})`, async () => {
     // 3000 SYNs to distinct ports: 3000 new flows in ~3 s against budgets of 20 and 100 per second
-    const burst = join(dir, 'burst.pcap');
+    const burst = join(dir, `burst-${workers}.pcap`);
     const n = 3000;
     const rec = 16 + 54;
     const b = Buffer.alloc(24 + n * rec);
@@ -188,13 +188,15 @@ describe.skipIf(missing.length > 0)('live storage faults and overload', () => {
     writeFileSync(burst, b);
 
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const cfg = join(dir, 'overload.yaml');
-    const flowsOut = join(dir, 'overload-flows.ndjson');
-    writeConfig(cfg, demoFeed, join(dir, 'overload.db'), {
+    const cfg = join(dir, `overload-${workers}.yaml`);
+    const flowsOut = join(dir, `overload-flows-${workers}.ndjson`);
+    writeConfig(cfg, demoFeed, join(dir, `overload-${workers}.db`), {
       api: { host: '127.0.0.1', port },
       overload: { dissect_new_flows_per_s: 20, analyze_new_flows_per_s: 100, max_lag_s: 600, recover_s: 2 },
     });
-    const run = runCli(['run', '--iface', env.capIf, '--config', cfg, '--flows', flowsOut], env, 200_000);
+    // with workers the governor counts the new flows of every worker's table and sets the level
+    // they all create flows at
+    const run = runCli(['run', '--iface', env.capIf, '--config', cfg, '--flows', flowsOut, ...(workers > 1 ? ['--workers', String(workers)] : [])], env, 200_000);
     let maxLevel = 0;
     try {
       expect(await run.waitFor('"capturing"', 60_000), run.stderr()).toBe(true);
@@ -223,6 +225,8 @@ describe.skipIf(missing.length > 0)('live storage faults and overload', () => {
       expect(metric(m, 'llmtap_overload_shed_flows_total{stage="dissect"}')).toBe(line['undissected']);
       expect(metric(m, 'llmtap_overload_shed_flows_total{stage="analysis"}')).toBe(line['unanalyzed']);
       expect(metric(m, 'llmtap_overload_level')).toBe(0);
+      // both workers had part of the burst
+      if (workers > 1) for (let w = 0; w < workers; w++) expect(metric(m, `llmtap_worker_packets_total{worker="${w}"}`)).toBeGreaterThan(0);
     } finally {
       run.kill('SIGTERM');
     }
