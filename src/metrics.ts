@@ -130,7 +130,7 @@ export interface FleetCounters {
     /** Versions of the hub's config (config bucket keys) taken and refused as invalid. */
     config?: Record<'rules' | 'settings', { applied: number; rejected: number }>;
   };
-  hub?: { received: number; redelivered: number; acked: number; badRecord: number; unknownTenant: number; edrRecords: number; unacked: number; connected: boolean; late: number; sensorTimeouts: number; mergeHeldS: number; watermarks: number };
+  hub?: { received: number; redelivered: number; acked: number; badRecord: number; unknownTenant: number; edrRecords: number; unacked: number; connected: boolean; late: number; sensorTimeouts: number; mergeHeldS: number; watermarks: number; pressureReleased: number };
 }
 
 export interface Metrics {
@@ -456,6 +456,7 @@ export function createMetrics(sources: MetricSources, opts: { defaultMetrics?: b
   counter('llmtap_fleet_hub_late_records_total', 'Hub: flow records that reached the merge after it had passed their emit time (their sensor was silent past fleet.sensor_timeout_s, or sends no watermarks)', [], (s) => one(s, fleetHub()?.late));
   counter('llmtap_fleet_hub_merge_held_seconds_total', 'Hub: seconds the merge held records because a live sensor\'s watermark was behind them (a sensor away or slow)', [], (s) => one(s, fleetHub()?.mergeHeldS));
   counter('llmtap_fleet_hub_sensor_timeouts_total', 'Hub: times a sensor silent past fleet.sensor_timeout_s stopped holding the merge', [], (s) => one(s, fleetHub()?.sensorTimeouts));
+  counter('llmtap_fleet_hub_pressure_released_total', 'Hub: records the merge let go before their sensors\' watermarks because the hub neared its consumer\'s max_ack_pending (a sensor away held them; other tenants keep flowing)', [], (s) => one(s, fleetHub()?.pressureReleased));
   counter('llmtap_fleet_hub_watermarks_total', 'Hub: sensor watermark messages taken (capture time handed over, or a sensor\'s end)', [], (s) => one(s, fleetHub()?.watermarks));
   counter('llmtap_fleet_hub_edr_records_total', 'Hub: EDR records taken from the llmtap.edr.<tenant> subjects', [], (s) => one(s, fleetHub()?.edrRecords));
 

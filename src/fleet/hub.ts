@@ -25,7 +25,7 @@ import type { StoreStatus } from '../store/store.js';
 import type { DetectStore } from '../detect/sink.js';
 import { flowObsId } from '../attribute/join.js';
 import { readEdrBytes } from '../attribute/ingest.js';
-import { ensureFleetStreams } from './streams.js';
+import { ensureFleetStreams, MAX_ACK_PENDING } from './streams.js';
 import { ConfigPublisher } from './config-kv.js';
 import type { AllowlistEntry } from '../store/types.js';
 import { HUB_CONSUMER, parseObsSubject, STREAM_EDR, STREAM_OBS } from './subjects.js';
@@ -59,6 +59,12 @@ export interface HubCounts {
   sensorTimeouts: number;
   /** Milliseconds the merge held a record ready by `reorder_s` because a live sensor's watermark was behind it. */
   heldMs: number;
+  /**
+   * Records the merge let go before their sensors' watermarks passed them because the hub had
+   * nearly as many records taken and not acknowledged as its consumer allows
+   * (`max_ack_pending`): past that the server delivers nothing more, for any tenant.
+   */
+  pressureReleased: number;
 }
 
 /** What the hub knows of one sensor (per tenant): its watermark and when it was last heard. */
@@ -93,7 +99,7 @@ interface Held {
 }
 
 export class HubConsumer {
-  readonly counts: HubCounts = { received: 0, redelivered: 0, acked: 0, badRecord: 0, unknownTenant: 0, edrMessages: 0, edrRecords: 0, watermarks: 0, late: 0, sensorTimeouts: 0, heldMs: 0 };
+  readonly counts: HubCounts = { received: 0, redelivered: 0, acked: 0, badRecord: 0, unknownTenant: 0, edrMessages: 0, edrRecords: 0, watermarks: 0, late: 0, sensorTimeouts: 0, heldMs: 0, pressureReleased: 0 };
   /** Per tenant, per sensor: watermarks (the merge's inputs). */
   private readonly marks = new Map<string, Map<string, SensorMark>>();
   private lastReleaseMs = Date.now();
@@ -110,6 +116,9 @@ export class HubConsumer {
   private mergedUs = 0;
   private lastMsgMs = 0;
   private stopped = false;
+  /** The observation consumer's `max_ack_pending` (read at start: the consumer may predate this hub). */
+  private ackCap = MAX_ACK_PENDING;
+  private lastPressureLogMs = 0;
 
   constructor(
     private readonly cfg: SensorConfig,
@@ -136,7 +145,7 @@ export class HubConsumer {
   /** The hub's side of `llmtap_fleet_*` (src/metrics.ts). */
   metrics(): NonNullable<FleetCounters['hub']> {
     const c = this.counts;
-    return { received: c.received, redelivered: c.redelivered, acked: c.acked, badRecord: c.badRecord, unknownTenant: c.unknownTenant, edrRecords: c.edrRecords, unacked: this.unacked(), connected: this.connected, late: c.late, sensorTimeouts: c.sensorTimeouts, mergeHeldS: c.heldMs / 1000, watermarks: c.watermarks };
+    return { received: c.received, redelivered: c.redelivered, acked: c.acked, badRecord: c.badRecord, unknownTenant: c.unknownTenant, edrRecords: c.edrRecords, unacked: this.unacked(), connected: this.connected, late: c.late, sensorTimeouts: c.sensorTimeouts, mergeHeldS: c.heldMs / 1000, watermarks: c.watermarks, pressureReleased: c.pressureReleased };
   }
 
   /** Consuming, over an open connection (the hub's readiness). */
@@ -167,6 +176,8 @@ export class HubConsumer {
     }, 1000));
     const js = jetstream(nc, { timeout: 10_000 });
     const obs = await js.consumers.get(STREAM_OBS, HUB_CONSUMER);
+    const cap = (await obs.info(true)).config.max_ack_pending;
+    if (cap !== undefined && cap > 0) this.ackCap = cap;
     const edr = await js.consumers.get(STREAM_EDR, HUB_CONSUMER);
     // pull requests that expire after 5 s: a node lost under a pending pull is noticed within seconds
     const obsIter = await obs.consume({ max_messages: f.batch, expires: 5000 });
@@ -333,6 +344,7 @@ export class HubConsumer {
       if (h.key > (upTo.get(h.tenant) ?? -Infinity)) upTo.set(h.tenant, h.key);
     }
     if (heldBack) this.counts.heldMs += sinceMs;
+    if (!all) this.relievePressure(upTo);
     if (upTo.size === 0) return;
     const goes = (h: Held): boolean => h.key <= (upTo.get(h.tenant) ?? -Infinity);
     const go = this.held.filter(goes).sort((a, b) => a.key - b.key || a.rec.lastTsUs - b.rec.lastTsUs || a.rec.firstTsUs - b.rec.firstTsUs);
@@ -351,6 +363,35 @@ export class HubConsumer {
   }
 
   private held: Held[] = [];
+
+  /**
+   * One tenant's sensor away must not stop the others: records its watermark holds stay taken
+   * and not acknowledged, and once the hub has nearly `max_ack_pending` of them the server
+   * delivers nothing more, for every tenant, until the away sensor times out. Near that bound
+   * (a pull batch short of it) the oldest held records go on (raising `upTo`), down to half
+   * the bound, as they would at the sensor's timeout: counted, and they may come before records
+   * of the away sensor that are older (those then come late, counted).
+   */
+  private relievePressure(upTo: Map<string, number>): void {
+    const cap = this.ackCap;
+    if (this.unacked() < cap - Math.min(this.cfg.fleet.batch, Math.floor(cap / 4)) || this.held.length === 0) return;
+    const excess = this.held.length - Math.floor(cap / 2);
+    if (excess <= 0) return;
+    const oldest = [...this.held].sort((a, b) => a.key - b.key).slice(0, excess);
+    const before = new Map(upTo);
+    for (const h of oldest) {
+      if (h.key > (upTo.get(h.tenant) ?? -Infinity)) upTo.set(h.tenant, h.key);
+    }
+    // counted: what goes now only because of the bound
+    let n = 0;
+    for (const h of this.held) if (h.key <= (upTo.get(h.tenant) ?? -Infinity) && h.key > (before.get(h.tenant) ?? -Infinity)) n++;
+    this.counts.pressureReleased += n;
+    const nowMs = Date.now();
+    if (nowMs - this.lastPressureLogMs >= 60_000) {
+      this.lastPressureLogMs = nowMs;
+      this.log?.warn({ unacked: this.unacked(), maxAckPending: cap, released: n, tenants: [...new Set(oldest.map((h) => h.tenant))] }, 'fleet hub: held records near the consumer\'s max_ack_pending (a sensor away holds the merge); the oldest go on before its watermark so other tenants keep flowing');
+    }
+  }
 
   private onEdr(m: JsMsg): void {
     const tenant = m.subject.split('.')[2] ?? '';

@@ -46,6 +46,12 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
   }
 }
 
+/**
+ * Records the hub may have taken and not acknowledged (the server stops delivering past it); the
+ * hub's merge lets held records go before that bound (src/fleet/hub.ts relievePressure).
+ */
+export const MAX_ACK_PENDING = 10_000;
+
 async function ensureConsumer(jsm: JetStreamManager, stream: string, ackWaitS: number): Promise<void> {
   try {
     await jsm.consumers.info(stream, HUB_CONSUMER);
@@ -56,7 +62,7 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, ackWaitS: n
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(ackWaitS * 1000),
-      max_ack_pending: 10_000,
+      max_ack_pending: MAX_ACK_PENDING,
     });
   }
 }
