@@ -23,6 +23,7 @@ import { configFromObject } from '../../src/config.js';
 import { EMIT_HEADER, FleetPublisher } from '../../src/fleet/publisher.js';
 import { mkFlow } from '../attribute/helpers.js';
 import { haveNatsServer, NatsCluster } from '../helpers/nats.js';
+import { LinkProxy } from '../helpers/fleet.js';
 
 const have = haveNatsServer();
 const dir = mkdtempSync(join(tmpdir(), 'llmtap-nats-'));
@@ -191,6 +192,32 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
       expect(Math.max(...wms)).toBe(6_000_000);
     } finally {
       await pub.close();
+    }
+  });
+
+  it('a sensor started while its servers are unreachable connects when they answer, and delivers what it spooled', async () => {
+    const cred = cluster.sensor('acme', 's1');
+    writeFileSync(join(dir, 's1.pw'), `${cred.pass}\n`);
+    const port = Number(new URL(cluster.servers[0]!.replace(/^nats:/, 'http:')).port);
+    const link = await LinkProxy.start(port);
+    link.cut();
+    const cfg = configFromObject({ fleet: { servers: [link.url], user: cred.user, password_file: join(dir, 's1.pw'), tenant: 'acme', sensor: 's1' } });
+    const pub = new FleetPublisher(cfg, undefined, undefined, () => 2_000_000);
+    pub.start();
+    try {
+      pub.offer(mkFlow({ origAddr: '10.0.0.2', origPort: 40001, respAddr: '192.0.2.1', respPort: 443, firstTsUs: 1_000_000, lastTsUs: 1_500_000, communityId: '1:late-link' }), true);
+      await sleep(2000);
+      // tried and refused for 2 s: nothing delivered, the record spooled
+      expect(pub.stats().connected).toBe(false);
+      expect(pub.counts.published).toBe(0);
+      expect(pub.stats().buffered).toBeGreaterThan(0);
+      link.restore();
+      expect(await pub.drain(15_000)).toBe(true);
+      expect(pub.stats().connected).toBe(true);
+      expect(pub.counts.published).toBe(1);
+    } finally {
+      await pub.close();
+      await link.close();
     }
   });
 
