@@ -87,7 +87,6 @@ export interface ShardedReplayOptions {
   /** Fault injection (tests): these workers fail before any packet (every start). */
   failOnStart?: number[];
   onProgress?: (file: string, done: number, total: number, packets: number) => void;
-  /** A worker failed and was replaced. */
   /**
    * A worker failed and was replaced. `skip`: it had failed at the same place before, so its
    * replacement goes past the packets there (the ring slot or input batch), counted lost.
