@@ -32,7 +32,7 @@ import { configTenants, finishOutputs, openOutputs } from './outputs.js';
 import { openFlowsOut, type FlowsOut } from './flows-out.js';
 import { storeLoss, type StoreLoss } from './loss.js';
 import { followEdrFiles, readEdrFiles, type EdrFilesResult } from './edr.js';
-import { startApi, tokenFileFor, type ServeOptions as ServeApiOptions } from './api.js';
+import type { ServeOptions as ServeApiOptions } from './api.js';
 import type { FleetSensor } from '../fleet/sensor.js';
 import type { PublisherStats } from '../fleet/publisher.js';
 
@@ -288,6 +288,9 @@ export class Sensor<S extends SensorStore = SensorStore> {
    */
   async serve(o: ServeOptions = {}): Promise<{ url: string }> {
     const fleet = this.fleet;
+    // loaded here, not with the sensor: a replay without --serve never loads the HTTP server
+    // and the metrics registry (~0.15 s of module loading)
+    const { startApi, tokenFileFor } = await import('./api.js');
     const app = await startApi(this.cfg, this.store, this.pipeline, {
       running: o.running ?? (() => true),
       tokenFile: tokenFileFor(this.dbPath),
