@@ -250,6 +250,7 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
   const n = o.workers;
   const me = d.index;
   const keyer = await PacketKeyer.create(n, o.maxFragments, o.shardModule);
+  const failAtSeq = d.failAtSeq ?? -1;
   const batchPackets = o.batchPackets ?? 8192;
   const mine = allocBatch(batchPackets);
   const mineSeq = new Float64Array(batchPackets);
@@ -290,20 +291,18 @@ async function runOwn(d: PacketWorkerData, o: OwnRead): Promise<void> {
           const capLen = b.capLen[i]!;
           // every worker keys every packet of the stream the same way
           if (keyer.worker(b, i) === me && seq >= o.fromSeq) {
-            if (skip) {
-              w.st.lostPackets++;
-              seq++;
-              continue;
+            if (skip) w.st.lostPackets++;
+            else {
+              if (seq === failAtSeq) throw new Error(`worker ${d.index}: injected failure at packet ${seq}`);
+              mine.offset[k] = off;
+              mine.capLen[k] = capLen;
+              mine.wireLen[k] = b.wireLen[i]!;
+              mine.tsUs[k] = ts;
+              mine.linkType[k] = b.linkType[i]!;
+              mine.ifIndex[k] = b.ifIndex[i]!;
+              mineSeq[k] = seq;
+              k++;
             }
-            if (seq === d.failAtSeq) throw new Error(`worker ${d.index}: injected failure at packet ${seq}`);
-            mine.offset[k] = off;
-            mine.capLen[k] = capLen;
-            mine.wireLen[k] = b.wireLen[i]!;
-            mine.tsUs[k] = ts;
-            mine.linkType[k] = b.linkType[i]!;
-            mine.ifIndex[k] = b.ifIndex[i]!;
-            mineSeq[k] = seq;
-            k++;
           }
           seq++;
         }

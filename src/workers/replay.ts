@@ -224,7 +224,7 @@ export class ShardedReplay {
       // 8,192-packet batches about a quarter of a second of work while this thread is busy
       maxOutstanding: 64,
     };
-    this.maxFragments = flowTableOptionsFrom(cfg.flow).maxFragments;
+    this.maxFragments = flow.maxFragments;
     this.stats = Array.from({ length: n }, (_, worker) => ({ worker, packets: 0, wireBytes: 0, busyMs: 0, idleMs: 0, cpuMs: 0, restarts: 0, lostPackets: 0, lostFlows: 0 }));
     this.last = new Array<WorkerProgress | undefined>(n).fill(undefined);
     this.lastCounts = new Array<PathCounts | undefined>(n).fill(undefined);
@@ -297,16 +297,18 @@ export class ShardedReplay {
     const dissect: Record<string, number> = {};
     let fragmentsOrphaned = 0;
     const bounds = new Map<string, BoundStat>();
-    const all: (PathCounts | WorkerDone | undefined)[] = [...this.done, ...this.failedCounts];
-    for (const d of all) {
+    // the finished workers' counters and those of failed incarnations up to their last output
+    for (const d of [...this.done, ...this.failedCounts]) {
       if (d === undefined) continue;
       for (const k of Object.keys(ended) as FlowEndReason[]) ended[k] += d.ended[k] ?? 0;
       sumInto(decode, d.decode);
       sumInto(dissect, d.dissect);
       fragmentsOrphaned += d.fragmentsOrphaned;
-      // (a failed incarnation's tables are gone: only the finished ones' bounds)
-      if (!('bounds' in d)) continue;
-      for (const b of (d as WorkerDone).bounds) {
+    }
+    // bounds: the finished workers' tables (a failed incarnation's are gone)
+    for (const d of this.done) {
+      if (d === undefined) continue;
+      for (const b of d.bounds) {
         const s = bounds.get(b.structure);
         if (s === undefined) bounds.set(b.structure, { ...b });
         else {
@@ -383,8 +385,7 @@ export class ShardedReplay {
     if (m.t === 'out') {
       this.lastCounts[w] = m.counts;
       this.merge.push(w, m.events, m.watermark);
-    }
-    else {
+    } else {
       this.done[w] = m;
       this.merge.push(w, m.events, Infinity);
     }
