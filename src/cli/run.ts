@@ -26,7 +26,7 @@ import type { Store } from '../store/store.js';
 import { EXIT, printUsage, wantsHelp } from './exit.js';
 import { LiveCaptureError, LiveSource, listInterfaces, type LiveOptions } from '../source/live.js';
 import { LiveWorkerCapture } from '../workers/live.js';
-import { autoWorkers } from '../workers/replay.js';
+import { parseWorkers } from '../workers/replay.js';
 import { availableParallelism } from 'node:os';
 import { flowTableOptionsFrom } from '../flow/table.js';
 import { dissectOptionsFrom } from '../dissect/index.js';
@@ -118,8 +118,8 @@ export async function runCommand(argv: string[], deps: RunDeps = {}): Promise<nu
   }
   const cores = availableParallelism();
   const wv = values.workers ?? cfg.capture.workers;
-  const workers = wv === 'auto' ? autoWorkers(cores) : /^\d+$/.test(String(wv)) ? Number(wv) : NaN;
-  if (!Number.isInteger(workers) || workers < 1 || workers > 1024) {
+  const workers = parseWorkers(wv, cores);
+  if (workers === undefined) {
     log.error({ code: 'LLMTAP_ERR_USAGE' }, `llmtap run: --workers must be a count in 1..1024 or auto (got '${String(wv)}')`);
     return RUN_EXIT.usage;
   }
