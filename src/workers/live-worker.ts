@@ -39,12 +39,6 @@ export interface LiveWorkerData {
   shed?: SharedArrayBuffer;
 }
 
-/** A worker's flow creations so far: all, and at overload level 1 and 2. */
-export interface LiveFlowCounts {
-  created: number;
-  shed1: number;
-  shed2: number;
-}
 
 export const LIVE_EV_FLOW = 1;
 export const LIVE_EV_DNS = 2;
@@ -60,6 +54,10 @@ export interface LiveWorkerProgress {
   /** Milliseconds since the worker started capturing. */
   upMs: number;
   activeFlows: number;
+  /** Flows created, and created at overload level 1 and 2 (the sensor's governor sums them). */
+  flowsCreated: number;
+  shed1: number;
+  shed2: number;
 }
 
 /** The packet path's stage counters (decode outcomes, flow end reasons, dissect), running totals. */
@@ -67,8 +65,8 @@ export type PathCounters = Omit<WorkerPathCounters, 'activeFlows'>;
 
 export type LiveWorkerMessage =
   | { t: 'ready' }
-  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress; flows: LiveFlowCounts; counters?: PathCounters; batchTsUs?: number }
-  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; flows: LiveFlowCounts; counters: PathCounters };
+  | { t: 'out'; events: unknown[]; watermark: number; progress: LiveWorkerProgress; counters?: PathCounters; batchTsUs?: number }
+  | { t: 'done'; events: unknown[]; progress: LiveWorkerProgress; counters: PathCounters };
 
 async function run(d: LiveWorkerData): Promise<void> {
   const port = parentPort!;
@@ -99,10 +97,10 @@ async function run(d: LiveWorkerData): Promise<void> {
     return {
       packets: pp.packets, wireBytes: pp.wireBytes, kernelReceived: st.kernelReceived ?? 0, kernelDropped: st.kernelDropped ?? 0,
       busyMs, upMs: performance.now() - t0, activeFlows: pp.flows.active,
+      flowsCreated: pp.flows.created, shed1: pp.flows.shedCreated[1]!, shed2: pp.flows.shedCreated[2]!,
     };
   };
   const counters = (): PathCounters => ({ decode: pp.decodeStats(), flowEnd: { ...pp.flows.ended }, dissect: dissector.stats() });
-  const flowCounts = (): LiveFlowCounts => ({ created: pp.flows.created, shed1: pp.flows.shedCreated[1]!, shed2: pp.flows.shedCreated[2]! });
   const shed = d.shed === undefined ? undefined : new Int32Array(d.shed);
   let countersAt = 0;
   /** `batchTsUs`: after a batch, its newest packet time (the sensor's capture lag). */
@@ -113,7 +111,7 @@ async function run(d: LiveWorkerData): Promise<void> {
     const now = performance.now();
     const withCounters = now - countersAt >= 500;
     if (withCounters) countersAt = now;
-    port.postMessage({ t: 'out', events: out, watermark, progress: progress(), flows: flowCounts(), ...(withCounters ? { counters: counters() } : {}), ...(batchTsUs !== undefined ? { batchTsUs } : {}) } satisfies LiveWorkerMessage);
+    port.postMessage({ t: 'out', events: out, watermark, progress: progress(), ...(withCounters ? { counters: counters() } : {}), ...(batchTsUs !== undefined ? { batchTsUs } : {}) } satisfies LiveWorkerMessage);
   };
   src.start((b) => {
     const s = performance.now();
@@ -141,7 +139,7 @@ async function run(d: LiveWorkerData): Promise<void> {
     clearInterval(idle);
     void src.close().then(() => {
       pp.finish();
-      port.postMessage({ t: 'done', events, progress: progress(), flows: flowCounts(), counters: counters() } satisfies LiveWorkerMessage);
+      port.postMessage({ t: 'done', events, progress: progress(), counters: counters() } satisfies LiveWorkerMessage);
       port.close();
     });
   });

@@ -16,7 +16,7 @@ import type { DnsAnswer, FlowRecord, SourceStats } from '../records.js';
 import type { ShedTarget, WorkerPathCounters } from '../pipeline.js';
 import { OrderedMerge } from './merge.js';
 import { threadUrl } from './replay.js';
-import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveFlowCounts, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
+import { LIVE_EV_DNS, LIVE_EV_FLOW, type LiveWorkerData, type LiveWorkerMessage, type LiveWorkerProgress, type PathCounters } from './live-worker.js';
 
 export interface LiveWorkersOptions {
   workers: number;
@@ -32,7 +32,7 @@ export interface LiveWorkersOptions {
 }
 
 /** Per worker, its progress summed over its restarts, for the summary and the metrics. */
-export interface LiveWorkerStat extends LiveWorkerProgress {
+export interface LiveWorkerStat extends Omit<LiveWorkerProgress, 'flowsCreated' | 'shed1' | 'shed2'> {
   worker: number;
   /** busyMs / upMs of the running incarnation. */
   busyRatio: number;
@@ -50,9 +50,6 @@ interface Slot {
   /** Stage counters: of the failed incarnations, and the running one's latest. */
   countersBase: PathCounters;
   counters: PathCounters | undefined;
-  /** Flow creations: of the failed incarnations, and the running one's latest. */
-  flowsBase: LiveFlowCounts;
-  flows: LiveFlowCounts | undefined;
 }
 
 const noCounters = (): PathCounters => ({ decode: {}, flowEnd: {}, dissect: {} });
@@ -63,7 +60,7 @@ function addInto(into: PathCounters, from: PathCounters | undefined): void {
   }
 }
 
-const zero = (): LiveWorkerProgress => ({ packets: 0, wireBytes: 0, kernelReceived: 0, kernelDropped: 0, busyMs: 0, upMs: 0, activeFlows: 0 });
+const zero = (): LiveWorkerProgress => ({ packets: 0, wireBytes: 0, kernelReceived: 0, kernelDropped: 0, busyMs: 0, upMs: 0, activeFlows: 0, flowsCreated: 0, shed1: 0, shed2: 0 });
 
 export class LiveWorkers {
   private readonly slots: Slot[];
@@ -73,7 +70,6 @@ export class LiveWorkers {
   constructor(private readonly o: LiveWorkersOptions) {
     this.slots = Array.from({ length: o.workers }, () => ({
       thread: undefined, base: zero(), last: undefined, restarts: 0, stopping: false, done: false, countersBase: noCounters(), counters: undefined,
-      flowsBase: { created: 0, shed1: 0, shed2: 0 }, flows: undefined,
     }));
   }
 
@@ -87,10 +83,10 @@ export class LiveWorkers {
    */
   shedTarget(): ShedTarget {
     const level = new Int32Array(this.shed);
-    const sum = (k: keyof LiveFlowCounts): number => this.slots.reduce((a, s) => a + s.flowsBase[k] + (s.flows?.[k] ?? 0), 0);
+    const sum = (k: 'flowsCreated' | 'shed1' | 'shed2'): number => this.slots.reduce((a, s) => a + s.base[k] + (s.last?.[k] ?? 0), 0);
     return {
       get created() {
-        return sum('created');
+        return sum('flowsCreated');
       },
       get shedLevel() {
         return Atomics.load(level, 0) as 0 | 1 | 2;
@@ -135,12 +131,10 @@ export class LiveWorkers {
           resolveReady();
         } else if (m.t === 'out') {
           slot.last = m.progress;
-          slot.flows = m.flows;
           if (m.counters !== undefined) slot.counters = m.counters;
           o.onOutput(i, m.events, m.watermark, m.batchTsUs);
         } else {
           slot.last = m.progress;
-          slot.flows = m.flows;
           slot.counters = m.counters;
           slot.done = true;
           o.onOutput(i, m.events, Infinity);
@@ -162,8 +156,6 @@ export class LiveWorkers {
         const last = slot.last ?? zero();
         for (const k of Object.keys(last) as (keyof LiveWorkerProgress)[]) if (k !== 'activeFlows' && k !== 'upMs') slot.base[k] += last[k];
         addInto(slot.countersBase, slot.counters);
-        if (slot.flows !== undefined) for (const k of ['created', 'shed1', 'shed2'] as const) slot.flowsBase[k] += slot.flows[k];
-        slot.flows = undefined;
         slot.restarts++;
         o.onRestart?.({ worker: i, restarts: slot.restarts, error: why });
         this.spawn(i, false).catch((e: unknown) => {
