@@ -215,17 +215,6 @@ export class HubRules extends Followed<Classifier> {
     }
   }
 
-  /** Follows the bucket for this key alone (the sensor follows both keys with `HubConfig`). */
-  watch(nc: NatsConnection): Promise<void> {
-    this.follower ??= new BucketFollower(this.tenant, { [RULES_KEY]: this }, this.log);
-    return this.follower.follow(nc);
-  }
-
-  private follower: BucketFollower | undefined;
-
-  stop(): void {
-    this.follower?.stop();
-  }
 }
 
 /** The tenant definition and allowlist of a valid settings document. */

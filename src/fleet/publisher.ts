@@ -175,7 +175,7 @@ export class FleetPublisher {
   start(): void {
     const opts = fleetConnectOptions(this.cfg, `llmtap-sensor-${this.tenant}-${this.sensor}`, { inboxPrefix: sensorInbox(this.tenant, this.sensor) });
     let lastLogMs = 0;
-    connectUntil(opts, () => this.closed, (err) => {
+    void connectUntil(opts, () => this.closed, (err) => {
       // the first failure, then one a minute
       if (Date.now() - lastLogMs < 60_000) return;
       lastLogMs = Date.now();
@@ -203,7 +203,7 @@ export class FleetPublisher {
         }
       })();
       this.pump();
-    }, () => undefined);
+    });
     // a paused pump resumes by itself; a watermark every second (the hub's merge, and its sign
     // that this sensor is alive)
     let ticks = 0;

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ensureFleetStreams } from '../../src/fleet/streams.js';
-import { HUB_CONSUMER, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
+import { HUB_CONSUMER, obsSubject, STREAM_OBS } from '../../src/fleet/subjects.js';
 import { EMIT_HEADER } from '../../src/fleet/publisher.js';
 import { HubConsumer } from '../../src/fleet/hub.js';
 import { configFromObject } from '../../src/config.js';
@@ -29,8 +29,7 @@ let cluster: NatsCluster;
 const conns: NatsConnection[] = [];
 
 async function sensorJs(tenant: string, sensor: string): Promise<ReturnType<typeof jetstream>> {
-  const c = cluster.sensor(tenant, sensor);
-  const nc = await connect({ servers: cluster.servers, user: c.user, pass: c.pass, inboxPrefix: sensorInbox(tenant, sensor) });
+  const nc = await cluster.connectSensor(tenant, sensor);
   conns.push(nc);
   return jetstream(nc, { timeout: 10_000 });
 }

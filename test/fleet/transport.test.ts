@@ -15,7 +15,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { ensureFleetStreams } from '../../src/fleet/streams.js';
 import { configBucket, obsSubject, sensorInbox, STREAM_OBS } from '../../src/fleet/subjects.js';
-import { ConfigPublisher, HubRules, RULES_KEY, SETTINGS_KEY } from '../../src/fleet/config-kv.js';
+import { BucketFollower, ConfigPublisher, HubRules, RULES_KEY, SETTINGS_KEY } from '../../src/fleet/config-kv.js';
 import { parseTenants } from '../../src/tenants/schema.js';
 import { Classifier } from '../../src/classify/index.js';
 import type { RuleSet } from '../../src/classify/types.js';
@@ -31,8 +31,7 @@ let cluster: NatsCluster;
 const conns: NatsConnection[] = [];
 
 async function sensorConn(tenant: string, sensor: string): Promise<NatsConnection> {
-  const c = cluster.sensor(tenant, sensor);
-  const nc = await connect({ servers: cluster.servers, user: c.user, pass: c.pass, inboxPrefix: sensorInbox(tenant, sensor) });
+  const nc = await cluster.connectSensor(tenant, sensor);
   conns.push(nc);
   return nc;
 }
@@ -117,7 +116,9 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     const cache = join(dir, 'acme-rules.json');
     const rules = new HubRules('acme', cache);
     const nc = await sensorConn('acme', 's1');
-    void rules.watch(nc);
+    // as a sensor follows its bucket (src/fleet/sensor.ts), for the rules key alone
+    const follower = new BucketFollower('acme', { [RULES_KEY]: rules });
+    void follower.follow(nc);
     const until = async (ok: () => boolean): Promise<void> => {
       for (let i = 0; i < 100 && !ok(); i++) await sleep(100);
     };
@@ -135,7 +136,7 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     await until(() => rules.rejected === 1);
     expect(rules.rejected).toBe(1);
     expect(rules.version).toBe(v2['acme']);
-    rules.stop();
+    follower.stop();
     // a sensor restarted while the hub is away starts from the cached last good version
     expect(existsSync(cache)).toBe(true);
     const again = new HubRules('acme', cache);
@@ -225,15 +226,15 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
     const hub = conns[0]!;
     const kv = await new Kvm(hub).create(configBucket('acme'), { replicas: 3, history: 5 });
     const rules = new HubRules('acme', undefined);
-    const c = cluster.sensor('acme', 's2');
     // as the sensor connects (src/fleet/publisher.ts): reconnect for ever, quickly
-    const nc = await connect({ servers: cluster.servers, user: c.user, pass: c.pass, inboxPrefix: sensorInbox('acme', 's2'), maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    const nc = await cluster.connectSensor('acme', 's2', { maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     conns.push(nc);
     const doc = (provider: string): string => JSON.stringify(Classifier.fromRuleSet({
       rules: [{ id: 'base', category: 'api', provider, match: { hosts: ['api.base.example'] }, source: 'https://example.org/base' }], excluded: [], tenants: [],
     }).exportDocument('acme'));
     await kv.put(RULES_KEY, doc('BeforeKill'));
-    void rules.watch(nc);
+    const follower = new BucketFollower('acme', { [RULES_KEY]: rules });
+    void follower.follow(nc);
     const until = async (ok: () => boolean, ms: number): Promise<void> => {
       for (const end = Date.now() + ms; !ok() && Date.now() < end;) await sleep(100);
     };
@@ -255,7 +256,7 @@ describe.skipIf(!have)('fleet transport: a three-node JetStream cluster, tenant 
       expect(provider()).toBe('AfterKill');
       expect(nc.info?.server_name).not.toBe(`n${node + 1}`);
     } finally {
-      rules.stop();
+      follower.stop();
       await cluster.restart(node);
     }
   }, 120_000);

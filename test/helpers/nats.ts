@@ -11,9 +11,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { sensorPermissions } from '../../src/fleet/subjects.js';
+import { sensorInbox, sensorPermissions } from '../../src/fleet/subjects.js';
 import { freePort } from './prometheus.js';
 import { haveTool } from './tools.js';
 
@@ -115,6 +115,12 @@ export class NatsCluster {
     const c = this.sensorCreds.get(`${tenant}/${sensor}`);
     if (c === undefined) throw new Error(`no NATS user for sensor ${tenant}/${sensor}`);
     return c;
+  }
+
+  /** A connection as a sensor's NATS user, with its inbox prefix (as src/fleet/publisher.ts connects); the caller closes it. */
+  connectSensor(tenant: string, sensor: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+    const c = this.sensor(tenant, sensor);
+    return connect({ servers: this.servers, user: c.user, pass: c.pass, inboxPrefix: sensorInbox(tenant, sensor), ...extra });
   }
 
   tail(i: number): string {
